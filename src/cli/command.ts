@@ -1,0 +1,34 @@
+// Shape of one CLI subcommand. Options are parsed with node:util parseArgs (strict), so unknown flags are usage errors.
+
+import type { ParseArgsConfig } from 'node:util';
+
+export interface CliIo {
+  readonly stdout: NodeJS.WriteStream | NodeJS.WritableStream;
+  readonly stderr: NodeJS.WriteStream | NodeJS.WritableStream;
+  readonly cwd: string;
+  /** True when stderr is a terminal (progress bars). */
+  readonly interactive: boolean;
+}
+
+export interface CliCommand {
+  readonly name: string;
+  /** One line for `lora-workbench --help`. */
+  readonly summary: string;
+  /** Full usage text for `lora-workbench <name> --help`. */
+  readonly usage: string;
+  readonly options: NonNullable<ParseArgsConfig['options']>;
+  readonly allowPositionals: boolean;
+  /** Returns the exit code. Throw UsageError for bad arguments (exit 2). */
+  run(values: Record<string, unknown>, positionals: string[], io: CliIo): Promise<number>;
+}
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export function writeJson(io: CliIo, value: unknown): void {
+  io.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}

@@ -1,0 +1,101 @@
+// The Backend interface: tensors live in a backend's memory, ops are enqueued synchronously and results read back
+// asynchronously (WebGPU needs the await; WASM and the reference complete immediately). Granularity follows llama2.c
+// run.c and ggml's backend table: optional ops are reported by `supports` and fall back to the reference backend.
+// Implementations: src/kernels/{reference,wasm,webgpu}. merge/ and model/ depend on this file only.
+
+/** Storage formats of weights. Activations are always f32. */
+export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0';
+
+export type OpName =
+  | 'matmul'
+  | 'loraApply'
+  | 'loraDelta'
+  | 'rmsnorm'
+  | 'rope'
+  | 'softmax'
+  | 'swiglu'
+  | 'add'
+  | 'mulRows'
+  | 'addBias'
+  | 'attention'
+  | 'copyRows'
+  | 'embed'
+  | 'argmax';
+
+/** A backend-owned buffer. Row-major; shapes are logical (q8_0 [rows, cols] with cols % 32 == 0). */
+export interface BTensor {
+  readonly dtype: WeightDType;
+  readonly shape: readonly number[];
+  /** Name of the backend that owns it; passing a tensor to another backend is an error. */
+  readonly owner: string;
+}
+
+/** Capabilities reported by engine/probe. */
+export interface BackendInfo {
+  readonly name: 'reference' | 'wasm' | 'webgpu';
+  readonly threads: number;
+  readonly detail: string;
+}
+
+export interface Backend {
+  readonly info: BackendInfo;
+  supports(op: OpName, dtype?: WeightDType): boolean;
+
+  /** Zero-filled tensor. */
+  alloc(dtype: WeightDType, shape: readonly number[], label?: string): BTensor;
+  /**
+   * Copy raw little-endian bytes in the tensor's storage format into it, starting at `byteOffset`.
+   * q8_0 bytes are GGUF block_q8_0 (f16 scale + 32 int8) per 32 values; a backend may repack them internally.
+   */
+  write(t: BTensor, bytes: Uint8Array, byteOffset?: number): void;
+  /**
+   * A writable view onto the tensor's storage when the backend keeps it in host memory in the given layout, so a file
+   * can be read straight into it (no intermediate copy). null when the backend cannot offer one (WebGPU, repacked q8_0).
+   */
+  hostView(t: BTensor): Uint8Array | null;
+  /** Read an f32 tensor back. */
+  read(t: BTensor): Promise<Float32Array>;
+  free(t: BTensor): void;
+  /** Release everything (worker threads, GPU device). */
+  dispose(): void;
+
+  /** out[n, rows] = x[n, cols] @ W[rows, cols]^T  (matvec when n == 1). */
+  matmul(out: BTensor, w: BTensor, x: BTensor, n: number): void;
+  /**
+   * out[n, rows] += scale * (x[n, cols] @ A[r, cols]^T) @ B[rows, r]^T. `tmp` is f32 [n, r] scratch.
+   * Inference-time LoRA: y = W x + s * B (A x), weights never merged.
+   */
+  loraApply(out: BTensor, a: BTensor, b: BTensor, x: BTensor, n: number, scale: number, tmp: BTensor): void;
+  /** In place, f32: W[rows, cols] += scale * B[rows, r] @ A[r, cols]. The merge kernel. */
+  loraDelta(w: BTensor, b: BTensor, a: BTensor, scale: number): void;
+  /** out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * weight, for n rows. */
+  rmsnorm(out: BTensor, x: BTensor, weight: BTensor, n: number, eps: number): void;
+  /**
+   * In place HF rotate_half RoPE on x[n, heads * headDim] for positions pos0..pos0+n-1.
+   * invFreq is f32 [headDim / 2] (rope_scaling already applied); attentionFactor scales cos/sin (llama3/yarn style, 1 if none).
+   */
+  rope(x: BTensor, n: number, heads: number, headDim: number, pos0: number, invFreq: BTensor, attentionFactor: number): void;
+  /** In place row softmax over x[n, cols]. */
+  softmax(x: BTensor, n: number): void;
+  /** out[n, hidden] = silu(gate) * up. */
+  swiglu(out: BTensor, gate: BTensor, up: BTensor, n: number): void;
+  /** out = a + b, elementwise over the first `count` values (out may alias a). */
+  add(out: BTensor, a: BTensor, b: BTensor, count: number): void;
+  /** x[i, j] *= v[j] for n rows (DoRA's per-output-row magnitude scale). */
+  mulRows(x: BTensor, v: BTensor, n: number): void;
+  /** x[i, j] += bias[j] for n rows. */
+  addBias(x: BTensor, bias: BTensor, n: number): void;
+  /**
+   * Causal attention for n new query rows at positions pos0..pos0+n-1 over a KV cache holding positions 0..pos0+n-1.
+   * q [n, nHeads*headDim], kCache/vCache [maxSeq, nKvHeads*headDim] (already holding the new rows), out like q.
+   * GQA: query head h reads kv head floor(h / (nHeads / nKvHeads)). Scores scaled by 1/sqrt(headDim).
+   */
+  attention(out: BTensor, q: BTensor, kCache: BTensor, vCache: BTensor, n: number, pos0: number,
+    nHeads: number, nKvHeads: number, headDim: number): void;
+  /** dst[dstRow .. dstRow+rows, :] = src[srcRow .. srcRow+rows, :] (same row width, f32). */
+  copyRows(dst: BTensor, dstRow: number, src: BTensor, srcRow: number, rows: number): void;
+  /** out[i, :] = table[ids[i], :] decoded to f32. */
+  embed(out: BTensor, table: BTensor, ids: Int32Array): void;
+  /** Index of the largest of the first `count` values of an f32 tensor (lowest index on ties). */
+  argmax(x: BTensor, count: number): Promise<number>;
+}

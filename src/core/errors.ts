@@ -1,0 +1,46 @@
+// CoreError: every failure the core reports carries a stable `code` that front ends map to a readable message.
+// The message itself is already user-facing English and names the file and what is wrong.
+
+/** Stable error codes shared by the CLI, the engine worker and the extension. */
+export type CoreErrorCode =
+  | 'usage'
+  | 'io'
+  | 'not-found'
+  | 'bad-format'
+  | 'unsupported'
+  | 'incompatible'
+  | 'non-finite'
+  | 'cancelled'
+  | 'no-space'
+  | 'exists'
+  | 'untrusted'
+  | 'internal';
+
+export class CoreError extends Error {
+  constructor(
+    readonly code: CoreErrorCode,
+    message: string,
+    /** The file the error is about, when there is one. */
+    readonly file?: string,
+  ) {
+    super(message);
+    this.name = 'CoreError';
+  }
+}
+
+/** Wrap any thrown value as a CoreError without losing an existing code. */
+export function toCoreError(err: unknown): CoreError {
+  if (err instanceof CoreError) return err;
+  if (isAbortError(err)) return new CoreError('cancelled', 'Cancelled.');
+  const message = err instanceof Error ? err.message : String(err);
+  return new CoreError('internal', message);
+}
+
+export function isAbortError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { name?: string }).name === 'AbortError';
+}
+
+/** Throw the standard cancellation error when the signal has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CoreError('cancelled', 'Cancelled.');
+}

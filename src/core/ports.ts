@@ -1,0 +1,64 @@
+// Ports: the only way core code touches files. Node adapters live in src/node/, test doubles in test/.
+// Core stays free of node:* imports so it can run in a worker, the CLI or (later) a browser.
+
+/** Random-access reader over one file. */
+export interface ByteSource {
+  readonly path: string;
+  readonly size: number;
+  /** Fill `into` from `offset`; returns bytes read (short only at end of file). */
+  read(offset: number, into: Uint8Array): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Sequential writer for one output file. */
+export interface ByteSink {
+  readonly path: string;
+  write(data: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface FileStat {
+  readonly kind: 'file' | 'dir' | 'other';
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+export interface DirEntry {
+  readonly name: string;
+  readonly kind: 'file' | 'dir' | 'symlink' | 'other';
+}
+
+/** File-system operations the core needs. Paths are absolute, '/'-separated on POSIX. */
+export interface FsPort {
+  /** Follows symlinks; null when the path does not exist. */
+  stat(path: string): Promise<FileStat | null>;
+  readDir(path: string): Promise<DirEntry[]>;
+  readFile(path: string, maxBytes?: number): Promise<Uint8Array>;
+  readText(path: string, maxBytes?: number): Promise<string>;
+  open(path: string): Promise<ByteSource>;
+  realpath(path: string): Promise<string>;
+  /** Host environment facts the core needs for resolution (home folder, env vars, platform). */
+  readonly env: HostEnv;
+}
+
+/** Writes, for merge output. Kept apart so read-only features can never write. */
+export interface WritableFsPort extends FsPort {
+  mkdir(path: string): Promise<void>;
+  create(path: string): Promise<ByteSink>;
+  writeFile(path: string, data: Uint8Array | string): Promise<void>;
+  copyFile(from: string, to: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  removeTree(path: string): Promise<void>;
+  /** Free bytes on the volume holding `path`, or null when unknown. */
+  freeSpace(path: string): Promise<number | null>;
+}
+
+export interface HostEnv {
+  readonly platform: 'linux' | 'darwin' | 'win32' | 'other';
+  readonly home: string;
+  readonly cwd: string;
+  readonly vars: Readonly<Record<string, string | undefined>>;
+}
+
+/** Progress callback: phase names are stable identifiers, done/total in the phase's own unit. */
+export type ProgressFn = (phase: string, done: number, total: number, detail?: string) => void;

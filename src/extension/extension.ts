@@ -1,0 +1,42 @@
+// Extension entry: creates the log channel and the engine host, registers commands, views and language features.
+// Everything registered is owned by context.subscriptions.
+
+import * as vscode from 'vscode';
+import { Probe, type ProbeResult } from '../engine/protocol';
+import { registerCommand } from './commands/funnel';
+import { EngineHost } from './engineHost';
+import { createLog, log } from './platform/log';
+
+/** What the extension exports to other extensions and to the in-host tests. */
+export interface LoraWorkbenchApi {
+  probeEngine(): Promise<ProbeResult>;
+}
+
+export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi {
+  context.subscriptions.push(createLog());
+  const engine = new EngineHost(context.extensionPath);
+  context.subscriptions.push(engine);
+
+  const probeEngine = (): Promise<ProbeResult> => engine.get().request(Probe, { webgpu: true });
+
+  context.subscriptions.push(
+    registerCommand('loraWorkbench.probeEngine', vscode.l10n.t('Probe Compute Engine'), async () => {
+      const r = await probeEngine();
+      log().info(`engine/probe: ${JSON.stringify(r)}`);
+      const gpu = r.webgpu.available ? r.webgpu.adapter ?? '' : vscode.l10n.t('unavailable');
+      void vscode.window.showInformationMessage(
+        vscode.l10n.t('Engine ready: backends {0}; WASM SIMD {1}, threads {2}; WebGPU {3}.', r.backends.join(', '), String(r.simd), String(r.threads), gpu),
+      );
+      return r;
+    }),
+    registerCommand('loraWorkbench.showLog', vscode.l10n.t('Show Log'), () => log().show()),
+  );
+
+  void vscode.commands.executeCommand('setContext', 'loraWorkbench.activated', true);
+  log().info(`LoRA Workbench activated (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'in Restricted Mode'})`);
+  return { probeEngine };
+}
+
+export function deactivate(): void {
+  // Owned disposables (engine worker included) are released by VS Code through context.subscriptions.
+}
