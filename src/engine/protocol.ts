@@ -36,6 +36,94 @@ export interface ProbeResult {
 }
 export const Probe = request<ProbeParams, ProbeResult>('engine/probe');
 
+// ---- engine/load, engine/unload (generation engine, issue 7) -------------------------------------------------------
+export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'reference';
+export interface LoadParams {
+  /** Model folder (config.json + weights); the worker reads the weights itself. */
+  readonly modelPath: string;
+  readonly backend?: BackendChoice;
+  /** 0 or absent: one per core. */
+  readonly threads?: number;
+  /** Quantize f32/f16/bf16 weights to q8_0 while loading (machines short of RAM). */
+  readonly quantize?: 'q8_0' | null;
+}
+export interface LoadResult {
+  /** Handle for generate/unload; loading the same folder again returns the loaded model. */
+  readonly modelId: string;
+  readonly architecture: string;
+  readonly dtype: string;
+  readonly vocabSize: number;
+  readonly numLayers: number;
+  readonly hiddenSize: number;
+  readonly backend: string;
+  readonly weightBytes: number;
+  readonly loadMs: number;
+}
+export const Load = request<LoadParams, LoadResult>('engine/load');
+export const Unload = request<{ readonly modelId: string }, { readonly unloaded: boolean }>('engine/unload');
+
+// ---- engine/generate --------------------------------------------------------------------------------------------------
+export interface AdapterSpec {
+  /** Adapter folder (adapter_config.json + weights). */
+  readonly path: string;
+  /** Multiplies the adapter's own scaling; 1 = as trained, 0 = off. */
+  readonly scale: number;
+}
+export type PromptFormat = 'raw' | 'alpaca2' | 'chat';
+export interface SamplingParams {
+  readonly maxNewTokens?: number;
+  /** 0 = greedy. */
+  readonly temperature?: number;
+  readonly topK?: number;
+  readonly topP?: number;
+  readonly repetitionPenalty?: number;
+  readonly seed?: number;
+  readonly stopAtEos?: boolean;
+  readonly stopStrings?: readonly string[];
+}
+export interface GenerateParams extends SamplingParams {
+  readonly modelId: string;
+  readonly adapters: readonly AdapterSpec[];
+  /** Text (formatted and tokenized as the model's tokenizer config says) or token ids used verbatim. */
+  readonly prompt: { readonly text: string; readonly format?: PromptFormat; readonly system?: string } | { readonly ids: readonly number[] };
+  /** Echoed in every `token` message so a host can route tokens of concurrent columns. */
+  readonly stream?: string;
+}
+export interface GenerateResult {
+  readonly promptIds: readonly number[];
+  /** Generated ids only. */
+  readonly ids: readonly number[];
+  readonly text: string;
+  readonly stopReason: 'eos' | 'max-tokens' | 'stop-string' | 'cancelled';
+  /** Top-10 [id, logit] pairs of the last prompt position. */
+  readonly logitsLast: ReadonlyArray<readonly [number, number]>;
+  readonly timings: { readonly prefillTokensPerSecond: number; readonly decodeTokensPerSecond: number; readonly firstTokenMs: number; readonly totalMs: number };
+}
+export const Generate = request<GenerateParams, GenerateResult>('engine/generate');
+
+// ---- engine/merge (issue 5) -------------------------------------------------------------------------------------------
+export interface MergeParams {
+  readonly adapterPath: string;
+  readonly basePath: string;
+  readonly outPath: string;
+  readonly dtype?: 'auto' | 'float16' | 'bfloat16' | 'float32';
+  /** Bytes per shard (default 5 GB, as transformers). */
+  readonly shardSize?: number;
+  readonly verify?: boolean;
+  readonly backend?: BackendChoice;
+  readonly threads?: number;
+}
+export interface MergeResult {
+  readonly out: string;
+  readonly tensors: number;
+  readonly bytesWritten: number;
+  readonly seconds: number;
+  readonly peakRssBytes: number;
+  readonly verified: boolean;
+  readonly warnings: readonly string[];
+}
+export const Merge = request<MergeParams, MergeResult>('engine/merge');
+
 // ---- engine/cancel --------------------------------------------------------------------------------------------------
 export interface CancelParams {
   readonly id: number;
