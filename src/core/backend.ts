@@ -58,6 +58,11 @@ export interface Backend {
   free(t: BTensor): void;
   /** Release everything (worker threads, GPU device). */
   dispose(): void;
+  /**
+   * Optional placement hint (WASM, models over 4 GiB): the next allocations, totalling about `bytes`, belong together
+   * (one decoder layer) and should share one memory. Backends with a single address space ignore it.
+   */
+  beginGroup?(bytes: number): void;
 
   /** out[n, rows] = x[n, cols] @ W[rows, cols]^T  (matvec when n == 1). */
   matmul(out: BTensor, w: BTensor, x: BTensor, n: number): void;
