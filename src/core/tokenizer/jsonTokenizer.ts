@@ -1,0 +1,68 @@
+// tokenizer.json (HF tokenizers: byte-level BPE as in Llama 3 / Qwen2, SentencePiece-style BPE with Metaspace as in
+// Llama 2 / Mistral) through @huggingface/tokenizers, the pure-JS port of the Rust library that transformers.js uses.
+// Chosen over our own BPE because tokenizer.json also carries normalizers and regex pre-tokenizers we would re-derive.
+
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { CoreError } from '../errors';
+import { DiffStreamDecoder, type StreamDecoder, type Tokenizer, type TokenizerConfig } from './tokenizer';
+
+/** How many prompt ids of context the stream decoder decodes along (enough for any merge of spaces/bytes). */
+const STREAM_CONTEXT = 4;
+
+export class JsonTokenizer implements Tokenizer {
+  readonly kind = 'tokenizer.json';
+  readonly vocabSize: number;
+  readonly bosId: number | null;
+  readonly eosId: number | null;
+  readonly addBos: boolean;
+  readonly addEos: boolean;
+  readonly chatTemplate: string | null;
+  readonly bosToken: string | null;
+  readonly eosToken: string | null;
+  private readonly tok: HfTokenizer;
+  private readonly special = new Set<number>();
+
+  constructor(json: Record<string, unknown>, config: TokenizerConfig, rawConfig: Record<string, unknown>, what: string) {
+    try {
+      this.tok = new HfTokenizer(json, rawConfig);
+    } catch (e) {
+      throw new CoreError('bad-format', `${what}: cannot build the tokenizer (${(e as Error).message}).`, what);
+    }
+    const vocab = this.tok.get_vocab(true);
+    let maxId = -1;
+    for (const id of vocab.values()) maxId = Math.max(maxId, id);
+    for (const [id, t] of this.tok.get_added_tokens_decoder()) if ((t as { special?: boolean }).special) this.special.add(id);
+    for (const t of config.addedTokens) if (t.special) this.special.add(t.id);
+    this.vocabSize = maxId + 1;
+    this.bosToken = config.bosToken;
+    this.eosToken = config.eosToken;
+    this.bosId = config.bosToken !== null ? this.tok.token_to_id(config.bosToken) ?? null : null;
+    this.eosId = config.eosToken !== null ? this.tok.token_to_id(config.eosToken) ?? null : null;
+    // BOS/EOS come from tokenizer.json's post_processor; the flags only report what it does.
+    const probe = this.tok.encode('a', { add_special_tokens: true }).ids;
+    this.addBos = this.bosId !== null && probe[0] === this.bosId;
+    this.addEos = this.eosId !== null && probe[probe.length - 1] === this.eosId;
+    this.chatTemplate = config.chatTemplate;
+  }
+
+  encode(text: string, options: { addSpecialTokens?: boolean } = {}): { ids: number[]; pieces: string[] } {
+    const enc = this.tok.encode(text, { add_special_tokens: options.addSpecialTokens ?? true });
+    return { ids: [...enc.ids], pieces: [...enc.tokens] };
+  }
+
+  decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
+    return this.tok.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true, clean_up_tokenization_spaces: false });
+  }
+
+  idToPiece(id: number): string {
+    return this.tok.id_to_token(id) ?? '';
+  }
+
+  isSpecial(id: number): boolean {
+    return this.special.has(id);
+  }
+
+  streamDecoder(previous: readonly number[]): StreamDecoder {
+    return new DiffStreamDecoder((ids) => this.decode(ids), previous.slice(-STREAM_CONTEXT));
+  }
+}
