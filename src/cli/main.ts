@@ -6,9 +6,10 @@ import { CoreError, toCoreError } from '../core/errors';
 import { ENGINE_VERSION } from '../engine/probe';
 import { UsageError, type CliCommand, type CliIo } from './command';
 import { probeCommand } from './commands/probe';
+import { scanCommand } from './commands/scan';
 
 /** Registered subcommands; later issues add scan, diagnose, merge, generate, tokenize here. */
-export const COMMANDS: readonly CliCommand[] = [probeCommand];
+export const COMMANDS: readonly CliCommand[] = [probeCommand, scanCommand];
 
 const HELP = () => `lora-workbench ${ENGINE_VERSION} - inspect, diagnose, merge and run LoRA adapters
 

@@ -1,0 +1,148 @@
+// `lora-workbench scan <dir...>`: the checkpoint explorer's model (runs, checkpoints, adapters, models, health) as
+// text or, with --json, the issue-3 JSON shape on stdout. Exit 0 on a completed scan, 2 on usage or I/O errors.
+
+import { CoreError } from '../../core/errors';
+import { DEFAULT_SCAN_EXCLUDE, DEFAULT_SCAN_MAX_DEPTH } from '../../core/checkpoints/glob';
+import type { Adapter, Checkpoint, Health, ScanResult } from '../../core/checkpoints/model';
+import { scanCheckpoints, standaloneAdapters } from '../../core/checkpoints/scan';
+import { relativePath } from '../../core/paths';
+import { absolutePath, NodeFs } from '../../node/nodeFs';
+import { UsageError, writeJson, type CliCommand, type CliIo } from '../command';
+
+const USAGE = `lora-workbench scan <dir...> [--json] [--include GLOB]... [--exclude GLOB]... [--max-depth N] [--no-follow-symlinks]
+
+  Find training runs, checkpoints, LoRA adapters and full models under each <dir>, with metrics and artifact health.
+
+  --json                 machine-readable output (absolute paths)
+  --include GLOB         report only items at or under a match (relative to <dir>; repeatable)
+  --exclude GLOB         do not enter matching folders (repeatable; replaces the defaults: ${DEFAULT_SCAN_EXCLUDE.join(', ')})
+  --max-depth N          folder levels below <dir> to visit (default ${DEFAULT_SCAN_MAX_DEPTH})
+  --no-follow-symlinks   do not enter symbolic links to folders`;
+
+function fmt(x: number | null, digits = 4): string {
+  return x === null ? '-' : Number(x.toPrecision(digits)).toString();
+}
+
+export function formatCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return String(n);
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+function adapterSummary(a: Adapter): string {
+  if (a.format === 'mlx') return `MLX adapter (not PEFT) r=${fmt(a.r)} scale=${fmt(a.scaling)}`;
+  const parts = [`${a.variant ?? a.format} r=${fmt(a.r)} alpha=${fmt(a.alpha)}`];
+  if (a.params !== null) parts.push(`${formatCount(a.params)} params`);
+  if (a.weightsBytes !== null) parts.push(formatBytes(a.weightsBytes));
+  if (a.dtype) parts.push(a.dtype);
+  if (a.baseModel) parts.push(`base ${a.baseModel}`);
+  return parts.join(', ');
+}
+
+function healthLines(health: readonly Health[], indent: string): string[] {
+  return health.map((h) => `${indent}${h.severity === 'error' ? 'ERROR' : h.severity === 'warning' ? 'warn ' : 'info '} [${h.code}] ${h.message}`);
+}
+
+function checkpointLine(c: Checkpoint): string {
+  const m = c.metrics;
+  const bits = [c.name.padEnd(18), `step ${c.step ?? '-'}`.padEnd(11), `loss ${fmt(m.loss)}`.padEnd(12)];
+  if (m.evalLoss !== null) bits.push(`eval ${fmt(m.evalLoss)}`.padEnd(12));
+  if (c.best) bits.push('* best');
+  if (c.final) bits.push('(final)');
+  return bits.join(' ').trimEnd();
+}
+
+export function formatScan(result: ScanResult, cwd: string): string {
+  const rel = (p: string): string => {
+    const r = relativePath(cwd, p);
+    return r.startsWith('../../') ? p : r;
+  };
+  const out: string[] = [];
+  for (const run of result.runs) {
+    const best = run.bestStep !== null ? `, best step ${run.bestStep}` : '';
+    out.push(`${rel(run.path)}  [${run.kind}, ${run.checkpoints.length} checkpoint(s)${best}]`);
+    out.push(...healthLines(run.health, '    '));
+    for (const c of run.checkpoints) {
+      out.push(`  ${checkpointLine(c)}`);
+      if (c.adapter) out.push(`      ${adapterSummary(c.adapter)}`);
+      out.push(...healthLines(c.health, '      '));
+    }
+  }
+  const standalone = standaloneAdapters(result);
+  if (standalone.length > 0) {
+    out.push('', 'Adapters:');
+    for (const a of standalone) {
+      out.push(`  ${rel(a.path)}  ${adapterSummary(a)}`);
+      out.push(...healthLines(a.health, '      '));
+    }
+  }
+  if (result.models.length > 0) {
+    out.push('', 'Models:');
+    for (const m of result.models) {
+      const params = m.params !== null ? `, ${formatCount(m.params)} params` : '';
+      out.push(`  ${rel(m.path)}  ${m.architecture ?? m.modelType ?? 'unknown architecture'}, ${m.dtype ?? 'dtype?'}${params}`);
+      out.push(...healthLines(m.health, '      '));
+    }
+  }
+  if (result.problems.length > 0) {
+    out.push('', 'Scan notes:');
+    out.push(...healthLines(result.problems, '  '));
+  }
+  if (out.length === 0) out.push('No training runs, adapters or models found.');
+  const errors = [...result.runs.flatMap((r) => r.checkpoints.flatMap((c) => c.health)), ...result.adapters.flatMap((a) => a.health)].filter((h) => h.severity === 'error').length;
+  out.push('', `${result.runs.length} run(s), ${result.adapters.length} adapter(s), ${result.models.length} model(s); ${result.stats.dirs} folders in ${result.stats.ms} ms${errors ? `; ${errors} error finding(s)` : ''}.`);
+  return out.join('\n') + '\n';
+}
+
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+export const scanCommand: CliCommand = {
+  name: 'scan',
+  summary: 'Find training runs, checkpoints, adapters and models, with metrics and health.',
+  usage: USAGE,
+  options: {
+    json: { type: 'boolean' },
+    include: { type: 'string', multiple: true },
+    exclude: { type: 'string', multiple: true },
+    'max-depth': { type: 'string' },
+    'no-follow-symlinks': { type: 'boolean' },
+  },
+  allowPositionals: true,
+  async run(values, positionals, io: CliIo) {
+    if (positionals.length === 0) throw new UsageError('missing <dir>.');
+    let maxDepth = DEFAULT_SCAN_MAX_DEPTH;
+    if (values['max-depth'] !== undefined) {
+      maxDepth = Number(values['max-depth']);
+      if (!Number.isInteger(maxDepth) || maxDepth < 0) throw new UsageError(`--max-depth must be a non-negative integer, got '${String(values['max-depth'])}'.`);
+    }
+    const fs = new NodeFs();
+    const roots: string[] = [];
+    for (const p of positionals) {
+      const abs = absolutePath(p, io.cwd);
+      const st = await fs.stat(abs);
+      if (st === null) throw new CoreError('not-found', `${abs}: no such folder.`, abs);
+      if (st.kind !== 'dir') throw new CoreError('io', `${abs}: is not a folder.`, abs);
+      roots.push(abs);
+    }
+    const exclude = strings(values.exclude);
+    const result = await scanCheckpoints(fs, roots, {
+      include: strings(values.include),
+      exclude: exclude.length > 0 ? exclude : DEFAULT_SCAN_EXCLUDE,
+      maxDepth,
+      followSymlinks: values['no-follow-symlinks'] !== true,
+    });
+    if (values.json) writeJson(io, result);
+    else io.stdout.write(formatScan(result, io.cwd));
+    return 0;
+  },
+};
