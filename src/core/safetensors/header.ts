@@ -61,11 +61,16 @@ export async function readSafetensorsHeader(src: ByteSource): Promise<Safetensor
 /** Parse header JSON bytes; `fileSize` checks offsets against the file. */
 export function parseSafetensorsHeader(path: string, headerBytes: Uint8Array, fileSize: number): SafetensorsHeader {
   let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+    json = JSON.parse(text);
   } catch (e) {
     throw new CoreError('bad-format', `${path}: the safetensors header is not valid UTF-8 JSON (${(e as Error).message}).`, path);
   }
+  // JSON.parse keeps the last of two equal keys silently; a file naming a tensor twice is ambiguous, so refuse it.
+  const dup = findDuplicateTopLevelKey(text);
+  if (dup !== null) throw new CoreError('bad-format', `${path}: the safetensors header names tensor '${dup}' twice.`, path);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new CoreError('bad-format', `${path}: the safetensors header is not a JSON object.`, path);
   }
@@ -122,4 +127,36 @@ export async function readFully(src: ByteSource, offset: number, into: Uint8Arra
     if (n <= 0) throw new CoreError('bad-format', `${src.path}: unexpected end of file at byte ${offset + done} (truncated).`, src.path);
     done += n;
   }
+}
+
+/**
+ * The first key that occurs twice at the top level of a JSON object text (already known to be valid JSON), or null.
+ * A linear scan that tracks nesting and strings; keys are decoded with JSON.parse so escapes compare correctly.
+ */
+export function findDuplicateTopLevelKey(text: string): string | null {
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let j = i + 1;
+      while (j < text.length && text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      depth++;
+      expectKey = depth === 1 && c === 0x7b;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    } else if (c === 0x2c /* , */ && depth === 1) {
+      expectKey = true;
+    }
+  }
+  return null;
 }

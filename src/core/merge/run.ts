@@ -1,0 +1,212 @@
+// runMerge: executes a MergePlan tensor by tensor into a temporary sibling folder, then renames it into place.
+// Reads go straight into the f32 compute buffer (widened in place), writes are sequential per shard, peak memory is one
+// f32 copy of the largest merged tensor plus fixed chunks. Cancel or any failure removes the temporary folder.
+
+import type { Backend } from '../backend';
+import { CoreError, throwIfAborted } from '../errors';
+import type { ProgressFn, WritableFsPort } from '../ports';
+import { basename, dirname, isInside, joinPath } from '../paths';
+import { ShardWriter, buildShardIndex, tensorBytes } from '../safetensors/writer';
+import { DTYPE_BYTES, isFloatDType, numel, type FloatDType } from '../tensor/dtype';
+import { applyLora, applyLoraBias, loadLoraFactors, readF32 } from './compute';
+import { decodeInPlace, decodeInto, encodeInto } from './convert';
+import { InputReader, type FileDigest } from './inputReader';
+import { buildManifest } from './manifest';
+import type { MergePlan, PlannedTensor } from './plan';
+import { verifyMerge } from './verify';
+
+export interface MergeOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressFn;
+  /** Re-read the output and recompute sample rows of every merged tensor (default true). */
+  readonly verify?: boolean;
+  readonly toolVersion: string;
+  /** Settings recorded in the manifest (backend, threads...). */
+  readonly settings?: Readonly<Record<string, unknown>>;
+}
+
+export interface MergeSummary {
+  readonly out: string;
+  readonly tensors: number;
+  readonly bytesWritten: number;
+  readonly verified: boolean;
+  readonly warnings: readonly string[];
+  readonly inputDigests: readonly FileDigest[];
+}
+
+/** Chunk for tensors that are only copied or converted (bounded memory whatever the tensor size). */
+const COPY_CHUNK = 16 * 1024 * 1024;
+/** Headroom demanded beyond the output size by the free-space check. */
+const SPACE_MARGIN = 64 * 1024 * 1024;
+
+/** Let queued host messages (engine/cancel) run: ranged reads resolve synchronously, so a merge would never yield. */
+function yieldToHost(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Output folder rules: absent or empty, not inside the inputs, parent exists. */
+export async function checkOutputFolder(io: WritableFsPort, out: string, base: string, adapter: string): Promise<void> {
+  const parent = dirname(out);
+  const pst = await io.stat(parent);
+  if (!pst || pst.kind !== 'dir') throw new CoreError('not-found', `${parent}: the output's parent folder does not exist.`, parent);
+  const realParent = await io.realpath(parent);
+  const realOut = joinPath(realParent, basename(out));
+  for (const [label, p] of [['base model', base], ['adapter', adapter]] as const) {
+    const rp = await io.realpath(p);
+    if (isInside(realOut, rp)) throw new CoreError('usage', `${out}: the output folder may not be inside the ${label} folder (${p}).`, out);
+    if (isInside(rp, realOut)) throw new CoreError('usage', `${out}: the output folder may not contain the ${label} folder (${p}).`, out);
+  }
+  const st = await io.stat(out);
+  if (st) {
+    if (st.kind !== 'dir') throw new CoreError('exists', `${out}: exists and is not a folder.`, out);
+    if ((await io.readDir(out)).length > 0) throw new CoreError('exists', `${out}: the output folder exists and is not empty.`, out);
+  }
+}
+
+function nonFinite(t: PlannedTensor, index: number, cols: number): CoreError {
+  const at = cols > 0 ? `[${Math.floor(index / cols)}, ${index % cols}]` : `${index}`;
+  return new CoreError('non-finite', `Merging '${t.name}' produced a non-finite value at ${at} (in ${t.dtype}); the adapter is broken or its scale overflows this dtype. Nothing was written.`);
+}
+
+/** Execute the plan. `out` must pass checkOutputFolder (checked again here). */
+export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort, backend: Backend, options: MergeOptions): Promise<MergeSummary> {
+  const { signal, onProgress } = options;
+  const verify = options.verify ?? true;
+  await checkOutputFolder(io, out, plan.inputs.basePath, plan.inputs.adapterPath);
+  const parent = dirname(out);
+  const free = await io.freeSpace(parent);
+  if (free !== null && free < plan.outputBytes + SPACE_MARGIN) {
+    throw new CoreError('no-space', `${parent}: ${(free / 1e9).toFixed(2)} GB free, the merged model needs ${(plan.outputBytes / 1e9).toFixed(2)} GB.`, parent);
+  }
+  throwIfAborted(signal);
+  const tmp = joinPath(parent, `.${basename(out)}.partial-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`);
+  await io.mkdir(tmp);
+  const reader = new InputReader(io, signal);
+  let bytesWritten = 0;
+  try {
+    const totalData = plan.tensors.reduce((s, t) => s + tensorBytes(t), 0);
+    let dataDone = 0;
+    let tensorsDone = 0;
+    const report = (name: string): void => onProgress?.('merge', dataDone, totalData, `${tensorsDone}/${plan.tensors.length} ${name}`);
+    let chunk: Uint8Array | null = null;
+    let chunkF32: Float32Array | null = null;
+
+    for (const shard of plan.shards) {
+      const sink = await io.create(joinPath(tmp, shard.file));
+      const writer = new ShardWriter(sink, shard);
+      try {
+        await writer.writeHeader();
+        for (const t of shard.tensors) {
+          throwIfAborted(signal);
+          report(t.name);
+          const op = t.op;
+          const outBytes = tensorBytes(t);
+          if (outBytes === 0) { tensorsDone++; continue; }
+          if (op.kind === 'lora') {
+            const [rows, cols] = t.shape as [number, number];
+            const count = rows * cols;
+            const wT = backend.alloc('f32', [rows, cols], t.name);
+            try {
+              const view = backend.hostView(wT);
+              if (!view) throw new CoreError('unsupported', `The ${backend.info.name} backend keeps tensors off the host; merge with the wasm or reference backend.`);
+              // Read the stored dtype into the front of the f32 buffer and widen in place.
+              await reader.read(op.src.file, op.src.begin, view.subarray(0, op.src.end - op.src.begin));
+              const w = decodeInPlace(view, op.src.dtype as FloatDType, count);
+              const factors = await loadLoraFactors(reader, op);
+              await yieldToHost();
+              throwIfAborted(signal);
+              applyLora(backend, wT, w, factors, op.scaling, null);
+              // Round once to the output dtype, narrowing in place (front to back never overtakes the reads).
+              const resBytes = new Uint8Array(w.buffer, w.byteOffset, count * 4);
+              const bad = encodeInto(w, count, t.dtype as FloatDType, resBytes);
+              if (bad >= 0) throw nonFinite(t, bad, cols);
+              await writer.write(t.name, resBytes.subarray(0, outBytes));
+            } finally {
+              backend.free(wT);
+            }
+          } else if (op.kind === 'loraBias') {
+            const bias = await readF32(reader, op.src);
+            applyLoraBias(bias, await readF32(reader, op.bias), op.scaling);
+            const outBuf = new Uint8Array(bias.length * 4);
+            const bad = encodeInto(bias, bias.length, t.dtype as FloatDType, outBuf);
+            if (bad >= 0) throw nonFinite(t, bad, 0);
+            await writer.write(t.name, outBuf.subarray(0, outBytes));
+          } else {
+            // copy / replace: stream in chunks, converting when the output dtype differs.
+            const src = op.src;
+            const srcElem = DTYPE_BYTES[src.dtype];
+            const convert = src.dtype !== t.dtype;
+            if (convert && (!isFloatDType(src.dtype) || !isFloatDType(t.dtype))) {
+              throw new CoreError('internal', `cannot convert '${t.name}' from ${src.dtype} to ${t.dtype}`);
+            }
+            chunk ??= new Uint8Array(COPY_CHUNK);
+            const perChunk = Math.floor(COPY_CHUNK / 4);
+            const n = numel(src.shape);
+            const cols = src.shape.length > 1 ? src.shape[src.shape.length - 1]! : n;
+            for (let e = 0; e < n; e += perChunk) {
+              const m = Math.min(perChunk, n - e);
+              const raw = chunk.subarray(0, m * srcElem);
+              await reader.read(src.file, src.begin + e * srcElem, raw);
+              if (!convert) {
+                await writer.write(t.name, raw);
+              } else {
+                chunkF32 ??= new Float32Array(perChunk);
+                decodeInto(raw, src.dtype as FloatDType, chunkF32, m);
+                const outView = chunk.subarray(0, m * DTYPE_BYTES[t.dtype]);
+                const bad = encodeInto(chunkF32, m, t.dtype as FloatDType, outView);
+                if (bad >= 0) throw nonFinite(t, e + bad, cols);
+                await writer.write(t.name, outView);
+              }
+              dataDone += m * DTYPE_BYTES[t.dtype];
+              report(t.name);
+              await yieldToHost();
+              throwIfAborted(signal);
+            }
+            dataDone -= outBytes; // added back below with the tensor
+          }
+          dataDone += outBytes;
+          tensorsDone++;
+          await yieldToHost();
+        }
+        await writer.close();
+        bytesWritten += writer.bytesWritten;
+      } catch (err) {
+        await sink.close().catch(() => undefined);
+        throw err;
+      }
+    }
+    report('');
+
+    // Index, config, tokenizer and the rest.
+    const index = buildShardIndex(plan.shards);
+    await io.writeFile(joinPath(tmp, 'model.safetensors.index.json'), index);
+    bytesWritten += new TextEncoder().encode(index).length;
+    if (plan.outConfig) await io.writeFile(joinPath(tmp, 'config.json'), JSON.stringify(plan.outConfig, null, 2) + '\n');
+    const tokSource = plan.tokenizerFrom === 'adapter' ? plan.inputs.adapterPath : plan.inputs.basePath;
+    for (const f of plan.tokenizerFiles) await io.copyFile(joinPath(tokSource, f), joinPath(tmp, f));
+    for (const f of plan.extraFiles) await io.copyFile(joinPath(plan.inputs.basePath, f), joinPath(tmp, f));
+    throwIfAborted(signal);
+
+    const inputDigests = await reader.finish([plan.adapter.file]);
+    let verified = false;
+    if (verify) {
+      await verifyMerge(plan, tmp, io, backend, { signal, onProgress });
+      verified = true;
+    }
+    const manifest = buildManifest(plan, { inputDigests, verified, toolVersion: options.toolVersion, settings: options.settings ?? {} });
+    await io.writeFile(joinPath(tmp, 'merge_manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    throwIfAborted(signal);
+
+    // Publish: an empty pre-existing output folder is replaced by the finished one.
+    if (await io.stat(out)) {
+      if ((await io.readDir(out)).length > 0) throw new CoreError('exists', `${out}: the output folder was filled while merging.`, out);
+      await io.removeTree(out);
+    }
+    await io.rename(tmp, out);
+    return { out, tensors: plan.tensors.length, bytesWritten, verified, warnings: plan.warnings, inputDigests };
+  } catch (err) {
+    await reader.close().catch(() => undefined);
+    await io.removeTree(tmp).catch(() => undefined);
+    throw err;
+  }
+}
