@@ -1,0 +1,1 @@
+"""Helpers for scripts/dev/make_demo.py (dev-only; not shipped in the extension)."""

@@ -1,0 +1,251 @@
+#!/usr/bin/python3
+"""Builds the committed demo workspace demo/ and test/fixtures/demo-goldens.json (dev-only; see demo/README.md).
+
+Run from anywhere with Debian's python3 (torch 1.13, numpy, sentencepiece):  /usr/bin/python3 scripts/dev/make_demo.py
+It copies the real tiny model stories260K (llama2.c, Andrej Karpathy, MIT) into demo/models/, checks our own torch
+LlamaForCausalLM forward against the model's known greedy continuation, REALLY trains LoRA adapters with PEFT semantics,
+writes them exactly as HF Trainer + PEFT lay them out, and records greedy goldens for the TypeScript engine.
+Deterministic (seeded, one thread); fails loudly (AssertionError / SystemExit) on any mismatch.
+"""
+import json
+import os
+import random
+import shutil
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import sentencepiece as spm  # noqa: E402
+import torch  # noqa: E402
+
+from demo import data, llama, safetensors_io, trainer  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(HERE))
+SRC_MODEL = os.environ.get("STORIES260K_DIR", os.path.join(os.path.dirname(REPO), "shared", "data", "stories260K"))
+DEMO = os.path.join(REPO, "demo")
+BASE_DIR = os.path.join(DEMO, "models", "stories260K")
+RUNS = os.path.join(DEMO, "runs")
+GOLDENS = os.path.join(REPO, "test", "fixtures", "demo-goldens.json")
+
+PROMPT = "Once upon a time"
+KNOWN_BASE = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park."
+ALL_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+# PEFT keeps target_modules in a set, so the saved order is whatever the set iterates; this is one such order.
+ALL_MODULES_SAVED = ["k_proj", "o_proj", "q_proj", "v_proj", "up_proj", "down_proj", "gate_proj"]
+# Where the runs were made on "the training machine" (absolute paths end up in trainer_state.json / training_args).
+MACHINE_ROOT = "/home/alex/lora-workbench-demo"
+COLAB_ROOT = "/content/drive/MyDrive"
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def fail(msg):
+    raise SystemExit(f"make_demo: FAILED: {msg}")
+
+
+def copy_base():
+    if not os.path.isfile(os.path.join(SRC_MODEL, "model.safetensors")):
+        fail(f"stories260K not found at {SRC_MODEL} (set STORIES260K_DIR)")
+    if os.path.isdir(BASE_DIR):
+        shutil.rmtree(BASE_DIR)
+    os.makedirs(BASE_DIR)
+    for name in sorted(os.listdir(SRC_MODEL)):
+        shutil.copyfile(os.path.join(SRC_MODEL, name), os.path.join(BASE_DIR, name))
+        os.chmod(os.path.join(BASE_DIR, name), 0o644)
+    readme = open(os.path.join(BASE_DIR, "README.md")).read()
+    if "Karpathy" not in readme or "MIT" not in readme:
+        fail("the base README lost its attribution")
+
+
+def top10(logits):
+    vals, idx = torch.topk(logits, 10)
+    return [{"id": int(i), "logit": round(float(v), 6)} for v, i in zip(vals, idx)]
+
+
+def load_adapter_dir(d, cfg, weights):
+    """Re-reads a written adapter folder (our safetensors reader + adapter_config.json) into an llama.Adapter."""
+    conf = json.load(open(os.path.join(d, "adapter_config.json")))
+    tensors, meta = safetensors_io.load(os.path.join(d, "adapter_model.safetensors"))
+    if meta != {"format": "pt"}:
+        fail(f"{d}: metadata {meta}")
+    r, alpha = conf["r"], conf["lora_alpha"]
+    scaling = alpha / (r ** 0.5) if conf["use_rslora"] else alpha / r
+    modules = {}
+    for key in sorted(tensors):
+        if not key.endswith(".lora_A.weight"):
+            continue
+        mod = key[len("base_model.model."):-len(".lora_A.weight")]
+        A = tensors[key]
+        B = tensors[key.replace("lora_A", "lora_B")]
+        m = tensors.get(key.replace(".lora_A.weight", ".lora_magnitude_vector"))
+        if conf["use_dora"] and m is None:
+            fail(f"{d}: DoRA config without magnitude for {mod}")
+        W = weights[mod + ".weight"]
+        assert A.shape == (r, W.shape[1]) and B.shape == (W.shape[0], r), (key, A.shape, B.shape, W.shape)
+        modules[mod] = llama.LoraModule(A, B, scaling, m)
+    expected = 3 if conf["use_dora"] else 2
+    if len(tensors) != expected * len(modules):
+        fail(f"{d}: unexpected tensors {sorted(tensors)[:5]}...")
+    return llama.Adapter(modules, dropout=0.0, use_dora=conf["use_dora"]), conf
+
+
+def tokenize_all(sp, stories):
+    return [[1] + sp.encode(s) + [2] for s in stories]
+
+
+def split(stories, n_eval, seed):
+    uniq = sorted(set(stories))
+    random.Random(seed).shuffle(uniq)
+    return uniq[n_eval:], uniq[:n_eval]
+
+
+def main():
+    t0 = time.time()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    copy_base()
+    cfg_json = json.load(open(os.path.join(BASE_DIR, "config.json")))
+    cfg = llama.LlamaConfig(cfg_json)
+    weights, meta = safetensors_io.load(os.path.join(BASE_DIR, "model.safetensors"))
+    for t in weights.values():
+        t.requires_grad_(False)
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(BASE_DIR, "tokenizer.model"))
+    prompt_ids = [1] + sp.encode(PROMPT)
+    if prompt_ids != [1, 403, 407, 261, 378]:
+        fail(f"prompt tokenization changed: {prompt_ids}")
+
+    # 1. the forward reproduces the model's known behaviour
+    base_new, _, _ = llama.greedy(cfg, weights, prompt_ids, 40)
+    base_text = sp.decode(prompt_ids[1:] + base_new)
+    log(f"base: {base_text!r}")
+    if not base_text.startswith(KNOWN_BASE):
+        fail(f"base greedy continuation mismatch: {base_text!r}")
+
+    # 2. data
+    kite_train, kite_eval = split(data.make_stories("kite", 400, 1234), 24, 1)
+    boat_train, boat_eval = split(data.make_stories("boat", 200, 4321), 12, 2)
+    log(f"kite stories: {len(kite_train)} train / {len(kite_eval)} eval; boat: {len(boat_train)} / {len(boat_eval)}")
+    kite_train_ids, kite_eval_ids = tokenize_all(sp, kite_train), tokenize_all(sp, kite_eval)
+    boat_train_ids, boat_eval_ids = tokenize_all(sp, boat_train), tokenize_all(sp, boat_eval)
+
+    if os.path.isdir(RUNS):
+        shutil.rmtree(RUNS)
+    os.makedirs(RUNS)
+
+    common = dict(seed=42, weight_decay=0.0, batch_size=8, write_checkpoints=True, write_final=True,
+                  load_best_model_at_end=True, use_dora=False, use_rslora=False)
+    runs = [
+        ("stories-lora", trainer.RunSpec(
+            out_dir=os.path.join(RUNS, "stories-lora"), machine_output_dir=f"{MACHINE_ROOT}/runs/stories-lora",
+            base_model_name_or_path="models/stories260K", r=8, lora_alpha=16, lora_dropout=0.05,
+            target_modules=ALL_MODULES, target_modules_saved_order=ALL_MODULES_SAVED,
+            learning_rate=3e-3, warmup_steps=20, max_steps=200, logging_steps=10, eval_steps=50, save_steps=50,
+            **common), kite_train_ids, kite_eval_ids),
+        ("stories-lora-colab", trainer.RunSpec(
+            out_dir=os.path.join(RUNS, "stories-lora-colab"), machine_output_dir=f"{COLAB_ROOT}/runs/stories-lora-colab",
+            base_model_name_or_path=f"{COLAB_ROOT}/models/stories260K", r=8, lora_alpha=16, lora_dropout=0.1,
+            target_modules=["q_proj", "v_proj"], target_modules_saved_order=["v_proj", "q_proj"],
+            learning_rate=2e-3, warmup_steps=6, max_steps=60, logging_steps=5, eval_steps=30, save_steps=30,
+            **dict(common, use_rslora=True, load_best_model_at_end=False)), kite_train_ids, kite_eval_ids),
+        ("stories-dora", trainer.RunSpec(
+            out_dir=os.path.join(RUNS, "stories-dora"), machine_output_dir=f"{MACHINE_ROOT}/runs/stories-dora",
+            base_model_name_or_path="models/stories260K", r=8, lora_alpha=16, lora_dropout=0.05,
+            target_modules=ALL_MODULES, target_modules_saved_order=ALL_MODULES_SAVED,
+            learning_rate=3e-3, warmup_steps=10, max_steps=100, logging_steps=10, eval_steps=50, save_steps=50,
+            **dict(common, use_dora=True, write_checkpoints=False, load_best_model_at_end=False)),
+         boat_train_ids, boat_eval_ids),
+    ]
+    results = {}
+    for name, spec, tr, ev in runs:
+        log(f"training {name} ...")
+        adapter, snapshots, state, config = trainer.train(spec, cfg, weights, BASE_DIR, tr, ev, log=log)
+        results[name] = state
+        if name == "stories-dora":
+            # a bare save_pretrained() output: adapter files + model card only
+            for extra in ("training_args.bin", "trainer_state.json", "train_results.json", "eval_results.json",
+                          "all_results.json") + trainer.TOKENIZER_FILES:
+                os.remove(os.path.join(spec.out_dir, extra))
+
+    # 3. goldens: greedy 40 new tokens, unmerged adapters read back from disk
+    cases = [("base", None)]
+    for ck in sorted(os.listdir(os.path.join(RUNS, "stories-lora"))):
+        if ck.startswith("checkpoint-"):
+            cases.append((f"stories-lora/{ck}", f"runs/stories-lora/{ck}"))
+    cases.sort(key=lambda c: int(c[0].rsplit("-", 1)[1]) if "checkpoint-" in c[0] else -1)
+    cases += [("stories-lora", "runs/stories-lora"),
+              ("stories-lora-colab", "runs/stories-lora-colab"),
+              ("stories-dora", "runs/stories-dora")]
+    golden_cases = []
+    texts = {}
+    for name, rel in cases:
+        adapter = None
+        conf = None
+        if rel is not None:
+            adapter, conf = load_adapter_dir(os.path.join(DEMO, rel), cfg, weights)
+        new, first, last = llama.greedy(cfg, weights, prompt_ids, 40, adapter)
+        text = sp.decode(prompt_ids[1:] + new)
+        texts[name] = text
+        log(f"{name}: {text!r}")
+        case = {"name": name, "adapter": None if rel is None else f"demo/{rel}",
+                "new_token_ids": new, "text": text,
+                "prompt_last_logits_top10": top10(first), "final_step_logits_top10": top10(last)}
+        if conf is not None:
+            case["scaling"] = conf["lora_alpha"] / (conf["r"] ** 0.5 if conf["use_rslora"] else conf["r"])
+            case["use_dora"] = conf["use_dora"]
+            case["use_rslora"] = conf["use_rslora"]
+        golden_cases.append(case)
+
+    # 4. the adapters must visibly change behaviour within the first ~20 new tokens
+    base_ids = golden_cases[0]["new_token_ids"]
+    for case in golden_cases[1:]:
+        first_diff = next((i for i, (a, b) in enumerate(zip(base_ids, case["new_token_ids"])) if a != b), None)
+        case["first_diff_from_base"] = first_diff
+    by_name = {c["name"]: c for c in golden_cases}
+    for must in ("stories-lora", "stories-dora"):
+        fd = by_name[must]["first_diff_from_base"]
+        if fd is None or fd >= 20:
+            fail(f"{must} does not change the first 20 tokens (first diff {fd})")
+    if "Mia" not in texts["stories-lora"] or "kite" not in texts["stories-lora"]:
+        fail(f"stories-lora did not learn Mia / red kite: {texts['stories-lora']!r}")
+    if "Sam" not in texts["stories-dora"]:
+        fail(f"stories-dora did not learn Sam: {texts['stories-dora']!r}")
+
+    goldens = {
+        "_comment": (
+            "Greedy goldens for the demo workspace, made by scripts/dev/make_demo.py with a torch LlamaForCausalLM "
+            "forward (fp32). prompt_ids = BOS(1) + sentencepiece ids of `prompt` (tokenizer.model of the base). "
+            "Each case decodes max_new_tokens tokens by argmax (no EOS stop was needed; ties never occurred), with the "
+            "adapter applied UNMERGED: y = W x + scaling * B (A x), scaling = lora_alpha / r (lora_alpha / sqrt(r) "
+            "with use_rslora); DoRA: y = (m / ||W + scaling * B A||_row) * (W x + scaling * B (A x)). "
+            "new_token_ids excludes the prompt; text = decode(prompt ids without BOS + new ids). "
+            "prompt_last_logits_top10: the 10 largest logits (id, value) at the last prompt position, i.e. the "
+            "distribution that picks new_token_ids[0]; final_step_logits_top10: the same for the step that picked "
+            "the last new token. Logits are rounded to 6 decimals; compare with atol ~1e-4. "
+            "first_diff_from_base: index of the first new token that differs from the base case."),
+        "model": "demo/models/stories260K",
+        "prompt": PROMPT,
+        "prompt_ids": prompt_ids,
+        "max_new_tokens": 40,
+        "cases": golden_cases,
+    }
+    os.makedirs(os.path.dirname(GOLDENS), exist_ok=True)
+    with open(GOLDENS, "w") as f:
+        f.write(json.dumps(goldens, indent=2) + "\n")
+
+    write_readme(results, texts)
+    total = 0
+    for root, _, files in os.walk(DEMO):
+        total += sum(os.path.getsize(os.path.join(root, n)) for n in files)
+    log(f"demo/ is {total / 1e6:.2f} MB; done in {time.time() - t0:.0f} s")
+
+
+def write_readme(results, texts):
+    pass
+
+
+if __name__ == "__main__":
+    main()
