@@ -1,0 +1,56 @@
+// Open a model folder for generation: config.json -> LlamaConfig, weights indexed from headers (single or sharded
+// safetensors), tokenizer, and generation_config.json defaults. The caller supplies the backend.
+
+import type { Backend } from '../backend';
+import { CoreError } from '../errors';
+import { joinPath } from '../paths';
+import type { FsPort } from '../ports';
+import { readModelWeights } from '../safetensors/modelWeights';
+import { loadTokenizer } from '../tokenizer/loadTokenizer';
+import type { Tokenizer } from '../tokenizer/tokenizer';
+import { parseLlamaConfig, type LlamaConfig } from './llama/config';
+import { LlamaModel, type LoadOptions } from './llama/model';
+import { parseGenerationConfig, type GenerationDefaults } from '../sampling/generationConfig';
+
+export interface LoadedModel {
+  readonly folder: string;
+  readonly config: LlamaConfig;
+  readonly model: LlamaModel;
+  readonly tokenizer: Tokenizer;
+  readonly generation: GenerationDefaults;
+}
+
+async function readJsonObject(fs: FsPort, path: string, required: boolean): Promise<Record<string, unknown> | null> {
+  const st = await fs.stat(path);
+  if (st?.kind !== 'file') {
+    if (required) throw new CoreError('not-found', `${path}: not found.`, path);
+    return null;
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(await fs.readText(path, 16 * 1024 * 1024));
+  } catch (e) {
+    if (e instanceof CoreError) throw e;
+    throw new CoreError('bad-format', `${path}: not valid JSON (${(e as Error).message}).`, path);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CoreError('bad-format', `${path}: expected a JSON object.`, path);
+  return v as Record<string, unknown>;
+}
+
+/** Read config.json only (cheap): used to fail early on unsupported architectures. */
+export async function readLlamaConfig(fs: FsPort, folder: string): Promise<LlamaConfig> {
+  const path = joinPath(folder, 'config.json');
+  return parseLlamaConfig((await readJsonObject(fs, path, true))!, path);
+}
+
+export async function loadModel(fs: FsPort, folder: string, backend: Backend, options: LoadOptions = {}): Promise<LoadedModel> {
+  const config = await readLlamaConfig(fs, folder);
+  const tokenizer = await loadTokenizer(fs, folder);
+  const generation = parseGenerationConfig(await readJsonObject(fs, joinPath(folder, 'generation_config.json'), false), config, tokenizer);
+  const weights = await readModelWeights(fs, folder);
+  if (weights.layout.startsWith('bin')) {
+    throw new CoreError('unsupported', `${folder}: the preview engine reads safetensors weights; this model has only pytorch_model*.bin.`, folder);
+  }
+  const model = await LlamaModel.load(fs, backend, config, weights, options);
+  return { folder, config, model, tokenizer, generation };
+}

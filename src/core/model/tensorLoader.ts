@@ -1,0 +1,150 @@
+// Reads checkpoint tensors (safetensors, by name) into backend tensors: straight into the backend's memory when the
+// stored format is kept (no intermediate copy, KERNELS.md), else decoded and converted in row chunks (f32 for norms
+// and biases, q8_0 when quantizing on load).
+
+import type { Backend, BTensor, WeightDType } from '../backend';
+import { CoreError, throwIfAborted } from '../errors';
+import type { ByteSource, FsPort } from '../ports';
+import { readFully } from '../safetensors/header';
+import type { WeightTensor } from '../safetensors/modelWeights';
+import { numel, type DType } from '../tensor/dtype';
+import { Q8_0_BLOCK, q8_0Bytes, quantizeQ8_0 } from '../tensor/q8_0';
+
+/** Bytes per chunk when a tensor is converted on the way in. */
+const CHUNK_BYTES = 8 * 1024 * 1024;
+
+let f16Table: Float32Array | null = null;
+
+/** All 65536 binary16 values as f32 (exact); a lookup beats per-value decoding by ~10x. */
+function f16Lut(): Float32Array {
+  if (f16Table) return f16Table;
+  const t = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    t[h] = exp === 0 ? sign * mant * 2 ** -24 : exp === 31 ? (mant ? NaN : sign * Infinity) : sign * (1 + mant / 1024) * 2 ** (exp - 15);
+  }
+  f16Table = t;
+  return t;
+}
+
+/** Decode little-endian f32/f16/bf16 bytes to f32. */
+export function decodeToF32(dtype: DType, bytes: Uint8Array, out?: Float32Array): Float32Array {
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  switch (dtype) {
+    case 'F32': {
+      const src = new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength >> 2);
+      if (!out) return src.slice();
+      out.set(src);
+      return out;
+    }
+    case 'F16': case 'BF16': {
+      const h = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength >> 1);
+      const o = out ?? new Float32Array(h.length);
+      if (dtype === 'F16') {
+        const lut = f16Lut();
+        for (let i = 0; i < h.length; i++) o[i] = lut[h[i]!]!;
+      } else {
+        const u = new Uint32Array(o.buffer, o.byteOffset, h.length);
+        for (let i = 0; i < h.length; i++) u[i] = h[i]! << 16;
+      }
+      return o;
+    }
+    default:
+      throw new CoreError('unsupported', `tensors of dtype ${dtype} cannot be used as weights.`);
+  }
+}
+
+/** The backend format a stored dtype keeps. */
+export function weightDTypeOf(d: DType): WeightDType | null {
+  return d === 'F32' ? 'f32' : d === 'F16' ? 'f16' : d === 'BF16' ? 'bf16' : null;
+}
+
+/** Opens each file once and reads tensors by name; counts bytes for progress. */
+export class TensorLoader {
+  private readonly sources = new Map<string, ByteSource>();
+  bytesRead = 0;
+
+  constructor(private readonly fs: FsPort, private readonly backend: Backend, private readonly signal?: AbortSignal) {}
+
+  private async source(file: string): Promise<ByteSource> {
+    let s = this.sources.get(file);
+    if (!s) {
+      s = await this.fs.open(file);
+      this.sources.set(file, s);
+    }
+    return s;
+  }
+
+  /** Raw bytes of a tensor (small tensors and host-side math only). */
+  async readBytes(t: WeightTensor): Promise<Uint8Array> {
+    const buf = new Uint8Array(t.end - t.begin);
+    await readFully(await this.source(t.file), t.begin, buf);
+    this.bytesRead += buf.length;
+    return buf;
+  }
+
+  async readF32(t: WeightTensor): Promise<Float32Array> {
+    return decodeToF32(t.dtype, await this.readBytes(t));
+  }
+
+  /**
+   * Load a tensor as `target` (default: its stored format). `shape` overrides the logical shape (e.g. a 1-D vector
+   * seen as [1, n]). q8_0 needs the last dimension divisible by 32.
+   */
+  async load(t: WeightTensor, target?: WeightDType, label = t.name): Promise<BTensor> {
+    const stored = weightDTypeOf(t.dtype);
+    if (!stored) throw new CoreError('unsupported', `${t.file}: tensor '${t.name}' has dtype ${t.dtype}; only F32, F16 and BF16 weights are supported.`, t.file);
+    const want = target ?? stored;
+    const bt = this.backend.alloc(want, t.shape, label);
+    const src = await this.source(t.file);
+    const total = t.end - t.begin;
+    if (want === stored) {
+      const view = this.backend.hostView(bt);
+      for (let off = 0; off < total; off += CHUNK_BYTES) {
+        throwIfAborted(this.signal);
+        const len = Math.min(CHUNK_BYTES, total - off);
+        if (view) await readFully(src, t.begin + off, view.subarray(off, off + len));
+        else {
+          const buf = new Uint8Array(len);
+          await readFully(src, t.begin + off, buf);
+          this.backend.write(bt, buf, off);
+        }
+        this.bytesRead += len;
+      }
+      return bt;
+    }
+    const cols = t.shape[t.shape.length - 1] ?? 1;
+    const rows = numel(t.shape) / cols;
+    const inBytesPerRow = (total / Math.max(rows, 1));
+    const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(inBytesPerRow, 1)));
+    if (want === 'q8_0' && cols % Q8_0_BLOCK !== 0) {
+      throw new CoreError('unsupported', `tensor '${t.name}' has ${cols} columns; q8_0 needs a multiple of 32.`, t.file);
+    }
+    for (let r = 0; r < rows; r += rowsPerChunk) {
+      throwIfAborted(this.signal);
+      const nr = Math.min(rowsPerChunk, rows - r);
+      const buf = new Uint8Array(nr * inBytesPerRow);
+      await readFully(src, t.begin + r * inBytesPerRow, buf);
+      this.bytesRead += buf.length;
+      const values = decodeToF32(t.dtype, buf);
+      if (want === 'f32') this.backend.write(bt, new Uint8Array(values.buffer, values.byteOffset, values.byteLength), r * cols * 4);
+      else if (want === 'q8_0') this.backend.write(bt, quantizeQ8_0(values), q8_0Bytes(r * cols));
+      else throw new CoreError('unsupported', `converting ${t.dtype} to ${want} on load is not supported.`, t.file);
+    }
+    return bt;
+  }
+
+  /** Upload host f32 values as an f32 tensor. */
+  upload(values: Float32Array, shape: readonly number[], label: string): BTensor {
+    const bt = this.backend.alloc('f32', shape, label);
+    this.backend.write(bt, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    return bt;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sources.values()) await s.close();
+    this.sources.clear();
+  }
+}
