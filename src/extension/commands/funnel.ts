@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { CoreError, toCoreError } from '../../core/errors';
 import { log } from '../platform/log';
+import { requiresTrust } from './trust';
 
 export interface CommandOptions {
   /** Commands that write models or run them are refused in Restricted Mode. */
@@ -24,7 +25,7 @@ export function registerCommand(
 ): vscode.Disposable {
   return vscode.commands.registerCommand(id, async (...args: unknown[]) => {
     try {
-      if (options.requiresTrust && !vscode.workspace.isTrusted) throw new UntrustedWorkspaceError(title);
+      if ((options.requiresTrust || requiresTrust(id)) && !vscode.workspace.isTrusted) throw new UntrustedWorkspaceError(title);
       return await handler(...args);
     } catch (err) {
       return reportError(title, err);

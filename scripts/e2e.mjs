@@ -1,0 +1,342 @@
+// End-to-end runner: packages the .vsix, installs it into code-server (a real VS Code, see E2E.md) and drives it with
+// Debian's chromium through playwright-core, in three phases, one fresh server each:
+//   ui          test/e2e/ui/*.test.ts          mocha in Node, DOM tests against a trusted copy of demo/
+//   restricted  test/e2e/restricted/*.test.ts  the same against an untrusted copy (Restricted Mode)
+//   host        test/e2e/host/*.test.ts        in the extension host (extensionTestsPath contract, smoke-test driver)
+// Usage: node scripts/e2e.mjs [--no-package] [--only ui,restricted,host] [--keep] [--grep <pattern>]
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { format, parseArgs } from 'node:util';
+import { ensureE2eHost } from './e2e-host.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PHASES = ['ui', 'restricted', 'host'];
+const { values: opts } = parseArgs({
+  options: {
+    'no-package': { type: 'boolean', default: false },
+    only: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    grep: { type: 'string' },
+  },
+});
+const phases = opts.only ? opts.only.split(',').map((s) => s.trim()) : PHASES;
+for (const p of phases) if (!PHASES.includes(p)) fail(`unknown phase '${p}' (phases: ${PHASES.join(', ')})`);
+
+const started = Date.now();
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+const extensionId = `${pkg.publisher}.${pkg.name}`.toLowerCase();
+const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const log = (m) => console.log(`[e2e] ${m}`);
+function fail(message) {
+  console.error(`[e2e] ${message}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+/** Debian's chromium first; LORA_E2E_CHROMIUM overrides. Never a browser downloaded by playwright. */
+function findChromium() {
+  const candidates = [process.env.LORA_E2E_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome',
+    '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome'].filter(Boolean);
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) fail(`no chromium found (tried ${candidates.join(', ')}); on Debian: apt-get install chromium, or set LORA_E2E_CHROMIUM`);
+  return found;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function hasFile(dir, name, depth = 6) {
+  if (depth < 0 || !existsSync(dir)) return false;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isFile() && e.name === name) return true;
+    if (e.isDirectory() && !e.name.startsWith('.') && hasFile(path.join(dir, e.name), name, depth - 1)) return true;
+  }
+  return false;
+}
+
+/** Copies keep the source's modes; tests may edit their copy even when the source is read-only. */
+function makeWritable(dir) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    chmodSync(p, e.isDirectory() ? 0o755 : 0o644);
+    if (e.isDirectory()) makeWritable(p);
+  }
+}
+
+/** Settings from E2E.md: no first-run UI, no network, no telemetry, no AI panel; trust per phase. */
+function writeSettings(userDataDir, phase) {
+  const settings = {
+    'security.workspace.trust.enabled': phase === 'restricted',
+    // Restricted Mode without the startup dialog: the folder simply opens untrusted.
+    'security.workspace.trust.startupPrompt': 'never',
+    'security.workspace.trust.banner': 'never',
+    'workbench.startupEditor': 'none',
+    'workbench.reduceMotion': 'on',
+    'workbench.tips.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+    'update.mode': 'none',
+    'extensions.autoUpdate': false,
+    'extensions.autoCheckUpdates': false,
+    'extensions.ignoreRecommendations': true,
+    'chat.disableAIFeatures': true,
+    'git.enabled': false,
+    'window.commandCenter': false,
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  };
+  mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
+  writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+}
+
+const children = new Set();
+function killTree(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+    }, 5000);
+    child.once('exit', () => { clearTimeout(timer); resolve(); });
+    try { process.kill(-child.pid, 'SIGTERM'); } catch { clearTimeout(timer); resolve(); }
+  });
+}
+async function teardownAll() {
+  await Promise.all([...children].map(killTree));
+}
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => { void teardownAll().then(() => process.exit(130)); });
+}
+
+async function waitHealthy(url, child, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`code-server exited with ${child.exitCode} before it was ready`);
+    try {
+      const r = await fetch(new URL('healthz', url));
+      if (r.ok) return;
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`code-server not healthy after ${timeoutMs / 1000} s`);
+}
+
+/** Start one code-server on a random free port; returns its base URL and the child (its own process group). */
+async function startServer(host, dir, { userDataDir, extensionsDir, workspace, trusted, smokeTestDriver, env }) {
+  const port = await freePort();
+  const config = path.join(dir, 'config.yaml');
+  writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
+  const args = [host.codeServerEntry, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry',
+    '--disable-update-check', '--disable-getting-started-override', '--ignore-last-opened',
+    '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--config', config];
+  if (trusted) args.push('--disable-workspace-trust');
+  if (smokeTestDriver) args.push('--vscode-option', 'enable-smoke-test-driver');
+  args.push(workspace);
+  const out = createWriteStream(path.join(dir, 'code-server.log'));
+  const child = spawn(host.node, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  child.stdout.pipe(out);
+  child.stderr.pipe(out);
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  const url = `http://127.0.0.1:${port}/`;
+  await waitHealthy(url, child);
+  return { url, port, child };
+}
+
+/** Counts from a mocha spec epilogue ("  3 passing", "  1 failing", "  2 pending"). */
+function mochaCounts(text) {
+  const n = (word) => Number(text.match(new RegExp(`^\\s*(\\d+) ${word}\\b`, 'm'))?.[1] ?? 0);
+  return { passed: n('passing'), failed: n('failing'), pending: n('pending') };
+}
+
+function testFiles(folder) {
+  const dir = path.join(root, 'test', 'e2e', folder);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join('test', 'e2e', folder, f));
+}
+
+/** ui / restricted: mocha in Node (tsx for TypeScript) against the running server. */
+async function runMochaPhase(phase, server, ctx) {
+  const files = testFiles(phase);
+  if (files.length === 0) return { passed: 0, failed: 0, pending: 0, note: 'no test files' };
+  const args = [path.join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'), '--no-config', '--no-package',
+    '--require', 'tsx/cjs', '--require', 'test/e2e/support/hooks.ts', '--extension', 'ts',
+    '--timeout', '90000', '--slow', '10000', '--reporter', 'spec', process.stdout.isTTY ? '--color' : '--no-color', ...(opts.grep ? ['--grep', opts.grep] : []), ...files];
+  const env = {
+    ...process.env,
+    LORA_E2E_PHASE: phase,
+    LORA_E2E_URL: server.url,
+    LORA_E2E_WORKSPACE: ctx.workspace,
+    LORA_E2E_USER_DATA: ctx.userDataDir,
+    LORA_E2E_CHROMIUM: ctx.chromium,
+    LORA_E2E_SCREENSHOTS: path.join(root, 'test', 'e2e', 'screenshots'),
+  };
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });
+  const code = await new Promise((resolve) => child.once('exit', (c, s) => resolve(c ?? (s ? 128 : 1))));
+  const counts = mochaCounts(out);
+  // A crash before the epilogue (syntax error, missing module) counts as one failure, never as a pass.
+  if (code !== 0 && counts.failed === 0) counts.failed = 1;
+  return counts;
+}
+
+const HOST_MOCHA_BEGIN = '--- lora-workbench host tests: begin ---';
+const HOST_MOCHA_END = '--- lora-workbench host tests: end ---';
+
+/** host: load the workbench with VS Code's test payload; mocha runs inside the extension host and reports back. */
+async function runHostPhase(server, ctx) {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: ctx.chromium, headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  let out = '';
+  let inMocha = false;
+  const consoleLog = createWriteStream(path.join(ctx.dir, 'host-console.log'));
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const exit = new Promise((resolve) => {
+      void page.exposeFunction('codeAutomationExit', (code) => resolve(Number(code)));
+    });
+    await page.exposeFunction('codeAutomationLog', (type, args) => {
+      // The extension host forwards console arguments unformatted ('%s', values): format them like console.log would.
+      const line = format(...(Array.isArray(args) ? args : [args]));
+      consoleLog.write(`${line}\n`);
+      // Echo mocha's output only (between the markers test/e2e/host/index.ts prints), not the workbench's console.
+      if (line.includes(HOST_MOCHA_END)) inMocha = false;
+      if (inMocha) {
+        out += `${line}\n`;
+        process.stdout.write(`${line}\n`);
+      }
+      if (line.includes(HOST_MOCHA_BEGIN)) inMocha = true;
+    });
+    const remote = (p) => `vscode-remote://127.0.0.1:${server.port}${p}`;
+    const payload = JSON.stringify([
+      ['extensionDevelopmentPath', remote(ctx.extensionDevelopmentPath)],
+      ['extensionTestsPath', remote(ctx.extensionTestsPath)],
+    ]);
+    await page.goto(`${server.url}?folder=${encodeURIComponent(ctx.workspace)}&payload=${encodeURIComponent(payload)}`);
+    const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 240_000));
+    const code = await Promise.race([exit, timeout]);
+    const counts = mochaCounts(out);
+    if (code === 'timeout') {
+      console.error('[e2e] host: the extension host never reported an exit code (240 s)');
+      counts.failed += 1;
+    } else if (code !== 0 && counts.failed === 0) counts.failed = 1;
+    if (counts.failed > 0 && !out) console.error(`[e2e] host: no mocha output; the extension host's console is in ${path.relative(root, path.join(ctx.dir, 'host-console.log'))}`);
+    await page.screenshot({ path: path.join(ctx.dir, 'host-final.png') }).catch(() => undefined);
+    return counts;
+  } finally {
+    consoleLog.end();
+    await browser.close();
+  }
+}
+
+async function main() {
+  const host = ensureE2eHost();
+  const chromium = findChromium();
+  const vsixName = `${pkg.name}-${pkg.version}.vsix`;
+  if (!opts['no-package']) {
+    const r = spawnSync(process.execPath, ['scripts/package.mjs'], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) fail('packaging failed');
+  }
+  const vsixSource = path.join(root, vsixName);
+  if (!existsSync(vsixSource)) fail(`${vsixName} not found: run npm run package (or drop --no-package)`);
+  const hostTests = path.join(root, 'out', 'test', 'index.js');
+  if (phases.includes('host') && !existsSync(hostTests)) fail('out/test/index.js missing: run npm run build');
+
+  const workspaceSource = path.resolve(root, process.env.LORA_E2E_WORKSPACE_SRC ?? 'demo');
+  if (!hasFile(workspaceSource, 'adapter_config.json')) {
+    fail(`the demo workspace ${path.relative(root, workspaceSource) || '.'} has no adapter_config.json (set LORA_E2E_WORKSPACE_SRC to another folder)`);
+  }
+
+  // One folder per run: other people may run the suite in the same tree at the same time.
+  const runDir = path.join(root, '.e2e-run', `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
+  mkdirSync(runDir, { recursive: true });
+  // Copies: a concurrent `npm run package` or `npm run build` must not swap files under a running server.
+  const vsix = path.join(runDir, vsixName);
+  cpSync(vsixSource, vsix);
+  log(`${vsixName} ${(statSync(vsix).size / 1024).toFixed(0)} KiB; run folder ${path.relative(root, runDir)}`);
+
+  // Install the packaged extension once; ui and restricted use this extensions dir, host loads the unpacked copy.
+  const extensionsDir = path.join(runDir, 'extensions');
+  const t0 = Date.now();
+  const install = spawnSync(host.node, [host.codeServerEntry, '--user-data-dir', path.join(runDir, 'install-user-data'),
+    '--extensions-dir', extensionsDir, '--install-extension', vsix, '--force'], { encoding: 'utf8' });
+  const installed = existsSync(extensionsDir) ? readdirSync(extensionsDir).find((d) => d.toLowerCase().startsWith(`${extensionId}-`)) : undefined;
+  if (install.status !== 0 || !installed) fail(`--install-extension failed:\n${install.stdout}${install.stderr}`);
+  log(`installed ${installed} in ${secs(Date.now() - t0)}`);
+
+  const totals = { passed: 0, failed: 0, pending: 0 };
+  const lines = [];
+  for (const phase of phases) {
+    const dir = path.join(runDir, phase);
+    const ctx = {
+      dir, chromium,
+      userDataDir: path.join(dir, 'user-data'),
+      workspace: path.join(dir, 'workspace'),
+      extensionDevelopmentPath: path.join(extensionsDir, installed),
+      // In place: the bundle finds its test list in the sources next to it (test/e2e/host/index.ts).
+      extensionTestsPath: hostTests,
+    };
+    mkdirSync(dir, { recursive: true });
+    cpSync(workspaceSource, ctx.workspace, { recursive: true });
+    makeWritable(ctx.workspace);
+    writeSettings(ctx.userDataDir, phase);
+    const phaseStart = Date.now();
+    log(`--- ${phase} ---`);
+    let counts;
+    let server;
+    try {
+      server = await startServer(host, dir, {
+        userDataDir: ctx.userDataDir,
+        // The host phase loads the extension as a development extension, so its extensions dir must not hold it too.
+        extensionsDir: phase === 'host' ? path.join(dir, 'extensions') : extensionsDir,
+        workspace: ctx.workspace,
+        trusted: phase !== 'restricted',
+        smokeTestDriver: phase === 'host',
+        env: { LORA_E2E_PHASE: phase },
+      });
+      log(`${phase}: code-server ${server.url} ready in ${secs(Date.now() - phaseStart)}`);
+      counts = phase === 'host' ? await runHostPhase(server, ctx) : await runMochaPhase(phase, server, ctx);
+    } catch (err) {
+      console.error(`[e2e] ${phase}: ${err instanceof Error ? err.stack : String(err)}`);
+      counts = { passed: 0, failed: 1, pending: 0 };
+    } finally {
+      if (server) await killTree(server.child);
+    }
+    if (counts.passed + counts.failed + counts.pending === 0 && !counts.note) {
+      console.error(`[e2e] ${phase}: no test ran`);
+      counts.failed = 1;
+    }
+    totals.passed += counts.passed;
+    totals.failed += counts.failed;
+    totals.pending += counts.pending;
+    lines.push(`${phase.padEnd(10)} ${counts.passed} passed, ${counts.failed} failed, ${counts.pending} pending  ${secs(Date.now() - phaseStart)}${counts.note ? `  (${counts.note})` : ''}`);
+  }
+
+  await teardownAll();
+  console.log('\n[e2e] summary');
+  for (const l of lines) console.log(`  ${l}`);
+  const ok = totals.failed === 0 && totals.passed > 0;
+  if (ok && !opts.keep) rmSync(runDir, { recursive: true, force: true });
+  else log(`kept ${path.relative(root, runDir)} (code-server.log, user-data/logs, screenshots of failures in test/e2e/screenshots)`);
+  log(`total ${secs(Date.now() - started)}`);
+  console.log(`${totals.passed} passed, ${totals.failed} failed${totals.pending ? `, ${totals.pending} pending` : ''}`);
+  process.exit(ok ? 0 : 1);
+}
+
+main().catch(async (err) => {
+  await teardownAll();
+  fail(err instanceof Error ? err.stack ?? err.message : String(err));
+});

@@ -1,0 +1,11 @@
+// The commands that write models or run them, refused in Restricted Mode by the command funnel. This file imports
+// nothing, so the e2e Restricted Mode run reads the same list and checks that each of these commands is refused.
+
+/** Command ids that need a trusted workspace: merge, generation, anything that writes weights or executes a model. */
+export const TRUST_REQUIRING_COMMANDS: readonly string[] = [
+  // Issues that add such commands list them here (e.g. 'loraWorkbench.mergeAdapter', 'loraWorkbench.generate').
+];
+
+export function requiresTrust(commandId: string): boolean {
+  return TRUST_REQUIRING_COMMANDS.includes(commandId);
+}
