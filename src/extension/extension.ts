@@ -6,16 +6,21 @@ import { Probe, type ProbeResult } from '../engine/protocol';
 import { registerCommand } from './commands/funnel';
 import { EngineHost } from './engineHost';
 import { createLog, log } from './platform/log';
+import type { CheckpointIndex } from './views/checkpointIndex';
+import { registerCheckpoints } from './views/registerCheckpoints';
 
 /** What the extension exports to other extensions and to the in-host tests. */
 export interface LoraWorkbenchApi {
   probeEngine(): Promise<ProbeResult>;
+  /** Scanned runs/checkpoints/adapters/models of the workspace, kept current by file watchers. */
+  readonly checkpoints: CheckpointIndex;
 }
 
 export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi {
   context.subscriptions.push(createLog());
   const engine = new EngineHost(context.extensionPath);
   context.subscriptions.push(engine);
+  const checkpoints = registerCheckpoints(context); // CheckpointIndex: workspace runs/adapters + onDidChange, for preview/merge/diagnose
 
   const probeEngine = (): Promise<ProbeResult> => engine.get().request(Probe, { webgpu: true });
 
@@ -34,7 +39,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi {
 
   void vscode.commands.executeCommand('setContext', 'loraWorkbench.activated', true);
   log().info(`LoRA Workbench activated (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'in Restricted Mode'})`);
-  return { probeEngine };
+  return { probeEngine, checkpoints };
 }
 
 export function deactivate(): void {

@@ -1,0 +1,291 @@
+// The "Checkpoints" tree: runs -> checkpoints (numeric step order) -> details, plus standalone adapters and full
+// models. State (best, broken, warning) is visible from icons and descriptions without hovering.
+
+import * as vscode from 'vscode';
+import { worstSeverity, type Adapter, type Checkpoint, type Health, type ModelInfo, type Run, type RunKind } from '../../core/checkpoints/model';
+import { standaloneAdapters } from '../../core/checkpoints/scan';
+import type { CheckpointIndex } from './checkpointIndex';
+import { adapterTooltip, checkpointTooltip, formatBytes, formatCount, formatNum, modelTooltip, runTooltip, variantLabel } from './checkpointTooltip';
+
+export type CheckpointNode =
+  | { readonly type: 'run'; readonly run: Run }
+  | { readonly type: 'checkpoint'; readonly run: Run; readonly checkpoint: Checkpoint }
+  | { readonly type: 'adapter'; readonly adapter: Adapter }
+  | { readonly type: 'models'; readonly models: readonly ModelInfo[] }
+  | { readonly type: 'model'; readonly model: ModelInfo }
+  | { readonly type: 'detail'; readonly parentId: string; readonly key: string; readonly label: string; readonly value: string; readonly icon: string; readonly tooltip?: string }
+  | { readonly type: 'health'; readonly parentId: string; readonly health: Health };
+
+export function runKindLabel(kind: RunKind): string {
+  switch (kind) {
+    case 'hf-trainer': return vscode.l10n.t('HF Trainer');
+    case 'llama-factory': return 'LLaMA-Factory';
+    case 'chinese-llama-alpaca-2': return 'Chinese-LLaMA-Alpaca-2';
+    case 'axolotl': return 'axolotl';
+    case 'deepspeed': return 'DeepSpeed';
+  }
+}
+
+function healthIcon(health: readonly Health[]): vscode.ThemeIcon | undefined {
+  const worst = worstSeverity(health);
+  if (worst === 'error') return new vscode.ThemeIcon('error', new vscode.ThemeColor('list.errorForeground'));
+  if (worst === 'warning') return new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
+  return undefined;
+}
+
+function severityIcon(h: Health): vscode.ThemeIcon {
+  if (h.severity === 'error') return new vscode.ThemeIcon('error', new vscode.ThemeColor('list.errorForeground'));
+  if (h.severity === 'warning') return new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
+  return new vscode.ThemeIcon('info');
+}
+
+/** "step 600 · loss 1.234 · eval 1.345 · ★ best" */
+export function checkpointDescription(c: Checkpoint): string {
+  const parts: string[] = [];
+  if (c.step !== null) parts.push(vscode.l10n.t('step {0}', c.step));
+  if (c.metrics.loss !== null) parts.push(vscode.l10n.t('loss {0}', formatNum(c.metrics.loss)));
+  if (c.metrics.evalLoss !== null) parts.push(vscode.l10n.t('eval {0}', formatNum(c.metrics.evalLoss)));
+  if (c.best) parts.push(vscode.l10n.t('★ best'));
+  if (c.final) parts.push(vscode.l10n.t('final'));
+  const worst = worstSeverity(c.health);
+  if (worst === 'error') parts.push(vscode.l10n.t('broken'));
+  return parts.join(' · ');
+}
+
+function adapterDescription(a: Adapter): string {
+  const parts = [variantLabel(a)];
+  if (a.params !== null) parts.push(vscode.l10n.t('{0} params', formatCount(a.params)));
+  else if (a.weightsBytes !== null) parts.push(formatBytes(a.weightsBytes));
+  return parts.join(' · ');
+}
+
+/** contextValue tokens, matched in package.json menus with regexes like `viewItem =~ /\badapter\b/`. */
+function contextValue(base: string, flags: Record<string, boolean>): string {
+  return [base, ...Object.entries(flags).filter(([, v]) => v).map(([k]) => k)].join(' ');
+}
+
+export class CheckpointsTreeProvider implements vscode.TreeDataProvider<CheckpointNode> {
+  private readonly changed = new vscode.EventEmitter<CheckpointNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly parents = new Map<string, CheckpointNode>();
+  private readonly byPath = new Map<string, CheckpointNode>();
+
+  constructor(private readonly index: CheckpointIndex) {}
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+
+  refresh(): void {
+    this.changed.fire(undefined);
+  }
+
+  /** The node shown for a folder (run, checkpoint, adapter or model), for treeView.reveal. */
+  nodeForPath(path: string): CheckpointNode | undefined {
+    if (this.byPath.size === 0) this.getChildren(undefined).forEach((n) => this.getChildren(n));
+    return this.byPath.get(path);
+  }
+
+  private rel(path: string): string {
+    return vscode.workspace.asRelativePath(vscode.Uri.file(path), (vscode.workspace.workspaceFolders?.length ?? 0) > 1);
+  }
+
+  getTreeItem(node: CheckpointNode): vscode.TreeItem {
+    switch (node.type) {
+      case 'run': {
+        const r = node.run;
+        const nRuns = this.index.result.runs.length;
+        const item = new vscode.TreeItem(this.rel(r.path), nRuns <= 5 ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = `run:${r.path}`;
+        const broken = r.checkpoints.filter((c) => worstSeverity(c.health) === 'error').length;
+        const desc = [runKindLabel(r.kind), vscode.l10n.t('{0} checkpoints', r.checkpoints.filter((c) => !c.final).length)];
+        if (r.bestStep !== null) desc.push(vscode.l10n.t('best {0}', r.bestStep));
+        if (broken > 0) desc.push(vscode.l10n.t('{0} broken', broken));
+        item.description = desc.join(' · ');
+        item.iconPath = healthIcon([...r.health, ...r.checkpoints.flatMap((c) => c.health)].filter((h) => h.severity === 'error')) ?? new vscode.ThemeIcon('beaker');
+        item.tooltip = runTooltip(r);
+        item.contextValue = contextValue('run', { curves: r.trainerState !== null });
+        return item;
+      }
+      case 'checkpoint': {
+        const c = node.checkpoint;
+        const item = new vscode.TreeItem(c.name, vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = `ckpt:${c.path}`;
+        item.description = checkpointDescription(c);
+        item.iconPath = healthIcon(c.health) ?? (c.best ? new vscode.ThemeIcon('star-full', new vscode.ThemeColor('charts.yellow')) : new vscode.ThemeIcon(c.final ? 'flag' : 'package'));
+        item.tooltip = checkpointTooltip(node.run, c);
+        item.contextValue = contextValue('checkpoint', { adapter: hasConfig(c.adapter), curves: node.run.trainerState !== null, best: c.best });
+        return item;
+      }
+      case 'adapter': {
+        const a = node.adapter;
+        const item = new vscode.TreeItem(this.rel(a.path), vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = `adapter:${a.path}`;
+        item.description = adapterDescription(a);
+        item.iconPath = healthIcon(a.health) ?? new vscode.ThemeIcon(a.format === 'mlx' ? 'symbol-misc' : 'extensions');
+        item.tooltip = adapterTooltip(a);
+        item.contextValue = contextValue('adapter', { adapter: hasConfig(a) });
+        return item;
+      }
+      case 'models': {
+        const item = new vscode.TreeItem(vscode.l10n.t('Full models ({0})', node.models.length), vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = 'models';
+        item.iconPath = new vscode.ThemeIcon('library');
+        item.contextValue = 'models';
+        return item;
+      }
+      case 'model': {
+        const m = node.model;
+        const item = new vscode.TreeItem(this.rel(m.path), vscode.TreeItemCollapsibleState.None);
+        item.id = `model:${m.path}`;
+        item.description = [m.architecture ?? m.modelType ?? '?', m.dtype, m.params !== null ? vscode.l10n.t('{0} params', formatCount(m.params)) : null].filter(Boolean).join(' · ');
+        item.iconPath = healthIcon(m.health) ?? new vscode.ThemeIcon('database');
+        item.tooltip = modelTooltip(m);
+        item.contextValue = 'model';
+        return item;
+      }
+      case 'detail': {
+        const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+        item.id = `${node.parentId}/${node.key}`;
+        item.description = node.value;
+        item.iconPath = new vscode.ThemeIcon(node.icon);
+        item.tooltip = node.tooltip ?? `${node.label}: ${node.value}`;
+        item.contextValue = 'detail';
+        return item;
+      }
+      case 'health': {
+        const h = node.health;
+        const item = new vscode.TreeItem(h.message.startsWith(h.file) ? h.message.slice(h.file.length).replace(/^:\s*/, '') : h.message, vscode.TreeItemCollapsibleState.None);
+        item.id = `${node.parentId}/health:${h.code}:${h.file}`;
+        item.description = h.code;
+        item.iconPath = severityIcon(h);
+        item.tooltip = new vscode.MarkdownString().appendText(h.message);
+        item.contextValue = 'health';
+        item.command = { command: 'vscode.open', title: vscode.l10n.t('Open'), arguments: [vscode.Uri.file(h.file)] };
+        if (/\.(safetensors|bin|pt|pth)$/.test(h.file) || !/\.[a-z]+$/.test(h.file)) item.command = { command: 'revealInExplorer', title: vscode.l10n.t('Reveal in Explorer View'), arguments: [vscode.Uri.file(h.file)] };
+        return item;
+      }
+    }
+  }
+
+  getChildren(node?: CheckpointNode): CheckpointNode[] {
+    const out = this.childrenOf(node);
+    for (const c of out) {
+      if (node) this.parents.set(nodeId(c), node);
+      const p = pathOf(c);
+      if (p) this.byPath.set(p, c);
+    }
+    if (!node) {
+      this.parents.clear();
+      for (const c of out) {
+        const p = pathOf(c);
+        if (p) this.byPath.set(p, c);
+      }
+    }
+    return out;
+  }
+
+  getParent(node: CheckpointNode): CheckpointNode | undefined {
+    if (node.type === 'checkpoint') return this.byPath.get(node.run.path) ?? { type: 'run', run: node.run };
+    return this.parents.get(nodeId(node));
+  }
+
+  private childrenOf(node?: CheckpointNode): CheckpointNode[] {
+    const result = this.index.result;
+    if (!node) {
+      this.byPath.clear();
+      const top: CheckpointNode[] = result.runs.map((run) => ({ type: 'run', run }));
+      for (const adapter of standaloneAdapters(result)) top.push({ type: 'adapter', adapter });
+      if (result.models.length > 0) top.push({ type: 'models', models: result.models });
+      return top;
+    }
+    switch (node.type) {
+      case 'run': {
+        const kids: CheckpointNode[] = node.run.health.map((health) => ({ type: 'health', parentId: `run:${node.run.path}`, health }));
+        return [...kids, ...node.run.checkpoints.map((checkpoint) => ({ type: 'checkpoint', run: node.run, checkpoint }) as const)];
+      }
+      case 'checkpoint':
+        return checkpointDetails(node.checkpoint);
+      case 'adapter':
+        return [...node.adapter.health.map((health) => ({ type: 'health', parentId: `adapter:${node.adapter.path}`, health }) as const), ...adapterDetails(`adapter:${node.adapter.path}`, node.adapter)];
+      case 'models':
+        return node.models.map((model) => ({ type: 'model', model }));
+      default:
+        return [];
+    }
+  }
+}
+
+/** An adapter folder whose adapter_config.json exists (so "Open adapter_config.json" works). */
+function hasConfig(a: Adapter | null): boolean {
+  return a !== null && !a.health.some((h) => h.code === 'missing-config');
+}
+
+function nodeId(n: CheckpointNode): string {
+  switch (n.type) {
+    case 'run': return `run:${n.run.path}`;
+    case 'checkpoint': return `ckpt:${n.checkpoint.path}`;
+    case 'adapter': return `adapter:${n.adapter.path}`;
+    case 'models': return 'models';
+    case 'model': return `model:${n.model.path}`;
+    case 'detail': return `${n.parentId}/${n.key}`;
+    case 'health': return `${n.parentId}/health:${n.health.code}:${n.health.file}`;
+  }
+}
+
+function pathOf(n: CheckpointNode): string | undefined {
+  switch (n.type) {
+    case 'run': return n.run.path;
+    case 'checkpoint': return n.checkpoint.path;
+    case 'adapter': return n.adapter.path;
+    case 'model': return n.model.path;
+    default: return undefined;
+  }
+}
+
+function adapterDetails(parentId: string, a: Adapter): CheckpointNode[] {
+  const d = (key: string, label: string, value: string, icon: string): CheckpointNode => ({ type: 'detail', parentId, key, label, value, icon });
+  const out: CheckpointNode[] = [];
+  if (a.format === 'mlx') out.push(d('format', vscode.l10n.t('Format'), vscode.l10n.t('MLX adapter (not PEFT)'), 'symbol-misc'));
+  const rank = a.r !== null ? `r=${a.r}` : '';
+  const alpha = a.alpha !== null ? ` α=${formatNum(a.alpha)}` : '';
+  const scaling = a.scaling !== null ? ` · ${vscode.l10n.t('scaling {0}', formatNum(a.scaling))}` : '';
+  out.push(d('variant', vscode.l10n.t('Variant'), `${variantLabel(a)} ${rank}${alpha}${scaling}`.trim(), 'symbol-parameter'));
+  if (a.targetModules !== null) {
+    out.push(d('targets', vscode.l10n.t('Target modules'), typeof a.targetModules === 'string' ? a.targetModules : a.targetModules.join(', '), 'symbol-field'));
+  }
+  if (a.modulesToSave.length > 0) out.push(d('mts', vscode.l10n.t('Modules to save'), a.modulesToSave.join(', '), 'save'));
+  if (a.params !== null || a.weightsBytes !== null) {
+    const v = [a.params !== null ? vscode.l10n.t('{0} params', formatCount(a.params)) : null, a.weightsBytes !== null ? formatBytes(a.weightsBytes) : null, a.dtype].filter(Boolean).join(' · ');
+    out.push(d('size', vscode.l10n.t('Weights'), `${a.weightsFile ?? ''} ${v}`.trim(), 'file-binary'));
+  }
+  out.push(d('base', vscode.l10n.t('Base model'), a.baseModel ?? vscode.l10n.t('(not recorded)'), 'references'));
+  return out;
+}
+
+function checkpointDetails(c: Checkpoint): CheckpointNode[] {
+  const parentId = `ckpt:${c.path}`;
+  const out: CheckpointNode[] = c.health.map((health) => ({ type: 'health', parentId, health }));
+  const m = c.metrics;
+  const metrics = [
+    m.loss !== null ? vscode.l10n.t('loss {0}', formatNum(m.loss)) : null,
+    m.evalLoss !== null ? vscode.l10n.t('eval {0}', formatNum(m.evalLoss)) : null,
+    m.learningRate !== null ? `lr ${m.learningRate.toExponential(2)}` : null,
+    m.epoch !== null ? vscode.l10n.t('epoch {0}', formatNum(m.epoch, 3)) : null,
+  ].filter(Boolean);
+  if (metrics.length > 0) out.push({ type: 'detail', parentId, key: 'metrics', label: vscode.l10n.t('Metrics'), value: metrics.join(' · '), icon: 'graph-line' });
+  if (c.adapter) out.push(...adapterDetails(parentId, c.adapter));
+  const f = c.files;
+  const present = [
+    f.optimizer && vscode.l10n.t('optimizer'),
+    f.scheduler && vscode.l10n.t('scheduler'),
+    f.rngState && 'RNG',
+    f.scaler && vscode.l10n.t('AMP scaler'),
+    f.trainerState && 'trainer_state',
+    f.tokenizer && vscode.l10n.t('tokenizer'),
+    f.deepspeed && `DeepSpeed ${f.deepspeed}`,
+    f.fullModel && vscode.l10n.t('full model weights'),
+  ].filter((x): x is string => typeof x === 'string');
+  if (present.length > 0) out.push({ type: 'detail', parentId, key: 'files', label: vscode.l10n.t('Files'), value: present.join(', '), icon: 'files', tooltip: f.names.join('\n') });
+  return out;
+}

@@ -1,0 +1,131 @@
+// Training-curves webview: loss + eval loss, learning rate and grad norm against step, from the host's
+// CurvesDataMessage; checkpoints drawn as dashed markers, the best one starred. Clean SVG (chart.ts), no chart library.
+
+import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
+import { renderChart, type ChartMarker, type ChartSeries } from './chart';
+import type { CurvesDataMessage, CurvesToHost, HostToCurves } from './messages';
+import { CURVES_CSS } from './styles';
+
+interface VsCodeApi {
+  postMessage(msg: CurvesToHost): void;
+  getState(): unknown;
+  setState(s: unknown): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+interface ViewState {
+  logY: boolean;
+  smoothing: number;
+}
+
+const vscode = acquireVsCodeApi();
+const app = document.getElementById('app')!;
+const style = document.createElement('style');
+style.nonce = app.dataset.nonce ?? '';
+style.textContent = CURVES_CSS;
+document.head.appendChild(style);
+
+const saved = vscode.getState() as Partial<ViewState> | undefined;
+const state: ViewState = { logY: saved?.logY ?? false, smoothing: saved?.smoothing ?? 0 };
+let data: CurvesDataMessage | null = null;
+let reported = false;
+
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function render(): void {
+  if (!data) return;
+  const d = data;
+  app.replaceChildren();
+  const header = h('header');
+  header.append(h('h1', undefined, d.title));
+  header.append(h('span', 'source', `${d.source} · ${d.rows.toLocaleString()} ${d.labels.rows}`));
+  const controls = h('div', 'controls');
+  const log = document.createElement('vscode-checkbox') as HTMLElement & { checked: boolean; label: string };
+  log.id = 'log-scale';
+  log.label = d.labels.logScale;
+  log.checked = state.logY;
+  log.addEventListener('change', () => {
+    state.logY = log.checked;
+    vscode.setState(state);
+    draw();
+  });
+  const smoothLabel = h('label', undefined, `${d.labels.smoothing} `);
+  const smooth = h('input');
+  smooth.type = 'range';
+  smooth.id = 'smoothing';
+  smooth.min = '0';
+  smooth.max = '0.99';
+  smooth.step = '0.01';
+  smooth.value = String(state.smoothing);
+  smooth.addEventListener('input', () => {
+    state.smoothing = Number(smooth.value);
+    vscode.setState(state);
+    draw();
+  });
+  smoothLabel.append(smooth);
+  controls.append(log, smoothLabel);
+  header.append(controls);
+  app.append(header);
+
+  const legend = h('div', 'legend');
+  for (const [key, label] of [['loss', d.labels.loss], ['evalLoss', d.labels.evalLoss], ['learningRate', d.labels.learningRate], ['gradNorm', d.labels.gradNorm]] as const) {
+    if (d.series[key].length === 0) continue;
+    const item = h('span');
+    item.append(h('span', `swatch series-${key}`), document.createTextNode(label));
+    legend.append(item);
+  }
+  app.append(legend);
+
+  const hosts = ['loss', 'lr', 'grad'].map((id) => {
+    const div = h('div', 'chart-host');
+    div.id = `chart-${id}`;
+    app.append(div);
+    return div;
+  });
+
+  const all = [...d.series.loss, ...d.series.evalLoss, ...d.series.learningRate, ...d.series.gradNorm].map((p) => p[0]);
+  const steps = [...all, ...d.checkpoints.map((c) => c.step)];
+  const xDomain: [number, number] = steps.length > 0 ? [Math.min(0, ...steps), Math.max(...steps)] : [0, 1];
+  const markers: ChartMarker[] = d.checkpoints.map((c) => ({ step: c.step, best: c.best, label: `${c.name}${c.best ? ` (${d.labels.best})` : ''}` }));
+  const onMarkerClick = (step: number): void => vscode.postMessage({ type: 'openCheckpoint', step });
+
+  function draw(): void {
+    const width = Math.max(240, app.clientWidth - 4);
+    const common = { width, xDomain, markers, noData: d.labels.noData, onMarkerClick, smoothing: state.smoothing };
+    const lossSeries: ChartSeries[] = [
+      { key: 'loss', label: d.labels.loss, points: d.series.loss },
+      { key: 'evalLoss', label: d.labels.evalLoss, points: d.series.evalLoss, dots: true },
+    ];
+    const drawn = {
+      ...renderChart(hosts[0]!, lossSeries, { ...common, title: `${d.labels.loss} / ${d.labels.evalLoss}`, height: 260, logY: state.logY }),
+      ...renderChart(hosts[1]!, [{ key: 'learningRate', label: d.labels.learningRate, points: d.series.learningRate }], { ...common, title: d.labels.learningRate, height: 160, logY: false, smoothing: 0 }),
+      ...renderChart(hosts[2]!, [{ key: 'gradNorm', label: d.labels.gradNorm, points: d.series.gradNorm }], { ...common, title: d.labels.gradNorm, height: 160, logY: state.logY }),
+    };
+    if (!reported) {
+      reported = true;
+      vscode.postMessage({ type: 'rendered', series: drawn });
+    }
+  }
+  draw();
+  lastDraw = draw;
+}
+
+let lastDraw: (() => void) | null = null;
+let resizeTimer: ReturnType<typeof setTimeout> | undefined;
+new ResizeObserver(() => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => lastDraw?.(), 100);
+}).observe(document.body);
+
+window.addEventListener('message', (ev: MessageEvent<HostToCurves>) => {
+  if (ev.data?.type === 'data') {
+    data = ev.data;
+    render();
+  }
+});
+vscode.postMessage({ type: 'ready' });
