@@ -7,9 +7,11 @@ import { ENGINE_VERSION } from '../engine/probe';
 import { UsageError, type CliCommand, type CliIo } from './command';
 import { probeCommand } from './commands/probe';
 import { scanCommand } from './commands/scan';
+import { generateCommand } from './commands/generate';
+import { tokenizeCommand } from './commands/tokenize';
 
 /** Registered subcommands; later issues add scan, diagnose, merge, generate, tokenize here. */
-export const COMMANDS: readonly CliCommand[] = [probeCommand, scanCommand];
+export const COMMANDS: readonly CliCommand[] = [probeCommand, scanCommand, generateCommand, tokenizeCommand];
 
 const HELP = () => `lora-workbench ${ENGINE_VERSION} - inspect, diagnose, merge and run LoRA adapters
 

@@ -46,6 +46,8 @@ export interface LoadParams {
   readonly threads?: number;
   /** Quantize f32/f16/bf16 weights to q8_0 while loading (machines short of RAM). */
   readonly quantize?: 'q8_0' | null;
+  /** KV cache length in tokens (default min(max_position_embeddings, 4096)). */
+  readonly contextLength?: number;
 }
 export interface LoadResult {
   /** Handle for generate/unload; loading the same folder again returns the loaded model. */
@@ -58,6 +60,13 @@ export interface LoadResult {
   readonly backend: string;
   readonly weightBytes: number;
   readonly loadMs: number;
+  readonly contextLength: number;
+  /** Ids that stop generation by default (generation_config.json, else config.json, else the tokenizer). */
+  readonly eosIds: readonly number[];
+  readonly bosId: number | null;
+  /** 'sentencepiece' (tokenizer.model) or 'tokenizer.json'. */
+  readonly tokenizer: string;
+  readonly hasChatTemplate: boolean;
 }
 export const Load = request<LoadParams, LoadResult>('engine/load');
 export const Unload = request<{ readonly modelId: string }, { readonly unloaded: boolean }>('engine/unload');
@@ -100,6 +109,21 @@ export interface GenerateResult {
   readonly timings: { readonly prefillTokensPerSecond: number; readonly decodeTokensPerSecond: number; readonly firstTokenMs: number; readonly totalMs: number };
 }
 export const Generate = request<GenerateParams, GenerateResult>('engine/generate');
+
+// ---- engine/tokenize ------------------------------------------------------------------------------------------------
+export interface TokenizeParams {
+  readonly modelId: string;
+  /** Use this adapter's tokenizer when it ships one (resized vocabulary). */
+  readonly adapterPath?: string;
+  readonly text: string;
+  readonly format?: PromptFormat;
+  readonly system?: string;
+}
+export interface TokenizeResult {
+  readonly ids: readonly number[];
+  readonly pieces: readonly string[];
+}
+export const Tokenize = request<TokenizeParams, TokenizeResult>('engine/tokenize');
 
 // ---- engine/merge (issue 5) -------------------------------------------------------------------------------------------
 export interface MergeParams {

@@ -6,8 +6,11 @@ import { parentPort } from 'node:worker_threads';
 import { toCoreError } from '../core/errors';
 import { HandlerTable, type JobContext } from './handlers';
 import { probeEngine } from './probe';
-import { Cancel, Probe, isRequestMessage, type WorkerMessage } from './protocol';
+import { Cancel, Generate, Load, Probe, Tokenize, Unload, isRequestMessage, type WorkerMessage } from './protocol';
 import { probeWebGpu } from '../kernels/webgpu/probe.node';
+import { createBackend } from '../kernels/createBackend.node';
+import { NodeFs } from '../node/nodeFs';
+import { GenerationEngine } from './generate';
 
 const port = parentPort;
 if (!port) throw new Error('worker.node.ts must run inside a worker thread');
@@ -16,7 +19,13 @@ const jobs = new Map<number, AbortController>();
 const post = (m: WorkerMessage): void => port.postMessage(m);
 const log = (level: 'trace' | 'debug' | 'info' | 'warn' | 'error', message: string): void => post({ type: 'log', level, message });
 
+const generation = new GenerationEngine(new NodeFs(), (backend, threads, logLine) => createBackend({ backend, threads, log: logLine }));
+
 const table = new HandlerTable()
+  .on(Load, (params, ctx) => generation.load(params, ctx))
+  .on(Generate, (params, ctx) => generation.generate(params, ctx))
+  .on(Tokenize, (params, ctx) => generation.tokenize(params, ctx))
+  .on(Unload, (params) => generation.unload(params))
   .on(Probe, (params) =>
     probeEngine(params ?? {}, { node: process.version, platform: process.platform, arch: process.arch, cpus: os.availableParallelism() }, probeWebGpu))
   .on(Cancel, async ({ id }) => {

@@ -16,6 +16,11 @@ export interface GenerateOptions {
   readonly eosIds: readonly number[];
   readonly stopStrings?: readonly string[];
   readonly signal?: AbortSignal;
+  /**
+   * Lets the host's event loop run between tokens, so a cancel message can arrive (kernels complete synchronously
+   * and resolved promises never yield to it). Default: a zero timeout; Node hosts pass setImmediate.
+   */
+  readonly yieldToEvents?: () => Promise<void>;
   /** Called once per generated token with the text that became final with it (may be ''). */
   readonly onToken?: (id: number, text: string) => void;
 }
@@ -55,7 +60,9 @@ export async function generate(model: LlamaModel, tokenizer: Tokenizer, promptId
   let tFirst = tPrefill;
   let decodeSteps = 0;
   let tDecode0 = tPrefill;
+  const yieldToEvents = o.yieldToEvents ?? ((): Promise<void> => new Promise((r) => setTimeout(r, 0)));
   while (ids.length < maxNew) {
+    await yieldToEvents();
     if (o.signal?.aborted) {
       stopReason = 'cancelled';
       break;

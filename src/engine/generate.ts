@@ -1,0 +1,188 @@
+// engine/load, engine/generate, engine/tokenize, engine/unload: the generation side of the engine worker. Keeps
+// loaded models (one backend each) and their adapters; switching adapters or scales between generations only swaps
+// small per-adapter tensors, the base stays loaded. One generation at a time per model (it owns the KV cache).
+
+import type { Backend } from '../core/backend';
+import { CoreError } from '../core/errors';
+import { generate } from '../core/model/generate';
+import { freeAdapter, loadAdapter, type LoadedAdapter } from '../core/model/llama/adapters';
+import { loadModel, readLlamaConfig, type LoadedModel } from '../core/model/loadModel';
+import { encodePrompt } from '../core/model/prompt';
+import { normalizePath } from '../core/paths';
+import type { FsPort } from '../core/ports';
+import { buildSampler, resolveSampling } from '../core/sampling/generationConfig';
+import { loadTokenizer } from '../core/tokenizer/loadTokenizer';
+import type { Tokenizer } from '../core/tokenizer/tokenizer';
+import type { JobContext } from './handlers';
+import type {
+  BackendChoice, GenerateParams, GenerateResult, LoadParams, LoadResult, TokenizeParams, TokenizeResult,
+} from './protocol';
+
+export type BackendFactory = (choice: BackendChoice, threads: number, log: (m: string) => void) => Promise<Backend>;
+
+interface Entry {
+  readonly id: string;
+  readonly loaded: LoadedModel;
+  readonly result: LoadResult;
+  readonly adapters: Map<string, LoadedAdapter>;
+  readonly tokenizers: Map<string, Tokenizer>;
+  /** Serialises generations on this model. */
+  queue: Promise<unknown>;
+}
+
+export class GenerationEngine {
+  private readonly models = new Map<string, Entry>();
+  private readonly loading = new Map<string, Promise<Entry>>();
+
+  constructor(private readonly fs: FsPort, private readonly createBackend: BackendFactory) {}
+
+  async load(p: LoadParams, ctx: JobContext): Promise<LoadResult> {
+    if (typeof p?.modelPath !== 'string' || p.modelPath.length === 0) throw new CoreError('usage', 'engine/load needs modelPath.');
+    const folder = await this.fs.realpath(normalizePath(p.modelPath)).catch(() => normalizePath(p.modelPath));
+    const backend = p.backend ?? 'auto';
+    const id = `${folder}|${backend}|${p.threads ?? 0}|${p.quantize ?? ''}|${p.contextLength ?? ''}`;
+    const existing = this.models.get(id);
+    if (existing) return existing.result;
+    let pending = this.loading.get(id);
+    if (!pending) {
+      pending = this.doLoad(id, folder, p, ctx).finally(() => this.loading.delete(id));
+      this.loading.set(id, pending);
+    }
+    return (await pending).result;
+  }
+
+  private async doLoad(id: string, folder: string, p: LoadParams, ctx: JobContext): Promise<Entry> {
+    const t0 = Date.now();
+    // Fail on an unsupported architecture before starting threads or a GPU device.
+    await readLlamaConfig(this.fs, folder);
+    const backend = await this.createBackend(p.backend ?? 'auto', p.threads ?? 0, (m) => ctx.log('info', m));
+    let loaded: LoadedModel;
+    try {
+      loaded = await loadModel(this.fs, folder, backend, {
+        quantize: p.quantize ?? null,
+        contextLength: p.contextLength,
+        signal: ctx.signal,
+        onProgress: (phase, done, total) => ctx.progress(phase, done, total),
+      });
+    } catch (e) {
+      backend.dispose();
+      throw e;
+    }
+    const c = loaded.config;
+    const result: LoadResult = {
+      modelId: id,
+      architecture: c.architecture,
+      dtype: loaded.model.weightDType,
+      vocabSize: loaded.model.vocabSize,
+      numLayers: c.numLayers,
+      hiddenSize: c.hiddenSize,
+      backend: `${backend.info.name} (${backend.info.threads} thread${backend.info.threads === 1 ? '' : 's'})`,
+      weightBytes: loaded.model.weightBytes,
+      loadMs: Date.now() - t0,
+      contextLength: loaded.model.contextLength,
+      eosIds: loaded.generation.eosIds,
+      bosId: loaded.tokenizer.bosId,
+      tokenizer: loaded.tokenizer.kind,
+      hasChatTemplate: loaded.tokenizer.chatTemplate !== null,
+    };
+    ctx.log('info', `loaded ${folder}: ${c.architecture} ${loaded.model.weightDType}, ${c.numLayers} layers, ${(result.weightBytes / 1e6).toFixed(1)} MB in ${result.loadMs} ms on ${result.backend}`);
+    const entry: Entry = { id, loaded, result, adapters: new Map(), tokenizers: new Map(), queue: Promise.resolve() };
+    this.models.set(id, entry);
+    return entry;
+  }
+
+  private entry(modelId: string): Entry {
+    const e = this.models.get(modelId);
+    if (!e) throw new CoreError('not-found', `No loaded model '${modelId}' (load it with engine/load first).`);
+    return e;
+  }
+
+  private async adapter(e: Entry, path: string, ctx: JobContext): Promise<LoadedAdapter> {
+    const key = normalizePath(path);
+    let a = e.adapters.get(key);
+    if (!a) {
+      ctx.progress('load-adapter', 0, 1, key);
+      a = await loadAdapter(this.fs, e.loaded.model.backend, key, e.loaded.model.weights.tensors, ctx.signal);
+      e.adapters.set(key, a);
+      ctx.progress('load-adapter', 1, 1, key);
+      ctx.log('info', `adapter ${key}: ${a.variant}, ${a.modules.size} modules${a.overrides.size ? `, ${a.overrides.size} full tensors` : ''}`);
+    }
+    return a;
+  }
+
+  /** The tokenizer in force: the last active adapter that ships one (a resized vocabulary), else the model's. */
+  private async tokenizerFor(e: Entry, adapters: readonly LoadedAdapter[]): Promise<Tokenizer> {
+    const folder = [...adapters].reverse().find((a) => a.tokenizerFolder)?.tokenizerFolder;
+    if (!folder) return e.loaded.tokenizer;
+    let t = e.tokenizers.get(folder);
+    if (!t) {
+      t = await loadTokenizer(this.fs, folder);
+      e.tokenizers.set(folder, t);
+    }
+    return t;
+  }
+
+  async tokenize(p: TokenizeParams, ctx: JobContext): Promise<TokenizeResult> {
+    const e = this.entry(p.modelId);
+    const adapters = p.adapterPath ? [await this.adapter(e, p.adapterPath, ctx)] : [];
+    const tok = await this.tokenizerFor(e, adapters);
+    const ids = encodePrompt(tok, p.text, p.format ?? 'raw', p.system);
+    return { ids, pieces: ids.map((id) => tok.idToPiece(id)) };
+  }
+
+  async generate(p: GenerateParams, ctx: JobContext): Promise<GenerateResult> {
+    const e = this.entry(p.modelId);
+    const run = e.queue.then(() => this.runGenerate(e, p, ctx));
+    e.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runGenerate(e: Entry, p: GenerateParams, ctx: JobContext): Promise<GenerateResult> {
+    const model = e.loaded.model;
+    const specs = p.adapters ?? [];
+    const adapters: LoadedAdapter[] = [];
+    for (const s of specs) {
+      if (typeof s.scale !== 'number' || !Number.isFinite(s.scale)) throw new CoreError('usage', `adapter ${s.path}: scale must be a number.`);
+      adapters.push(await this.adapter(e, s.path, ctx));
+    }
+    const live = specs.map((s, i) => ({ adapter: adapters[i]!, scale: s.scale })).filter((b) => b.scale !== 0);
+    const same = model.adapters.length === live.length
+      && model.adapters.every((b, i) => b.adapter === live[i]!.adapter && b.scale === live[i]!.scale);
+    if (!same) await model.setAdapters(live);
+    const tok = await this.tokenizerFor(e, live.map((b) => b.adapter));
+    let promptIds: number[];
+    if ('ids' in p.prompt) {
+      promptIds = [...p.prompt.ids];
+      if (!promptIds.every((id) => Number.isInteger(id) && id >= 0 && id < model.vocabSize)) {
+        throw new CoreError('usage', `prompt ids must be integers in [0, ${model.vocabSize}).`);
+      }
+    } else promptIds = encodePrompt(tok, p.prompt.text, p.prompt.format ?? 'raw', p.prompt.system);
+    if (promptIds.length === 0) throw new CoreError('usage', 'The prompt is empty (no tokens); give some text or ids.');
+    const sampling = resolveSampling(p, e.loaded.generation);
+    const eosIds = p.stopAtEos === false ? [] : tok === e.loaded.tokenizer ? e.loaded.generation.eosIds : [tok.eosId ?? -1].filter((x) => x >= 0);
+    const out = await generate(model, tok, promptIds, {
+      maxNewTokens: sampling.maxNewTokens,
+      sampler: buildSampler(sampling),
+      eosIds,
+      stopStrings: p.stopStrings,
+      signal: ctx.signal,
+      yieldToEvents: () => new Promise((r) => setImmediate(r)),
+      onToken: (id, text) => ctx.token(id, text, p.stream),
+    });
+    return out;
+  }
+
+  async unload(p: { modelId: string }): Promise<{ unloaded: boolean }> {
+    const e = this.models.get(p?.modelId);
+    if (!e) return { unloaded: false };
+    this.models.delete(p.modelId);
+    await e.queue;
+    for (const a of e.adapters.values()) freeAdapter(e.loaded.model.backend, a);
+    e.loaded.model.dispose();
+    return { unloaded: true };
+  }
+
+  async dispose(): Promise<void> {
+    for (const id of [...this.models.keys()]) await this.unload({ modelId: id });
+  }
+}
