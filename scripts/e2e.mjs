@@ -5,11 +5,11 @@
 //   host        test/e2e/host/*.test.ts        in the extension host (extensionTestsPath contract, smoke-test driver)
 // Usage: node scripts/e2e.mjs [--no-package] [--only ui,restricted,host] [--keep] [--grep <pattern>]
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { chmodSync, cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format, parseArgs } from 'node:util';
+import { installExtension, killTree, startCodeServer, stopAllServers, writeSettings } from './codeServer.mjs';
 import { ensureE2eHost } from './e2e-host.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -45,17 +45,6 @@ function findChromium() {
   return found;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 function hasFile(dir, name, depth = 6) {
   if (depth < 0 || !existsSync(dir)) return false;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -74,81 +63,8 @@ function makeWritable(dir) {
   }
 }
 
-/** Settings from E2E.md: no first-run UI, no network, no telemetry, no AI panel; trust per phase. */
-function writeSettings(userDataDir, phase) {
-  const settings = {
-    'security.workspace.trust.enabled': phase === 'restricted',
-    // Restricted Mode without the startup dialog: the folder simply opens untrusted.
-    'security.workspace.trust.startupPrompt': 'never',
-    'security.workspace.trust.banner': 'never',
-    'workbench.startupEditor': 'none',
-    'workbench.reduceMotion': 'on',
-    'workbench.tips.enabled': false,
-    'telemetry.telemetryLevel': 'off',
-    'update.mode': 'none',
-    'extensions.autoUpdate': false,
-    'extensions.autoCheckUpdates': false,
-    'extensions.ignoreRecommendations': true,
-    'chat.disableAIFeatures': true,
-    'git.enabled': false,
-    'window.commandCenter': false,
-    'workbench.secondarySideBar.defaultVisibility': 'hidden',
-  };
-  mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
-  writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
-}
-
-const children = new Set();
-function killTree(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
-    }, 5000);
-    child.once('exit', () => { clearTimeout(timer); resolve(); });
-    try { process.kill(-child.pid, 'SIGTERM'); } catch { clearTimeout(timer); resolve(); }
-  });
-}
-async function teardownAll() {
-  await Promise.all([...children].map(killTree));
-}
 for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => { void teardownAll().then(() => process.exit(130)); });
-}
-
-async function waitHealthy(url, child, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`code-server exited with ${child.exitCode} before it was ready`);
-    try {
-      const r = await fetch(new URL('healthz', url));
-      if (r.ok) return;
-    } catch { /* not listening yet */ }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`code-server not healthy after ${timeoutMs / 1000} s`);
-}
-
-/** Start one code-server on a random free port; returns its base URL and the child (its own process group). */
-async function startServer(host, dir, { userDataDir, extensionsDir, workspace, trusted, smokeTestDriver, env }) {
-  const port = await freePort();
-  const config = path.join(dir, 'config.yaml');
-  writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
-  const args = [host.codeServerEntry, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry',
-    '--disable-update-check', '--disable-getting-started-override', '--ignore-last-opened',
-    '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--config', config];
-  if (trusted) args.push('--disable-workspace-trust');
-  if (smokeTestDriver) args.push('--vscode-option', 'enable-smoke-test-driver');
-  args.push(workspace);
-  const out = createWriteStream(path.join(dir, 'code-server.log'));
-  const child = spawn(host.node, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  child.stdout.pipe(out);
-  child.stderr.pipe(out);
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const url = `http://127.0.0.1:${port}/`;
-  await waitHealthy(url, child);
-  return { url, port, child };
+  process.on(sig, () => { void stopAllServers().then(() => process.exit(130)); });
 }
 
 /** Counts from a mocha spec epilogue ("  3 passing", "  1 failing", "  2 pending"). */
@@ -271,10 +187,12 @@ async function main() {
   // Install the packaged extension once; ui and restricted use this extensions dir, host loads the unpacked copy.
   const extensionsDir = path.join(runDir, 'extensions');
   const t0 = Date.now();
-  const install = spawnSync(host.node, [host.codeServerEntry, '--user-data-dir', path.join(runDir, 'install-user-data'),
-    '--extensions-dir', extensionsDir, '--install-extension', vsix, '--force'], { encoding: 'utf8' });
-  const installed = existsSync(extensionsDir) ? readdirSync(extensionsDir).find((d) => d.toLowerCase().startsWith(`${extensionId}-`)) : undefined;
-  if (install.status !== 0 || !installed) fail(`--install-extension failed:\n${install.stdout}${install.stderr}`);
+  let installed;
+  try {
+    installed = installExtension(host, { vsix, extensionsDir, userDataDir: path.join(runDir, 'install-user-data'), extensionId });
+  } catch (err) {
+    fail(err.message);
+  }
   log(`installed ${installed} in ${secs(Date.now() - t0)}`);
 
   const totals = { passed: 0, failed: 0, pending: 0 };
@@ -292,13 +210,13 @@ async function main() {
     mkdirSync(dir, { recursive: true });
     cpSync(workspaceSource, ctx.workspace, { recursive: true });
     makeWritable(ctx.workspace);
-    writeSettings(ctx.userDataDir, phase);
+    writeSettings(ctx.userDataDir, { trust: phase === 'restricted' });
     const phaseStart = Date.now();
     log(`--- ${phase} ---`);
     let counts;
     let server;
     try {
-      server = await startServer(host, dir, {
+      server = await startCodeServer(host, dir, {
         userDataDir: ctx.userDataDir,
         // The host phase loads the extension as a development extension, so its extensions dir must not hold it too.
         extensionsDir: phase === 'host' ? path.join(dir, 'extensions') : extensionsDir,
@@ -325,7 +243,7 @@ async function main() {
     lines.push(`${phase.padEnd(10)} ${counts.passed} passed, ${counts.failed} failed, ${counts.pending} pending  ${secs(Date.now() - phaseStart)}${counts.note ? `  (${counts.note})` : ''}`);
   }
 
-  await teardownAll();
+  await stopAllServers();
   console.log('\n[e2e] summary');
   for (const l of lines) console.log(`  ${l}`);
   const ok = totals.failed === 0 && totals.passed > 0;
@@ -337,6 +255,6 @@ async function main() {
 }
 
 main().catch(async (err) => {
-  await teardownAll();
+  await stopAllServers();
   fail(err instanceof Error ? err.stack ?? err.message : String(err));
 });
