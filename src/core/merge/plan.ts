@@ -94,7 +94,8 @@ export const TOKENIZER_FILES = [
 /** Copied from the base (when present) besides config.json and the tokenizer. */
 export const BASE_EXTRA_FILES = ['generation_config.json'];
 
-const LORA_KEY = /^(.+)\.(lora_A|lora_B|lora_embedding_A|lora_embedding_B|lora_magnitude_vector)(?:\.[A-Za-z0-9_-]+)?(?:\.(weight|bias))?$/;
+// An adapter-name segment (older saves kept '.default') may sit between the part and weight/bias.
+const LORA_KEY = /^(.+)\.(lora_A|lora_B|lora_embedding_A|lora_embedding_B|lora_magnitude_vector)(?:\.(?!weight$|bias$)[A-Za-z0-9_-]+)?(?:\.(weight|bias))?$/;
 
 async function readJson(fs: FsPort, path: string): Promise<Record<string, unknown> | null> {
   const st = await fs.stat(path);
