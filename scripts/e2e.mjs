@@ -67,6 +67,16 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => { void stopAllServers().then(() => process.exit(130)); });
 }
 
+/** Failed runs keep their folder for inspection; drop those older than a day (never a run that may still be going). */
+function pruneOldRuns() {
+  const runs = path.join(root, '.e2e-run');
+  if (!existsSync(runs)) return;
+  for (const d of readdirSync(runs)) {
+    const p = path.join(runs, d);
+    if (/^\d{4}-\d\d-\d\dT/.test(d) && Date.now() - statSync(p).mtimeMs > 24 * 3600_000) rmSync(p, { recursive: true, force: true });
+  }
+}
+
 /** Counts from a mocha spec epilogue ("  3 passing", "  1 failing", "  2 pending"). */
 function mochaCounts(text) {
   const n = (word) => Number(text.match(new RegExp(`^\\s*(\\d+) ${word}\\b`, 'm'))?.[1] ?? 0);
@@ -94,6 +104,7 @@ async function runMochaPhase(phase, server, ctx) {
     LORA_E2E_USER_DATA: ctx.userDataDir,
     LORA_E2E_CHROMIUM: ctx.chromium,
     LORA_E2E_SCREENSHOTS: path.join(root, 'test', 'e2e', 'screenshots'),
+    LORA_E2E_FAILURES: path.join(ctx.dir, 'failures'),
   };
   const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -176,6 +187,7 @@ async function main() {
     fail(`the demo workspace ${path.relative(root, workspaceSource) || '.'} has no adapter_config.json (set LORA_E2E_WORKSPACE_SRC to another folder)`);
   }
 
+  pruneOldRuns();
   // One folder per run: other people may run the suite in the same tree at the same time.
   const runDir = path.join(root, '.e2e-run', `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
   mkdirSync(runDir, { recursive: true });
@@ -248,7 +260,7 @@ async function main() {
   for (const l of lines) console.log(`  ${l}`);
   const ok = totals.failed === 0 && totals.passed > 0;
   if (ok && !opts.keep) rmSync(runDir, { recursive: true, force: true });
-  else log(`kept ${path.relative(root, runDir)} (code-server.log, user-data/logs, screenshots of failures in test/e2e/screenshots)`);
+  else log(`kept ${path.relative(root, runDir)}: per phase code-server.log, user-data/logs/, failures/*.png, host-console.log`);
   log(`total ${secs(Date.now() - started)}`);
   console.log(`${totals.passed} passed, ${totals.failed} failed${totals.pending ? `, ${totals.pending} pending` : ''}`);
   process.exit(ok ? 0 : 1);

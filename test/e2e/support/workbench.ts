@@ -17,6 +17,8 @@ export interface E2eEnv {
   readonly userDataDir: string;
   readonly chromium: string;
   readonly screenshots: string;
+  /** Where failure screenshots go: this run's folder under .e2e-run/, kept when the run fails. */
+  readonly failures: string;
 }
 
 export function e2eEnv(): E2eEnv {
@@ -28,6 +30,7 @@ export function e2eEnv(): E2eEnv {
   return {
     phase: get('LORA_E2E_PHASE'), url: get('LORA_E2E_URL'), workspace: get('LORA_E2E_WORKSPACE'),
     userDataDir: get('LORA_E2E_USER_DATA'), chromium: get('LORA_E2E_CHROMIUM'), screenshots: get('LORA_E2E_SCREENSHOTS'),
+    failures: get('LORA_E2E_FAILURES'),
   };
 }
 
@@ -100,6 +103,20 @@ export class Workbench {
     const isActive = async (): Promise<boolean> => (await li.getAttribute('class'))?.split(/\s+/).includes('checked') ?? false;
     if (!(await isActive()) || !(await this.page.locator('.part.sidebar').isVisible())) await item.click();
     await this.page.locator(`.part.sidebar .composite.title h2[title^=${cssString(title)}], .part.sidebar .title-label h2`).first().waitFor();
+  }
+
+  /** Drag the sash between side bar and editor so the side bar is `width` px wide (long labels, screenshots). */
+  async setSidebarWidth(width: number): Promise<void> {
+    const box = await this.page.locator('.part.sidebar').boundingBox();
+    if (!box) throw new Error('the side bar is not visible');
+    const y = box.y + box.height / 2;
+    await this.page.mouse.move(box.x + box.width + 1, y);
+    await this.page.mouse.down();
+    await this.page.mouse.move(box.x + width, y, { steps: 8 });
+    await this.page.mouse.up();
+    // Move off the sash, whose hover highlight would otherwise stay in screenshots.
+    await this.page.mouse.move(box.x + width + 200, y);
+    await this.page.waitForTimeout(400);
   }
 
   /** The pane of a view in the side bar (header plus body), whether it shows a tree or its welcome content. */
@@ -213,11 +230,11 @@ export class Workbench {
     await this.page.locator(`.tabs-container .tab[data-resource-name=${cssString(path.basename(relativePath))}]`).waitFor();
   }
 
-  /** Save a screenshot under test/e2e/screenshots/ (ignored by git) and return its path. */
-  async screenshot(name: string): Promise<string> {
+  /** Save a screenshot as test/e2e/screenshots/<phase>-<name>.png (ignored by git; `dir` overrides) and return its path. */
+  async screenshot(name: string, dir = e2eEnv().screenshots): Promise<string> {
     const env = e2eEnv();
-    mkdirSync(env.screenshots, { recursive: true });
-    const file = path.join(env.screenshots, `${env.phase}-${name.replace(/[^\w.-]+/g, '-')}.png`);
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${env.phase}-${name.replace(/[^\w.-]+/g, '-').slice(0, 150)}.png`);
     await this.page.screenshot({ path: file });
     return file;
   }

@@ -39,6 +39,9 @@ describe('foundation (trusted workspace)', () => {
     assert.equal(result.simd, true);
     assert.ok(result.backends.includes('reference'));
     assert.match(result.engineVersion, /^\d+\.\d+\.\d+/);
-    await wb.screenshot('probe-engine');
+    // The README picture (media/screenshot.png): the view filled (when the tree has loaded) and the probe's answer.
+    await wb.treeRows(CHECKPOINTS_VIEW).first().waitFor({ timeout: 20_000 }).catch(() => undefined);
+    await wb.setSidebarWidth(480);
+    await wb.screenshot('overview');
   });
 });
