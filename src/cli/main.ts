@@ -9,9 +9,10 @@ import { probeCommand } from './commands/probe';
 import { scanCommand } from './commands/scan';
 import { generateCommand } from './commands/generate';
 import { tokenizeCommand } from './commands/tokenize';
+import { diagnoseCommand } from './commands/diagnose';
 
 /** Registered subcommands; later issues add scan, diagnose, merge, generate, tokenize here. */
-export const COMMANDS: readonly CliCommand[] = [probeCommand, scanCommand, generateCommand, tokenizeCommand];
+export const COMMANDS: readonly CliCommand[] = [probeCommand, scanCommand, generateCommand, tokenizeCommand, diagnoseCommand];
 
 const HELP = () => `lora-workbench ${ENGINE_VERSION} - inspect, diagnose, merge and run LoRA adapters
 

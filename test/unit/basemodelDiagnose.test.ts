@@ -1,0 +1,289 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { baseStatusOf, diagnoseAdapter, diagnosisToJson, type Diagnosis } from '../../src/core/basemodel/diagnose';
+import { BaseModelCache } from '../../src/core/basemodel/inspect';
+import { runCli } from '../../src/cli/main';
+import { addToHfCache, makeAdapter, makeBase, sentencePieceModel, tempDir, testFs, TINY, writeSafetensors } from '../fixtures/diagnose/build';
+
+const COMMIT = 'c0ffee'.padEnd(40, '0');
+
+function codes(d: Diagnosis): string[] {
+  return d.problems.map((p) => `${p.code}:${p.severity}`);
+}
+
+function has(d: Diagnosis, code: string, severity?: string): boolean {
+  return d.problems.some((p) => p.code === code && (!severity || p.severity === severity));
+}
+
+/** Text under a problem's range. */
+function under(d: Diagnosis, code: string): string {
+  const p = d.problems.find((x) => x.code === code);
+  assert.ok(p, `no ${code} in ${codes(d).join(', ')}`);
+  return d.parsed.text.slice(p.range.offset, p.range.offset + p.range.length);
+}
+
+describe('basemodel diagnose', () => {
+  let ws: string;
+  let home: string;
+  beforeEach(() => {
+    ws = tempDir('diag-ws-');
+    home = tempDir('diag-home-');
+  });
+
+  it('accepts a compatible absolute base with no problems and compatible=true', async () => {
+    const base = makeBase(path.join(ws, 'models/tiny'), TINY, { shards: 2 });
+    const a = makeAdapter(path.join(ws, 'runs/r1/checkpoint-5'), { base, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] });
+    const d = await diagnoseAdapter(testFs(home), a, { workspaceFolders: [ws] });
+    assert.deepEqual(codes(d), []);
+    assert.equal(d.compatible, true);
+    assert.equal(d.compat?.matched, d.compat?.total);
+    assert.equal(d.compat?.total, 2 * 7 * 2);
+    assert.equal(baseStatusOf(d), 'ok');
+    assert.equal(d.base.info?.weights?.files.length, 2);
+  });
+
+  it('base-model-null on null and empty values, on the value', async () => {
+    const a = makeAdapter(path.join(ws, 'a'), { base: null });
+    const d = await diagnoseAdapter(testFs(home), a);
+    assert.ok(has(d, 'base-model-null', 'error'));
+    assert.equal(under(d, 'base-model-null'), 'null');
+    assert.equal(d.base.kind, 'null');
+    const e = await diagnoseAdapter(testFs(home), makeAdapter(path.join(ws, 'b'), { base: '' }));
+    assert.ok(has(e, 'base-model-null', 'error'));
+  });
+
+  it('base-model-foreign-path for a Colab path, base-model-missing for a local one, with ranked candidates', async () => {
+    makeBase(path.join(ws, 'models/stories'));
+    makeBase(path.join(ws, 'models/other'), { ...TINY, hidden: 32, intermediate: 64 }); // maps, but shapes differ
+    const a = makeAdapter(path.join(ws, 'runs/r1/checkpoint-5'), { base: '/content/drive/MyDrive/stories' });
+    const d = await diagnoseAdapter(testFs(home), a, { workspaceFolders: [ws] });
+    assert.ok(has(d, 'base-model-foreign-path', 'error'), codes(d).join());
+    assert.equal(under(d, 'base-model-foreign-path'), '"/content/drive/MyDrive/stories"');
+    assert.match(d.problems[0]!.message, /Colab/);
+    assert.deepEqual(d.base.candidates.map((c) => c.path), [path.join(ws, 'models/stories')]);
+    const fixes = d.problems.find((p) => p.code === 'base-model-foreign-path')!.fixes.map((f) => f.kind);
+    assert.deepEqual(fixes, ['use-candidate', 'choose-base', 'relink-run']);
+    assert.equal(d.compatible, false);
+    const json = diagnosisToJson(d);
+    assert.deepEqual(Object.keys(json), ['config', 'format', 'base', 'compatible', 'problems']);
+    assert.deepEqual(Object.keys(json.base), ['raw', 'kind', 'resolved', 'candidates']);
+    assert.deepEqual([json.base.kind, json.base.resolved, json.problems[0]!.line, json.problems[0]!.column], ['absolute', null, 4, 30]);
+
+    const m = await diagnoseAdapter(testFs(home), makeAdapter(path.join(ws, 'x'), { base: path.join(home, 'gone') }));
+    assert.ok(has(m, 'base-model-missing', 'error'));
+  });
+
+  it('base-model-relative-ambiguous names where it resolves and why', async () => {
+    makeBase(path.join(ws, 'models/tiny'));
+    const a = makeAdapter(path.join(ws, 'runs/r1/checkpoint-5'), { base: 'models/tiny' });
+    const d = await diagnoseAdapter(testFs(home), a, { workspaceFolders: [ws] });
+    assert.deepEqual(codes(d), ['base-model-relative-ambiguous:warning']);
+    assert.match(d.problems[0]!.message, /working directory/);
+    assert.equal(d.base.kind, 'relative');
+    assert.equal(d.base.resolved, path.join(ws, 'models/tiny'));
+    assert.equal(d.compatible, true);
+    assert.deepEqual(d.problems[0]!.fixes, [{ kind: 'make-absolute', value: path.join(ws, 'models/tiny') }]);
+  });
+
+  it('base-model-home-path: ~ is not expanded by transformers', async () => {
+    makeBase(path.join(home, 'models/tiny'));
+    const d = await diagnoseAdapter(testFs(home), makeAdapter(path.join(ws, 'a'), { base: '~/models/tiny' }));
+    assert.ok(has(d, 'base-model-home-path', 'error'));
+    assert.equal(d.compat?.compatible, true);
+  });
+
+  it('hub ids: cached (ok), not cached (warning; error when offline), bogus revision, cache path rewrite', async () => {
+    const root = path.join(home, '.cache/huggingface/hub');
+    const snap = addToHfCache(root, 'org/tiny', COMMIT, (dir) => makeBase(dir));
+    const f = testFs(home);
+    const ok = await diagnoseAdapter(f, makeAdapter(path.join(ws, 'a'), { base: 'org/tiny' }));
+    assert.deepEqual(codes(ok), []);
+    assert.equal(ok.base.resolved, snap);
+    assert.equal(ok.compatible, true);
+
+    const nc = await diagnoseAdapter(f, makeAdapter(path.join(ws, 'b'), { base: 'org/absent' }));
+    assert.deepEqual(codes(nc), ['base-model-not-cached:warning']);
+    assert.equal(nc.compatible, null);
+    assert.equal(nc.base.candidates[0]?.path, snap);
+    const off = await diagnoseAdapter(testFs(home, { HF_HUB_OFFLINE: '1' }), makeAdapter(path.join(ws, 'b'), { base: 'org/absent' }));
+    assert.ok(has(off, 'base-model-not-cached', 'error'));
+
+    const rev = await diagnoseAdapter(f, makeAdapter(path.join(ws, 'c'), { base: 'org/tiny', extra: { revision: 'unsloth' } }));
+    assert.ok(has(rev, 'revision-suspicious', 'warning'));
+    assert.equal(under(rev, 'revision-suspicious'), '"unsloth"');
+    assert.deepEqual(rev.problems.find((p) => p.code === 'revision-suspicious')!.fixes, [{ kind: 'remove-revision' }]);
+    const rev2 = await diagnoseAdapter(f, makeAdapter(path.join(ws, 'c2'), { base: 'org/tiny', extra: { revision: 'dev-branch' } }));
+    assert.ok(has(rev2, 'revision-suspicious'));
+    assert.ok(has(rev2, 'base-model-not-cached'));
+
+    const cp = await diagnoseAdapter(f, makeAdapter(path.join(ws, 'd'), { base: snap }));
+    assert.deepEqual(codes(cp), ['base-model-cache-path:info']);
+    assert.deepEqual(cp.problems[0]!.fixes, [{ kind: 'rewrite-hub-id', hubId: 'org/tiny', revision: COMMIT }]);
+  });
+
+  it('base-model-incomplete: no config.json, no weights, a Git LFS pointer', async () => {
+    const f = testFs(home);
+    const b1 = path.join(ws, 'b1');
+    makeBase(b1);
+    fs.rmSync(path.join(b1, 'config.json'));
+    assert.ok(has(await diagnoseAdapter(f, makeAdapter(path.join(ws, 'a1'), { base: b1 })), 'base-model-incomplete', 'error'));
+    const b2 = path.join(ws, 'b2');
+    makeBase(b2);
+    fs.rmSync(path.join(b2, 'model.safetensors'));
+    const d2 = await diagnoseAdapter(f, makeAdapter(path.join(ws, 'a2'), { base: b2 }));
+    assert.ok(has(d2, 'base-model-incomplete', 'error'));
+    assert.equal(d2.compatible, false);
+    const b3 = path.join(ws, 'b3');
+    makeBase(b3);
+    fs.writeFileSync(path.join(b3, 'model.safetensors'), 'version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n');
+    const d3 = await diagnoseAdapter(f, makeAdapter(path.join(ws, 'a3'), { base: b3 }));
+    assert.match(d3.problems.find((p) => p.code === 'base-model-incomplete')!.message, /Git LFS pointer/);
+  });
+
+  it('adapter-base-shape-mismatch against a different model size, adapter-base-missing-module against another architecture', async () => {
+    const f = testFs(home);
+    const big = makeBase(path.join(ws, 'big'), { ...TINY, hidden: 128, intermediate: 256 });
+    const d = await diagnoseAdapter(f, makeAdapter(path.join(ws, 'a'), { base: big }));
+    assert.ok(has(d, 'adapter-base-shape-mismatch', 'error'));
+    assert.equal(under(d, 'adapter-base-shape-mismatch'), JSON.stringify(big));
+    assert.equal(d.compatible, false);
+    const gpt = path.join(ws, 'gpt');
+    fs.mkdirSync(gpt);
+    fs.writeFileSync(path.join(gpt, 'config.json'), JSON.stringify({ architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', n_layer: 2, vocab_size: 512 }));
+    writeSafetensors(path.join(gpt, 'model.safetensors'), [['h.0.attn.c_attn.weight', [64, 192]], ['wte.weight', [512, 64]]]);
+    const g = await diagnoseAdapter(f, makeAdapter(path.join(ws, 'b'), { base: gpt }));
+    assert.ok(has(g, 'adapter-base-missing-module', 'error'));
+    assert.ok(has(g, 'target-module-not-found', 'error'));
+    assert.equal(under(g, 'target-module-not-found'), '[\n    "q_proj",\n    "v_proj"\n  ]');
+  });
+
+  it('rank-mismatch when tensors disagree with r or rank_pattern', async () => {
+    const base = makeBase(path.join(ws, 'base'));
+    const d = await diagnoseAdapter(testFs(home), makeAdapter(path.join(ws, 'a'), { base, r: 16, tensorRank: 8 }));
+    assert.ok(has(d, 'rank-mismatch', 'error'));
+    assert.equal(under(d, 'rank-mismatch'), '16');
+    const ok = await diagnoseAdapter(testFs(home), makeAdapter(path.join(ws, 'b'), { base, r: 16, tensorRank: 8, extra: { rank_pattern: { q_proj: 8, v_proj: 8 } } }));
+    assert.ok(!has(ok, 'rank-mismatch'), codes(ok).join());
+  });
+
+  it('fan-in-fan-out-mismatch for fan_in_fan_out=true on a Linear model', async () => {
+    const base = makeBase(path.join(ws, 'base'));
+    const d = await diagnoseAdapter(testFs(home), makeAdapter(path.join(ws, 'a'), { base, fanInFanOut: true, targets: ['q_proj', 'k_proj', 'gate_proj'] }));
+    assert.ok(has(d, 'fan-in-fan-out-mismatch', 'warning'));
+    assert.equal(under(d, 'fan-in-fan-out-mismatch'), 'true');
+  });
+
+  it('vocab-mismatch: resized embeddings vs base vocab (55296 vs 32000 class) and vs the adapter tokenizer', async () => {
+    const base = makeBase(path.join(ws, 'base')); // vocab 512
+    const a = makeAdapter(path.join(ws, 'a'), { base, savedVocab: 600 });
+    const d = await diagnoseAdapter(testFs(home), a);
+    assert.ok(has(d, 'vocab-mismatch', 'error'));
+    assert.match(d.problems.find((p) => p.code === 'vocab-mismatch')!.message, /600 rows but the base has 512/);
+    assert.equal(under(d, 'vocab-mismatch'), '[\n    "embed_tokens",\n    "lm_head"\n  ]');
+    // Tokenizer larger than the saved rows: ids out of range.
+    fs.writeFileSync(path.join(a, 'tokenizer.model'), sentencePieceModel(640));
+    const d2 = await diagnoseAdapter(testFs(home), a);
+    assert.ok(d2.problems.filter((p) => p.code === 'vocab-mismatch').some((p) => /640 tokens/.test(p.message)));
+    // No saved embeddings, but a bigger tokenizer than the base: new tokens untrained.
+    const b = makeAdapter(path.join(ws, 'b'), { base });
+    fs.writeFileSync(path.join(b, 'tokenizer.model'), sentencePieceModel(600));
+    const d3 = await diagnoseAdapter(testFs(home), b);
+    assert.ok(has(d3, 'vocab-mismatch', 'error'));
+    // Against a base with the resized vocabulary (and a tokenizer of the saved size) everything fits.
+    fs.writeFileSync(path.join(a, 'tokenizer.model'), sentencePieceModel(600));
+    const big = makeBase(path.join(ws, 'base600'), { ...TINY, vocab: 600 });
+    assert.ok(!has(await diagnoseAdapter(testFs(home), a, { base: big }), 'vocab-mismatch'));
+  });
+
+  it('layers-out-of-range, base-model-quantized, layer-replication', async () => {
+    const q = makeBase(path.join(ws, 'q'), TINY, { config: { quantization_config: { quant_method: 'bitsandbytes', load_in_4bit: true } } });
+    const d = await diagnoseAdapter(testFs(home), makeAdapter(path.join(ws, 'a'), { base: q, extra: { layers_to_transform: [0, 5], layer_replication: [[0, 2]] } }));
+    assert.ok(has(d, 'layers-out-of-range', 'error'));
+    assert.equal(under(d, 'layers-out-of-range'), '[\n    0,\n    5\n  ]');
+    assert.ok(has(d, 'base-model-quantized', 'warning'));
+    assert.ok(has(d, 'layer-replication', 'info'));
+  });
+
+  it('--base overrides the recorded value', async () => {
+    const base = makeBase(path.join(ws, 'base'));
+    const d = await diagnoseAdapter(testFs(home), makeAdapter(path.join(ws, 'a'), { base: '/kaggle/input/llama' }), { base });
+    assert.deepEqual(codes(d), []);
+    assert.equal(d.base.resolved, base);
+    assert.equal(d.base.kind, 'absolute');
+    assert.equal(d.compatible, true);
+  });
+
+  it('bad input: malformed JSON, binary, huge config, missing and unreadable adapter weights', async () => {
+    const base = makeBase(path.join(ws, 'base'));
+    const a = makeAdapter(path.join(ws, 'a'), { base, configText: `{\n  "peft_type": "LORA"\n  "base_model_name_or_path": "${base}",\n  "r": 8,\n  "target_modules": ["q_proj", "v_proj"]\n` });
+    const d = await diagnoseAdapter(testFs(home), a);
+    assert.ok(has(d, 'json-syntax', 'error'));
+    assert.equal(d.base.resolved, base);
+    assert.equal(d.compatible, true, 'what parsed is still diagnosed');
+    const bin = path.join(ws, 'bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'adapter_config.json'), Buffer.from([0, 1, 2, 3, 0xff, 0xfe]));
+    assert.deepEqual(codes(await diagnoseAdapter(testFs(home), bin)), ['not-peft-config:error']);
+    const huge = path.join(ws, 'huge');
+    fs.mkdirSync(huge);
+    fs.writeFileSync(path.join(huge, 'adapter_config.json'), '');
+    fs.truncateSync(path.join(huge, 'adapter_config.json'), 64 * 1024 * 1024);
+    await assert.rejects(diagnoseAdapter(testFs(home), huge), /too large/);
+    const nw = makeAdapter(path.join(ws, 'nw'), { base });
+    fs.rmSync(path.join(nw, 'adapter_model.safetensors'));
+    const dn = await diagnoseAdapter(testFs(home), nw);
+    assert.deepEqual(codes(dn), ['adapter-weights-missing:warning']);
+    fs.writeFileSync(path.join(nw, 'adapter_model.safetensors'), Buffer.alloc(40));
+    assert.ok(has(await diagnoseAdapter(testFs(home), nw), 'adapter-weights-unreadable', 'error'));
+    await assert.rejects(diagnoseAdapter(testFs(home), path.join(ws, 'nope')), /not found/);
+  });
+
+  it('re-diagnoses when the base folder changes (cache invalidation)', async () => {
+    const cache = new BaseModelCache();
+    const base = makeBase(path.join(ws, 'base'));
+    const a = makeAdapter(path.join(ws, 'a'), { base });
+    assert.equal((await diagnoseAdapter(testFs(home), a, { cache })).compatible, true);
+    makeBase(base, { ...TINY, hidden: 128, intermediate: 256 }); // replaced in place
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(path.join(base, 'model.safetensors'), later, later);
+    assert.equal((await diagnoseAdapter(testFs(home), a, { cache })).compatible, false);
+    fs.rmSync(base, { recursive: true });
+    assert.ok(has(await diagnoseAdapter(testFs(home), a, { cache }), 'base-model-missing', 'error'));
+  });
+});
+
+describe('lora-workbench diagnose (CLI)', () => {
+  async function cli(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = '';
+    let err = '';
+    stdout.on('data', (b: Buffer) => (out += b.toString()));
+    stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const code = await runCli(args, { stdout, stderr, cwd, interactive: false });
+    return { code, out, err };
+  }
+  it('exits 0 / 1 / 2 and prints the issue\'s JSON shape', async () => {
+    const ws = tempDir('diag-cli-');
+    const base = makeBase(path.join(ws, 'base'));
+    makeAdapter(path.join(ws, 'good'), { base });
+    makeAdapter(path.join(ws, 'bad'), { base: '/content/base' });
+    const good = await cli(['diagnose', 'good', '--json'], ws);
+    assert.equal(good.code, 0, good.err);
+    const j = JSON.parse(good.out) as { config: string; base: { resolved: string }; compatible: boolean };
+    assert.equal(j.config, path.join(ws, 'good/adapter_config.json'));
+    assert.equal(j.base.resolved, base);
+    assert.equal(j.compatible, true);
+    const bad = await cli(['diagnose', path.join(ws, 'bad/adapter_config.json'), '--json'], ws);
+    assert.equal(bad.code, 1);
+    assert.equal((JSON.parse(bad.out) as { problems: Array<{ code: string }> }).problems[0]!.code, 'base-model-foreign-path');
+    const fixed = await cli(['diagnose', 'bad', '--base', 'base'], ws);
+    assert.equal(fixed.code, 0, fixed.out + fixed.err);
+    assert.match(fixed.out, /compatible: yes/);
+    assert.equal((await cli(['diagnose'], ws)).code, 2);
+    assert.equal((await cli(['diagnose', 'missing-folder'], ws)).code, 2);
+    assert.equal((await cli(['diagnose', 'bad', '--base', 'nope'], ws)).code, 2);
+  });
+});
