@@ -12,6 +12,8 @@ const nodeCommon = {
   bundle: true, platform: 'node', format: 'cjs', target: 'node20', sourcemap: true, minify: production,
   // vscode is provided by the host; webgpu is an optional native package loaded only when present.
   external: ['vscode', 'webgpu'], logLevel: 'warning',
+  // Prefer ESM entry points: jsonc-parser's UMD 'main' uses a dynamic require('./impl/format') esbuild cannot bundle.
+  mainFields: ['module', 'main'],
 };
 
 const entries = [

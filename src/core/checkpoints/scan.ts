@@ -27,10 +27,16 @@ const CHECKPOINT_DIR = /^checkpoint-\d+$/;
 async function mapPool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
+  let sinceYield = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const i = next++;
       out[i] = await fn(items[i]!);
+      // File reads are synchronous under the port: give the event loop (the extension host) a turn now and then.
+      if (++sinceYield >= 64) {
+        sinceYield = 0;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));

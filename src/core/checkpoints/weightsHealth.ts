@@ -4,7 +4,8 @@
 
 import { CoreError } from '../errors';
 import type { ByteSource, FsPort } from '../ports';
-import { readFully, readSafetensorsHeader, type SafetensorsHeader } from '../safetensors/header';
+import { readFully } from '../safetensors/header';
+import { summarizeSafetensorsHeader, type HeaderSummary } from './headerSummary';
 import type { Health } from './model';
 
 const LFS_PREFIX = 'version https://git-lfs';
@@ -15,7 +16,7 @@ export const TINY_BIN_BYTES = 1024;
 
 export interface WeightsCheck {
   readonly size: number | null;
-  readonly header: SafetensorsHeader | null;
+  readonly header: HeaderSummary | null;
   readonly health: Health[];
 }
 
@@ -63,55 +64,75 @@ export async function checkSafetensors(fs: FsPort, file: string): Promise<Weight
   const src = await openChecked(fs, file, health);
   if (!src) return { size: null, header: null, health };
   try {
-    const size = src.size;
-    const start = await head(src, 64);
-    const text = ascii(start);
-    if (text.startsWith(LFS_PREFIX)) {
-      health.push(lfsHealth(file, size, ascii(await head(src, 512))));
-      return { size, header: null, health };
-    }
-    if (size < 8) {
-      health.push({ code: 'truncated', severity: 'error', message: `${file}: ${size} bytes is too small to be a safetensors file (truncated).`, file });
-      return { size, header: null, health };
-    }
-    const dv = new DataView(start.buffer, start.byteOffset, 8);
-    const headerLen = dv.getUint32(0, true) + dv.getUint32(4, true) * 2 ** 32;
-    if (8 + headerLen > size) {
-      health.push({ code: 'truncated', severity: 'error', message: `${file}: the header claims ${headerLen} bytes but the file has ${size}: truncated (incomplete download or copy?).`, file });
-      return { size, header: null, health };
-    }
-    if (headerLen > MAX_SCAN_HEADER_BYTES) {
-      health.push({ code: 'malformed', severity: 'error', message: `${file}: header length ${headerLen} is implausible for an adapter (corrupt or not safetensors).`, file });
-      return { size, header: null, health };
-    }
-    let header: SafetensorsHeader;
+    // One read covers the length, an LFS pointer and (for adapters) the whole header, into a pooled buffer:
+    // a scan reads thousands of headers and fresh 64 KB buffers would keep the GC busy.
+    const scratch = scratchPool.pop() ?? new Uint8Array(SCRATCH_BYTES);
     try {
-      header = await readSafetensorsHeader(src);
-    } catch (e) {
-      const msg = (e as Error).message;
-      health.push({ code: /truncated/.test(msg) ? 'truncated' : 'malformed', severity: 'error', message: msg, file });
-      return { size, header: null, health };
+      return await checkSafetensorsHeader(src, file, scratch, health);
+    } finally {
+      scratchPool.push(scratch);
     }
-    const empty = header.tensors.filter((t) => t.shape.some((d) => d === 0));
-    if (header.tensors.length === 0) {
-      health.push({
-        code: 'empty-tensors',
-        severity: 'error',
-        message: `${file}: holds no tensors (${size} bytes): typical of DeepSpeed ZeRO-3 saving without gathering the weights (huggingface/peft#2892). Re-save with the weights gathered (stage3_gather_16bit_weights_on_model_save).`,
-        file,
-      });
-    } else if (empty.length > 0) {
-      health.push({
-        code: 'empty-tensors',
-        severity: 'error',
-        message: `${file}: ${empty.length} of ${header.tensors.length} tensors have zero elements (e.g. '${empty[0]!.name}' ${JSON.stringify(empty[0]!.shape)}): DeepSpeed ZeRO-3 saved partitioned placeholders (huggingface/peft#2450). Re-save with the weights gathered.`,
-        file,
-      });
-    }
-    return { size, header, health };
   } finally {
     await src.close();
   }
+}
+
+const SCRATCH_BYTES = 64 * 1024;
+const scratchPool: Uint8Array[] = [];
+
+async function checkSafetensorsHeader(src: ByteSource, file: string, scratch: Uint8Array, health: Health[]): Promise<WeightsCheck> {
+  const size = src.size;
+  const start = scratch.subarray(0, Math.min(size, SCRATCH_BYTES));
+  await readFully(src, 0, start);
+  const text = ascii(start.subarray(0, 64));
+  if (text.startsWith(LFS_PREFIX)) {
+    health.push(lfsHealth(file, size, ascii(start.subarray(0, 512))));
+    return { size, header: null, health };
+  }
+  if (size < 8) {
+    health.push({ code: 'truncated', severity: 'error', message: `${file}: ${size} bytes is too small to be a safetensors file (truncated).`, file });
+    return { size, header: null, health };
+  }
+  const dv = new DataView(start.buffer, start.byteOffset, 8);
+  const headerLen = dv.getUint32(0, true) + dv.getUint32(4, true) * 2 ** 32;
+  if (8 + headerLen > size) {
+    health.push({ code: 'truncated', severity: 'error', message: `${file}: the header claims ${headerLen} bytes but the file has ${size}: truncated (incomplete download or copy?).`, file });
+    return { size, header: null, health };
+  }
+  if (headerLen > MAX_SCAN_HEADER_BYTES) {
+    health.push({ code: 'malformed', severity: 'error', message: `${file}: header length ${headerLen} is implausible for an adapter (corrupt or not safetensors).`, file });
+    return { size, header: null, health };
+  }
+  let headerBytes = start.subarray(8, 8 + headerLen);
+  if (headerBytes.length < headerLen) {
+    headerBytes = new Uint8Array(headerLen);
+    await readFully(src, 8, headerBytes);
+  }
+  let header: HeaderSummary;
+  try {
+    header = summarizeSafetensorsHeader(file, headerBytes, size);
+  } catch (e) {
+    const msg = (e as Error).message;
+    health.push({ code: /truncated/.test(msg) ? 'truncated' : 'malformed', severity: 'error', message: msg, file });
+    return { size, header: null, health };
+  }
+  if (header.tensorCount === 0) {
+    health.push({
+      code: 'empty-tensors',
+      severity: 'error',
+      message: `${file}: holds no tensors (${size} bytes): typical of DeepSpeed ZeRO-3 saving without gathering the weights (huggingface/peft#2892). Re-save with the weights gathered (stage3_gather_16bit_weights_on_model_save).`,
+      file,
+    });
+  } else if (header.zeroSized > 0) {
+    const z = header.firstZeroSized!;
+    health.push({
+      code: 'empty-tensors',
+      severity: 'error',
+      message: `${file}: ${header.zeroSized} of ${header.tensorCount} tensors have zero elements (e.g. '${z.name}' ${JSON.stringify(z.shape)}): DeepSpeed ZeRO-3 saved partitioned placeholders (huggingface/peft#2450). Re-save with the weights gathered.`,
+      file,
+    });
+  }
+  return { size, header, health };
 }
 
 const EOCD_SIG = 0x06054b50;
