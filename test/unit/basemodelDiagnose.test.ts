@@ -3,7 +3,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { baseStatusOf, diagnoseAdapter, diagnosisToJson, type Diagnosis } from '../../src/core/basemodel/diagnose';
+import { editsForBase, editsForFix } from '../../src/core/basemodel/fixEdits';
 import { BaseModelCache } from '../../src/core/basemodel/inspect';
+import { findRunAdapters, runFolderOf } from '../../src/core/basemodel/relink';
+import { applyTextEdits } from '../../src/core/peft/edit';
+import { parseAdapterConfig } from '../../src/core/peft/parse';
 import { runCli } from '../../src/cli/main';
 import { addToHfCache, makeAdapter, makeBase, sentencePieceModel, tempDir, testFs, TINY, writeSafetensors } from '../fixtures/diagnose/build';
 
@@ -285,5 +289,27 @@ describe('lora-workbench diagnose (CLI)', () => {
     assert.equal((await cli(['diagnose'], ws)).code, 2);
     assert.equal((await cli(['diagnose', 'missing-folder'], ws)).code, 2);
     assert.equal((await cli(['diagnose', 'bad', '--base', 'nope'], ws)).code, 2);
+  });
+});
+
+describe('relink run / fix edits', () => {
+  it('finds every adapter of the run that records the same base, and edits each minimally', async () => {
+    const ws = tempDir('diag-relink-');
+    const run = path.join(ws, 'runs/r1');
+    makeAdapter(path.join(run, 'checkpoint-10'), { base: '/content/base' });
+    makeAdapter(path.join(run, 'checkpoint-20'), { base: '/content/base' });
+    makeAdapter(path.join(run, 'checkpoint-30/sft_lora_model'), { base: '/content/base' });
+    makeAdapter(run, { base: '/content/base' });
+    makeAdapter(path.join(run, 'checkpoint-40'), { base: 'other/base' });
+    const f = testFs(ws);
+    assert.equal(await runFolderOf(f, path.join(run, 'checkpoint-30/sft_lora_model')), run);
+    const found = await findRunAdapters(f, path.join(run, 'checkpoint-10'), '/content/base');
+    assert.deepEqual(found.map((p) => path.relative(run, p)), ['adapter_config.json', 'checkpoint-10/adapter_config.json', 'checkpoint-20/adapter_config.json', 'checkpoint-30/sft_lora_model/adapter_config.json']);
+    const text = fs.readFileSync(found[0]!, 'utf8');
+    const parsed = parseAdapterConfig(text);
+    assert.equal(applyTextEdits(text, editsForBase(parsed, '/models/base')), text.replace('"/content/base"', '"/models/base"'));
+    assert.equal(editsForFix(parsed, { kind: 'choose-base' }), null);
+    const rev = parseAdapterConfig(text.replace('"revision": null', '"revision": "unsloth"'));
+    assert.equal(applyTextEdits(rev.text, editsForFix(rev, { kind: 'remove-revision' })!), text);
   });
 });
