@@ -95,7 +95,7 @@ export class LlamaModel {
 
   private constructor(readonly backend: Backend, readonly config: LlamaConfig, readonly weights: ModelWeights,
     private readonly fs: FsPort, options: LoadOptions) {
-    this.contextLength = Math.max(1, Math.min(options.contextLength ?? 4096, config.maxPositionEmbeddings * ropeHeadroom(config)));
+    this.contextLength = Math.max(1, options.contextLength ?? Math.min(4096, defaultContext(config)));
     this.prefillBatch = Math.max(1, options.prefillBatch ?? 64);
     this.ropeLen = config.maxPositionEmbeddings;
     const stored = weights.tensors.get('model.embed_tokens.weight')?.dtype;
@@ -425,11 +425,14 @@ export class LlamaModel {
   }
 }
 
-/** Dynamic NTK and llama3 scaling exist to run past max_position_embeddings: allow the scaled length. */
-function ropeHeadroom(c: LlamaConfig): number {
+/**
+ * Default KV cache length: max_position_embeddings, times the factor for linear scaling; dynamic NTK exists to run past
+ * it, so it gets the engine's cap. An explicit contextLength always wins.
+ */
+function defaultContext(c: LlamaConfig): number {
   const s = c.ropeScaling;
-  if (!s) return 1;
-  const f = typeof s.factor === 'number' && s.factor > 1 ? s.factor : 1;
-  const type = s.rope_type ?? s.type;
-  return type === 'dynamic' || type === 'linear' ? f : 1;
+  const type = s ? s.rope_type ?? s.type : null;
+  if (type === 'dynamic') return Number.MAX_SAFE_INTEGER;
+  const f = s && typeof s.factor === 'number' && s.factor > 1 ? s.factor : 1;
+  return c.maxPositionEmbeddings * (type === 'linear' ? f : 1);
 }
