@@ -7,6 +7,8 @@ import { registerCommand } from './commands/funnel';
 import { EngineHost } from './engineHost';
 import { createLog, log } from './platform/log';
 import type { CheckpointIndex } from './views/checkpointIndex';
+import { registerDiagnosis } from './language/registerDiagnosis';
+import { registerPreview } from './preview/register';
 import { registerCheckpoints } from './views/registerCheckpoints';
 
 /** What the extension exports to other extensions and to the in-host tests. */
@@ -21,6 +23,8 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi {
   const engine = new EngineHost(context.extensionPath);
   context.subscriptions.push(engine);
   const checkpoints = registerCheckpoints(context); // CheckpointIndex: workspace runs/adapters + onDidChange, for preview/merge/diagnose
+  registerDiagnosis(context); // base-model diagnostics, hovers, quick fixes on adapter_config.json (issue 4)
+  registerPreview(context, engine, checkpoints); // "Preview Generation...": base vs adapters side by side (issue 8)
 
   const probeEngine = (): Promise<ProbeResult> => engine.get().request(Probe, { webgpu: true });
 
