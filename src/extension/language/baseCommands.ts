@@ -1,8 +1,10 @@
 // Commands behind the base-model quick fixes: "Choose base model folder..." (checks compatibility before writing),
 // applying a fix from a hover link, and "Relink all adapters of this run to...". Edits are minimal (jsonc modify) and
 // keep the file's formatting and line endings; nothing is written without the user's action.
-// Test hook: when the extension host's environment has LORA_WORKBENCH_TEST_PICK_FOLDER, the folder picker is skipped and
-// that folder is used (relative to the first workspace folder when relative) - the e2e tests cannot drive a native dialog.
+// Test hook (the e2e tests cannot drive a native folder dialog): when the extension host's environment names a folder in
+// LORA_WORKBENCH_TEST_PICK_FOLDER - or, under the e2e runner (LORA_E2E_PHASE set), the first workspace folder holds a file
+// `.lora-workbench-test-pick` naming one - the picker is skipped and that folder is used (relative to the first
+// workspace folder when relative). Neither exists in normal use.
 
 import * as vscode from 'vscode';
 import { editsForBase, editsForFix } from '../../core/basemodel/fixEdits';
@@ -18,6 +20,7 @@ export const CHOOSE_BASE = 'loraWorkbench.chooseBaseModel';
 export const APPLY_BASE_FIX = 'loraWorkbench.applyBaseFix';
 export const RELINK_RUN = 'loraWorkbench.relinkRunBase';
 export const TEST_PICK_FOLDER_ENV = 'LORA_WORKBENCH_TEST_PICK_FOLDER';
+export const TEST_PICK_FOLDER_FILE = '.lora-workbench-test-pick';
 
 /** The adapter_config.json a command is about: an argument (Uri, string, adapter folder) or the active editor. */
 export function targetConfig(arg: unknown): vscode.Uri | undefined {
@@ -54,9 +57,22 @@ export async function workspaceEditForFix(uri: vscode.Uri, fix: Fix): Promise<vs
   return we;
 }
 
+async function testPick(diagnostics: AdapterDiagnostics): Promise<string | undefined> {
+  const first = diagnostics.workspaceFolders()[0];
+  let hook = process.env[TEST_PICK_FOLDER_ENV];
+  if (!hook && process.env.LORA_E2E_PHASE && first) {
+    try {
+      hook = (await diagnostics.fs.readText(`${first}/${TEST_PICK_FOLDER_FILE}`, 4096)).trim();
+    } catch {
+      hook = undefined;
+    }
+  }
+  return hook ? absolutePath(hook, first ?? diagnostics.fs.env.cwd) : undefined;
+}
+
 async function pickFolder(title: string, diagnostics: AdapterDiagnostics): Promise<string | undefined> {
-  const hook = process.env[TEST_PICK_FOLDER_ENV];
-  if (hook) return absolutePath(hook, diagnostics.workspaceFolders()[0] ?? diagnostics.fs.env.cwd);
+  const hook = await testPick(diagnostics);
+  if (hook) return hook;
   const ws = vscode.workspace.workspaceFolders?.[0]?.uri;
   const picked = await vscode.window.showOpenDialog({
     canSelectFolders: true, canSelectFiles: false, canSelectMany: false, defaultUri: ws, title, openLabel: vscode.l10n.t('Use as Base Model'),
@@ -123,7 +139,7 @@ export function registerBaseCommands(diagnostics: AdapterDiagnostics): vscode.Di
       const { ok } = await confirmCompatible(diagnostics, uri, folder);
       if (!ok) return 0;
       const relink = vscode.l10n.t('Relink');
-      if (!process.env[TEST_PICK_FOLDER_ENV]) {
+      if (!(await testPick(diagnostics))) {
         const answer = await vscode.window.showWarningMessage(
           vscode.l10n.t('Set the base model of {0} adapters (all that record {1}) to {2}? The files are saved.', files.length, JSON.stringify(raw), folder),
           { modal: true, detail: files.map((f) => vscode.workspace.asRelativePath(f)).join('\n') }, relink);
