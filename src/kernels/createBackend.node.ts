@@ -1,8 +1,14 @@
 // Backend factory for the engine worker and the CLI: picks auto|webgpu|wasm|reference, honours a thread count
-// (loraWorkbench.engine.threads, 0 = one per core) and falls back, with the reason recorded in info.detail.
+// (loraWorkbench.engine.threads, 0 = one per core) and falls back with the reason logged, never failing for a missing
+// accelerator. Within a backend, ops without a fast kernel fall back to the reference kernels (Backend.supports).
 
+import * as os from 'node:os';
 import type { Backend } from '../core/backend';
 import { ReferenceBackend } from './reference/referenceBackend';
+import { InlineRunner, type KernelRunner } from './wasm/kernelTable';
+import { ThreadPool, type ThreadPoolOptions } from './wasm/threadPool.node';
+import { WasmBackend } from './wasm/wasmBackend';
+import { loadKernelModule, type WasmVariant } from './wasm/wasmModule.node';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'reference';
 
@@ -13,12 +19,47 @@ export interface CreateBackendOptions {
   readonly threads?: number;
   /** Called with one line per decision (fallbacks and why); the engine forwards these to its log. */
   readonly log?: (message: string) => void;
+  /** WASM build: 'auto' (relaxed SIMD when the runtime has it) or a fixed one (benchmarks, tests). */
+  readonly wasmVariant?: WasmVariant | 'auto';
+  /** Bytes per WASM memory (default 4 GiB); tests lower it to exercise multi-memory placement. */
+  readonly maxMemoryBytes?: number;
+  /** Tests only: slow down one helper thread. */
+  readonly slowHelper?: ThreadPoolOptions['slowHelper'];
+}
+
+/** Threads to use: `requested` when positive, else one per core. */
+export function resolveThreads(requested: number | undefined): number {
+  return requested && requested > 0 ? Math.floor(requested) : Math.max(1, os.availableParallelism());
+}
+
+/** Creates the WASM backend; throws when the kernels are missing or the runtime lacks SIMD. */
+export async function createWasmBackend(options: CreateBackendOptions = {}): Promise<WasmBackend> {
+  const { module, variant } = loadKernelModule(options.wasmVariant ?? 'auto');
+  const threads = resolveThreads(options.threads);
+  let runner: KernelRunner;
+  if (threads > 1) {
+    try {
+      runner = await ThreadPool.create(module, threads, [], { slowHelper: options.slowHelper });
+    } catch (err) {
+      options.log?.(`WASM helper threads failed to start (${(err as Error).message}); running on 1 thread`);
+      runner = new InlineRunner(module);
+    }
+  } else {
+    runner = new InlineRunner(module);
+  }
+  return new WasmBackend(runner, { maxMemoryBytes: options.maxMemoryBytes, variant: variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD' });
 }
 
 /** Creates the backend the options ask for; never throws for a missing accelerator, it falls back instead. */
 export async function createBackend(options: CreateBackendOptions = {}): Promise<Backend> {
   const choice = options.backend ?? 'auto';
   const log = options.log ?? ((): void => undefined);
-  if (choice !== 'reference') log(`backend '${choice}' not built yet in this revision; using the reference backend`);
-  return new ReferenceBackend();
+  if (choice === 'reference') return new ReferenceBackend();
+  if (choice === 'webgpu') log('WebGPU backend is not available in this build; trying WASM');
+  try {
+    return await createWasmBackend(options);
+  } catch (err) {
+    log(`WASM backend unavailable (${(err as Error).message}); using the reference backend`);
+    return new ReferenceBackend();
+  }
 }

@@ -1,0 +1,522 @@
+// WASM SIMD kernels (AssemblyScript, compiled by scripts/build-wasm.mjs twice: plain SIMD and relaxed SIMD).
+// Every kernel works on raw pointers into an imported shared memory and never touches a stack or heap, so one module is
+// instantiated per thread per memory. Threaded kernels take (r0, r1, tid, ...): the row range a thread grabbed and the
+// thread's index (which selects its private scratch). Measured tricks: ../../../../shared/KERNELS.md (f16 decode via
+// 16-bit shifts + shuffle + 2^112, q8_0 in SoA with i16 dot products, packed weight panels for matmul).
+
+// 2^112: rescales an f16 whose exponent was copied unbiased into an f32 (exact, subnormals included).
+const TWO112: f32 = 5.192296858534828e33;
+/** Columns of the weight panel packed per K block in matmul (8 rows x KC floats = 8 KiB, stays in L1). */
+const KC: i32 = 256;
+/** Per-thread scratch bytes matmul needs: the panel plus a 32-byte tile for partial stores. */
+export const MM_SCRATCH: i32 = 8 * KC * 4 + 64;
+
+// @ts-ignore: decorator
+@inline function fma(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+// Low 16 bits of each f32 (the 3 low mantissa bits of the half) and high 16 bits (sign, exponent, 7 mantissa bits).
+// @ts-ignore: decorator
+@inline function f16lo(h: v128): v128 {
+  return i16x8.shl(h, 13);
+}
+// @ts-ignore: decorator
+@inline function f16hi(h: v128): v128 {
+  return v128.and(i16x8.shr_s(h, 3), i16x8.splat(-28673)); // 0x8fff
+}
+
+/** Scalar f16 -> f32 with the same trick (no inf/NaN: weights are finite). */
+// @ts-ignore: decorator
+@inline function h2f(h: u32): f32 {
+  return reinterpret<f32>(((h & 0x8000) << 16) | ((h & 0x7fff) << 13)) * TWO112;
+}
+
+// @ts-ignore: decorator
+@inline function bf2f(h: u32): f32 {
+  return reinterpret<f32>(h << 16);
+}
+
+// ---- matvec (n == 1): one pass over the weights, memory-bound ------------------------------------------------------
+
+export function mv_f32(r0: i32, r1: i32, tid: i32, out: usize, w: usize, x: usize, cols: i32): void {
+  const c16 = cols & ~15;
+  for (let r = r0; r < r1; r++) {
+    const row = w + (<usize>r * <usize>cols << 2);
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let k = 0; k < c16; k += 16) {
+      const p = row + (<usize>k << 2);
+      const q = x + (<usize>k << 2);
+      a0 = fma(v128.load(p), v128.load(q), a0);
+      a1 = fma(v128.load(p, 16), v128.load(q, 16), a1);
+      a2 = fma(v128.load(p, 32), v128.load(q, 32), a2);
+      a3 = fma(v128.load(p, 48), v128.load(q, 48), a3);
+    }
+    let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+    for (let k = c16; k < cols; k++) s += load<f32>(row + (<usize>k << 2)) * load<f32>(x + (<usize>k << 2));
+    store<f32>(out + (<usize>r << 2), s);
+  }
+}
+
+export function mv_f16(r0: i32, r1: i32, tid: i32, out: usize, w: usize, x: usize, cols: i32): void {
+  const c16 = cols & ~15;
+  const k112 = f32x4.splat(TWO112);
+  for (let r = r0; r < r1; r++) {
+    const row = w + (<usize>r * <usize>cols << 1);
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let k = 0; k < c16; k += 16) {
+      const p = row + (<usize>k << 1);
+      const q = x + (<usize>k << 2);
+      const h0 = v128.load(p);
+      const h1 = v128.load(p, 16);
+      const l0 = f16lo(h0), g0 = f16hi(h0), l1 = f16lo(h1), g1 = f16hi(h1);
+      a0 = fma(f32x4.mul(i16x8.shuffle(l0, g0, 0, 8, 1, 9, 2, 10, 3, 11), k112), v128.load(q), a0);
+      a1 = fma(f32x4.mul(i16x8.shuffle(l0, g0, 4, 12, 5, 13, 6, 14, 7, 15), k112), v128.load(q, 16), a1);
+      a2 = fma(f32x4.mul(i16x8.shuffle(l1, g1, 0, 8, 1, 9, 2, 10, 3, 11), k112), v128.load(q, 32), a2);
+      a3 = fma(f32x4.mul(i16x8.shuffle(l1, g1, 4, 12, 5, 13, 6, 14, 7, 15), k112), v128.load(q, 48), a3);
+    }
+    let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+    for (let k = c16; k < cols; k++) s += h2f(load<u16>(row + (<usize>k << 1))) * load<f32>(x + (<usize>k << 2));
+    store<f32>(out + (<usize>r << 2), s);
+  }
+}
+
+export function mv_bf16(r0: i32, r1: i32, tid: i32, out: usize, w: usize, x: usize, cols: i32): void {
+  const c16 = cols & ~15;
+  const z = i16x8.splat(0);
+  for (let r = r0; r < r1; r++) {
+    const row = w + (<usize>r * <usize>cols << 1);
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    for (let k = 0; k < c16; k += 16) {
+      const p = row + (<usize>k << 1);
+      const q = x + (<usize>k << 2);
+      const h0 = v128.load(p);
+      const h1 = v128.load(p, 16);
+      a0 = fma(i16x8.shuffle(z, h0, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(q), a0);
+      a1 = fma(i16x8.shuffle(z, h0, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(q, 16), a1);
+      a2 = fma(i16x8.shuffle(z, h1, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(q, 32), a2);
+      a3 = fma(i16x8.shuffle(z, h1, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(q, 48), a3);
+    }
+    let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+    for (let k = c16; k < cols; k++) s += bf2f(load<u16>(row + (<usize>k << 1))) * load<f32>(x + (<usize>k << 2));
+    store<f32>(out + (<usize>r << 2), s);
+  }
+}
+
+/**
+ * q8_0 SoA matvec against activations quantized to q8_0 (quant_q8): int8 x int8 products summed exactly in i32 per
+ * block, then scaled by both block scales (llama.cpp's vec_dot_q8_0_q8_0).
+ */
+export function mv_q8(r0: i32, r1: i32, tid: i32, out: usize, wq: usize, ws: usize, xq: usize, xs: usize, cols: i32): void {
+  const nb = cols >> 5;
+  for (let r = r0; r < r1; r++) {
+    const row = wq + <usize>r * <usize>cols;
+    const srow = ws + (<usize>r * <usize>nb << 2);
+    let acc = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      const p = row + (<usize>b << 5);
+      const q = xq + (<usize>b << 5);
+      const w0 = v128.load(p), w1 = v128.load(p, 16), x0 = v128.load(q), x1 = v128.load(q, 16);
+      let d = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), i16x8.extend_low_i8x16_s(x0));
+      d = i32x4.add(d, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), i16x8.extend_high_i8x16_s(x0)));
+      d = i32x4.add(d, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), i16x8.extend_low_i8x16_s(x1)));
+      d = i32x4.add(d, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), i16x8.extend_high_i8x16_s(x1)));
+      const sc = load<f32>(srow + (<usize>b << 2)) * load<f32>(xs + (<usize>b << 2));
+      acc = fma(f32x4.convert_i32x4_s(d), f32x4.splat(sc), acc);
+    }
+    store<f32>(out + (<usize>r << 2), hsum(acc));
+  }
+}
+
+/** Quantize count (% 32 == 0) f32 values to q8_0 SoA: d = max|x|/127 (kept in f32), q = round-to-even(x/d). */
+export function quant_q8(xq: usize, xs: usize, x: usize, count: i32): void {
+  const nb = count >> 5;
+  for (let b = 0; b < nb; b++) {
+    const p = x + (<usize>b << 7);
+    const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+    const v4 = v128.load(p, 64), v5 = v128.load(p, 80), v6 = v128.load(p, 96), v7 = v128.load(p, 112);
+    let m = f32x4.max(f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), f32x4.max(f32x4.abs(v2), f32x4.abs(v3)));
+    m = f32x4.max(m, f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))));
+    const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+    const d: f32 = amax / 127;
+    const id = f32x4.splat(d != 0 ? <f32>1 / d : 0);
+    store<f32>(xs + (<usize>b << 2), d);
+    const q0 = i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v0, id))), i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v1, id))));
+    const q1 = i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v2, id))), i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v3, id))));
+    const q2 = i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v4, id))), i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v5, id))));
+    const q3 = i16x8.narrow_i32x4_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v6, id))), i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v7, id))));
+    v128.store(xq + (<usize>b << 5), i8x16.narrow_i16x8_s(q0, q1));
+    v128.store(xq + (<usize>b << 5), i8x16.narrow_i16x8_s(q2, q3), 16);
+  }
+}
+
+/** Repack nb GGUF block_q8_0 (f16 scale + 32 int8, 34 bytes) into SoA planes (int8 q, f32 scales). */
+export function repack_q8(dq: usize, ds: usize, src: usize, nb: i32): void {
+  for (let b = 0; b < nb; b++) {
+    const p = src + <usize>b * 34;
+    store<f32>(ds + (<usize>b << 2), h2f(<u32>load<u8>(p) | (<u32>load<u8>(p, 1) << 8)));
+    v128.store(dq + (<usize>b << 5), v128.load(p, 2));
+    v128.store(dq + (<usize>b << 5), v128.load(p, 18), 16);
+  }
+}
+
+// ---- decode rows to f32 (embedding lookup, matmul panels) -----------------------------------------------------------
+
+/** dst[0..count) = src decoded; dtype 0 f32, 1 f16, 2 bf16, 3 q8_0 SoA (src = int8 plane, scales = f32 per 32). */
+export function decode(dst: usize, src: usize, scales: usize, count: i32, dtype: i32): void {
+  const c8 = count & ~7;
+  if (dtype == 0) {
+    memory.copy(dst, src, <usize>count << 2);
+  } else if (dtype == 1) {
+    const k112 = f32x4.splat(TWO112);
+    for (let k = 0; k < c8; k += 8) {
+      const h = v128.load(src + (<usize>k << 1));
+      const l = f16lo(h), g = f16hi(h);
+      v128.store(dst + (<usize>k << 2), f32x4.mul(i16x8.shuffle(l, g, 0, 8, 1, 9, 2, 10, 3, 11), k112));
+      v128.store(dst + (<usize>k << 2), f32x4.mul(i16x8.shuffle(l, g, 4, 12, 5, 13, 6, 14, 7, 15), k112), 16);
+    }
+    for (let k = c8; k < count; k++) store<f32>(dst + (<usize>k << 2), h2f(load<u16>(src + (<usize>k << 1))));
+  } else if (dtype == 2) {
+    const z = i16x8.splat(0);
+    for (let k = 0; k < c8; k += 8) {
+      const h = v128.load(src + (<usize>k << 1));
+      v128.store(dst + (<usize>k << 2), i16x8.shuffle(z, h, 0, 8, 1, 9, 2, 10, 3, 11));
+      v128.store(dst + (<usize>k << 2), i16x8.shuffle(z, h, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+    }
+    for (let k = c8; k < count; k++) store<f32>(dst + (<usize>k << 2), bf2f(load<u16>(src + (<usize>k << 1))));
+  } else {
+    for (let b = 0; b < count >> 5; b++) {
+      const d = f32x4.splat(load<f32>(scales + (<usize>b << 2)));
+      const q = src + (<usize>b << 5);
+      const o = dst + (<usize>b << 7);
+      for (let j = 0; j < 2; j++) {
+        const v = v128.load(q + (<usize>j << 4));
+        const lo = i16x8.extend_low_i8x16_s(v), hi = i16x8.extend_high_i8x16_s(v);
+        const oo = o + (<usize>j << 6);
+        v128.store(oo, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), d));
+        v128.store(oo, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), d), 16);
+        v128.store(oo, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), d), 32);
+        v128.store(oo, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), d), 48);
+      }
+    }
+  }
+}
+
+// ---- matmul (n > 1, prefill): 8 weight rows decoded into a packed [KC][8] panel, 4x8 register tile ------------------
+
+// @ts-ignore: decorator
+@inline function rowPtr(w: usize, r: i32, cols: i32, dtype: i32): usize {
+  const bytes: usize = dtype == 0 ? 4 : dtype == 3 ? 1 : 2;
+  return w + <usize>r * <usize>cols * bytes;
+}
+
+/** Decode rows r..r+vr of W, columns k0..k0+kc, transposed into panel[k][8] (rows >= vr are zero). */
+function packPanel(panel: usize, tmp: usize, w: usize, ws: usize, r: i32, vr: i32, cols: i32, k0: i32, kc: i32, dtype: i32): void {
+  for (let j = 0; j < 8; j++) {
+    if (j < vr) {
+      const rr = r + j;
+      const src = dtype == 3 ? w + <usize>rr * <usize>cols + <usize>k0 : rowPtr(w, rr, cols, dtype) + (<usize>k0 << (dtype == 0 ? 2 : 1));
+      const sc = ws + ((<usize>rr * <usize>(cols >> 5) + <usize>(k0 >> 5)) << 2);
+      decode(tmp, src, sc, kc, dtype);
+      for (let k = 0; k < kc; k++) store<f32>(panel + ((<usize>k * 8 + <usize>j) << 2), load<f32>(tmp + (<usize>k << 2)));
+    } else {
+      for (let k = 0; k < kc; k++) store<f32>(panel + ((<usize>k * 8 + <usize>j) << 2), 0);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function storeTile(o: usize, a0: v128, a1: v128, vr: i32, first: bool, tile: usize): void {
+  if (vr == 8) {
+    if (first) {
+      v128.store(o, a0);
+      v128.store(o, a1, 16);
+    } else {
+      v128.store(o, f32x4.add(v128.load(o), a0));
+      v128.store(o, f32x4.add(v128.load(o, 16), a1), 16);
+    }
+  } else {
+    v128.store(tile, a0);
+    v128.store(tile, a1, 16);
+    for (let j = 0; j < vr; j++) {
+      const p = o + (<usize>j << 2);
+      const v = load<f32>(tile + (<usize>j << 2));
+      store<f32>(p, first ? v : load<f32>(p) + v);
+    }
+  }
+}
+
+/**
+ * out[i, r] = x[i, :] . W[r, :] for rows r0..r1 (r0 multiple of 8), all n. W dtype as in decode(); ws = q8_0 scales.
+ * Scratch per thread: MM_SCRATCH bytes for the panel plus KC floats of decode buffer.
+ */
+export function mm(r0: i32, r1: i32, tid: i32, out: usize, w: usize, ws: usize, x: usize, n: i32, rows: i32, cols: i32, dtype: i32, scratch: usize): void {
+  const base = scratch + <usize>tid * <usize>(MM_SCRATCH + KC * 4);
+  const panel = base;
+  const tile = base + <usize>(8 * KC * 4);
+  const tmp = base + <usize>MM_SCRATCH;
+  const n4 = n & ~3;
+  const xs = <usize>cols << 2;
+  for (let r = r0; r < r1; r += 8) {
+    const vr = min(8, r1 - r);
+    for (let k0 = 0; k0 < cols; k0 += KC) {
+      const kc = min(KC, cols - k0);
+      packPanel(panel, tmp, w, ws, r, vr, cols, k0, kc, dtype);
+      const first = k0 == 0;
+      for (let i = 0; i < n4; i += 4) {
+        const x0 = x + <usize>i * xs + (<usize>k0 << 2);
+        const x1 = x0 + xs, x2 = x1 + xs, x3 = x2 + xs;
+        let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+        let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+        for (let k = 0; k < kc; k++) {
+          const pp = panel + (<usize>k << 5);
+          const p0 = v128.load(pp), p1 = v128.load(pp, 16);
+          const ko = <usize>k << 2;
+          const b0 = v128.load32_splat(x0 + ko), b1 = v128.load32_splat(x1 + ko);
+          const b2 = v128.load32_splat(x2 + ko), b3 = v128.load32_splat(x3 + ko);
+          c00 = fma(b0, p0, c00); c01 = fma(b0, p1, c01);
+          c10 = fma(b1, p0, c10); c11 = fma(b1, p1, c11);
+          c20 = fma(b2, p0, c20); c21 = fma(b2, p1, c21);
+          c30 = fma(b3, p0, c30); c31 = fma(b3, p1, c31);
+        }
+        const o = out + ((<usize>i * <usize>rows + <usize>r) << 2);
+        const os = <usize>rows << 2;
+        storeTile(o, c00, c01, vr, first, tile);
+        storeTile(o + os, c10, c11, vr, first, tile);
+        storeTile(o + 2 * os, c20, c21, vr, first, tile);
+        storeTile(o + 3 * os, c30, c31, vr, first, tile);
+      }
+      for (let i = n4; i < n; i++) {
+        const x0 = x + <usize>i * xs + (<usize>k0 << 2);
+        let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+        for (let k = 0; k < kc; k++) {
+          const pp = panel + (<usize>k << 5);
+          const b0 = v128.load32_splat(x0 + (<usize>k << 2));
+          c00 = fma(b0, v128.load(pp), c00);
+          c01 = fma(b0, v128.load(pp, 16), c01);
+        }
+        storeTile(out + ((<usize>i * <usize>rows + <usize>r) << 2), c00, c01, vr, first, tile);
+      }
+    }
+  }
+}
+
+// ---- LoRA -------------------------------------------------------------------------------------------------------------
+
+/**
+ * Merge kernel, rows r0..r1 of f32 W[rows, cols] += scale * B[rows, r] @ A[r, cols] (B, A f32). Each row streams W once;
+ * A (r x cols) stays in cache. Per-thread scratch: r floats for the scaled B row.
+ */
+export function lora_delta(r0: i32, r1: i32, tid: i32, w: usize, b: usize, a: usize, cols: i32, r: i32, scale: f32, scratch: usize): void {
+  const sb = scratch + (<usize>tid * <usize>r << 2);
+  const c16 = cols & ~15;
+  const ar = <usize>cols << 2;
+  for (let i = r0; i < r1; i++) {
+    for (let k = 0; k < r; k++) store<f32>(sb + (<usize>k << 2), scale * load<f32>(b + ((<usize>i * <usize>r + <usize>k) << 2)));
+    const row = w + (<usize>i * <usize>cols << 2);
+    for (let j = 0; j < c16; j += 16) {
+      const p = row + (<usize>j << 2);
+      let a0 = v128.load(p), a1 = v128.load(p, 16), a2 = v128.load(p, 32), a3 = v128.load(p, 48);
+      // Sum the rank terms first, then add to W once: keeps W's rounding to a single add like the reference.
+      let d0 = f32x4.splat(0), d1 = f32x4.splat(0), d2 = f32x4.splat(0), d3 = f32x4.splat(0);
+      let q = a + (<usize>j << 2);
+      for (let k = 0; k < r; k++) {
+        const s = v128.load32_splat(sb + (<usize>k << 2));
+        d0 = fma(s, v128.load(q), d0);
+        d1 = fma(s, v128.load(q, 16), d1);
+        d2 = fma(s, v128.load(q, 32), d2);
+        d3 = fma(s, v128.load(q, 48), d3);
+        q += ar;
+      }
+      v128.store(p, f32x4.add(a0, d0));
+      v128.store(p, f32x4.add(a1, d1), 16);
+      v128.store(p, f32x4.add(a2, d2), 32);
+      v128.store(p, f32x4.add(a3, d3), 48);
+    }
+    for (let j = c16; j < cols; j++) {
+      let d: f32 = 0;
+      for (let k = 0; k < r; k++) d += load<f32>(sb + (<usize>k << 2)) * load<f32>(a + ((<usize>k * <usize>cols + <usize>j) << 2));
+      const p = row + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) + d);
+    }
+  }
+}
+
+/** out[i] += scale * src[i] over count values (loraApply's up-projection result). */
+export function axpy(out: usize, src: usize, scale: f32, count: i32): void {
+  const c4 = count & ~3;
+  const s = f32x4.splat(scale);
+  for (let k = 0; k < c4; k += 4) {
+    const p = out + (<usize>k << 2);
+    v128.store(p, fma(s, v128.load(src + (<usize>k << 2)), v128.load(p)));
+  }
+  for (let k = c4; k < count; k++) {
+    const p = out + (<usize>k << 2);
+    store<f32>(p, load<f32>(p) + scale * load<f32>(src + (<usize>k << 2)));
+  }
+}
+
+// ---- elementwise and row ops ------------------------------------------------------------------------------------------
+
+export function rmsnorm(out: usize, x: usize, wt: usize, n: i32, d: i32, eps: f32): void {
+  const d4 = d & ~3;
+  for (let i = 0; i < n; i++) {
+    const xr = x + (<usize>i * <usize>d << 2);
+    const orow = out + (<usize>i * <usize>d << 2);
+    let acc = f32x4.splat(0);
+    for (let j = 0; j < d4; j += 4) {
+      const v = v128.load(xr + (<usize>j << 2));
+      acc = fma(v, v, acc);
+    }
+    let ss: f64 = <f64>hsum(acc);
+    for (let j = d4; j < d; j++) {
+      const v = <f64>load<f32>(xr + (<usize>j << 2));
+      ss += v * v;
+    }
+    const inv = <f32>(1 / Math.sqrt(ss / <f64>d + <f64>eps));
+    const iv = f32x4.splat(inv);
+    for (let j = 0; j < d4; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(orow + o, f32x4.mul(f32x4.mul(v128.load(xr + o), iv), v128.load(wt + o)));
+    }
+    for (let j = d4; j < d; j++) {
+      const o = <usize>j << 2;
+      store<f32>(orow + o, load<f32>(xr + o) * inv * load<f32>(wt + o));
+    }
+  }
+}
+
+/** HF rotate_half RoPE in place; scratch holds half cos + half sin floats. */
+export function rope(x: usize, n: i32, heads: i32, hd: i32, pos0: i32, invFreq: usize, af: f32, scratch: usize): void {
+  const half = hd >> 1;
+  const cs = scratch;
+  const sn = scratch + (<usize>half << 2);
+  const h4 = half & ~3;
+  for (let i = 0; i < n; i++) {
+    const pos = <f32>(pos0 + i);
+    for (let j = 0; j < half; j++) {
+      const ang = <f64>(pos * load<f32>(invFreq + (<usize>j << 2)));
+      store<f32>(cs + (<usize>j << 2), <f32>(Math.cos(ang) * <f64>af));
+      store<f32>(sn + (<usize>j << 2), <f32>(Math.sin(ang) * <f64>af));
+    }
+    for (let h = 0; h < heads; h++) {
+      const p = x + ((<usize>i * <usize>heads + <usize>h) * <usize>hd << 2);
+      const p2 = p + (<usize>half << 2);
+      for (let j = 0; j < h4; j += 4) {
+        const o = <usize>j << 2;
+        const x1 = v128.load(p + o), x2 = v128.load(p2 + o), c = v128.load(cs + o), s = v128.load(sn + o);
+        v128.store(p + o, f32x4.sub(f32x4.mul(x1, c), f32x4.mul(x2, s)));
+        v128.store(p2 + o, f32x4.add(f32x4.mul(x2, c), f32x4.mul(x1, s)));
+      }
+      for (let j = h4; j < half; j++) {
+        const o = <usize>j << 2;
+        const x1 = load<f32>(p + o), x2 = load<f32>(p2 + o), c = load<f32>(cs + o), s = load<f32>(sn + o);
+        store<f32>(p + o, x1 * c - x2 * s);
+        store<f32>(p2 + o, x2 * c + x1 * s);
+      }
+    }
+  }
+}
+
+export function softmax(x: usize, n: i32, cols: i32): void {
+  for (let i = 0; i < n; i++) {
+    const row = x + (<usize>i * <usize>cols << 2);
+    let m: f32 = -Infinity;
+    for (let j = 0; j < cols; j++) m = max(m, load<f32>(row + (<usize>j << 2)));
+    let s: f64 = 0;
+    for (let j = 0; j < cols; j++) {
+      const e = Mathf.exp(load<f32>(row + (<usize>j << 2)) - m);
+      store<f32>(row + (<usize>j << 2), e);
+      s += <f64>e;
+    }
+    const inv = <f32>(1 / s);
+    for (let j = 0; j < cols; j++) store<f32>(row + (<usize>j << 2), load<f32>(row + (<usize>j << 2)) * inv);
+  }
+}
+
+export function swiglu(out: usize, g: usize, u: usize, count: i32): void {
+  for (let i = 0; i < count; i++) {
+    const o = <usize>i << 2;
+    const gv = load<f32>(g + o);
+    store<f32>(out + o, gv / (1 + Mathf.exp(-gv)) * load<f32>(u + o));
+  }
+}
+
+/** op 0: out = a + b; 1: out = a * b (b broadcast over rows of width d when d > 0); 2: out = a + b broadcast. */
+export function binary(out: usize, a: usize, b: usize, count: i32, d: i32, op: i32): void {
+  const width = d > 0 ? d : count;
+  const rows = d > 0 ? count / d : 1;
+  const w4 = width & ~3;
+  for (let i = 0; i < rows; i++) {
+    const ro = <usize>i * <usize>width << 2;
+    const bo: usize = d > 0 ? 0 : ro;
+    for (let j = 0; j < w4; j += 4) {
+      const o = <usize>j << 2;
+      const va = v128.load(a + ro + o), vb = v128.load(b + bo + o);
+      v128.store(out + ro + o, op == 1 ? f32x4.mul(va, vb) : f32x4.add(va, vb));
+    }
+    for (let j = w4; j < width; j++) {
+      const o = <usize>j << 2;
+      const va = load<f32>(a + ro + o), vb = load<f32>(b + bo + o);
+      store<f32>(out + ro + o, op == 1 ? va * vb : va + vb);
+    }
+  }
+}
+
+// ---- attention over the KV cache, GQA; parallel over (query row, head) units ----------------------------------------
+
+export function attention(r0: i32, r1: i32, tid: i32, out: usize, q: usize, k: usize, v: usize, pos0: i32,
+  nHeads: i32, nKv: i32, hd: i32, scratch: usize, scoreStride: i32): void {
+  const group = nHeads / nKv;
+  const scale = <f32>(1 / Math.sqrt(<f64>hd));
+  const sc = scratch + (<usize>tid * <usize>scoreStride << 2);
+  const h4 = hd & ~3;
+  const kvRow = <usize>(nKv * hd) << 2;
+  for (let u = r0; u < r1; u++) {
+    const i = u / nHeads;
+    const h = u % nHeads;
+    const kvh = h / group;
+    const len = pos0 + i + 1;
+    const qp = q + ((<usize>i * <usize>nHeads + <usize>h) * <usize>hd << 2);
+    let m: f32 = -Infinity;
+    let kp = k + (<usize>(kvh * hd) << 2);
+    for (let t = 0; t < len; t++) {
+      let acc = f32x4.splat(0);
+      for (let j = 0; j < h4; j += 4) acc = fma(v128.load(qp + (<usize>j << 2)), v128.load(kp + (<usize>j << 2)), acc);
+      let s = hsum(acc);
+      for (let j = h4; j < hd; j++) s += load<f32>(qp + (<usize>j << 2)) * load<f32>(kp + (<usize>j << 2));
+      s *= scale;
+      store<f32>(sc + (<usize>t << 2), s);
+      m = max(m, s);
+      kp += kvRow;
+    }
+    let sum: f32 = 0;
+    for (let t = 0; t < len; t++) {
+      const e = Mathf.exp(load<f32>(sc + (<usize>t << 2)) - m);
+      store<f32>(sc + (<usize>t << 2), e);
+      sum += e;
+    }
+    const op = out + ((<usize>i * <usize>nHeads + <usize>h) * <usize>hd << 2);
+    for (let j = 0; j < hd; j++) store<f32>(op + (<usize>j << 2), 0);
+    let vp = v + (<usize>(kvh * hd) << 2);
+    for (let t = 0; t < len; t++) {
+      const pv = load<f32>(sc + (<usize>t << 2));
+      const p = f32x4.splat(pv);
+      for (let j = 0; j < h4; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(op + o, fma(p, v128.load(vp + o), v128.load(op + o)));
+      }
+      for (let j = h4; j < hd; j++) store<f32>(op + (<usize>j << 2), load<f32>(op + (<usize>j << 2)) + pv * load<f32>(vp + (<usize>j << 2)));
+      vp += kvRow;
+    }
+    const inv = f32x4.splat(1 / sum);
+    for (let j = 0; j < h4; j += 4) v128.store(op + (<usize>j << 2), f32x4.mul(v128.load(op + (<usize>j << 2)), inv));
+    for (let j = h4; j < hd; j++) store<f32>(op + (<usize>j << 2), load<f32>(op + (<usize>j << 2)) / sum);
+  }
+}

@@ -1,0 +1,430 @@
+// The WASM SIMD backend: tensors live in shared WebAssembly memories (f32/f16/bf16 as stored, q8_0 repacked to SoA),
+// ops call the AssemblyScript kernels (assembly/kernels.ts), row-parallel ones through a KernelRunner (thread pool).
+// Anything without a fast kernel runs the reference kernels on views of the same memory (ggml's supports_op fallback).
+//
+// Models over 4 GiB: wasm32 memories cap at 4 GiB, so tensors are placed in several MemorySpaces. A tensor never
+// straddles two; beginGroup(bytes) (one decoder layer) opens a new space when the current one cannot hold the whole
+// group, so each space holds whole layers. An op runs in the space of its big operand (the weight, the KV cache); any
+// other operand living elsewhere (activations) is copied into that space's scratch arena and back — a few KiB per call.
+
+import type { Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
+import { numel } from '../../core/tensor/dtype';
+import * as ref from '../reference/refOps';
+import { checkShape, matrixShape } from '../reference/referenceBackend';
+import type { KernelExports, KernelRunner, ThreadedKernel } from './kernelTable';
+import { MAX_MEMORY_BYTES, MemorySpace } from './memorySpace';
+
+/** Must match assembly/kernels.ts. */
+const KC = 256;
+const MM_SCRATCH = 8 * KC * 4 + 64;
+const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3 };
+/** Work (multiply-adds) below which an op stays on the calling thread: a hand-off would cost more than it saves. */
+const PARALLEL_MIN_WORK = 1 << 16;
+
+class WasmTensor implements BTensor {
+  readonly owner = 'wasm';
+  freed = false;
+  constructor(
+    readonly dtype: WeightDType,
+    readonly shape: readonly number[],
+    readonly space: MemorySpace,
+    readonly ptr: number,
+    /** Storage bytes (q8_0: int8 plane then f32 scales). */
+    readonly bytes: number,
+    readonly rows: number,
+    readonly cols: number,
+    readonly label: string,
+  ) {}
+  /** q8_0: byte offset of the scales plane. */
+  get scalesOffset(): number {
+    return this.rows * this.cols;
+  }
+}
+
+function storage(dtype: WeightDType, count: number): number {
+  switch (dtype) {
+    case 'f32': return count * 4;
+    case 'f16': case 'bf16': return count * 2;
+    case 'q8_0': return count + (count / 32) * 4;
+  }
+}
+
+type Mode = 'in' | 'out' | 'inout';
+
+/** Operand pointers for one op in its home space, with the copy-back of outputs staged from another space. */
+class OpFrame {
+  private readonly back: Array<() => void> = [];
+  constructor(readonly home: MemorySpace) {}
+  stage(t: WasmTensor, mode: Mode, usedBytes = t.bytes): number {
+    if (t.space === this.home) return t.ptr;
+    const p = this.home.scratch(usedBytes);
+    if (mode !== 'out') this.home.bytes(p, usedBytes).set(t.space.bytes(t.ptr, usedBytes));
+    if (mode !== 'in') this.back.push(() => t.space.bytes(t.ptr, usedBytes).set(this.home.bytes(p, usedBytes)));
+    return p;
+  }
+  finish(): void {
+    for (const b of this.back) b();
+  }
+}
+
+export interface WasmBackendOptions {
+  /** Bytes per memory (default and maximum 4 GiB); tests use a small cap to exercise multi-memory placement. */
+  readonly maxMemoryBytes?: number;
+  /** For info.detail, e.g. 'relaxed-simd'. */
+  readonly variant?: string;
+}
+
+export class WasmBackend implements Backend {
+  readonly info: BackendInfo;
+  private readonly spaces: MemorySpace[] = [];
+  private readonly exports: KernelExports[] = [];
+  private readonly cap: number;
+  private current = 0;
+  private disposed = false;
+
+  constructor(private readonly runner: KernelRunner, options: WasmBackendOptions = {}) {
+    this.cap = Math.min(options.maxMemoryBytes ?? MAX_MEMORY_BYTES, MAX_MEMORY_BYTES);
+    this.info = { name: 'wasm', threads: runner.threads, detail: `WASM ${options.variant ?? 'simd'}, ${runner.threads} thread(s), memories of ${(this.cap / 2 ** 30).toFixed(2)} GiB` };
+    this.newSpace();
+  }
+
+  /** Number of WebAssembly memories in use (diagnostics and tests). */
+  get memoryCount(): number {
+    return this.spaces.length;
+  }
+
+  /** Which memory a tensor lives in (diagnostics and tests). */
+  memoryOf(t: BTensor): number {
+    return this.own(t).space.index;
+  }
+
+  supports(op: OpName, dtype?: WeightDType): boolean {
+    switch (op) {
+      case 'matmul': case 'loraApply': case 'embed': return true;
+      case 'loraDelta': case 'rmsnorm': case 'mulRows': case 'addBias': case 'attention':
+        return dtype === undefined || dtype === 'f32';
+      default: return dtype === undefined || dtype === 'f32';
+    }
+  }
+
+  beginGroup(bytes: number): void {
+    const s = this.spaces[this.current]!;
+    if (!s.empty && s.available < bytes + (1 << 20)) {
+      this.current = this.spaces.length;
+      this.newSpace();
+    }
+  }
+
+  alloc(dtype: WeightDType, shape: readonly number[], label = ''): BTensor {
+    if (this.disposed) throw new Error('WASM backend used after dispose');
+    checkShape(dtype, shape);
+    const [rows, cols] = matrixShape(shape);
+    const bytes = storage(dtype, numel(shape));
+    if (bytes > this.cap - (1 << 17)) throw new RangeError(`tensor '${label}' (${bytes} bytes) does not fit one WASM memory (${this.cap} bytes)`);
+    const order = [this.current, ...this.spaces.map((s) => s.index).filter((i) => i !== this.current)];
+    for (const i of order) {
+      const s = this.spaces[i]!;
+      const p = s.alloc(bytes);
+      if (p >= 0) return new WasmTensor(dtype, [...shape], s, p, bytes, rows, cols, label);
+    }
+    this.current = this.spaces.length;
+    const s = this.newSpace();
+    const p = s.alloc(bytes);
+    if (p < 0) throw new RangeError(`out of WASM memory for tensor '${label}'`);
+    return new WasmTensor(dtype, [...shape], s, p, bytes, rows, cols, label);
+  }
+
+  write(t: BTensor, bytes: Uint8Array, byteOffset = 0): void {
+    const wt = this.own(t);
+    if (wt.dtype !== 'q8_0') {
+      if (byteOffset < 0 || byteOffset + bytes.byteLength > wt.bytes) throw new RangeError(`write overflows tensor '${wt.label}'`);
+      wt.space.bytes(wt.ptr + byteOffset, bytes.byteLength).set(bytes);
+      return;
+    }
+    // GGUF blocks in, SoA out: repacked by the kernel in slabs staged through the scratch arena.
+    if (byteOffset % ref.Q8_BLOCK_BYTES || bytes.byteLength % ref.Q8_BLOCK_BYTES) throw new RangeError('q8_0 writes must cover whole 34-byte blocks');
+    const block0 = byteOffset / ref.Q8_BLOCK_BYTES;
+    const nBlocks = bytes.byteLength / ref.Q8_BLOCK_BYTES;
+    if (block0 + nBlocks > (wt.rows * wt.cols) / 32) throw new RangeError(`write overflows tensor '${wt.label}'`);
+    const slab = 1 << 15;
+    const s = wt.space;
+    s.beginOp(slab * ref.Q8_BLOCK_BYTES);
+    const tmp = s.scratch(slab * ref.Q8_BLOCK_BYTES);
+    const ex = this.exports[s.index]!;
+    for (let b = 0; b < nBlocks; b += slab) {
+      const nb = Math.min(slab, nBlocks - b);
+      s.bytes(tmp, nb * ref.Q8_BLOCK_BYTES).set(bytes.subarray(b * ref.Q8_BLOCK_BYTES, (b + nb) * ref.Q8_BLOCK_BYTES));
+      ex['repack_q8']!(wt.ptr + (block0 + b) * 32, wt.ptr + wt.scalesOffset + (block0 + b) * 4, tmp, nb);
+    }
+  }
+
+  hostView(t: BTensor): Uint8Array | null {
+    const wt = this.own(t);
+    return wt.dtype === 'q8_0' ? null : wt.space.bytes(wt.ptr, wt.bytes);
+  }
+
+  async read(t: BTensor): Promise<Float32Array> {
+    const wt = this.own(t);
+    if (wt.dtype === 'f32') return wt.space.f32(wt.ptr, wt.rows * wt.cols).slice();
+    return ref.decodeVector(this.rowSource(wt));
+  }
+
+  free(t: BTensor): void {
+    const wt = this.own(t);
+    wt.freed = true;
+    wt.space.free(wt.ptr, wt.bytes);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.runner.dispose();
+  }
+
+  matmul(out: BTensor, w: BTensor, x: BTensor, n: number): void {
+    const W = this.own(w), X = this.f32t(x), O = this.f32t(out);
+    const { rows, cols } = W;
+    const s = W.space;
+    const ex = this.exports[s.index]!;
+    const q8 = W.dtype === 'q8_0';
+    if (n === 1) {
+      const qBytes = q8 ? cols + (cols / 32) * 4 : 0;
+      s.beginOp(cols * 4 + rows * 4 + qBytes + 256);
+      const f = new OpFrame(s);
+      const xp = f.stage(X, 'in', cols * 4);
+      const op = f.stage(O, 'out', rows * 4);
+      const chunk = this.chunkFor(rows, rows * cols, 64);
+      if (q8) {
+        // Activations quantized to q8_0 once per call, then integer dot products (llama.cpp vec_dot_q8_0_q8_0).
+        const xq = s.scratch(cols);
+        const xs = s.scratch((cols / 32) * 4);
+        ex['quant_q8']!(xq, xs, xp, cols);
+        this.runner.run('mv_q8', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, xq, xs, cols]);
+      } else {
+        const fn: ThreadedKernel = W.dtype === 'f32' ? 'mv_f32' : W.dtype === 'f16' ? 'mv_f16' : 'mv_bf16';
+        this.runner.run(fn, s.index, rows, chunk, [op, W.ptr, xp, cols]);
+      }
+      f.finish();
+      return;
+    }
+    const threads = this.runner.threads;
+    s.beginOp(n * cols * 4 + n * rows * 4 + threads * (MM_SCRATCH + KC * 4) + 256);
+    const f = new OpFrame(s);
+    const xp = f.stage(X, 'in', n * cols * 4);
+    const op = f.stage(O, 'out', n * rows * 4);
+    const scratch = s.scratch(threads * (MM_SCRATCH + KC * 4));
+    const chunk = this.chunkFor(rows, n * rows * cols, 32, 8);
+    this.runner.run('mm', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, xp, n, rows, cols, DTYPE_CODE[W.dtype], scratch]);
+    f.finish();
+  }
+
+  loraApply(out: BTensor, a: BTensor, b: BTensor, x: BTensor, n: number, scale: number, tmp: BTensor): void {
+    const B = this.own(b), O = this.f32t(out);
+    this.matmul(tmp, a, x, n);
+    // Up-projection into a temporary, then out += scale * that (axpy), so every weight dtype takes the fast matmul.
+    const y = this.alloc('f32', [n, B.rows], 'loraApply.y') as WasmTensor;
+    try {
+      this.matmul(y, B, tmp, n);
+      const home = y.space;
+      home.beginOp(n * B.rows * 4 + 256);
+      const f = new OpFrame(home);
+      const op = f.stage(O, 'inout', n * B.rows * 4);
+      this.exports[home.index]!['axpy']!(op, y.ptr, scale, n * B.rows);
+      f.finish();
+    } finally {
+      this.free(y);
+    }
+  }
+
+  loraDelta(w: BTensor, b: BTensor, a: BTensor, scale: number): void {
+    const W = this.own(w), B = this.own(b), A = this.own(a);
+    if (W.dtype !== 'f32' || B.dtype !== 'f32' || A.dtype !== 'f32') {
+      ref.loraDelta(this.view(W), this.rowSource(B), this.rowSource(A), scale);
+      return;
+    }
+    const r = B.cols;
+    const s = W.space;
+    const threads = this.runner.threads;
+    s.beginOp(B.bytes + A.bytes + threads * r * 4 + 256);
+    const f = new OpFrame(s);
+    const bp = f.stage(B, 'in');
+    const ap = f.stage(A, 'in');
+    const scratch = s.scratch(threads * r * 4);
+    const chunk = this.chunkFor(W.rows, W.rows * W.cols * r, 16);
+    this.runner.run('lora_delta', s.index, W.rows, chunk, [W.ptr, bp, ap, W.cols, r, scale, scratch]);
+    f.finish();
+  }
+
+  rmsnorm(out: BTensor, x: BTensor, weight: BTensor, n: number, eps: number): void {
+    const X = this.f32t(x), O = this.f32t(out), Wt = this.own(weight);
+    const d = Wt.rows * Wt.cols;
+    if (Wt.dtype !== 'f32') {
+      ref.rmsnorm(this.view(O), this.view(X), ref.decodeVector(this.rowSource(Wt)), n, eps);
+      return;
+    }
+    const s = X.space;
+    s.beginOp(2 * n * d * 4 + d * 4 + 256);
+    const f = new OpFrame(s);
+    const xp = f.stage(X, O === X ? 'inout' : 'in', n * d * 4);
+    const wp = f.stage(Wt, 'in');
+    const op = O === X ? xp : f.stage(O, 'out', n * d * 4);
+    this.exports[s.index]!['rmsnorm']!(op, xp, wp, n, d, eps);
+    f.finish();
+  }
+
+  rope(x: BTensor, n: number, heads: number, headDim: number, pos0: number, invFreq: BTensor, attentionFactor: number): void {
+    const X = this.f32t(x), F = this.f32t(invFreq);
+    const s = X.space;
+    s.beginOp(F.bytes + headDim * 4 + 256);
+    const f = new OpFrame(s);
+    const fp = f.stage(F, 'in');
+    const scratch = s.scratch(headDim * 4);
+    this.exports[s.index]!['rope']!(X.ptr, n, heads, headDim, pos0, fp, attentionFactor, scratch);
+    f.finish();
+  }
+
+  softmax(x: BTensor, n: number): void {
+    const X = this.f32t(x);
+    this.exports[X.space.index]!['softmax']!(X.ptr, n, X.cols);
+  }
+
+  swiglu(out: BTensor, gate: BTensor, up: BTensor, n: number): void {
+    const O = this.f32t(out);
+    const count = n * O.cols;
+    this.elementwise((ex, p) => ex['swiglu']!(p[0]!, p[1]!, p[2]!, count), [[O, 'out'], [this.f32t(gate), 'in'], [this.f32t(up), 'in']], count * 4);
+  }
+
+  add(out: BTensor, a: BTensor, b: BTensor, count: number): void {
+    this.elementwise((ex, p) => ex['binary']!(p[0]!, p[1]!, p[2]!, count, 0, 0), [[this.f32t(out), 'out'], [this.f32t(a), 'in'], [this.f32t(b), 'in']], count * 4);
+  }
+
+  mulRows(x: BTensor, v: BTensor, n: number): void {
+    this.rowBroadcast(x, v, n, 1);
+  }
+
+  addBias(x: BTensor, bias: BTensor, n: number): void {
+    this.rowBroadcast(x, bias, n, 2);
+  }
+
+  attention(out: BTensor, q: BTensor, kCache: BTensor, vCache: BTensor, n: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number): void {
+    const K = this.f32t(kCache), V = this.f32t(vCache), Q = this.f32t(q), O = this.f32t(out);
+    const s = K.space;
+    const threads = this.runner.threads;
+    const seq = pos0 + n;
+    const qBytes = n * nHeads * headDim * 4;
+    const scoreStride = Math.ceil(seq / 16) * 16;
+    s.beginOp(2 * qBytes + (V.space === s ? 0 : seq * nKvHeads * headDim * 4) + threads * scoreStride * 4 + 256);
+    const f = new OpFrame(s);
+    const qp = f.stage(Q, 'in', qBytes);
+    const vp = f.stage(V, 'in', seq * nKvHeads * headDim * 4);
+    const op = f.stage(O, 'out', qBytes);
+    const scratch = s.scratch(threads * scoreStride * 4);
+    const units = n * nHeads;
+    const chunk = this.chunkFor(units, units * seq * headDim * 2, Math.max(1, Math.floor(units / (threads * 4))));
+    this.runner.run('attention', s.index, units, chunk, [op, qp, K.ptr, vp, pos0, nHeads, nKvHeads, headDim, scratch, scoreStride]);
+    f.finish();
+  }
+
+  copyRows(dst: BTensor, dstRow: number, src: BTensor, srcRow: number, rows: number): void {
+    const D = this.f32t(dst), S = this.f32t(src);
+    const cols = S.cols;
+    D.space.f32(D.ptr, D.rows * D.cols).set(S.space.f32(S.ptr + srcRow * cols * 4, rows * cols), dstRow * cols);
+  }
+
+  embed(out: BTensor, table: BTensor, ids: Int32Array): void {
+    const T = this.own(table), O = this.f32t(out);
+    const s = T.space;
+    const cols = T.cols;
+    s.beginOp(ids.length * cols * 4 + 256);
+    const f = new OpFrame(s);
+    const op = f.stage(O, 'out', ids.length * cols * 4);
+    const ex = this.exports[s.index]!;
+    const bpv = T.dtype === 'f32' ? 4 : T.dtype === 'q8_0' ? 1 : 2;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (id < 0 || id >= T.rows) throw new RangeError(`token id ${id} is outside the embedding table (${T.rows} rows)`);
+      ex['decode']!(op + i * cols * 4, T.ptr + id * cols * bpv, T.ptr + T.scalesOffset + id * (cols / 32) * 4, cols, DTYPE_CODE[T.dtype]);
+    }
+    f.finish();
+  }
+
+  async argmax(x: BTensor, count: number): Promise<number> {
+    return ref.argmax(this.view(this.f32t(x)), count);
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------------------------------
+
+  private newSpace(): MemorySpace {
+    const s = new MemorySpace(this.spaces.length, this.cap);
+    this.spaces.push(s);
+    this.exports.push(this.runner.addMemory(s.memory));
+    return s;
+  }
+
+  /** Chunk rows so a thread claims `pref` rows at a time; everything inline when the op is too small to share. */
+  private chunkFor(total: number, work: number, pref: number, multiple = 1): number {
+    if (this.runner.threads === 1 || work < PARALLEL_MIN_WORK) return Math.max(total, 1);
+    return Math.max(multiple, Math.ceil(pref / multiple) * multiple);
+  }
+
+  private elementwise(fn: (ex: KernelExports, ptrs: number[]) => void, operands: Array<[WasmTensor, Mode]>, bytes: number): void {
+    const s = operands[1]![0].space;
+    s.beginOp(operands.length * bytes + 256);
+    const f = new OpFrame(s);
+    // An output aliasing an input keeps one staged copy.
+    const staged = new Map<WasmTensor, number>();
+    const ptrs = operands.map(([t, mode]) => {
+      const hit = staged.get(t);
+      if (hit !== undefined) return hit;
+      const p = f.stage(t, operands.some(([u, m]) => u === t && m === 'in') && mode === 'out' ? 'inout' : mode, bytes);
+      staged.set(t, p);
+      return p;
+    });
+    fn(this.exports[s.index]!, ptrs);
+    f.finish();
+  }
+
+  private rowBroadcast(x: BTensor, v: BTensor, n: number, op: number): void {
+    const X = this.f32t(x), Vt = this.own(v);
+    const d = Vt.rows * Vt.cols;
+    if (Vt.dtype !== 'f32') {
+      const vec = ref.decodeVector(this.rowSource(Vt));
+      if (op === 1) ref.mulRows(this.view(X), vec, n);
+      else ref.addBias(this.view(X), vec, n);
+      return;
+    }
+    const s = X.space;
+    s.beginOp(d * 4 + 256);
+    const f = new OpFrame(s);
+    const vp = f.stage(Vt, 'in');
+    this.exports[s.index]!['binary']!(X.ptr, X.ptr, vp, n * d, d, op);
+    f.finish();
+  }
+
+  private own(t: BTensor): WasmTensor {
+    if (!(t instanceof WasmTensor)) throw new Error(`tensor owned by '${t.owner}' passed to the wasm backend`);
+    if (t.freed) throw new Error(`tensor '${t.label}' used after free`);
+    return t;
+  }
+
+  private f32t(t: BTensor): WasmTensor {
+    const wt = this.own(t);
+    if (wt.dtype !== 'f32') throw new Error(`op needs an f32 tensor, '${wt.label}' is ${wt.dtype}`);
+    return wt;
+  }
+
+  private view(t: WasmTensor): Float32Array {
+    return t.space.f32(t.ptr, t.rows * t.cols);
+  }
+
+  private rowSource(t: WasmTensor): ref.RowSource {
+    const buf = t.space.memory.buffer;
+    const count = t.rows * t.cols;
+    switch (t.dtype) {
+      case 'f32': return ref.f32Rows(this.view(t), t.rows, t.cols);
+      case 'f16': return ref.f16Rows(new Uint16Array(buf, t.ptr, count), t.rows, t.cols);
+      case 'bf16': return ref.bf16Rows(new Uint16Array(buf, t.ptr, count), t.rows, t.cols);
+      case 'q8_0': return ref.q8SoaRows(new Int8Array(buf, t.ptr, count), new Float32Array(buf, t.ptr + t.scalesOffset, count / 32), t.rows, t.cols);
+    }
+  }
+}

@@ -1,0 +1,175 @@
+// Parity suite shared by every fast backend: each op x dtype at odd and edge sizes against the reference backend,
+// tolerance by dtype (atol + rtol*|ref| per element, scaled by the summed magnitude for reductions; NMSE per tensor).
+
+import * as assert from 'node:assert/strict';
+import type { Backend, BTensor, OpName, WeightDType } from '../../src/core/backend';
+import { ReferenceBackend } from '../../src/kernels/reference/referenceBackend';
+import { TOL, encode, expectClose, randArray, type Tol } from './kernelsHelpers';
+
+export interface ParityOptions {
+  /** Ops the backend is expected to run itself (supports() true); others are still checked through its fallback. */
+  readonly fastOps?: readonly OpName[];
+  /** Sizes scale for slow backends (e.g. WebGPU on SwiftShader). */
+  readonly small?: boolean;
+}
+
+const ALL: readonly WeightDType[] = ['f32', 'f16', 'bf16', 'q8_0'];
+
+/** Registers the parity tests; `get` returns the backend created in the caller's before() hook. */
+export function defineParity(get: () => Backend, options: ParityOptions = {}): void {
+  const oracle = new ReferenceBackend();
+  const both = (dtype: WeightDType, shape: number[], values: Float32Array): [BTensor, BTensor] => {
+    const bytes = encode(values, dtype);
+    const a = get().alloc(dtype, shape);
+    get().write(a, bytes);
+    const b = oracle.alloc(dtype, shape);
+    oracle.write(b, bytes);
+    return [a, b];
+  };
+  const zeros = (shape: number[]): [BTensor, BTensor] => [get().alloc('f32', shape), oracle.alloc('f32', shape)];
+  const check = async (pair: [BTensor, BTensor], tol: Tol, label: string, scale?: ArrayLike<number>) => {
+    expectClose(await get().read(pair[0]), await oracle.read(pair[1]), tol, label, scale);
+  };
+  const abs = (v: Float32Array) => v.map(Math.abs);
+
+  const mmShapes: Array<[number, number, number]> = options.small
+    ? [[1, 32, 1], [7, 96, 1], [33, 160, 1], [5, 64, 3], [17, 288, 5], [9, 64, 8]]
+    : [[1, 32, 1], [7, 96, 1], [33, 160, 1], [130, 1056, 1], [5, 64, 3], [17, 288, 5], [9, 512, 8], [67, 544, 13], [300, 1024, 1]];
+  for (const dtype of ALL) {
+    const shapes = dtype === 'q8_0' ? mmShapes : [...mmShapes, [3, 37, 1], [5, 3, 2], [11, 45, 6]] as Array<[number, number, number]>;
+    for (const [rows, cols, n] of shapes) {
+      it(`matmul ${dtype} rows=${rows} cols=${cols} n=${n}`, async () => {
+        const wv = randArray(rows * cols, rows * 7 + cols, 0.5);
+        const xv = randArray(n * cols, cols * 3 + n);
+        const w = both(dtype, [rows, cols], wv);
+        const x = both('f32', [n, cols], xv);
+        const out = zeros([n, rows]);
+        get().matmul(out[0], w[0], x[0], n);
+        oracle.matmul(out[1], w[1], x[1], n);
+        // Per-element atol scales with sum |w||x|, what the dot product actually summed.
+        const wa = both(dtype, [rows, cols], abs(wv));
+        const xa = both('f32', [n, cols], abs(xv));
+        const mag = oracle.alloc('f32', [n, rows]);
+        oracle.matmul(mag, wa[1], xa[1], n);
+        await check(out, TOL[dtype], `matmul ${dtype}`, await oracle.read(mag));
+      });
+    }
+  }
+
+  for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+    for (const [rows, cols, r, n] of [[33, 70, 8, 1], [64, 96, 16, 3], [5, 7, 1, 2]]) {
+      it(`loraApply ${dtype} rows=${rows} cols=${cols} r=${r} n=${n}`, async () => {
+        const a = both(dtype, [r!, cols!], randArray(r! * cols!, 11, 0.3));
+        const b = both(dtype, [rows!, r!], randArray(rows! * r!, 12, 0.3));
+        const x = both('f32', [n!, cols!], randArray(n! * cols!, 13));
+        const out = both('f32', [n!, rows!], randArray(n! * rows!, 14));
+        const tmp = zeros([n!, r!]);
+        get().loraApply(out[0], a[0], b[0], x[0], n!, 0.75, tmp[0]);
+        oracle.loraApply(out[1], a[1], b[1], x[1], n!, 0.75, tmp[1]);
+        await check(out, { atol: 1e-5, rtol: 1e-4, nmse: 1e-10 }, 'loraApply');
+      });
+    }
+  }
+
+  for (const [rows, cols, r] of options.small ? [[7, 9, 3], [33, 70, 8]] : [[7, 9, 3], [37, 83, 5], [256, 1030, 16], [64, 4096, 64]]) {
+    it(`loraDelta f32 rows=${rows} cols=${cols} r=${r}`, async () => {
+      const w = both('f32', [rows!, cols!], randArray(rows! * cols!, 21));
+      const b = both('f32', [rows!, r!], randArray(rows! * r!, 22, 0.1));
+      const a = both('f32', [r!, cols!], randArray(r! * cols!, 23, 0.1));
+      get().loraDelta(w[0], b[0], a[0], 2.5);
+      oracle.loraDelta(w[1], b[1], a[1], 2.5);
+      await check(w, { atol: 2e-6, rtol: 1e-6, nmse: 1e-12 }, 'loraDelta');
+    });
+  }
+
+  for (const wd of ['f32', 'bf16'] as const) {
+    it(`rmsnorm (weight ${wd}), in place and out of place, d odd`, async () => {
+      const x = both('f32', [3, 67], randArray(201, 31, 3));
+      const wt = both(wd, [67], randArray(67, 32));
+      const out = zeros([3, 67]);
+      get().rmsnorm(out[0], x[0], wt[0], 3, 1e-5);
+      oracle.rmsnorm(out[1], x[1], wt[1], 3, 1e-5);
+      await check(out, TOL.act, 'rmsnorm');
+      get().rmsnorm(x[0], x[0], wt[0], 3, 1e-6);
+      oracle.rmsnorm(x[1], x[1], wt[1], 3, 1e-6);
+      await check(x, TOL.act, 'rmsnorm in place');
+    });
+  }
+
+  for (const [n, heads, hd, pos0] of [[3, 4, 10, 5], [1, 2, 64, 4000], [5, 3, 128, 0]]) {
+    it(`rope n=${n} heads=${heads} headDim=${hd} pos0=${pos0}`, async () => {
+      const x = both('f32', [n!, heads! * hd!], randArray(n! * heads! * hd!, 41));
+      const inv = new Float32Array(hd! / 2).map((_, i) => Math.fround(1 / 10000 ** ((2 * i) / hd!)));
+      const f = both('f32', [hd! / 2], inv);
+      get().rope(x[0], n!, heads!, hd!, pos0!, f[0], 1);
+      oracle.rope(x[1], n!, heads!, hd!, pos0!, f[1], 1);
+      await check(x, { atol: 2e-6, rtol: 1e-5, nmse: 1e-11 }, 'rope');
+    });
+  }
+
+  it('softmax rows of odd width, large logits', async () => {
+    const x = both('f32', [3, 33], randArray(99, 51, 30));
+    get().softmax(x[0], 3);
+    oracle.softmax(x[1], 3);
+    await check(x, { atol: 1e-7, rtol: 1e-5, nmse: 1e-11 }, 'softmax');
+  });
+
+  it('swiglu, add (aliased), mulRows, addBias', async () => {
+    const g = both('f32', [3, 41], randArray(123, 61, 6));
+    const u = both('f32', [3, 41], randArray(123, 62));
+    const out = zeros([3, 41]);
+    get().swiglu(out[0], g[0], u[0], 3);
+    oracle.swiglu(out[1], g[1], u[1], 3);
+    await check(out, { atol: 1e-6, rtol: 1e-5, nmse: 1e-11 }, 'swiglu');
+    get().add(out[0], out[0], u[0], 123);
+    oracle.add(out[1], out[1], u[1], 123);
+    await check(out, TOL.act, 'add');
+    const v = both('f32', [41], randArray(41, 63));
+    get().mulRows(out[0], v[0], 3);
+    oracle.mulRows(out[1], v[1], 3);
+    await check(out, TOL.act, 'mulRows');
+    get().addBias(out[0], v[0], 2);
+    oracle.addBias(out[1], v[1], 2);
+    await check(out, TOL.act, 'addBias');
+  });
+
+  for (const [n, pos0, nh, nkv, hd] of [[1, 0, 4, 2, 8], [1, 9, 4, 1, 12], [4, 7, 4, 4, 8], [6, 0, 8, 2, 64], [1, 200, 8, 2, 64]]) {
+    it(`attention n=${n} pos0=${pos0} heads=${nh} kvHeads=${nkv} headDim=${hd}`, async () => {
+      const maxSeq = pos0! + n! + 3;
+      const q = both('f32', [n!, nh! * hd!], randArray(n! * nh! * hd!, 71, 2));
+      const k = both('f32', [maxSeq, nkv! * hd!], randArray(maxSeq * nkv! * hd!, 72, 2));
+      const v = both('f32', [maxSeq, nkv! * hd!], randArray(maxSeq * nkv! * hd!, 73));
+      const out = zeros([n!, nh! * hd!]);
+      get().attention(out[0], q[0], k[0], v[0], n!, pos0!, nh!, nkv!, hd!);
+      oracle.attention(out[1], q[1], k[1], v[1], n!, pos0!, nh!, nkv!, hd!);
+      await check(out, { atol: 1e-6, rtol: 1e-4, nmse: 1e-10 }, 'attention');
+    });
+  }
+
+  it('copyRows', async () => {
+    const src = both('f32', [5, 12], randArray(60, 81));
+    const dst = zeros([9, 12]);
+    get().copyRows(dst[0], 3, src[0], 1, 4);
+    oracle.copyRows(dst[1], 3, src[1], 1, 4);
+    await check(dst, { atol: 0, rtol: 0, nmse: 0 }, 'copyRows');
+  });
+
+  for (const dtype of ALL) {
+    it(`embed ${dtype} and argmax`, async () => {
+      const cols = dtype === 'q8_0' ? 96 : 45;
+      const table = both(dtype, [11, cols], randArray(11 * cols, 91));
+      const out = zeros([4, cols]);
+      const ids = new Int32Array([3, 0, 10, 3]);
+      get().embed(out[0], table[0], ids);
+      oracle.embed(out[1], table[1], ids);
+      await check(out, { atol: 0, rtol: 1e-7, nmse: 1e-14 }, 'embed');
+      assert.equal(await get().argmax(out[0], 4 * cols), await oracle.argmax(out[1], 4 * cols));
+    });
+  }
+
+  if (options.fastOps) {
+    it('supports() reports the fast ops', () => {
+      for (const op of options.fastOps!) assert.ok(get().supports(op, 'f32'), op);
+    });
+  }
+}

@@ -1,0 +1,162 @@
+// WASM backend: parity with the reference for every op x dtype on 1 and N threads and on both builds (plain and
+// relaxed SIMD), bit-exact agreement between thread counts, a slowed helper, cancellation, and multi-memory placement.
+
+import * as assert from 'node:assert/strict';
+import type { Backend } from '../../src/core/backend';
+import { createBackend, createWasmBackend } from '../../src/kernels/createBackend.node';
+import type { WasmBackend } from '../../src/kernels/wasm/wasmBackend';
+import { encode, randArray } from './kernelsHelpers';
+import { defineParity } from './kernelsParitySuite';
+
+async function built(): Promise<void> {
+  // Same function `npm run build` runs; a no-op when dist/*.wasm is newer than the kernel sources.
+  const { buildWasm } = await import('../../scripts/build-wasm.mjs');
+  await buildWasm({ quiet: true });
+}
+
+for (const [variant, threads] of [['simd', 1], ['relaxed', 1], ['simd', 2], ['relaxed', 3]] as const) {
+  describe(`numerics: wasm ${variant} parity, ${threads} thread(s)`, function () {
+    this.timeout(120000);
+    let be: Backend;
+    before(async () => {
+      await built();
+      be = await createWasmBackend({ wasmVariant: variant, threads });
+    });
+    after(() => be?.dispose());
+    defineParity(() => be, { fastOps: ['matmul', 'loraDelta', 'rmsnorm', 'rope', 'softmax', 'swiglu', 'attention', 'embed'] });
+  });
+}
+
+describe('numerics: wasm threads, memories, cancellation', function () {
+  this.timeout(120000);
+  before(built);
+
+  async function matmulOn(be: Backend, dtype: 'f32' | 'f16' | 'bf16' | 'q8_0', rows: number, cols: number, n: number): Promise<Float32Array> {
+    const w = be.alloc(dtype, [rows, cols]);
+    be.write(w, encode(randArray(rows * cols, 5), dtype));
+    const x = be.alloc('f32', [n, cols]);
+    be.write(x, encode(randArray(n * cols, 6), 'f32'));
+    const out = be.alloc('f32', [n, rows]);
+    be.matmul(out, w, x, n);
+    return be.read(out);
+  }
+
+  it('gives bit-identical results on 1 and 3 threads, and with one helper slowed down (no deadlock)', async () => {
+    const one = await createWasmBackend({ threads: 1 });
+    const three = await createWasmBackend({ threads: 3 });
+    const slow = await createWasmBackend({ threads: 3, slowHelper: { tid: 2, delayMs: 3 } });
+    try {
+      for (const dtype of ['f32', 'f16', 'bf16', 'q8_0'] as const) {
+        for (const n of [1, 7]) {
+          const a = await matmulOn(one, dtype, 1000, 256, n);
+          assert.deepEqual(await matmulOn(three, dtype, 1000, 256, n), a, `${dtype} n=${n} 3 threads`);
+          assert.deepEqual(await matmulOn(slow, dtype, 1000, 256, n), a, `${dtype} n=${n} slowed helper`);
+        }
+      }
+      assert.equal(three.info.threads, 3);
+    } finally {
+      one.dispose();
+      three.dispose();
+      slow.dispose();
+    }
+  });
+
+  it('stops a long merge-style loop on abort between ops and stays usable', async () => {
+    const be = await createWasmBackend({ threads: 2 });
+    try {
+      const w = be.alloc('f32', [512, 512]);
+      const b = be.alloc('f32', [512, 16]);
+      const a = be.alloc('f32', [16, 512]);
+      be.write(b, encode(randArray(512 * 16, 1, 0.01), 'f32'));
+      be.write(a, encode(randArray(16 * 512, 2, 0.01), 'f32'));
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 30);
+      let done = 0;
+      const loop = async (): Promise<void> => {
+        for (let i = 0; i < 1_000_000; i++) {
+          controller.signal.throwIfAborted();
+          be.loraDelta(w, b, a, 1);
+          done++;
+          if (i % 8 === 7) await new Promise((r) => setImmediate(r)); // let the cancel message in, as the engine does
+        }
+      };
+      await assert.rejects(loop(), (e: Error) => e.name === 'AbortError');
+      assert.ok(done > 0 && done < 1_000_000);
+      // The pool is idle and consistent: a fresh op still matches the single-thread result exactly.
+      const ref = await createWasmBackend({ threads: 1 });
+      assert.deepEqual(await matmulOn(be, 'f16', 300, 128, 1), await matmulOn(ref, 'f16', 300, 128, 1));
+      ref.dispose();
+    } finally {
+      be.dispose();
+    }
+  });
+
+  it('places tensors over several memories under a small cap (never straddling) and stages operands across them', async () => {
+    const cap = 4 << 20; // 4 MiB per memory instead of 4 GiB
+    const be = (await createWasmBackend({ threads: 2, maxMemoryBytes: cap })) as WasmBackend;
+    const oracle = await createBackend({ backend: 'reference' });
+    try {
+      const layers = 5, rows = 256, cols = 1024; // 1 MiB f32 per weight, 2 per layer
+      const ws: Array<[ReturnType<Backend['alloc']>, ReturnType<Backend['alloc']>]> = [];
+      const wr: Array<ReturnType<Backend['alloc']>> = [];
+      for (let l = 0; l < layers; l++) {
+        be.beginGroup!(2 * rows * cols * 4);
+        const up = be.alloc('f32', [rows, cols], `l${l}.up`);
+        const down = be.alloc('f16', [cols, rows], `l${l}.down`);
+        be.write(up, encode(randArray(rows * cols, 100 + l, 0.05), 'f32'));
+        be.write(down, encode(randArray(rows * cols, 200 + l, 0.05), 'f16'));
+        assert.equal(be.memoryOf(up), be.memoryOf(down), `layer ${l} split across memories`);
+        ws.push([up, down]);
+        const u = oracle.alloc('f32', [rows, cols]);
+        oracle.write(u, encode(randArray(rows * cols, 100 + l, 0.05), 'f32'));
+        const d = oracle.alloc('f16', [cols, rows]);
+        oracle.write(d, encode(randArray(rows * cols, 200 + l, 0.05), 'f16'));
+        wr.push(u, d);
+      }
+      assert.ok(be.memoryCount >= 3, `expected several memories, got ${be.memoryCount}`);
+      // Activations live wherever they land (usually the last memory); every matmul hands them across.
+      const x = be.alloc('f32', [1, cols]);
+      const h = be.alloc('f32', [1, rows]);
+      const xr = oracle.alloc('f32', [1, cols]);
+      const hr = oracle.alloc('f32', [1, rows]);
+      const xv = encode(randArray(cols, 7), 'f32');
+      be.write(x, xv);
+      oracle.write(xr, xv);
+      for (let l = 0; l < layers; l++) {
+        be.matmul(h, ws[l]![0], x, 1);
+        be.matmul(x, ws[l]![1], h, 1);
+        oracle.matmul(hr, wr[2 * l]!, xr, 1);
+        oracle.matmul(xr, wr[2 * l + 1]!, hr, 1);
+      }
+      const got = await be.read(x);
+      const want = await oracle.read(xr);
+      for (let i = 0; i < cols; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-5 + 1e-4 * Math.abs(want[i]!), `x[${i}]`);
+      assert.throws(() => be.alloc('f32', [2048, 1024]), /does not fit one WASM memory/);
+    } finally {
+      be.dispose();
+    }
+  });
+
+  it('hostView is a live view for f32/f16/bf16 (files read straight into it) and null for repacked q8_0', async () => {
+    const be = await createWasmBackend({ threads: 1 });
+    try {
+      const t = be.alloc('f16', [2, 8]);
+      const view = be.hostView(t)!;
+      view.set(encode(new Float32Array(16).fill(1.5), 'f16'));
+      assert.deepEqual([...await be.read(t)], new Array(16).fill(1.5));
+      assert.equal(be.hostView(be.alloc('q8_0', [1, 32])), null);
+    } finally {
+      be.dispose();
+    }
+  });
+
+  it('createBackend honours the choice and falls back with a logged reason', async () => {
+    const lines: string[] = [];
+    const r = await createBackend({ backend: 'reference' });
+    assert.equal(r.info.name, 'reference');
+    const w = await createBackend({ backend: 'wasm', threads: 2, log: (m) => lines.push(m) });
+    assert.equal(w.info.name, 'wasm');
+    assert.equal(w.info.threads, 2);
+    w.dispose();
+  });
+});
