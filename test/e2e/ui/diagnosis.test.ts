@@ -1,0 +1,95 @@
+// Base-model diagnosis in a real VS Code: the demo's adapter with a Colab base path gets a squiggle on the exact value,
+// a Problems row and a hover that says where it was recorded and what fits; "Use <candidate>" and "Choose base model
+// folder..." (picker driven by the `.lora-workbench-test-pick` hook file, see src/extension/language/baseCommands.ts)
+// rewrite the value and the diagnostics clear.
+
+import * as assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Workbench, commandTitle, e2eEnv } from '../support/workbench';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** adapter_config.json files of the workspace copy whose base is a Colab path (the demo's broken adapter). */
+function brokenConfigs(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, depth: number): void => {
+    for (const name of readdirSync(dir)) {
+      const p = path.join(dir, name);
+      if (name === 'adapter_config.json' && /"\/content\//.test(readFileSync(p, 'utf8'))) out.push(p);
+      else if (depth < 5 && !name.startsWith('.') && statSync(p).isDirectory()) walk(p, depth + 1);
+    }
+  };
+  walk(root, 0);
+  return out.sort();
+}
+
+describe('base-model diagnosis', () => {
+  let wb: Workbench;
+  let ws: string;
+  let broken: string;
+  let second: string;
+  before(async () => {
+    ws = e2eEnv().workspace;
+    const found = brokenConfigs(path.join(ws, 'runs'));
+    assert.ok(found.length > 0, 'the demo has an adapter whose base is a Colab path');
+    broken = found[0]!;
+    // A second broken adapter (same weights) for the "Choose base model folder..." test, outside the demo's runs.
+    const dir = path.join(ws, 'e2e-diagnosis', 'copied-adapter');
+    mkdirSync(dir, { recursive: true });
+    for (const f of ['adapter_config.json', 'adapter_model.safetensors']) copyFileSync(path.join(path.dirname(broken), f), path.join(dir, f));
+    second = path.join(dir, 'adapter_config.json');
+    wb = await Workbench.open();
+  });
+  after(async () => {
+    await wb?.close();
+  });
+
+  const squiggles = (): ReturnType<Workbench['page']['locator']> => wb.page.locator('.editor-instance .monaco-editor .squiggly-error');
+  const valueToken = (): ReturnType<Workbench['page']['locator']> =>
+    wb.page.locator('.editor-instance .monaco-editor .view-lines span', { hasText: /^"\/content\// }).first();
+
+  it('puts an error on the Colab base value, with a Problems row and a hover', async () => {
+    await wb.openFile(path.relative(ws, broken));
+    await squiggles().first().waitFor({ timeout: 30_000 });
+    await valueToken().waitFor();
+    const problems = await wb.problems();
+    assert.ok(problems.some((p) => /does not exist on this machine/.test(p) && /Colab/.test(p)), problems.join('\n'));
+    await wb.page.locator('.editor-instance .monaco-editor .view-lines').first().click();
+    const hover = await wb.hover(valueToken());
+    assert.match(hover, /Base model/);
+    assert.match(hover, /Google Colab/);
+    assert.match(hover, /Choose base model folder/);
+    assert.match(hover, /Use .*stories260K/);
+    await wb.screenshot('diagnosis-hover');
+  });
+
+  it('"Use <candidate>" rewrites the value and the error clears', async () => {
+    await valueToken().click();
+    await wb.page.keyboard.press('Escape');
+    await wb.page.keyboard.press('Control+.');
+    const item = wb.page.locator('.action-widget .monaco-list-row', { hasText: /Use .*stories260K/ }).first();
+    await item.waitFor({ timeout: 15_000 });
+    await wb.screenshot('diagnosis-quick-fix');
+    await sleep(250);
+    await item.click();
+    await wb.page.locator('.editor-instance .monaco-editor .view-lines span', { hasText: /stories260K"/ }).first().waitFor();
+    await squiggles().first().waitFor({ state: 'detached', timeout: 30_000 });
+    const problems = await wb.problems();
+    assert.ok(!problems.some((p) => /does not exist on this machine/.test(p) && p.includes(path.basename(path.dirname(broken)))), problems.join('\n'));
+    await wb.screenshot('diagnosis-fixed');
+  });
+
+  it('"Choose base model folder..." checks the folder, writes it and the error clears', async () => {
+    writeFileSync(path.join(ws, '.lora-workbench-test-pick'), 'models/stories260K\n');
+    await wb.openFile(path.relative(ws, second));
+    await wb.page.locator('.tabs-container .tab.active[data-resource-name="adapter_config.json"]').waitFor();
+    await squiggles().first().waitFor({ timeout: 30_000 });
+    await wb.runCommand(commandTitle('loraWorkbench.chooseBaseModel'));
+    const msg = await wb.waitForNotification(/Base model set to/);
+    assert.match(msg, /stories260K/);
+    assert.match(msg, /(\d+)\/\1 adapter tensors fit/);
+    await squiggles().first().waitFor({ state: 'detached', timeout: 30_000 });
+    await wb.screenshot('diagnosis-chosen');
+  });
+});
