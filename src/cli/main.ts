@@ -10,9 +10,10 @@ import { scanCommand } from './commands/scan';
 import { generateCommand } from './commands/generate';
 import { tokenizeCommand } from './commands/tokenize';
 import { diagnoseCommand } from './commands/diagnose';
+import { mergeCommand } from './commands/merge';
 
 /** Registered subcommands; later issues add scan, diagnose, merge, generate, tokenize here. */
-export const COMMANDS: readonly CliCommand[] = [probeCommand, scanCommand, generateCommand, tokenizeCommand, diagnoseCommand];
+export const COMMANDS: readonly CliCommand[] = [probeCommand, scanCommand, generateCommand, tokenizeCommand, diagnoseCommand, mergeCommand];
 
 const HELP = () => `lora-workbench ${ENGINE_VERSION} - inspect, diagnose, merge and run LoRA adapters
 

@@ -136,6 +136,9 @@ export interface MergeParams {
   readonly verify?: boolean;
   readonly backend?: BackendChoice;
   readonly threads?: number;
+  /** The paths as the user typed them, recorded in merge_manifest.json (default: the absolute paths). */
+  readonly baseGiven?: string;
+  readonly adapterGiven?: string;
 }
 export interface MergeResult {
   readonly out: string;
