@@ -20,16 +20,22 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  await fn(); // warm-up: OS page cache and JIT
-  await fn();
-  const ts: number[] = [];
-  for (let i = 0; i < REPS; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn();
-    ts.push(Number(process.hrtime.bigint() - t0) / 1e6);
+/** Interleaved rounds (A, B, C, A, B, C, ...) so load changes on a shared machine hit every variant alike. */
+async function timeAll(fns: Record<string, () => Promise<unknown>>): Promise<Record<string, number>> {
+  const names = Object.keys(fns);
+  for (const n of names) {
+    await fns[n]!(); // warm-up: OS page cache and JIT
+    await fns[n]!();
   }
-  return median(ts);
+  const ts: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let i = 0; i < REPS; i++) {
+    for (const n of names) {
+      const t0 = process.hrtime.bigint();
+      await fns[n]!();
+      ts[n]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, median(ts[n]!)]));
 }
 
 async function main(): Promise<void> {
@@ -43,19 +49,22 @@ async function main(): Promise<void> {
   const f = testFs(path.join(root, 'home'));
   const apparent = fs.readdirSync(base).filter((n) => n.endsWith('.safetensors')).reduce((s, n) => s + fs.statSync(path.join(base, n)).size, 0);
 
-  const headersOnly = await time(async () => {
-    await readModelWeights(f, base);
-    const src = await f.open(path.join(good, 'adapter_model.safetensors'));
-    try {
-      await readSafetensorsHeader(src);
-    } finally {
-      await src.close();
-    }
-  });
-  const diagFresh = await time(() => diagnoseAdapter(f, good, { workspaceFolders: [ws], cache: new BaseModelCache() }));
   const shared = new BaseModelCache();
-  const diagCached = await time(() => diagnoseAdapter(f, good, { workspaceFolders: [ws], cache: shared }));
-  const brokenFresh = await time(() => diagnoseAdapter(f, broken, { workspaceFolders: [ws], cache: new BaseModelCache() }));
+  const t = await timeAll({
+    headersOnly: async () => {
+      await readModelWeights(f, base);
+      const src = await f.open(path.join(good, 'adapter_model.safetensors'));
+      try {
+        await readSafetensorsHeader(src);
+      } finally {
+        await src.close();
+      }
+    },
+    diagFresh: () => diagnoseAdapter(f, good, { workspaceFolders: [ws], cache: new BaseModelCache() }),
+    diagCached: () => diagnoseAdapter(f, good, { workspaceFolders: [ws], cache: shared }),
+    brokenFresh: () => diagnoseAdapter(f, broken, { workspaceFolders: [ws], cache: new BaseModelCache() }),
+  });
+  const { headersOnly, diagFresh, diagCached, brokenFresh } = t as Record<'headersOnly' | 'diagFresh' | 'diagCached' | 'brokenFresh', number>;
   const check = await diagnoseAdapter(f, good, { workspaceFolders: [ws] });
   const checkBroken = await diagnoseAdapter(f, broken, { workspaceFolders: [ws] });
   if (check.compatible !== true || check.compat?.matched !== 448) throw new Error(`unexpected diagnosis: ${JSON.stringify(check.problems)}`);
@@ -63,7 +72,7 @@ async function main(): Promise<void> {
 
   const fmt = (ms: number): string => `${ms.toFixed(2)} ms`;
   console.log(`base: LLaMA-7B shape, 2 shards, ${check.base.info?.weights?.tensors.size} tensors, ${(apparent / 2 ** 30).toFixed(1)} GiB apparent (sparse); adapter: ${check.compat.total} tensors`);
-  console.log(`median of ${REPS} warm runs (OS cache warm):`);
+  console.log(`median of ${REPS} interleaved warm runs (OS cache warm):`);
   console.log(`  baseline  headers only (base index + 2 shard headers + adapter header)  ${fmt(headersOnly)}`);
   console.log(`  diagnose  fresh header cache (CLI-like)                                 ${fmt(diagFresh)}   ratio ${(diagFresh / headersOnly).toFixed(2)}x`);
   console.log(`  diagnose  shared header cache (editor re-diagnosis)                     ${fmt(diagCached)}   ratio ${(diagCached / headersOnly).toFixed(2)}x`);

@@ -135,13 +135,6 @@ export function checkCompatibility(input: CompatInput): CompatReport {
   const conv = usesConv1D(base);
 
   const tensors = input.adapterTensors ?? [];
-  const byModule = new Map<string, Map<Role, AdapterTensor>>();
-  for (const t of tensors) {
-    const p = parseAdapterKey(t.name);
-    if (!byModule.has(p.module)) byModule.set(p.module, new Map());
-    byModule.get(p.module)!.set(p.role === 'full' && p.suffix === 'bias' ? 'loraBias' : p.role, t);
-  }
-
   for (const t of tensors) {
     const p = parseAdapterKey(t.name);
     if (p.suffix === '') continue; // not a module tensor (e.g. trainable token deltas): nothing to map

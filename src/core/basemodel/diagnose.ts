@@ -155,8 +155,15 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
     return { configPath, adapterDir, parsed, format: parsed.format, config, base: emptyBase, adapter: noWeights, compat: null, compatible: null, problems };
   }
 
-  const weightsRead = await readAdapterWeights(fs, adapterDir, opts.binReader);
-  const adapter: AdapterWeightsInfo = { ...weightsRead, tokenizer: await readTokenizerSize(fs, adapterDir) };
+  // Independent reads run concurrently: adapter header, adapter tokenizer, base resolution (stats only).
+  const rawValue = parsed.value?.base_model_name_or_path;
+  const raw = typeof rawValue === 'string' ? rawValue : null;
+  const [weightsRead, tokenizer, resolution] = await Promise.all([
+    readAdapterWeights(fs, adapterDir, opts.binReader),
+    readTokenizerSize(fs, adapterDir),
+    resolveBaseModel(fs, rawValue ?? null, { adapterDir, workspaceFolders: ws, searchPaths, revision: config.revision }),
+  ]);
+  const adapter: AdapterWeightsInfo = { ...weightsRead, tokenizer };
   const docStart = { offset: parsed.root?.offset ?? 0, length: 1 };
   if (adapter.error) {
     problems.push(problem('adapter-weights-unreadable', 'error', docStart, `The adapter weights cannot be read: ${adapter.error}`));
@@ -166,9 +173,6 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
   }
 
   // Resolve: the override folder, else the recorded value.
-  const rawValue = parsed.value?.base_model_name_or_path;
-  const raw = typeof rawValue === 'string' ? rawValue : null;
-  const resolution = await resolveBaseModel(fs, rawValue ?? null, { adapterDir, workspaceFolders: ws, searchPaths, revision: config.revision });
   const cls = resolution.classification;
   let resolved = resolution.resolved;
   let via = resolution.via;

@@ -99,15 +99,15 @@ export class BaseModelCache {
     const files = ['config.json', 'model.safetensors.index.json', 'model.safetensors', 'pytorch_model.bin.index.json', 'pytorch_model.bin']
       .map((f) => joinPath(folder, f));
     for (const f of info?.weights?.files ?? []) if (!files.includes(f)) files.push(f);
-    const parts: string[] = [];
-    for (const f of files) {
+    // Concurrent stats: this runs on every re-diagnosis, so it is the hot path of the editor feature.
+    const parts = await Promise.all(files.map(async (f) => {
       try {
-        const s = await fs.stat(f);
-        parts.push(s ? `${s.size}:${s.mtimeMs}` : '-');
+        const st = await fs.stat(f);
+        return st ? `${st.size}:${st.mtimeMs}` : '-';
       } catch {
-        parts.push('!');
+        return '!';
       }
-    }
+    }));
     return parts.join('|');
   }
 
