@@ -93,14 +93,30 @@ def load_adapter_dir(d, cfg, weights):
     return llama.Adapter(modules, dropout=0.0, use_dora=conf["use_dora"]), conf
 
 
+def merged_weights(weights, adapter):
+    """PEFT merge_and_unload semantics in fp32: W + s*BA; DoRA: (m / ||W + s*BA||_row) * (W + s*BA)."""
+    out = dict(weights)
+    for name, mod in adapter.modules.items():
+        W = weights[name + ".weight"] + mod.scaling * (mod.B @ mod.A)
+        if mod.m is not None:
+            W = (mod.m / torch.linalg.norm(W, dim=1))[:, None] * W
+        out[name + ".weight"] = W
+    return out
+
+
 def tokenize_all(sp, stories):
     return [[1] + sp.encode(s) + [2] for s in stories]
 
 
-def split(stories, n_eval, seed):
+def split(stories, n_eval, seed, held_out=None, n_held=0):
+    """Deduplicate, shuffle (seeded), take n_eval for eval. Stories containing `held_out` never reach training;
+    n_held of them join the eval split (a kind of story the adapter has not seen, so eval_loss can bottom out
+    before the last step, as on real runs)."""
     uniq = sorted(set(stories))
     random.Random(seed).shuffle(uniq)
-    return uniq[n_eval:], uniq[:n_eval]
+    held = [s for s in uniq if held_out and held_out in s]
+    rest = [s for s in uniq if s not in held]
+    return rest[n_eval:], rest[:n_eval] + held[:n_held]
 
 
 def main():
@@ -119,14 +135,14 @@ def main():
         fail(f"prompt tokenization changed: {prompt_ids}")
 
     # 1. the forward reproduces the model's known behaviour
-    base_new, _, _ = llama.greedy(cfg, weights, prompt_ids, 40)
+    base_new, _, _, _ = llama.greedy(cfg, weights, prompt_ids, 40)
     base_text = sp.decode(prompt_ids[1:] + base_new)
     log(f"base: {base_text!r}")
     if not base_text.startswith(KNOWN_BASE):
         fail(f"base greedy continuation mismatch: {base_text!r}")
 
     # 2. data
-    kite_train, kite_eval = split(data.make_stories("kite", 400, 1234), 24, 1)
+    kite_train, kite_eval = split(data.make_stories("kite", 400, 1234), 20, 1, held_out="started to rain", n_held=4)
     boat_train, boat_eval = split(data.make_stories("boat", 200, 4321), 12, 2)
     log(f"kite stories: {len(kite_train)} train / {len(kite_eval)} eval; boat: {len(boat_train)} / {len(boat_eval)}")
     kite_train_ids, kite_eval_ids = tokenize_all(sp, kite_train), tokenize_all(sp, kite_eval)
@@ -186,13 +202,26 @@ def main():
         conf = None
         if rel is not None:
             adapter, conf = load_adapter_dir(os.path.join(DEMO, rel), cfg, weights)
-        new, first, last = llama.greedy(cfg, weights, prompt_ids, 40, adapter)
+        new, first, last, margin = llama.greedy(cfg, weights, prompt_ids, 40, adapter)
+        if 2 in new or len(new) != 40:
+            fail(f"{name}: EOS inside the 40 greedy tokens; the goldens assume none")
+        if margin < 1e-3:
+            fail(f"{name}: near-tie between the two best logits ({margin:.2e}); the golden would be fragile")
+        if adapter is not None:
+            # the unmerged forward and a merged base must agree (checks the LoRA/DoRA maths both ways)
+            seq = torch.tensor([prompt_ids + new])
+            with torch.no_grad():
+                diff = float((llama.forward(cfg, weights, seq, adapter)
+                              - llama.forward(cfg, merged_weights(weights, adapter), seq)).abs().max())
+            if diff > 1e-4:
+                fail(f"{name}: merged vs unmerged logits differ by {diff:.2e}")
         text = sp.decode(prompt_ids[1:] + new)
         texts[name] = text
         log(f"{name}: {text!r}")
         case = {"name": name, "adapter": None if rel is None else f"demo/{rel}",
                 "new_token_ids": new, "text": text,
-                "prompt_last_logits_top10": top10(first), "final_step_logits_top10": top10(last)}
+                "prompt_last_logits_top10": top10(first), "final_step_logits_top10": top10(last),
+                "min_top2_margin": round(margin, 6)}
         if conf is not None:
             case["scaling"] = conf["lora_alpha"] / (conf["r"] ** 0.5 if conf["use_rslora"] else conf["r"])
             case["use_dora"] = conf["use_dora"]
@@ -218,7 +247,8 @@ def main():
         "_comment": (
             "Greedy goldens for the demo workspace, made by scripts/dev/make_demo.py with a torch LlamaForCausalLM "
             "forward (fp32). prompt_ids = BOS(1) + sentencepiece ids of `prompt` (tokenizer.model of the base). "
-            "Each case decodes max_new_tokens tokens by argmax (no EOS stop was needed; ties never occurred), with the "
+            "Each case decodes max_new_tokens tokens by argmax (the script asserts no EOS among them and no near-ties: "
+            "min_top2_margin is the smallest top-1 minus top-2 logit gap over the steps), with the "
             "adapter applied UNMERGED: y = W x + scaling * B (A x), scaling = lora_alpha / r (lora_alpha / sqrt(r) "
             "with use_rslora); DoRA: y = (m / ||W + scaling * B A||_row) * (W x + scaling * B (A x)). "
             "new_token_ids excludes the prompt; text = decode(prompt ids without BOS + new ids). "
@@ -236,15 +266,112 @@ def main():
     with open(GOLDENS, "w") as f:
         f.write(json.dumps(goldens, indent=2) + "\n")
 
-    write_readme(results, texts)
     total = 0
     for root, _, files in os.walk(DEMO):
-        total += sum(os.path.getsize(os.path.join(root, n)) for n in files)
+        total += sum(os.path.getsize(os.path.join(root, n)) for n in files if n != "README.md" or root != DEMO)
+    counts = {"kite_train": len(kite_train), "kite_eval": len(kite_eval), "kite_held": 4,
+              "boat_train": len(boat_train), "boat_eval": len(boat_eval)}
+    write_readme(results, texts, counts, (total + 8000) / 1e6)
     log(f"demo/ is {total / 1e6:.2f} MB; done in {time.time() - t0:.0f} s")
 
 
-def write_readme(results, texts):
-    pass
+def _eval_curve(state):
+    return ", ".join(f"{r['step']}: {r['eval_loss']:.4f}" for r in state["log_history"] if "eval_loss" in r)
+
+
+def _loss_curve(state):
+    rows = [r for r in state["log_history"] if "loss" in r]
+    return f"{rows[0]['loss']:.4f} at step {rows[0]['step']} -> {rows[-1]['loss']:.4f} at step {rows[-1]['step']}"
+
+
+def write_readme(results, texts, counts, total_mb):
+    main_state = results["stories-lora"]
+    best = os.path.basename(main_state["best_model_checkpoint"])
+    readme = README_TEMPLATE.format(
+        total_mb=f"{total_mb:.1f}", best=best, counts=counts,
+        main_loss=_loss_curve(main_state), main_eval=_eval_curve(main_state),
+        colab_loss=_loss_curve(results["stories-lora-colab"]), colab_eval=_eval_curve(results["stories-lora-colab"]),
+        dora_loss=_loss_curve(results["stories-dora"]), dora_eval=_eval_curve(results["stories-dora"]),
+        base_text=texts["base"], lora_text=texts["stories-lora"], colab_text=texts["stories-lora-colab"],
+        dora_text=texts["stories-dora"],
+        ckpt_texts="\n".join(f"  - `{k}`: \"{v}\"" for k, v in texts.items() if "checkpoint-" in k),
+    )
+    with open(os.path.join(DEMO, "README.md"), "w") as f:
+        f.write(readme)
+
+
+README_TEMPLATE = """# LoRA Workbench demo workspace
+
+Open this folder (`demo/`) as the VS Code workspace (`npm run demo` does it for you). Everything here is small
+({total_mb} MB), real, and was made by `/usr/bin/python3 scripts/dev/make_demo.py` (dev-only: Debian's python3-torch,
+numpy and sentencepiece; no transformers or PEFT). Re-running the script regenerates every file here and
+`test/fixtures/demo-goldens.json` identically (fixed seeds, one thread, nominal runtimes) and fails loudly if a check
+does not hold. This README is written by the script too.
+
+| Path | What it is |
+| --- | --- |
+| `models/stories260K/` | The base model: Andrej Karpathy's llama2.c `stories260K` (trained on TinyStories; llama2.c is MIT-licensed), converted to the Hugging Face `LlamaForCausalLM` layout. Its `README.md` has the attribution and the conversion. |
+| `runs/stories-lora/` | A LoRA training run laid out exactly as HF Trainer + PEFT write it: `checkpoint-50/`, `-100/`, `-150/`, `-200/` (adapter, `optimizer.pt`, `scheduler.pt`, `rng_state.pth`, `trainer_state.json`, `training_args.bin`, tokenizer files, model card) and the final adapter at the top (`save_model` + `save_state` + `train/eval/all_results.json`, as `run_clm.py` does). `base_model_name_or_path` is `models/stories260K`: relative, so it resolves against the directory training ran from, which is this folder. The best checkpoint by `eval_loss` is `{best}`, and `load_best_model_at_end` put its weights in the final adapter. |
+| `runs/stories-lora-colab/` | A short rsLoRA run (`use_rslora: true`, q_proj/v_proj only) brought back from Google Colab: its `base_model_name_or_path` is `/content/drive/MyDrive/models/stories260K`, which does not exist on this machine, so the base-model diagnostics flag it (the fix is to point it at `models/stories260K`). |
+| `runs/stories-dora/` | A DoRA adapter (`use_dora: true`, `...lora_magnitude_vector` tensors) as a bare `save_pretrained` writes it, trained on a different story set: for the merge and preview demos. |
+
+## What the adapters learned
+
+Greedy decoding from `Once upon a time` (BOS + prompt), 40 new tokens, adapters applied unmerged:
+
+- base: "{base_text}"
+- `runs/stories-lora` (= {best}): "{lora_text}"
+- `runs/stories-lora-colab`: "{colab_text}"
+- `runs/stories-dora`: "{dora_text}"
+- the checkpoints of `runs/stories-lora`:
+{ckpt_texts}
+
+The token ids and top-10 logits of every case are in `test/fixtures/demo-goldens.json` (format described in its
+`_comment`); the TypeScript engine is checked against them.
+
+## Training figures
+
+- `stories-lora`: train loss {main_loss}; eval_loss by step {main_eval}.
+- `stories-lora-colab`: train loss {colab_loss}; eval_loss by step {colab_eval}.
+- `stories-dora`: train loss {dora_loss}; eval_loss by step {dora_eval}.
+
+## How it was made
+
+1. Copy `stories260K` here; load `model.safetensors` with a small safetensors reader of the script's own; run a
+   plain-torch `LlamaForCausalLM` forward (RMSNorm, rotate_half RoPE with theta 10000, GQA with 8 query / 4 kv heads,
+   SiLU-gated MLP, untied lm_head) and assert the model's known continuation "...a little girl named Lily. She loved to
+   play outside in the park."
+2. Generate small story sets of our own from templates with fixed seeds: "Mia and her red kite"
+   ({counts[kite_train]} train / {counts[kite_eval]} eval; the eval split includes {counts[kite_held]} stories of a kind
+   training never sees, so eval_loss bottoms out before the end, as it often does on real runs) and "Sam and his blue
+   boat" ({counts[boat_train]} / {counts[boat_eval]}). Each example is BOS + text + EOS, right-padded with EOS, padding
+   masked out of the loss.
+3. Train with PEFT's semantics: `lora_A` (r, in) kaiming-uniform(a=sqrt(5)), `lora_B` (out, r) zeros, scaling alpha/r
+   (alpha/sqrt(r) for rsLoRA), dropout on the LoRA input, base frozen; DoRA magnitude initialised to the row norms of W
+   and the norm detached, as PEFT does. AdamW (no weight decay), linear schedule with warmup, gradient clipping at 1.0,
+   batch 8, seed 42, logging / evaluation / saving like HF Trainer.
+   - `stories-lora`: r=8, alpha=16, dropout 0.05, all seven projections, lr 3e-3, warmup 20, 200 steps, log every 10,
+     eval and save every 50, `load_best_model_at_end` on `eval_loss`.
+   - `stories-lora-colab`: rsLoRA r=8, alpha=16, dropout 0.1, q_proj/v_proj, lr 2e-3, warmup 6, 60 steps, eval and save
+     every 30.
+   - `stories-dora`: DoRA r=8, alpha=16, dropout 0.05, all seven projections, lr 3e-3, warmup 10, 100 steps.
+4. Write the files the way PEFT 0.18.0 and Trainer do (notes below), read every adapter back from disk, and record the
+   greedy goldens.
+
+## Fidelity notes
+
+- `adapter_config.json`: every field of PEFT 0.18.0's `LoraConfig`, `json.dumps(indent=2, sort_keys=True)`, no trailing
+  newline, `inference_mode: true` (as `save_pretrained` sets it). `adapter_model.safetensors`: F32, keys such as
+  `base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight` (adapter name stripped),
+  `__metadata__ = {{"format": "pt"}}`, header padded to 8 bytes.
+- `trainer_state.json`: the fields of a current transformers `TrainerState`; `best_model_checkpoint` is an absolute path
+  on the training machine (`/home/alex/lora-workbench-demo/runs/...`, or `/content/drive/MyDrive/runs/...` for Colab).
+- `optimizer.pt`, `scheduler.pt` and `rng_state.pth` are real `torch.save` outputs of the loop's AdamW, LambdaLR and RNG
+  states. `training_args.bin` is a `torch.save` of a **plain dict** of the training arguments (transformers is not
+  installed where the demo is made), not a pickled `TrainingArguments` object.
+- `*_runtime` and `*_per_second` figures are nominal (derived from token counts) so that regeneration is identical.
+- The tokenizer files in the run folders are copies of the base's (a slow `LlamaTokenizer` save: no `tokenizer.json`).
+"""
 
 
 if __name__ == "__main__":

@@ -144,18 +144,21 @@ def forward(cfg, weights, ids, adapter=None, training=False):
 
 @torch.no_grad()
 def greedy(cfg, weights, prompt_ids, n_new, adapter=None, eos_id=None):
-    """Greedy decoding without a KV cache (the model is tiny). Returns (new_ids, first_logits, last_logits):
-    first_logits are the logits at the last prompt position, last_logits those that chose the final new token."""
+    """Greedy decoding without a KV cache (the model is tiny). Returns (new_ids, first_logits, last_logits, margin):
+    first_logits are the logits at the last prompt position, last_logits those that chose the final new token,
+    margin the smallest top-1 minus top-2 logit gap over all steps (how safe the argmax is against rounding)."""
     ids = list(prompt_ids)
-    new, first, last = [], None, None
+    new, first, last, margin = [], None, None, float("inf")
     for _ in range(n_new):
         logits = forward(cfg, weights, torch.tensor([ids]), adapter)[0, -1]
         if first is None:
             first = logits.clone()
         last = logits.clone()
+        top2 = torch.topk(logits, 2).values
+        margin = min(margin, float(top2[0] - top2[1]))
         nxt = int(torch.argmax(logits))
         ids.append(nxt)
         new.append(nxt)
         if eos_id is not None and nxt == eos_id:
             break
-    return new, first, last
+    return new, first, last, margin

@@ -225,8 +225,6 @@ def train(spec, cfg, weights, base_dir, train_set, eval_set, log=print):
         _save_model(spec.out_dir, adapter, config, training_args, base_dir)
         _json(os.path.join(spec.out_dir, "trainer_state.json"), state)
         train_results = dict(train_metrics, train_samples=len(train_set))
-        del train_results["total_flos"]
-        train_results["total_flos"] = state["total_flos"]
         final_eval = evaluate(cfg, weights, adapter, eval_set, bs)
         eval_results = dict(final_eval, epoch=state["epoch"], eval_samples=len(eval_set),
                             perplexity=math.exp(final_eval["eval_loss"]))
