@@ -69,6 +69,8 @@ function installCodeServer() {
     ...process.env,
     PATH: `${path.join(node24Dir, 'bin')}${path.delimiter}${process.env.PATH ?? ''}`,
     npm_config_nodedir: node24Dir,
+    // node-gyp: compile each addon with one make job per core (the sqlite amalgamation alone takes minutes on one).
+    JOBS: process.env.JOBS ?? 'max',
   };
   run(npmCommand, ['install', ...npmQuiet, `code-server@${CODE_SERVER_VERSION}`], { cwd: staging, env });
   const entry = path.join(staging, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
