@@ -43,5 +43,8 @@ export async function buildWasm({ force = false, quiet = false } = {}) {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await buildWasm({ force: process.argv.includes('--force') });
+  buildWasm({ force: process.argv.includes('--force') }).catch((err) => {
+    console.error(err.message);
+    process.exit(1);
+  });
 }

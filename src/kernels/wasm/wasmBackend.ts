@@ -352,6 +352,33 @@ export class WasmBackend implements Backend {
     return ref.argmax(this.view(this.f32t(x)), count);
   }
 
+  /**
+   * Streaming-read bandwidth (GB/s, median of `reps`) of `bytes` read by this backend's threads with the same dynamic
+   * chunking as the kernels: the yardstick for matvec GB/s (benchmarks; engine/probe may report it).
+   */
+  measureReadBandwidth(bytes = 256 << 20, reps = 7): number {
+    const block = 1 << 16;
+    const blocks = Math.max(1, Math.floor(bytes / block));
+    const buf = this.alloc('f32', [blocks * block / 4], 'bandwidthProbe') as WasmTensor;
+    try {
+      const view = buf.space.bytes(buf.ptr, blocks * block);
+      for (let i = 0; i < view.length; i += 4096) view[i] = i & 0xff; // touch every page so reads hit DRAM, not zero pages
+      const s = buf.space;
+      const times: number[] = [];
+      for (let r = 0; r <= reps; r++) {
+        s.beginOp(this.runner.threads * 16 + 64);
+        const sink = s.scratch(this.runner.threads * 16);
+        const t0 = performance.now();
+        this.runner.run('stream_read', s.index, blocks, 16, [buf.ptr, block, sink]);
+        if (r > 0) times.push(performance.now() - t0);
+      }
+      times.sort((a, b) => a - b);
+      return (blocks * block) / (times[Math.floor(times.length / 2)]! / 1e3) / 1e9;
+    } finally {
+      this.free(buf);
+    }
+  }
+
   // ---- helpers ------------------------------------------------------------------------------------------------------
 
   private newSpace(): MemorySpace {

@@ -520,3 +520,21 @@ export function attention(r0: i32, r1: i32, tid: i32, out: usize, q: usize, k: u
     for (let j = h4; j < hd; j++) store<f32>(op + (<usize>j << 2), load<f32>(op + (<usize>j << 2)) / sum);
   }
 }
+
+// ---- streaming-read probe: the machine's read bandwidth as these threads see it (benchmarks, engine/probe) ----------
+
+/** XOR-folds blocks r0..r1 of `blockBytes` (multiple of 64) at src; the fold is stored so the loads cannot be removed. */
+export function stream_read(r0: i32, r1: i32, tid: i32, src: usize, blockBytes: i32, sink: usize): void {
+  let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+  for (let b = r0; b < r1; b++) {
+    const p0 = src + <usize>b * <usize>blockBytes;
+    const end = p0 + <usize>blockBytes;
+    for (let p = p0; p < end; p += 64) {
+      a0 = v128.xor(a0, v128.load(p));
+      a1 = v128.xor(a1, v128.load(p, 16));
+      a2 = v128.xor(a2, v128.load(p, 32));
+      a3 = v128.xor(a3, v128.load(p, 48));
+    }
+  }
+  v128.store(sink + (<usize>tid << 4), v128.xor(v128.xor(a0, a1), v128.xor(a2, a3)));
+}
