@@ -313,3 +313,39 @@ describe('relink run / fix edits', () => {
     assert.equal(applyTextEdits(rev.text, editsForFix(rev, { kind: 'remove-revision' })!), text);
   });
 });
+
+describe('diagnose: foreign kinds and I/O failures', () => {
+  it('Windows paths on Linux are foreign; ModelScope cache paths map to the local cache', async () => {
+    const ws = tempDir('diag-kinds-');
+    const home = tempDir('diag-kinds-home-');
+    const f = testFs(home);
+    const w = await diagnoseAdapter(f, makeAdapter(path.join(ws, 'w'), { base: 'D:\\models\\Llama-2-7b-hf' }));
+    assert.deepEqual([w.base.kind, w.base.origin], ['windows', 'windows']);
+    assert.ok(has(w, 'base-model-foreign-path', 'error'));
+    assert.match(w.problems[0]!.message, /Windows/);
+    const ms = path.join(home, '.cache/modelscope/hub/models/qwen/Tiny___1');
+    makeBase(ms);
+    const m = await diagnoseAdapter(f, makeAdapter(path.join(ws, 'm'), { base: '/mnt/workspace/.cache/modelscope/hub/models/qwen/Tiny___1' }));
+    assert.equal(m.base.kind, 'modelscope-cache');
+    assert.equal(m.base.resolved, ms);
+    assert.ok(has(m, 'base-model-foreign-path', 'error'));
+    assert.equal(m.compatible, false, 'the written value still fails to load');
+    assert.deepEqual(m.problems[0]!.fixes[0], { kind: 'make-absolute', value: ms });
+  });
+  it('permission errors on the base become base-model-unreadable, not a crash', async () => {
+    const ws = tempDir('diag-perm-');
+    const base = makeBase(path.join(ws, 'base'));
+    const inner = testFs(ws);
+    const denied = (p: string): boolean => p === base || p.startsWith(base + '/');
+    const fsDenied = Object.assign(Object.create(inner) as typeof inner, {
+      stat: async (p: string) => {
+        if (denied(p)) throw new Error(`${p}: permission denied while trying to stat.`);
+        return inner.stat(p);
+      },
+    });
+    const d = await diagnoseAdapter(fsDenied, makeAdapter(path.join(ws, 'a'), { base }));
+    assert.ok(has(d, 'base-model-unreadable', 'error'), codes(d).join());
+    assert.match(d.problems.find((p) => p.code === 'base-model-unreadable')!.message, /permission denied/);
+    assert.equal(d.compatible, false);
+  });
+});

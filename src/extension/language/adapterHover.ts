@@ -7,6 +7,7 @@ import { getLocation } from 'jsonc-parser';
 import type { Diagnosis } from '../../core/basemodel/diagnose';
 import { originLabel } from '../../core/basemodel/classify';
 import { moduleScaling } from '../../core/peft/config';
+import { valueRange } from '../../core/peft/parse';
 import { parseAdapterKey } from '../../core/basemodel/compat';
 import type { Fix } from '../../core/peft/problems';
 import type { AdapterDiagnostics } from './adapterDiagnostics';
@@ -84,7 +85,8 @@ export function baseHoverMarkdown(d: Diagnosis, uri: vscode.Uri, workspaceFolder
   } else if (d.compatible === null) {
     md.appendMarkdown(`**${vscode.l10n.t('Compatibility')}**: ${vscode.l10n.t('not checked')}\n\n`);
   }
-  const baseProblems = d.problems.filter((p) => p.range.offset === d.problems.find((x) => x.code.startsWith('base-model') || x.code.startsWith('adapter-base'))?.range.offset);
+  const onValue = valueRange(d.parsed, ['base_model_name_or_path']);
+  const baseProblems = d.problems.filter((p) => p.range.offset === onValue.offset && p.range.length === onValue.length);
   for (const p of baseProblems) md.appendMarkdown(`${p.severity === 'error' ? '$(error)' : p.severity === 'warning' ? '$(warning)' : '$(info)'} \`${p.code}\` ${p.message}\n\n`);
   const fixes: Fix[] = [];
   for (const p of baseProblems) for (const f of p.fixes) if (!fixes.some((x) => JSON.stringify(x) === JSON.stringify(f))) fixes.push(f);
