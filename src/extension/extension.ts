@@ -9,6 +9,7 @@ import { createLog, log } from './platform/log';
 import type { CheckpointIndex } from './views/checkpointIndex';
 import { registerDiagnosis } from './language/registerDiagnosis';
 import { registerPreview } from './preview/register';
+import { registerMerge } from './commands/merge';
 import { registerCheckpoints } from './views/registerCheckpoints';
 
 /** What the extension exports to other extensions and to the in-host tests. */
@@ -25,6 +26,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi {
   const checkpoints = registerCheckpoints(context); // CheckpointIndex: workspace runs/adapters + onDidChange, for preview/merge/diagnose
   registerDiagnosis(context); // base-model diagnostics, hovers, quick fixes on adapter_config.json (issue 4)
   registerPreview(context, engine, checkpoints); // "Preview Generation...": base vs adapters side by side (issue 8)
+  registerMerge(context, engine, checkpoints); // "Merge into Base Model...": streaming exact merge in the engine worker (issue 5)
 
   const probeEngine = (): Promise<ProbeResult> => engine.get().request(Probe, { webgpu: true });
 

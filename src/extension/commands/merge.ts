@@ -1,0 +1,196 @@
+// "Merge into Base Model...": on checkpoints and adapters (Checkpoints view, Explorer, palette). The base is pre-filled
+// from the base-model diagnosis and an incompatible base is refused with its findings; the merge itself runs in the
+// engine worker (engine/merge) under a cancellable progress notification with tensors, bytes and an ETA.
+
+import * as vscode from 'vscode';
+import { diagnoseAdapter, type Diagnosis } from '../../core/basemodel/diagnose';
+import { CoreError } from '../../core/errors';
+import { basename, dirname, joinPath } from '../../core/paths';
+import { readTorchBinTensors } from '../../core/torchpickle/binReader';
+import { Merge, type BackendChoice, type MergeParams, type MergeResult } from '../../engine/protocol';
+import { absolutePath, NodeFs } from '../../node/nodeFs';
+import type { EngineHost } from '../engineHost';
+import { toAbortSignal } from '../platform/cancellation';
+import { log } from '../platform/log';
+import type { CheckpointIndex } from '../views/checkpointIndex';
+import type { CheckpointNode } from '../views/checkpointsTree';
+import { registerCommand } from './funnel';
+
+export const MERGE_COMMAND = 'loraWorkbench.mergeAdapter';
+const PREVIEW_COMMAND = 'loraWorkbench.previewGeneration';
+
+/** Programmatic arguments (tests, other commands): every prompt with a value given is skipped. */
+export interface MergeCommandArgs {
+  readonly adapter: string;
+  readonly base?: string;
+  readonly out?: string;
+  readonly dtype?: MergeParams['dtype'];
+  readonly verify?: boolean;
+}
+
+/** The adapter folder a menu invocation points at (a tree node, an Explorer folder, a path). */
+export function adapterFolderOf(arg: unknown, index: CheckpointIndex): string | undefined {
+  let folder: string | undefined;
+  if (arg instanceof vscode.Uri) folder = absolutePath(arg.fsPath);
+  else if (typeof arg === 'string') folder = absolutePath(arg);
+  else if (arg && typeof arg === 'object' && 'adapter' in arg && typeof (arg as MergeCommandArgs).adapter === 'string') folder = absolutePath((arg as MergeCommandArgs).adapter);
+  else if (arg && typeof arg === 'object' && 'type' in arg) {
+    const node = arg as CheckpointNode;
+    if (node.type === 'checkpoint') folder = node.checkpoint.adapter?.path ?? node.checkpoint.path;
+    else if (node.type === 'adapter') folder = node.adapter.path;
+  }
+  if (!folder) return undefined;
+  const checkpoint = index.result.runs.flatMap((r) => r.checkpoints).find((c) => c.path === folder);
+  return checkpoint?.adapter?.path ?? folder;
+}
+
+function fmtBytes(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(1)} MB`;
+}
+
+/** The diagnosis' own words for why a base does not fit. */
+function incompatibility(d: Diagnosis): string {
+  const errors = d.problems.filter((p) => p.severity === 'error').map((p) => p.message);
+  return errors.length ? errors.slice(0, 3).join(' ') : vscode.l10n.t('The adapter\'s tensors do not match this base model.');
+}
+
+export function registerMerge(context: vscode.ExtensionContext, engine: EngineHost, index: CheckpointIndex): void {
+  const fs = new NodeFs();
+  const workspaceFolders = (): string[] => (vscode.workspace.workspaceFolders ?? []).map((f) => absolutePath(f.uri.fsPath));
+
+  const pickAdapter = async (): Promise<string | undefined> => {
+    if (!index.ready) await index.refresh();
+    const r = index.result;
+    const items: Array<vscode.QuickPickItem & { path?: string }> = [];
+    for (const run of r.runs) for (const c of run.checkpoints) if (c.adapter) items.push({ label: c.name, description: run.path, path: c.adapter.path });
+    const inRuns = new Set(r.runs.flatMap((run) => run.checkpoints.map((c) => c.adapter?.path)));
+    for (const a of r.adapters) if (a.format === 'peft' && !inRuns.has(a.path)) items.push({ label: basename(a.path), description: a.path, path: a.path });
+    if (items.length === 0) {
+      const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: vscode.l10n.t('Merge This Adapter') });
+      return picked?.[0] ? absolutePath(picked[0].fsPath) : undefined;
+    }
+    return (await vscode.window.showQuickPick(items, { placeHolder: vscode.l10n.t('Merge which checkpoint or adapter into its base model?'), matchOnDescription: true }))?.path;
+  };
+
+  /** Base folder: the diagnosis' resolution first, or a folder the user picks; an incompatible base is refused. */
+  const chooseBase = async (adapter: string, given?: string): Promise<string | undefined> => {
+    let base = given;
+    if (!base) {
+      const d = await diagnoseAdapter(fs, adapter, { workspaceFolders: workspaceFolders(), binReader: readTorchBinTensors, candidates: 'when-broken' });
+      const options: Array<vscode.QuickPickItem & { path?: string }> = [];
+      if (d.base.resolved && d.compatible !== false) {
+        options.push({ label: `$(check) ${d.base.resolved}`, description: vscode.l10n.t('from adapter_config.json'), path: d.base.resolved });
+      }
+      for (const c of d.base.candidates) {
+        const p = (c as { path?: string }).path;
+        if (typeof p === 'string' && p !== d.base.resolved) options.push({ label: `$(lightbulb) ${p}`, description: vscode.l10n.t('compatible candidate'), path: p });
+      }
+      options.push({ label: `$(folder-opened) ${vscode.l10n.t('Choose Base Model Folder...')}` });
+      const placeHolder = d.base.resolved && d.compatible === false
+        ? vscode.l10n.t('The recorded base does not fit this adapter: {0}', incompatibility(d))
+        : vscode.l10n.t('Base model to merge {0} into', basename(adapter));
+      const pick = await vscode.window.showQuickPick(options, { placeHolder, ignoreFocusOut: true });
+      if (!pick) return undefined;
+      base = pick.path;
+      if (!base) {
+        const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: vscode.l10n.t('Use as Base Model') });
+        if (!picked?.[0]) return undefined;
+        base = absolutePath(picked[0].fsPath);
+      }
+    }
+    const check = await diagnoseAdapter(fs, adapter, { base, workspaceFolders: workspaceFolders(), binReader: readTorchBinTensors, candidates: 'never' });
+    if (check.compatible === false) {
+      throw new CoreError('incompatible', vscode.l10n.t('{0} does not fit this adapter: {1}', base, incompatibility(check)));
+    }
+    return base;
+  };
+
+  const chooseOut = async (adapter: string): Promise<string | undefined> => {
+    const suggestion = joinPath(dirname(adapter), `${basename(adapter)}-merged`);
+    const value = await vscode.window.showInputBox({
+      prompt: vscode.l10n.t('Output folder for the merged model (must not exist, or be empty)'),
+      value: suggestion, ignoreFocusOut: true,
+      validateInput: async (v) => {
+        const p = absolutePath(v.trim());
+        const st = await fs.stat(p);
+        if (st && (st.kind !== 'dir' || (await fs.readDir(p)).length > 0)) return vscode.l10n.t('{0} exists and is not an empty folder.', p);
+        return undefined;
+      },
+    });
+    return value ? absolutePath(value.trim()) : undefined;
+  };
+
+  const chooseDtype = async (): Promise<MergeParams['dtype'] | undefined> => {
+    const items: Array<vscode.QuickPickItem & { value: MergeParams['dtype'] }> = [
+      { label: 'auto', description: vscode.l10n.t('keep the base model\'s dtype'), value: 'auto' },
+      { label: 'bfloat16', value: 'bfloat16' }, { label: 'float16', value: 'float16' }, { label: 'float32', value: 'float32' },
+    ];
+    return (await vscode.window.showQuickPick(items, { placeHolder: vscode.l10n.t('Data type of the merged weights'), ignoreFocusOut: true }))?.value;
+  };
+
+  const runMergeJob = async (params: MergeParams): Promise<MergeResult> =>
+    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Merging {0}', basename(params.adapterPath)), cancellable: true },
+      async (progress, token) => {
+        const started = Date.now();
+        let reported = 0;
+        return engine.get().request(Merge, params, {
+          signal: toAbortSignal(token),
+          onProgress: (m) => {
+            const frac = m.total > 0 ? m.done / m.total : 0;
+            const tensors = m.detail?.split(' ')[0] ?? '';
+            let message: string;
+            if (m.phase === 'merge') {
+              const elapsed = (Date.now() - started) / 1000;
+              const eta = frac > 0.02 ? vscode.l10n.t(', about {0} s left', Math.max(0, Math.round(elapsed / frac - elapsed))) : '';
+              message = vscode.l10n.t('{0} tensors · {1} of {2}{3}', tensors, fmtBytes(m.done), fmtBytes(m.total), eta);
+            } else {
+              message = vscode.l10n.t('Verifying {0} of {1} tensors', m.done, m.total);
+            }
+            const pct = m.phase === 'merge' ? frac * 90 : 90 + frac * 10;
+            progress.report({ message, increment: Math.max(0, pct - reported) });
+            reported = Math.max(reported, pct);
+          },
+        });
+      });
+
+  context.subscriptions.push(registerCommand(MERGE_COMMAND, vscode.l10n.t('Merge into Base Model'), async (arg) => {
+    if (arg !== undefined && !index.ready) await index.refresh();
+    const args = arg && typeof arg === 'object' && 'adapter' in arg ? (arg as MergeCommandArgs) : undefined;
+    const adapter = arg === undefined ? await pickAdapter() : adapterFolderOf(arg, index);
+    if (!adapter) return undefined;
+    const base = await chooseBase(adapter, args?.base ? absolutePath(args.base) : undefined);
+    if (!base) return undefined;
+    const out = args?.out ? absolutePath(args.out) : await chooseOut(adapter);
+    if (!out) return undefined;
+    const dtype = args?.dtype ?? (args ? 'auto' : await chooseDtype());
+    if (!dtype) return undefined;
+    const cfg = vscode.workspace.getConfiguration('loraWorkbench.engine');
+    const params: MergeParams = {
+      adapterPath: adapter, basePath: base, outPath: out, dtype, verify: args?.verify ?? true,
+      backend: cfg.get<BackendChoice>('backend', 'auto'), threads: cfg.get<number>('threads', 0),
+    };
+    log().info(`merge: ${adapter} + ${base} -> ${out} (${dtype})`);
+    const result = await runMergeJob(params);
+    log().info(`merge: done ${JSON.stringify(result)}`);
+    for (const w of result.warnings) log().warn(`merge: ${w}`);
+    void index.refresh();
+    const openFolder = vscode.l10n.t('Open Folder');
+    const preview = vscode.l10n.t('Preview Generation');
+    const actions = [openFolder];
+    if ((await vscode.commands.getCommands(true)).includes(PREVIEW_COMMAND)) actions.push(preview);
+    void vscode.window.showInformationMessage(
+      vscode.l10n.t('Merged {0} tensors into {1} ({2}, {3} s{4}).', result.tensors, out, fmtBytes(result.bytesWritten), result.seconds.toFixed(1),
+        result.verified ? vscode.l10n.t(', verified') : ''),
+      ...actions,
+    ).then(async (choice) => {
+      const uri = vscode.Uri.file(out);
+      if (choice === openFolder) {
+        const inWorkspace = vscode.workspace.getWorkspaceFolder(uri) !== undefined;
+        await vscode.commands.executeCommand(inWorkspace ? 'revealInExplorer' : 'revealFileInOS', uri);
+      } else if (choice === preview) {
+        await vscode.commands.executeCommand(PREVIEW_COMMAND, uri);
+      }
+    });
+    return result;
+  }, { requiresTrust: true }));
+}
