@@ -105,6 +105,30 @@ describe('checkpoint scan: bad input', () => {
     assert.deepEqual(r.adapters[0]!.health.map((h) => h.code), ['truncated']);
   });
 
+  it('reads headers larger than the first read (>64 KB) and agrees with the reference parser', async () => {
+    fs.mkdirSync(`${dir}/big`);
+    fs.copyFileSync(`${FIXTURES}/hf-run/adapter_config.json`, `${dir}/big/adapter_config.json`);
+    const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+    let off = 0;
+    for (let l = 0; l < 600; l++) {
+      for (const [ab, shape] of [['lora_A', [4, 64]], ['lora_B', [64, 4]]] as const) {
+        header[`base_model.model.model.layers.${l}.self_attn.q_proj.${ab}.weight`] = { dtype: 'F16', shape, data_offsets: [off, off + 512] };
+        off += 512;
+      }
+    }
+    const h = Buffer.from(JSON.stringify(header));
+    assert.ok(h.length > 64 * 1024);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(h.length));
+    fs.writeFileSync(`${dir}/big/adapter_model.safetensors`, Buffer.concat([len, h, Buffer.alloc(off)]));
+    const r = await scanCheckpoints(new NodeFs(), [dir]);
+    const a = r.adapters[0]!;
+    assert.deepEqual(a.health, []);
+    assert.equal(a.tensorCount, 1200);
+    assert.equal(a.params, 1200 * 256);
+    assert.equal(a.dtype, 'F16');
+  });
+
   it('reports non-UTF-8 and non-object trainer_state.json, and a dangling weights link', async () => {
     copyDir(`${FIXTURES}/hf-run/checkpoint-100`, `${dir}/r1/checkpoint-100`);
     fs.writeFileSync(`${dir}/r1/checkpoint-100/trainer_state.json`, Buffer.from([0xff, 0xfe, 0x7b, 0x00]));

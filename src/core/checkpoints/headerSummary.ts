@@ -47,13 +47,29 @@ function summaryFromTensors(tensors: ReadonlyArray<{ name: string; dtype: string
  * file. Throws the reference parser's CoreError('bad-format') for an invalid header.
  */
 export function summarizeSafetensorsHeader(path: string, headerBytes: Uint8Array, fileSize: number): HeaderSummary {
+  const dataSize = fileSize - 8 - headerBytes.length;
+  let text: string | null = null;
   try {
-    return scan(headerBytes, fileSize - 8 - headerBytes.length);
+    text = decoder.decode(headerBytes);
+    const hit = memo.get(text);
+    if (hit && hit.dataSize === dataSize) return hit.summary;
+    const summary = scan(text, dataSize);
+    if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
+    memo.set(text, { dataSize, summary });
+    return summary;
   } catch (e) {
-    if (!(e instanceof Fallback)) throw e;
+    // Not UTF-8 (decode threw, text still null) or a failed check: the reference parser gives the verdict.
+    if (!(e instanceof Fallback) && text !== null) throw e;
     return summaryFromTensors(parseSafetensorsHeader(path, headerBytes, fileSize).tensors);
   }
 }
+
+/**
+ * Checkpoints of one run share a byte-identical header (same modules, shapes and offsets), so a run of N checkpoints
+ * parses it once. Keyed by the header text (V8 hashes strings natively); bounded, oldest evicted first.
+ */
+const MEMO_ENTRIES = 128;
+const memo = new Map<string, { dataSize: number; summary: HeaderSummary }>();
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -64,11 +80,9 @@ function occurrences(text: string, needle: string): number {
   return n;
 }
 
-function scan(b: Uint8Array, dataSize: number): HeaderSummary {
+function scan(text: string, dataSize: number): HeaderSummary {
   let json: unknown;
-  let text: string;
   try {
-    text = decoder.decode(b);
     json = JSON.parse(text);
   } catch {
     throw new Fallback();

@@ -8,7 +8,7 @@ import { GlobSet } from './glob';
 import { inspectAdapter, inspectModel, isAdapterFolder, isModelFolder, readJsonFile } from './inspect';
 import type { Adapter, Checkpoint, CheckpointFiles, Health, ModelInfo, Run, RunKind, ScanResult } from './model';
 import { bestStepOf, metricsAt, parseTrainerState, stepFromName, type TrainerState } from './trainerState';
-import { DEEPSPEED_DIR, walk, type DirRecord, type WalkOptions } from './walk';
+import { DEEPSPEED_DIR, walk, yieldSometimes, type DirRecord, type WalkOptions } from './walk';
 
 export interface ScanOptions extends WalkOptions {
   /** Globs (relative to the root); only runs, adapters and models at or under a match are reported. Default: all. */
@@ -27,16 +27,12 @@ const CHECKPOINT_DIR = /^checkpoint-\d+$/;
 async function mapPool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
-  let sinceYield = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const i = next++;
       out[i] = await fn(items[i]!);
-      // File reads are synchronous under the port: give the event loop (the extension host) a turn now and then.
-      if (++sinceYield >= 64) {
-        sinceYield = 0;
-        await new Promise((resolve) => setTimeout(resolve, 0));
-      }
+      // File reads are synchronous under the Node port: give the event loop (the extension host) a turn now and then.
+      await yieldSometimes();
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
@@ -91,7 +87,10 @@ export async function scanCheckpoints(fs: FsPort, roots: readonly string[], opts
   const limit = Math.max(1, opts.inspectConcurrency ?? 16);
 
   // 1. Inspect every adapter and model folder (the expensive part: configs + headers), in parallel.
-  const adapterRecs = [...dirs.values()].filter((d) => isAdapterFolder(d.files) || (d.files.includes('adapters.safetensors') && d.files.includes('adapter_config.json')));
+  // In path order, so a run's final adapter and its checkpoints (which share one header) are inspected together.
+  const adapterRecs = [...dirs.values()]
+    .filter((d) => isAdapterFolder(d.files) || (d.files.includes('adapters.safetensors') && d.files.includes('adapter_config.json')))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const modelRecs = [...dirs.values()].filter((d) => isModelFolder(d.files));
   const adapters = new Map<string, Adapter>();
   await mapPool(adapterRecs, limit, async (d) => {

@@ -3,7 +3,6 @@
 
 import { CoreError, throwIfAborted } from '../errors';
 import type { FsPort } from '../ports';
-import { joinPath } from '../paths';
 import { DEFAULT_SCAN_EXCLUDE, DEFAULT_SCAN_MAX_DEPTH, GlobSet } from './glob';
 import type { Health } from './model';
 
@@ -55,7 +54,18 @@ async function mapPool<T>(items: readonly T[], limit: number, fn: (item: T) => P
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+let lastYield = Date.now();
+
+/**
+ * Yield to the event loop when ~12 ms have passed since the last yield: bounds how long a scan holds the extension
+ * host's thread without paying a timer (clamped to >= 1 ms in Node) every few items.
+ */
+export async function yieldSometimes(): Promise<void> {
+  const now = Date.now();
+  if (now - lastYield < 12) return;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  lastYield = Date.now();
+}
 
 /** List every folder under `roots` (absolute, normalised paths) that the options allow. Never throws for I/O. */
 export async function walk(fs: FsPort, roots: readonly string[], opts: WalkOptions = {}): Promise<WalkResult> {
@@ -69,7 +79,6 @@ export async function walk(fs: FsPort, roots: readonly string[], opts: WalkOptio
   let fileCount = 0;
   let depthCut: string | null = null;
   let depthCutCount = 0;
-  let sinceYield = 0;
 
   let level: Pending[] = [];
   for (const root of roots) {
@@ -99,7 +108,8 @@ export async function walk(fs: FsPort, roots: readonly string[], opts: WalkOptio
     const subdirs: string[] = [];
     for (const ent of entries) {
       let kind = ent.kind;
-      const childPath = joinPath(p.path, ent.name);
+      // p.path is already normalised and names hold no '/': plain concatenation (joinPath re-normalises, 76k times).
+      const childPath = p.path === '/' ? `/${ent.name}` : `${p.path}/${ent.name}`;
       let canonical = p.canonical + '/' + ent.name;
       if (kind === 'symlink') {
         let st = null;
@@ -147,10 +157,7 @@ export async function walk(fs: FsPort, roots: readonly string[], opts: WalkOptio
     }
     fileCount += files.length;
     dirs.set(p.path, { path: p.path, rel: p.rel, root: p.root, depth: p.depth, files, dirs: subdirs });
-    if (++sinceYield >= 256) {
-      sinceYield = 0;
-      await tick(); // let the extension host run other work between batches
-    }
+    await yieldSometimes(); // let the extension host run other work between batches
   };
 
   let links: Pending[] = [];

@@ -82,7 +82,9 @@ const scratchPool: Uint8Array[] = [];
 
 async function checkSafetensorsHeader(src: ByteSource, file: string, scratch: Uint8Array, health: Health[]): Promise<WeightsCheck> {
   const size = src.size;
-  const start = scratch.subarray(0, Math.min(size, SCRATCH_BYTES));
+  // 4 KB covers the length and an LFS pointer; the rest of the header is read exactly (a sparse or huge file's data
+  // section is never touched, and no 64 KB copy per file).
+  let start = scratch.subarray(0, Math.min(size, 4096));
   await readFully(src, 0, start);
   const text = ascii(start.subarray(0, 64));
   if (text.startsWith(LFS_PREFIX)) {
@@ -103,11 +105,12 @@ async function checkSafetensorsHeader(src: ByteSource, file: string, scratch: Ui
     health.push({ code: 'malformed', severity: 'error', message: `${file}: header length ${headerLen} is implausible for an adapter (corrupt or not safetensors).`, file });
     return { size, header: null, health };
   }
-  let headerBytes = start.subarray(8, 8 + headerLen);
-  if (headerBytes.length < headerLen) {
-    headerBytes = new Uint8Array(headerLen);
-    await readFully(src, 8, headerBytes);
+  if (8 + headerLen > start.length) {
+    start = 8 + headerLen <= SCRATCH_BYTES ? scratch.subarray(0, 8 + headerLen) : new Uint8Array(8 + headerLen);
+    await readFully(src, 4096, start.subarray(4096));
+    if (start.buffer !== scratch.buffer) start.set(scratch.subarray(0, 4096));
   }
+  const headerBytes = start.subarray(8, 8 + headerLen);
   let header: HeaderSummary;
   try {
     header = summarizeSafetensorsHeader(file, headerBytes, size);
