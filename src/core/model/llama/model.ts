@@ -145,7 +145,7 @@ export class LlamaModel {
       for (let l = 0; l < c.numLayers; l++) {
         throwIfAborted(options.signal);
         const p = `model.layers.${l}`;
-        this.backend.beginGroup?.(0);
+        this.backend.beginGroup?.(this.layerBytes(p, q !== undefined, kvDim));
         this.layers.push({
           attnNorm: await vector(`${p}.input_layernorm.weight`),
           q: await linear(`${p}.self_attn.q_proj`, qDim, dim),
@@ -170,6 +170,19 @@ export class LlamaModel {
     }
     this.setRope(this.config.maxPositionEmbeddings);
     this.view = { embed: this.embedTokens, norm: this.finalNorm, lmHead: this.lmHead, layers: this.layers };
+  }
+
+  /** Bytes one decoder layer will occupy in the backend (weights as stored or as q8_0, plus its KV cache). */
+  private layerBytes(prefix: string, q8: boolean, kvDim: number): number {
+    let total = 2 * this.contextLength * kvDim * 4;
+    for (const [name, t] of this.weights.tensors) {
+      if (!name.startsWith(prefix + '.')) continue;
+      const count = t.shape.reduce((a, b) => a * b, 1);
+      const cols = t.shape[t.shape.length - 1] ?? 1;
+      const isMatrix = t.shape.length === 2 && name.endsWith('.weight');
+      total += !isMatrix ? count * 4 : q8 && cols % 32 === 0 ? (count / 32) * 34 : t.end - t.begin;
+    }
+    return total;
   }
 
   /** Vocabulary size of the logits under the active adapters (a resized lm_head changes it). */

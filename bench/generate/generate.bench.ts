@@ -1,0 +1,190 @@
+// Generation benchmark (not a test): a generated LLaMA-shaped model (TinyLlama-1.1B shape by default; weights are
+// random, speed does not depend on them) in f16 and quantized to q8_0 on load, prefill and decode tokens/s on 1 and 2
+// threads of the WASM backend, decode beside its memory-bandwidth bound (bytes of weights read per token / the
+// streaming-read bandwidth measured by the backend's read probe in the same process), and resident memory.
+// Each configuration runs in its own child process so RSS is its own.
+// Run: npx tsx bench/generate/generate.bench.ts [--shape tinyllama|7b] [--decode 32] [--prefill 64] [--threads 1,2]
+//      [--dtypes f16,q8_0] [--dir /tmp/lwb-bench]. The model folder is written once and reused.
+
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { generate } from '../../src/core/model/generate';
+import { loadModel } from '../../src/core/model/loadModel';
+import { greedy, SamplerChain } from '../../src/core/sampling/processors';
+import { f32ToF16 } from '../../src/core/tensor/dtype';
+import { createWasmBackend } from '../../src/kernels/createBackend.node';
+import { NodeFs } from '../../src/node/nodeFs';
+
+interface Shape {
+  hidden: number;
+  intermediate: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  vocab: number;
+  maxPos: number;
+}
+
+const SHAPES: Record<string, Shape> = {
+  tinyllama: { hidden: 2048, intermediate: 5632, layers: 22, heads: 32, kvHeads: 4, vocab: 32000, maxPos: 2048 },
+  '7b': { hidden: 4096, intermediate: 11008, layers: 32, heads: 32, kvHeads: 32, vocab: 32000, maxPos: 4096 },
+};
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+/** Write config.json, model.safetensors (f16, small random values, unit norms) and the stories260K tokenizer files. */
+function makeModel(dir: string, s: Shape): void {
+  if (fs.existsSync(path.join(dir, 'model.safetensors'))) return;
+  fs.mkdirSync(dir, { recursive: true });
+  const kv = (s.hidden / s.heads) * s.kvHeads;
+  const tensors: Array<[string, number[]]> = [['model.embed_tokens.weight', [s.vocab, s.hidden]]];
+  for (let l = 0; l < s.layers; l++) {
+    const p = `model.layers.${l}`;
+    tensors.push([`${p}.input_layernorm.weight`, [s.hidden]], [`${p}.self_attn.q_proj.weight`, [s.hidden, s.hidden]],
+      [`${p}.self_attn.k_proj.weight`, [kv, s.hidden]], [`${p}.self_attn.v_proj.weight`, [kv, s.hidden]],
+      [`${p}.self_attn.o_proj.weight`, [s.hidden, s.hidden]], [`${p}.post_attention_layernorm.weight`, [s.hidden]],
+      [`${p}.mlp.gate_proj.weight`, [s.intermediate, s.hidden]], [`${p}.mlp.up_proj.weight`, [s.intermediate, s.hidden]],
+      [`${p}.mlp.down_proj.weight`, [s.hidden, s.intermediate]]);
+  }
+  tensors.push(['model.norm.weight', [s.hidden]], ['lm_head.weight', [s.vocab, s.hidden]]);
+  const header: Record<string, unknown> = {};
+  let off = 0;
+  for (const [name, shape] of tensors) {
+    const bytes = shape.reduce((a, b) => a * b, 1) * 2;
+    header[name] = { dtype: 'F16', shape, data_offsets: [off, off + bytes] };
+    off += bytes;
+  }
+  let h = Buffer.from(JSON.stringify(header));
+  h = Buffer.concat([h, Buffer.alloc((8 - (h.length % 8)) % 8, 0x20)]);
+  const random = new Uint16Array(1 << 21);
+  let x = 12345;
+  for (let i = 0; i < random.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    random[i] = f32ToF16(((x >>> 8) / 2 ** 24 - 0.5) * 0.06);
+  }
+  const ones = new Uint16Array(s.hidden).fill(0x3c00);
+  const fd = fs.openSync(path.join(dir, 'model.safetensors'), 'w');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(h.length));
+  fs.writeSync(fd, len);
+  fs.writeSync(fd, h);
+  for (const [name, shape] of tensors) {
+    if (name.endsWith('norm.weight')) {
+      fs.writeSync(fd, new Uint8Array(ones.buffer));
+      continue;
+    }
+    let left = shape.reduce((a, b) => a * b, 1);
+    while (left > 0) {
+      const n = Math.min(left, random.length);
+      fs.writeSync(fd, new Uint8Array(random.buffer, 0, n * 2));
+      left -= n;
+    }
+  }
+  fs.closeSync(fd);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_act: 'silu', hidden_size: s.hidden,
+    intermediate_size: s.intermediate, num_hidden_layers: s.layers, num_attention_heads: s.heads,
+    num_key_value_heads: s.kvHeads, vocab_size: s.vocab, max_position_embeddings: s.maxPos, rms_norm_eps: 1e-5,
+    rope_theta: 10000, tie_word_embeddings: false, torch_dtype: 'float16', bos_token_id: 1, eos_token_id: 2,
+  }, null, 2));
+  const stories = path.join(__dirname, '..', '..', 'test', 'fixtures', 'stories260K');
+  for (const f of ['tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json']) fs.copyFileSync(path.join(stories, f), path.join(dir, f));
+}
+
+interface ChildResult {
+  dtype: string;
+  threads: number;
+  loadS: number;
+  prefillTps: number;
+  decodeTps: number;
+  bytesPerToken: number;
+  bandwidthGBs: number;
+  rssAfterLoadMB: number;
+  rssPeakMB: number;
+  weightsMB: number;
+  kvMB: number;
+  baselineRssMB: number;
+}
+
+async function child(dir: string, dtype: string, threads: number, prefill: number, decode: number, context: number): Promise<ChildResult> {
+  const baseline = process.memoryUsage().rss;
+  const backend = await createWasmBackend({ threads });
+  const t0 = performance.now();
+  const lm = await loadModel(new NodeFs(), dir, backend, { quantize: dtype === 'q8_0' ? 'q8_0' : null, contextLength: context, prefillBatch: prefill });
+  const loadS = (performance.now() - t0) / 1000;
+  const rssAfterLoad = process.memoryUsage().rss;
+  const c = lm.config;
+  // Weights read per decoded token: every linear weight plus lm_head, in the stored format; one embedding row.
+  let bytesPerToken = 0;
+  for (const [name, t] of lm.model.weights.tensors) {
+    if (name === 'model.embed_tokens.weight' || name.endsWith('norm.weight')) continue;
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    bytesPerToken += dtype === 'q8_0' ? (count / 32) * 34 : t.end - t.begin;
+  }
+  const bw = (backend as unknown as { measureReadBandwidth(bytes: number, reps: number): number }).measureReadBandwidth(256 << 20, 5);
+  const ids = Array.from({ length: prefill }, (_, i) => 100 + ((i * 7919) % 30000));
+  const out = await generate(lm.model, lm.tokenizer, ids, { maxNewTokens: decode + 1, sampler: new SamplerChain([], greedy()), eosIds: [] });
+  const kvBytes = 2 * c.numLayers * context * c.numKvHeads * c.headDim * 4;
+  const res: ChildResult = {
+    dtype, threads, loadS,
+    prefillTps: out.timings.prefillTokensPerSecond,
+    decodeTps: out.timings.decodeTokensPerSecond,
+    bytesPerToken, bandwidthGBs: bw,
+    rssAfterLoadMB: rssAfterLoad / 2 ** 20,
+    rssPeakMB: Math.max(rssAfterLoad, process.memoryUsage().rss) / 2 ** 20,
+    weightsMB: lm.model.weightBytes / 2 ** 20 * (dtype === 'q8_0' ? 34 / 64 : 1),
+    kvMB: kvBytes / 2 ** 20,
+    baselineRssMB: baseline / 2 ** 20,
+  };
+  backend.dispose();
+  return res;
+}
+
+async function main(): Promise<void> {
+  const shapeName = arg('shape', 'tinyllama');
+  const shape = SHAPES[shapeName];
+  if (!shape) throw new Error(`unknown shape ${shapeName}`);
+  const dir = path.join(arg('dir', path.join(os.tmpdir(), 'lwb-bench')), `${shapeName}-f16`);
+  const prefill = Number(arg('prefill', '64'));
+  const decode = Number(arg('decode', '32'));
+  const context = Number(arg('context', '512'));
+  if (process.argv.includes('--child')) {
+    const r = await child(dir, arg('dtype', 'f16'), Number(arg('threads', '1')), prefill, decode, context);
+    process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
+    process.exit(0);
+  }
+  const t0 = Date.now();
+  makeModel(dir, shape);
+  console.error(`model ${dir} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const rows: ChildResult[] = [];
+  for (const dtype of arg('dtypes', 'f16,q8_0').split(',')) {
+    for (const threads of arg('threads', '1,2').split(',').map(Number)) {
+      const r = spawnSync(process.execPath, ['--require', require.resolve('tsx/cjs'), __filename, '--child', '--shape', shapeName,
+        '--dtype', dtype, '--threads', String(threads), '--prefill', String(prefill), '--decode', String(decode),
+        '--context', String(context), '--dir', path.dirname(dir)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+      if (!line) {
+        console.error(`${dtype} x${threads} failed:\n${r.stderr}`);
+        continue;
+      }
+      const res = JSON.parse(line.slice(7)) as ChildResult;
+      rows.push(res);
+      console.error(JSON.stringify(res));
+    }
+  }
+  console.log(`| shape | weights | threads | load s | prefill tok/s | decode tok/s | GB/token | read bw GB/s | bound tok/s | decode/bound | RSS MB (weights + KV) |`);
+  console.log(`|---|---|---|---|---|---|---|---|---|---|---|`);
+  for (const r of rows) {
+    const bound = (r.bandwidthGBs * 1e9) / r.bytesPerToken;
+    console.log(`| ${shapeName} | ${r.dtype} | ${r.threads} | ${r.loadS.toFixed(1)} | ${r.prefillTps.toFixed(1)} | ${r.decodeTps.toFixed(2)} | `
+      + `${(r.bytesPerToken / 1e9).toFixed(3)} | ${r.bandwidthGBs.toFixed(1)} | ${bound.toFixed(2)} | ${((100 * r.decodeTps) / bound).toFixed(0)}% | `
+      + `${r.rssPeakMB.toFixed(0)} (${r.weightsMB.toFixed(0)} + ${r.kvMB.toFixed(0)}; +${(r.rssPeakMB - r.weightsMB - r.kvMB).toFixed(0)}) |`);
+  }
+}
+
+void main();
