@@ -14,6 +14,8 @@ const nodeCommon = {
   external: ['vscode', 'webgpu'], logLevel: 'warning',
   // Prefer ESM entry points: jsonc-parser's UMD 'main' uses a dynamic require('./impl/format') esbuild cannot bundle.
   mainFields: ['module', 'main'],
+  // WGSL shaders (src/kernels/webgpu/wgsl/*.wgsl, one per op) are bundled as text.
+  loader: { '.wgsl': 'text' },
 };
 
 const entries = [
