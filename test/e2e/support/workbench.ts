@@ -227,7 +227,8 @@ export class Workbench {
     const row = this.page.locator('.quick-input-widget .monaco-list-row').first();
     await row.waitFor();
     await this.page.keyboard.press('Enter');
-    await this.page.locator(`.tabs-container .tab[data-resource-name=${cssString(path.basename(relativePath))}]`).waitFor();
+    // Several files share a name (every checkpoint has an adapter_config.json): wait for the selected tab.
+    await this.page.locator(`.tabs-container .tab[aria-selected="true"][data-resource-name=${cssString(path.basename(relativePath))}]`).first().waitFor();
   }
 
   /** Save a screenshot as test/e2e/screenshots/<phase>-<name>.png (ignored by git; `dir` overrides) and return its path. */
