@@ -127,7 +127,8 @@ class Adapter:
 
     def __init__(self, folder):
         self.cfg = json.load(open(os.path.join(folder, 'adapter_config.json')))
-        raw = load_safetensors(os.path.join(folder, 'adapter_model.safetensors'))
+        st = os.path.join(folder, 'adapter_model.safetensors')
+        raw = load_safetensors(st) if os.path.exists(st) else torch.load(os.path.join(folder, 'adapter_model.bin'))
         self.t = {k[len('base_model.model.'):]: v.float() for k, v in raw.items()}
 
     def pattern(self, patterns, name, default):
@@ -354,9 +355,15 @@ def make_adapters(stories_cfg):
             a, b = lora_pair(g, r, i, o, 0.15)
             t['model.layers.%d.%s.lora_A.weight' % (l, n)] = a
             t['model.layers.%d.%s.lora_B.weight' % (l, n)] = b
-    write_adapter(os.path.join(OUT, 'adapter-patterns'), {
-        'r': 4, 'lora_alpha': 8, 'target_modules': ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
-        'rank_pattern': {'down_proj': 2}, 'alpha_pattern': {'layers.1.self_attn.q_proj': 32}}, t)
+    pcfg = {'r': 4, 'lora_alpha': 8, 'target_modules': ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+            'rank_pattern': {'down_proj': 2}, 'alpha_pattern': {'layers.1.self_attn.q_proj': 32}}
+    write_adapter(os.path.join(OUT, 'adapter-patterns'), pcfg, t)
+    # The same adapter as older PEFT saved it: a torch.save zip (adapter_model.bin), only layers 0-1 to stay small.
+    binf = os.path.join(OUT, 'adapter-patterns-bin')
+    write_adapter(binf, dict(pcfg, layers_to_transform=[0, 1]), {k: v for k, v in t.items() if k.startswith(('model.layers.0.', 'model.layers.1.'))})
+    sd = load_safetensors(os.path.join(binf, 'adapter_model.safetensors'))
+    os.remove(os.path.join(binf, 'adapter_model.safetensors'))
+    torch.save(sd, os.path.join(binf, 'adapter_model.bin'))
     # (2) embedding LoRA + lm_head LoRA, rsLoRA.
     V = stories_cfg['vocab_size']
     t = {'model.embed_tokens.lora_embedding_A': torch.randn(8, V, generator=g) * 0.3,
@@ -414,6 +421,7 @@ def main():
     added = make_adapters(scfg)
     ad = lambda n: Adapter(os.path.join(OUT, n))
     for name, adapters in (('patterns', [('adapter-patterns', 1.0)]), ('embed', [('adapter-embed', 1.0)]),
+                           ('patterns-bin', [('adapter-patterns-bin', 1.0)]),
                            ('patterns-half+embed', [('adapter-patterns', 0.5), ('adapter-embed', 1.5)])):
         cases.append(dict(run_case('stories260K+' + name, scfg, sw, prompt, 24, [(ad(a), s) for a, s in adapters]),
                           model='stories260K', text='Once upon a time', adapters=[{'path': a, 'scale': s} for a, s in adapters]))

@@ -6,6 +6,7 @@ import { CoreError } from '../errors';
 import { joinPath } from '../paths';
 import type { FsPort } from '../ports';
 import { readModelWeights } from '../safetensors/modelWeights';
+import { readTorchBinTensors } from '../torchpickle/binReader';
 import { loadTokenizer } from '../tokenizer/loadTokenizer';
 import type { Tokenizer } from '../tokenizer/tokenizer';
 import { parseLlamaConfig, type LlamaConfig } from './llama/config';
@@ -47,10 +48,8 @@ export async function loadModel(fs: FsPort, folder: string, backend: Backend, op
   const config = await readLlamaConfig(fs, folder);
   const tokenizer = await loadTokenizer(fs, folder);
   const generation = parseGenerationConfig(await readJsonObject(fs, joinPath(folder, 'generation_config.json'), false), config, tokenizer);
-  const weights = await readModelWeights(fs, folder);
-  if (weights.layout.startsWith('bin')) {
-    throw new CoreError('unsupported', `${folder}: the preview engine reads safetensors weights; this model has only pytorch_model*.bin.`, folder);
-  }
+  // pytorch_model*.bin bases are indexed without executing their pickle and read with the same ranged reads.
+  const weights = await readModelWeights(fs, folder, readTorchBinTensors);
   const model = await LlamaModel.load(fs, backend, config, weights, options);
   return { folder, config, model, tokenizer, generation };
 }

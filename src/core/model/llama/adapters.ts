@@ -8,9 +8,10 @@ import { CoreError } from '../../errors';
 import { joinPath } from '../../paths';
 import { moduleScaling, normalizePeftConfig, variantOf, type PeftConfig } from '../../peft/config';
 import type { FsPort } from '../../ports';
-import { readSafetensorsHeader } from '../../safetensors/header';
+import { readSafetensorsHeader, type TensorInfo } from '../../safetensors/header';
 import type { WeightTensor } from '../../safetensors/modelWeights';
 import { hasTokenizer } from '../../tokenizer/loadTokenizer';
+import { readTorchBinTensors } from '../../torchpickle/binReader';
 import { TensorLoader } from '../tensorLoader';
 
 /** One adapted linear module. */
@@ -86,16 +87,19 @@ export async function loadAdapter(fs: FsPort, backend: Backend, folder: string,
   if (config.format === 'mlx') throw new CoreError('unsupported', `${configPath}: an MLX adapter, not PEFT; convert it with mlx_lm first.`, configPath);
   if (variant === 'other') throw new CoreError('unsupported', `${configPath}: peft_type '${config.peftType}' is not LoRA.`, configPath);
   if (config.layerReplication !== null) throw new CoreError('unsupported', `${configPath}: layer_replication is not supported.`, configPath);
-  const weightsPath = joinPath(folder, 'adapter_model.safetensors');
-  if ((await fs.stat(weightsPath))?.kind !== 'file') {
-    const bin = (await fs.stat(joinPath(folder, 'adapter_model.bin')))?.kind === 'file';
-    throw new CoreError(bin ? 'unsupported' : 'not-found',
-      bin ? `${folder}: adapter_model.bin is not supported by the preview engine yet; save with safe_serialization=True.` : `${folder}: no adapter_model.safetensors.`, folder);
+  // adapter_model.safetensors, else a torch.save adapter_model.bin read through the restricted (never executing) index.
+  let weightsPath = joinPath(folder, 'adapter_model.safetensors');
+  let infos: readonly TensorInfo[];
+  if ((await fs.stat(weightsPath))?.kind === 'file') {
+    const src = await fs.open(weightsPath);
+    infos = (await readSafetensorsHeader(src).finally(() => src.close())).tensors;
+  } else {
+    weightsPath = joinPath(folder, 'adapter_model.bin');
+    if ((await fs.stat(weightsPath))?.kind !== 'file') throw new CoreError('not-found', `${folder}: no adapter_model.safetensors or adapter_model.bin.`, folder);
+    infos = await readTorchBinTensors(fs, weightsPath);
   }
-  const src = await fs.open(weightsPath);
-  const header = await readSafetensorsHeader(src).finally(() => src.close());
   const byKey = new Map<string, WeightTensor>();
-  for (const t of header.tensors) byKey.set(normalizeKey(t.name), { ...t, file: weightsPath });
+  for (const t of infos) byKey.set(normalizeKey(t.name), { ...t, file: weightsPath });
 
   const loader = new TensorLoader(fs, backend, signal);
   const modules = new Map<string, LoraModule>();
