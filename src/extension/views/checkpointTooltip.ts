@@ -3,6 +3,7 @@
 
 import * as vscode from 'vscode';
 import type { Adapter, Checkpoint, Health, ModelInfo, Run } from '../../core/checkpoints/model';
+import { baseStatusLabel, type BaseStatusInfo } from './baseStatus';
 
 export function formatNum(x: number, digits = 4): string {
   return Number(x.toPrecision(digits)).toString();
@@ -51,7 +52,7 @@ function healthSection(md: vscode.MarkdownString, health: readonly Health[]): vo
   }
 }
 
-function adapterRows(a: Adapter): string[] {
+function adapterRows(a: Adapter, base?: BaseStatusInfo): string[] {
   const rows: string[] = [];
   rows.push(`| ${vscode.l10n.t('Variant')} | ${esc(variantLabel(a))} |`);
   if (a.r !== null) rows.push(`| r | ${a.r}${Object.keys(a.rankPattern).length ? ` (${vscode.l10n.t('{0} rank_pattern entries', Object.keys(a.rankPattern).length)})` : ''} |`);
@@ -65,6 +66,10 @@ function adapterRows(a: Adapter): string[] {
   if (a.weightsFile !== null) rows.push(`| ${vscode.l10n.t('Weights')} | ${code(a.weightsFile)}${a.weightsBytes !== null ? ` · ${formatBytes(a.weightsBytes)}` : ''} |`);
   if (a.dtype !== null) rows.push(`| dtype | ${a.dtypes.length > 1 ? a.dtypes.join(', ') : a.dtype} |`);
   rows.push(`| ${vscode.l10n.t('Base model (as written)')} | ${a.baseModel !== null ? code(a.baseModel) : vscode.l10n.t('(not recorded)')} |`);
+  if (base) {
+    const icon = base.status === 'ok' ? '$(pass)' : base.status === 'error' ? '$(error)' : base.status === 'warning' ? '$(warning)' : '$(question)';
+    rows.push(`| ${vscode.l10n.t('Base status')} | ${icon} ${esc(baseStatusLabel(base.status))}${base.resolved ? ` · ${code(base.resolved)}` : ''} |`);
+  }
   if (a.layout) rows.push(`| ${vscode.l10n.t('Layout')} | ${esc(a.layout)} |`);
   return rows;
 }
@@ -80,15 +85,15 @@ function newMd(): vscode.MarkdownString {
   return md;
 }
 
-export function adapterTooltip(a: Adapter): vscode.MarkdownString {
+export function adapterTooltip(a: Adapter, base?: BaseStatusInfo): vscode.MarkdownString {
   const md = newMd();
   md.appendMarkdown(`**${esc(a.path)}**`);
-  table(md, adapterRows(a));
+  table(md, adapterRows(a, base));
   healthSection(md, a.health);
   return md;
 }
 
-export function checkpointTooltip(run: Run, c: Checkpoint): vscode.MarkdownString {
+export function checkpointTooltip(run: Run, c: Checkpoint, base?: BaseStatusInfo): vscode.MarkdownString {
   const md = newMd();
   md.appendMarkdown(`**${esc(c.name)}**${c.best ? ' $(star-full) ' + vscode.l10n.t('best') : ''}${c.final ? ' · ' + vscode.l10n.t('final output') : ''}\n\n${esc(c.path)}`);
   const rows: string[] = [];
@@ -98,7 +103,7 @@ export function checkpointTooltip(run: Run, c: Checkpoint): vscode.MarkdownStrin
   if (c.metrics.evalLoss !== null) rows.push(`| ${vscode.l10n.t('Eval loss')} | ${formatNum(c.metrics.evalLoss)} |`);
   if (c.metrics.learningRate !== null) rows.push(`| ${vscode.l10n.t('Learning rate')} | ${c.metrics.learningRate.toExponential(3)} |`);
   if (c.metrics.gradNorm !== null) rows.push(`| ${vscode.l10n.t('Grad norm')} | ${formatNum(c.metrics.gradNorm)} |`);
-  if (c.adapter) rows.push(...adapterRows(c.adapter));
+  if (c.adapter) rows.push(...adapterRows(c.adapter, base));
   const f = c.files;
   const files = [
     f.optimizer && 'optimizer', f.scheduler && 'scheduler', f.rngState && 'rng_state', f.scaler && 'scaler', f.trainingArgs && 'training_args',

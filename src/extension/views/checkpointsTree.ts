@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { worstSeverity, type Adapter, type Checkpoint, type Health, type ModelInfo, type Run, type RunKind } from '../../core/checkpoints/model';
 import { standaloneAdapters } from '../../core/checkpoints/scan';
+import { baseStatusIcon, baseStatusLabel, type BaseStatusCache } from './baseStatus';
 import type { CheckpointIndex } from './checkpointIndex';
 import { adapterTooltip, checkpointTooltip, formatBytes, formatCount, formatNum, modelTooltip, runTooltip, variantLabel } from './checkpointTooltip';
 
@@ -13,7 +14,7 @@ export type CheckpointNode =
   | { readonly type: 'adapter'; readonly adapter: Adapter }
   | { readonly type: 'models'; readonly models: readonly ModelInfo[] }
   | { readonly type: 'model'; readonly model: ModelInfo }
-  | { readonly type: 'detail'; readonly parentId: string; readonly key: string; readonly label: string; readonly value: string; readonly icon: string; readonly tooltip?: string }
+  | { readonly type: 'detail'; readonly parentId: string; readonly key: string; readonly label: string; readonly value: string; readonly icon: string | vscode.ThemeIcon; readonly tooltip?: string }
   | { readonly type: 'health'; readonly parentId: string; readonly health: Health };
 
 export function runKindLabel(kind: RunKind): string {
@@ -70,9 +71,14 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
   private readonly parents = new Map<string, CheckpointNode>();
   private readonly byPath = new Map<string, CheckpointNode>();
 
-  constructor(private readonly index: CheckpointIndex) {}
+  private readonly baseSub: vscode.Disposable;
+
+  constructor(private readonly index: CheckpointIndex, private readonly baseStatus: BaseStatusCache) {
+    this.baseSub = baseStatus.onDidChange(() => this.refresh());
+  }
 
   dispose(): void {
+    this.baseSub.dispose();
     this.changed.dispose();
   }
 
@@ -111,9 +117,10 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
         const c = node.checkpoint;
         const item = new vscode.TreeItem(c.name, vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `ckpt:${c.path}`;
-        item.description = checkpointDescription(c);
+        const base = c.adapter ? this.baseStatus.get(c.adapter) : undefined;
+        item.description = checkpointDescription(c) + (base?.status === 'error' ? ` · ${vscode.l10n.t('base ✗')}` : '');
         item.iconPath = healthIcon(c.health) ?? (c.best ? new vscode.ThemeIcon('star-full', new vscode.ThemeColor('charts.yellow')) : new vscode.ThemeIcon(c.final ? 'flag' : 'package'));
-        item.tooltip = checkpointTooltip(node.run, c);
+        item.tooltip = checkpointTooltip(node.run, c, base);
         item.contextValue = contextValue('checkpoint', { adapter: hasConfig(c.adapter), curves: node.run.trainerState !== null, best: c.best });
         return item;
       }
@@ -121,9 +128,10 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
         const a = node.adapter;
         const item = new vscode.TreeItem(this.rel(a.path), vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `adapter:${a.path}`;
-        item.description = adapterDescription(a);
+        const base = this.baseStatus.get(a);
+        item.description = adapterDescription(a) + (base?.status === 'error' ? ` · ${vscode.l10n.t('base ✗')}` : '');
         item.iconPath = healthIcon(a.health) ?? new vscode.ThemeIcon(a.format === 'mlx' ? 'symbol-misc' : 'extensions');
-        item.tooltip = adapterTooltip(a);
+        item.tooltip = adapterTooltip(a, base);
         item.contextValue = contextValue('adapter', { adapter: hasConfig(a) });
         return item;
       }
@@ -148,7 +156,7 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
         const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
         item.id = `${node.parentId}/${node.key}`;
         item.description = node.value;
-        item.iconPath = new vscode.ThemeIcon(node.icon);
+        item.iconPath = typeof node.icon === 'string' ? new vscode.ThemeIcon(node.icon) : node.icon;
         item.tooltip = node.tooltip ?? `${node.label}: ${node.value}`;
         item.contextValue = 'detail';
         return item;
@@ -205,9 +213,9 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
         return [...kids, ...node.run.checkpoints.map((checkpoint) => ({ type: 'checkpoint', run: node.run, checkpoint }) as const)];
       }
       case 'checkpoint':
-        return checkpointDetails(node.checkpoint);
+        return checkpointDetails(node.checkpoint, this.baseStatus);
       case 'adapter':
-        return [...node.adapter.health.map((health) => ({ type: 'health', parentId: `adapter:${node.adapter.path}`, health }) as const), ...adapterDetails(`adapter:${node.adapter.path}`, node.adapter)];
+        return [...node.adapter.health.map((health) => ({ type: 'health', parentId: `adapter:${node.adapter.path}`, health }) as const), ...adapterDetails(`adapter:${node.adapter.path}`, node.adapter, this.baseStatus)];
       case 'models':
         return node.models.map((model) => ({ type: 'model', model }));
       default:
@@ -243,8 +251,8 @@ function pathOf(n: CheckpointNode): string | undefined {
   }
 }
 
-function adapterDetails(parentId: string, a: Adapter): CheckpointNode[] {
-  const d = (key: string, label: string, value: string, icon: string): CheckpointNode => ({ type: 'detail', parentId, key, label, value, icon });
+function adapterDetails(parentId: string, a: Adapter, baseStatus: BaseStatusCache): CheckpointNode[] {
+  const d = (key: string, label: string, value: string, icon: string | vscode.ThemeIcon, tooltip?: string): CheckpointNode => ({ type: 'detail', parentId, key, label, value, icon, tooltip });
   const out: CheckpointNode[] = [];
   if (a.format === 'mlx') out.push(d('format', vscode.l10n.t('Format'), vscode.l10n.t('MLX adapter (not PEFT)'), 'symbol-misc'));
   const rank = a.r !== null ? `r=${a.r}` : '';
@@ -259,11 +267,14 @@ function adapterDetails(parentId: string, a: Adapter): CheckpointNode[] {
     const v = [a.params !== null ? vscode.l10n.t('{0} params', formatCount(a.params)) : null, a.weightsBytes !== null ? formatBytes(a.weightsBytes) : null, a.dtype].filter(Boolean).join(' · ');
     out.push(d('size', vscode.l10n.t('Weights'), `${a.weightsFile ?? ''} ${v}`.trim(), 'file-binary'));
   }
-  out.push(d('base', vscode.l10n.t('Base model'), a.baseModel ?? vscode.l10n.t('(not recorded)'), 'references'));
+  const base = baseStatus.get(a);
+  const baseValue = `${a.baseModel ?? vscode.l10n.t('(not recorded)')}${base ? ` · ${baseStatusLabel(base.status)}` : ''}`;
+  const baseTip = base ? [baseValue, base.resolved ? vscode.l10n.t('Resolves to {0}', base.resolved) : null, base.problem].filter(Boolean).join('\n') : undefined;
+  out.push(d('base', vscode.l10n.t('Base model'), baseValue, base ? baseStatusIcon(base.status) : 'references', baseTip));
   return out;
 }
 
-function checkpointDetails(c: Checkpoint): CheckpointNode[] {
+function checkpointDetails(c: Checkpoint, baseStatus: BaseStatusCache): CheckpointNode[] {
   const parentId = `ckpt:${c.path}`;
   const out: CheckpointNode[] = c.health.map((health) => ({ type: 'health', parentId, health }));
   const m = c.metrics;
@@ -274,7 +285,7 @@ function checkpointDetails(c: Checkpoint): CheckpointNode[] {
     m.epoch !== null ? vscode.l10n.t('epoch {0}', formatNum(m.epoch, 3)) : null,
   ].filter(Boolean);
   if (metrics.length > 0) out.push({ type: 'detail', parentId, key: 'metrics', label: vscode.l10n.t('Metrics'), value: metrics.join(' · '), icon: 'graph-line' });
-  if (c.adapter) out.push(...adapterDetails(parentId, c.adapter));
+  if (c.adapter) out.push(...adapterDetails(parentId, c.adapter, baseStatus));
   const f = c.files;
   const present = [
     f.optimizer && vscode.l10n.t('optimizer'),

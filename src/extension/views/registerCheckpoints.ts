@@ -7,6 +7,7 @@ import type { Health, Run, ScanResult } from '../../core/checkpoints/model';
 import { allHealth } from '../../core/checkpoints/scan';
 import { absolutePath } from '../../node/nodeFs';
 import { registerCommand } from '../commands/funnel';
+import { BaseStatusCache } from './baseStatus';
 import { CheckpointIndex } from './checkpointIndex';
 import { CheckpointsTreeProvider, type CheckpointNode } from './checkpointsTree';
 import { CurvesPanels } from './curvesPanel';
@@ -60,14 +61,16 @@ function folderOf(arg: unknown, view: vscode.TreeView<CheckpointNode>): string |
 
 export function registerCheckpoints(context: vscode.ExtensionContext): CheckpointIndex {
   const index = new CheckpointIndex();
-  const tree = new CheckpointsTreeProvider(index);
+  const baseStatus = new BaseStatusCache();
+  const tree = new CheckpointsTreeProvider(index, baseStatus);
   const view = vscode.window.createTreeView('loraWorkbench.checkpoints', { treeDataProvider: tree, showCollapseAll: true });
   const diagnostics = vscode.languages.createDiagnosticCollection(HEALTH_DIAGNOSTICS);
   const curves = new CurvesPanels(context.extensionUri, index);
-  context.subscriptions.push(index, tree, view, diagnostics, curves);
+  context.subscriptions.push(index, baseStatus, tree, view, diagnostics, curves);
 
   context.subscriptions.push(
     index.onDidChange((result) => {
+      baseStatus.reset();
       tree.refresh();
       publishDiagnostics(diagnostics, result);
       publishContextKeys(result);
