@@ -2,6 +2,7 @@
 // (loraWorkbench.engine.threads, 0 = one per core) and falls back with the reason logged, never failing for a missing
 // accelerator. Within a backend, ops without a fast kernel fall back to the reference kernels (Backend.supports).
 
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Backend } from '../core/backend';
 import { ReferenceBackend } from './reference/referenceBackend';
@@ -9,6 +10,8 @@ import { InlineRunner, type KernelRunner } from './wasm/kernelTable';
 import { ThreadPool, type ThreadPoolOptions } from './wasm/threadPool.node';
 import { WasmBackend } from './wasm/wasmBackend';
 import { loadKernelModule, type WasmVariant } from './wasm/wasmModule.node';
+import { openWebGpuDevice } from './webgpu/webgpuDevice.node';
+import type { WebGpuBackend } from './webgpu/webgpuBackend';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'reference';
 
@@ -50,12 +53,41 @@ export async function createWasmBackend(options: CreateBackendOptions = {}): Pro
   return new WasmBackend(runner, { maxMemoryBytes: options.maxMemoryBytes, variant: variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD' });
 }
 
+/**
+ * Loads the WebGPU backend module lazily: its WGSL imports are text. The bundle inlines them (esbuild loader), and
+ * under tsx (tests, dev runs) require() is taught the same loader here so the sources stay the single copy.
+ */
+function webGpuBackendModule(): typeof import('./webgpu/webgpuBackend') {
+  const exts = require.extensions as unknown as Record<string, (m: { exports: unknown }, file: string) => void> | undefined;
+  if (exts && !exts['.wgsl']) exts['.wgsl'] = (m, file) => { m.exports = fs.readFileSync(file, 'utf8'); };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./webgpu/webgpuBackend') as typeof import('./webgpu/webgpuBackend');
+}
+
+/**
+ * The WebGPU backend, or a reason why not. `allowFallbackAdapter`: accept software adapters (tests on SwiftShader, or
+ * an explicit 'webgpu' choice); 'auto' does not, WASM is faster than a CPU emulating a GPU.
+ */
+export async function createWebGpuBackend(allowFallbackAdapter: boolean, flags: string[] = []): Promise<WebGpuBackend | string> {
+  const opened = await openWebGpuDevice(flags);
+  if (typeof opened === 'string') return opened;
+  if (opened.isFallback && !allowFallbackAdapter) {
+    opened.device.destroy();
+    return `only a software adapter (${opened.adapterName}): WASM is faster`;
+  }
+  return new (webGpuBackendModule().WebGpuBackend)(opened.device, opened.adapterName, opened.gpu);
+}
+
 /** Creates the backend the options ask for; never throws for a missing accelerator, it falls back instead. */
 export async function createBackend(options: CreateBackendOptions = {}): Promise<Backend> {
   const choice = options.backend ?? 'auto';
   const log = options.log ?? ((): void => undefined);
   if (choice === 'reference') return new ReferenceBackend();
-  if (choice === 'webgpu') log('WebGPU backend is not available in this build; trying WASM');
+  if (choice === 'webgpu' || choice === 'auto') {
+    const gpu = await createWebGpuBackend(choice === 'webgpu');
+    if (typeof gpu !== 'string') return gpu;
+    log(`WebGPU not used: ${gpu}; trying WASM`);
+  }
   try {
     return await createWasmBackend(options);
   } catch (err) {

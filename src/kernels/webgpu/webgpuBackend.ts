@@ -1,0 +1,352 @@
+// The WebGPU backend: tensors in GPU storage buffers in their stored format (f16/bf16 two per u32 word, q8_0 repacked to
+// SoA: int8 plane + f32 scales), one compute shader per op (./wgsl/*.wgsl, bundled as text). Pure: it receives a
+// GPUDevice from webgpuDevice.node.ts (Dawn through the optional `webgpu` package), so it also runs in a browser.
+// Ops are submitted in order on the device queue; read/argmax await a buffer map, as Backend's async reads allow.
+
+import type { Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
+import { numel } from '../../core/tensor/dtype';
+import { Q8_BLOCK_BYTES, f16Lut } from '../reference/refOps';
+import { checkShape, matrixShape } from '../reference/referenceBackend';
+import type { GpuBindGroupEntry, GpuBuffer, GpuComputePipeline, GpuDevice } from './gpuTypes';
+import attentionWgsl from './wgsl/attention.wgsl';
+import binaryWgsl from './wgsl/binary.wgsl';
+import embedWgsl from './wgsl/embed.wgsl';
+import loraDeltaWgsl from './wgsl/loraDelta.wgsl';
+import matmulWgsl from './wgsl/matmul.wgsl';
+import rmsnormWgsl from './wgsl/rmsnorm.wgsl';
+import ropeWgsl from './wgsl/rope.wgsl';
+import softmaxWgsl from './wgsl/softmax.wgsl';
+import swigluWgsl from './wgsl/swiglu.wgsl';
+
+/** Every shader by name, for the pipeline cache and the WGSL compile lint. */
+export const SHADERS: Readonly<Record<string, string>> = {
+  attention: attentionWgsl, binary: binaryWgsl, embed: embedWgsl, loraDelta: loraDeltaWgsl, matmul: matmulWgsl,
+  rmsnorm: rmsnormWgsl, rope: ropeWgsl, softmax: softmaxWgsl, swiglu: swigluWgsl,
+};
+
+const USAGE = { MAP_READ: 1, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 64, STORAGE: 128 } as const;
+const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3 };
+/** Rows per dispatch dimension (maxComputeWorkgroupsPerDimension is 65535). */
+const ROW_SPLIT = 65535;
+/** 1-D elementwise dispatches: 65535 workgroups of 64 per row of the grid. */
+const ELEMS_PER_Y = 65535 * 64;
+
+class GpuTensor implements BTensor {
+  readonly owner = 'webgpu';
+  freed = false;
+  constructor(readonly dtype: WeightDType, readonly shape: readonly number[], readonly buffer: GpuBuffer, readonly bytes: number,
+    readonly rows: number, readonly cols: number, readonly label: string) {}
+  get count(): number {
+    return this.rows * this.cols;
+  }
+  /** q8_0: u32 word index of the scales plane. */
+  get scalesWord(): number {
+    return this.count / 4;
+  }
+}
+
+function storage(dtype: WeightDType, count: number): number {
+  switch (dtype) {
+    case 'f32': return count * 4;
+    case 'f16': case 'bf16': return count * 2;
+    case 'q8_0': return count + (count / 32) * 4;
+  }
+}
+
+export class WebGpuBackend implements Backend {
+  readonly info: BackendInfo;
+  private readonly pipelines = new Map<string, GpuComputePipeline>();
+  private disposed = false;
+
+  /** Dawn's GPU object, referenced while the device is used (see webgpuDevice.node.ts). */
+  private keepAlive: unknown;
+
+  constructor(private readonly device: GpuDevice, adapterName: string, gpu?: unknown) {
+    this.keepAlive = gpu;
+    this.info = { name: 'webgpu', threads: 1, detail: `WebGPU on ${adapterName}` };
+  }
+
+  supports(_op: OpName, _dtype?: WeightDType): boolean {
+    return true;
+  }
+
+  alloc(dtype: WeightDType, shape: readonly number[], label = ''): BTensor {
+    checkShape(dtype, shape);
+    const [rows, cols] = matrixShape(shape);
+    const bytes = storage(dtype, numel(shape));
+    const buffer = this.device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, label });
+    return new GpuTensor(dtype, [...shape], buffer, bytes, rows, cols, label);
+  }
+
+  write(t: BTensor, bytes: Uint8Array, byteOffset = 0): void {
+    const g = this.own(t);
+    if (g.dtype === 'q8_0') {
+      this.writeQ8(g, bytes, byteOffset);
+      return;
+    }
+    if (byteOffset < 0 || byteOffset + bytes.byteLength > g.bytes) throw new RangeError(`write overflows tensor '${g.label}'`);
+    // writeBuffer needs 4-byte aligned offsets and sizes: widen to whole words (neighbouring bytes read back first is
+    // not possible synchronously, so unaligned partial writes are refused).
+    if (byteOffset % 4) throw new RangeError('WebGPU writes must start on a 4-byte boundary');
+    const padded = bytes.byteLength % 4 ? (() => {
+      const p = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+      p.set(bytes);
+      return p;
+    })() : bytes;
+    this.device.queue.writeBuffer(g.buffer, byteOffset, padded);
+  }
+
+  hostView(_t: BTensor): Uint8Array | null {
+    return null;
+  }
+
+  async read(t: BTensor): Promise<Float32Array> {
+    const g = this.own(t);
+    if (g.dtype !== 'f32') {
+      const tmp = this.alloc('f32', [g.rows, g.cols]) as GpuTensor;
+      this.decodeRows(tmp, g, Uint32Array.from({ length: g.rows }, (_, i) => i));
+      const out = await this.readF32(tmp.buffer, g.count);
+      this.free(tmp);
+      return out;
+    }
+    return this.readF32(g.buffer, g.count);
+  }
+
+  free(t: BTensor): void {
+    const g = this.own(t);
+    g.freed = true;
+    g.buffer.destroy();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.device.destroy();
+    this.keepAlive = null;
+  }
+
+  matmul(out: BTensor, w: BTensor, x: BTensor, n: number): void {
+    const W = this.own(w), X = this.f32t(x), O = this.f32t(out);
+    this.dispatch('matmul', [W.rows, W.cols, n, DTYPE_CODE[W.dtype], W.dtype === 'q8_0' ? W.scalesWord : 0, ROW_SPLIT, 0, 0], [W.buffer, X.buffer, O.buffer],
+      [Math.min(W.rows, ROW_SPLIT), Math.ceil(W.rows / ROW_SPLIT), n]);
+  }
+
+  loraApply(out: BTensor, a: BTensor, b: BTensor, x: BTensor, n: number, scale: number, tmp: BTensor): void {
+    const B = this.own(b), O = this.f32t(out);
+    this.matmul(tmp, a, x, n);
+    const y = this.alloc('f32', [n, B.rows]) as GpuTensor;
+    this.matmul(y, B, tmp, n);
+    this.binary(O, O, y, n * B.rows, 0, 3, scale);
+    this.free(y);
+  }
+
+  loraDelta(w: BTensor, b: BTensor, a: BTensor, scale: number): void {
+    const W = this.f32t(w), B = this.f32t(b), A = this.f32t(a);
+    this.dispatch('loraDelta', [W.rows, W.cols, B.cols, f32bits(scale)], [W.buffer, B.buffer, A.buffer],
+      [Math.ceil(W.cols / 64), Math.min(W.rows, 65535), Math.ceil(W.rows / 65535)]);
+  }
+
+  rmsnorm(out: BTensor, x: BTensor, weight: BTensor, n: number, eps: number): void {
+    const X = this.f32t(x), O = this.f32t(out);
+    const wt = this.asF32(this.own(weight));
+    const d = wt.t.count;
+    this.withDistinctOut(O, [X], (o) => this.dispatch('rmsnorm', [d, f32bits(eps), 0, 0], [X.buffer, wt.t.buffer, o.buffer], [n, 1, 1]), n * d);
+    wt.release();
+  }
+
+  rope(x: BTensor, n: number, heads: number, headDim: number, pos0: number, invFreq: BTensor, attentionFactor: number): void {
+    const X = this.f32t(x), F = this.f32t(invFreq);
+    this.dispatch('rope', [n, heads, headDim, pos0, f32bits(attentionFactor), 0, 0, 0], [X.buffer, F.buffer], [Math.ceil(headDim / 2 / 64), heads, n]);
+  }
+
+  softmax(x: BTensor, n: number): void {
+    const X = this.f32t(x);
+    this.dispatch('softmax', [X.cols, 0, 0, 0], [X.buffer], [n, 1, 1]);
+  }
+
+  swiglu(out: BTensor, gate: BTensor, up: BTensor, n: number): void {
+    const O = this.f32t(out), G = this.f32t(gate), U = this.f32t(up);
+    const count = n * O.cols;
+    this.withDistinctOut(O, [G, U], (o) => this.dispatch('swiglu', [count, 0, 0, 0], [G.buffer, U.buffer, o.buffer], grid1d(count)), count);
+  }
+
+  add(out: BTensor, a: BTensor, b: BTensor, count: number): void {
+    this.binary(this.f32t(out), this.f32t(a), this.f32t(b), count, 0, 0, 1);
+  }
+
+  mulRows(x: BTensor, v: BTensor, n: number): void {
+    const X = this.f32t(x);
+    const vec = this.asF32(this.own(v));
+    this.binary(X, X, vec.t, n * vec.t.count, vec.t.count, 1, 1);
+    vec.release();
+  }
+
+  addBias(x: BTensor, bias: BTensor, n: number): void {
+    const X = this.f32t(x);
+    const vec = this.asF32(this.own(bias));
+    this.binary(X, X, vec.t, n * vec.t.count, vec.t.count, 2, 1);
+    vec.release();
+  }
+
+  attention(out: BTensor, q: BTensor, kCache: BTensor, vCache: BTensor, n: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number): void {
+    const O = this.f32t(out), Q = this.f32t(q), K = this.f32t(kCache), V = this.f32t(vCache);
+    const seq = pos0 + n;
+    const scores = this.alloc('f32', [n * nHeads, seq]) as GpuTensor;
+    this.withDistinctOut(O, [Q, K, V], (o) => this.dispatch('attention', [n, pos0, nHeads, nKvHeads, headDim, seq, f32bits(1 / Math.sqrt(headDim)), 0],
+      [Q.buffer, K.buffer, V.buffer, o.buffer, scores.buffer], [nHeads, n, 1]), n * nHeads * headDim);
+    this.free(scores);
+  }
+
+  copyRows(dst: BTensor, dstRow: number, src: BTensor, srcRow: number, rows: number): void {
+    const D = this.f32t(dst), S = this.f32t(src);
+    const rowBytes = S.cols * 4;
+    const enc = this.device.createCommandEncoder();
+    if (D === S) {
+      // Same buffer: copy through a temporary (copyBufferToBuffer forbids overlapping source and destination).
+      const tmp = this.device.createBuffer({ size: Math.max(16, rows * rowBytes), usage: USAGE.COPY_SRC | USAGE.COPY_DST });
+      enc.copyBufferToBuffer(S.buffer, srcRow * rowBytes, tmp, 0, rows * rowBytes);
+      enc.copyBufferToBuffer(tmp, 0, D.buffer, dstRow * rowBytes, rows * rowBytes);
+    } else {
+      enc.copyBufferToBuffer(S.buffer, srcRow * rowBytes, D.buffer, dstRow * rowBytes, rows * rowBytes);
+    }
+    this.device.queue.submit([enc.finish()]);
+  }
+
+  embed(out: BTensor, table: BTensor, ids: Int32Array): void {
+    const T = this.own(table);
+    for (const id of ids) if (id < 0 || id >= T.rows) throw new RangeError(`token id ${id} is outside the embedding table (${T.rows} rows)`);
+    this.decodeRows(this.f32t(out), T, Uint32Array.from(ids));
+  }
+
+  async argmax(x: BTensor, count: number): Promise<number> {
+    const v = await this.readF32(this.f32t(x).buffer, count);
+    let best = 0;
+    for (let i = 1; i < count; i++) if (v[i]! > v[best]!) best = i;
+    return best;
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------------------------------
+
+  private pipeline(name: string): GpuComputePipeline {
+    let p = this.pipelines.get(name);
+    if (!p) {
+      const module = this.device.createShaderModule({ code: SHADERS[name]!, label: name });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: name });
+      this.pipelines.set(name, p);
+    }
+    return p;
+  }
+
+  /** One dispatch: params (u32 words, floats passed as bits) in a uniform at binding 0, then `buffers` at 1.. */
+  private dispatch(name: string, params: number[], buffers: GpuBuffer[], grid: [number, number, number]): void {
+    if (this.disposed) throw new Error('WebGPU backend used after dispose');
+    if (grid.some((g) => g === 0)) return;
+    const words = new Uint32Array(Math.ceil(params.length / 4) * 4);
+    words.set(params.map((v) => v >>> 0));
+    const uniform = this.device.createBuffer({ size: words.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST });
+    this.device.queue.writeBuffer(uniform, 0, words);
+    const pipe = this.pipeline(name);
+    const entries: GpuBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform } }, ...buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } }))];
+    const bind = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipe);
+    pass.setBindGroup(0, bind);
+    pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    pass.end();
+    this.device.queue.submit([enc.finish()]);
+  }
+
+  private binary(out: GpuTensor, a: GpuTensor, b: GpuTensor, count: number, d: number, op: number, scale: number): void {
+    // A read_write binding may not alias a read binding: when the output is a, the shader reads a through `out`.
+    const run = (o: GpuTensor): void => this.dispatch('binary', [count, d, op, f32bits(scale), o === a ? 1 : 0, 0, 0, 0],
+      [o.buffer, o === a ? b.buffer : a.buffer, b.buffer], grid1d(count));
+    if (out === b) this.withDistinctOut(out, [b], run, count);
+    else run(out);
+  }
+
+  /** Runs `fn` with an output buffer that no input aliases (a temporary copied back when needed). */
+  private withDistinctOut(out: GpuTensor, inputs: GpuTensor[], fn: (o: GpuTensor) => void, count: number): void {
+    if (!inputs.includes(out)) {
+      fn(out);
+      return;
+    }
+    const tmp = this.alloc('f32', [count]) as GpuTensor;
+    fn(tmp);
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(tmp.buffer, 0, out.buffer, 0, count * 4);
+    this.device.queue.submit([enc.finish()]);
+    this.free(tmp);
+  }
+
+  /** out rows i = table rows ids[i], decoded on the GPU. */
+  private decodeRows(out: GpuTensor, table: GpuTensor, ids: Uint32Array): void {
+    const idBuf = this.device.createBuffer({ size: Math.max(16, Math.ceil(ids.byteLength / 16) * 16), usage: USAGE.STORAGE | USAGE.COPY_DST });
+    this.device.queue.writeBuffer(idBuf, 0, ids);
+    this.dispatch('embed', [table.cols, ids.length, DTYPE_CODE[table.dtype], table.dtype === 'q8_0' ? table.scalesWord : 0], [table.buffer, idBuf, out.buffer],
+      [Math.ceil(table.cols / 64), ids.length, 1]);
+    idBuf.destroy();
+  }
+
+  /** An f32 version of a (small) weight vector: the tensor itself, or a decoded temporary. */
+  private asF32(t: GpuTensor): { t: GpuTensor; release: () => void } {
+    if (t.dtype === 'f32') return { t, release: () => undefined };
+    const tmp = this.alloc('f32', [t.rows, t.cols]) as GpuTensor;
+    this.decodeRows(tmp, t, Uint32Array.from({ length: t.rows }, (_, i) => i));
+    const flat = new GpuTensor('f32', [t.count], tmp.buffer, tmp.bytes, 1, t.count, 'decoded');
+    return { t: flat, release: () => this.free(tmp) };
+  }
+
+  private writeQ8(g: GpuTensor, bytes: Uint8Array, byteOffset: number): void {
+    if (byteOffset % Q8_BLOCK_BYTES || bytes.byteLength % Q8_BLOCK_BYTES) throw new RangeError('q8_0 writes must cover whole 34-byte blocks');
+    const b0 = byteOffset / Q8_BLOCK_BYTES;
+    const nb = bytes.byteLength / Q8_BLOCK_BYTES;
+    if (b0 + nb > g.count / 32) throw new RangeError(`write overflows tensor '${g.label}'`);
+    const q = new Uint8Array(nb * 32);
+    const s = new Float32Array(nb);
+    const lut = f16Lut();
+    for (let b = 0; b < nb; b++) {
+      const p = b * Q8_BLOCK_BYTES;
+      s[b] = lut[bytes[p]! | (bytes[p + 1]! << 8)]!;
+      q.set(bytes.subarray(p + 2, p + Q8_BLOCK_BYTES), b * 32);
+    }
+    this.device.queue.writeBuffer(g.buffer, b0 * 32, q);
+    this.device.queue.writeBuffer(g.buffer, g.count + b0 * 4, s);
+  }
+
+  private async readF32(buffer: GpuBuffer, count: number): Promise<Float32Array> {
+    const size = Math.max(16, Math.ceil((count * 4) / 16) * 16);
+    const staging = this.device.createBuffer({ size, usage: USAGE.MAP_READ | USAGE.COPY_DST });
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(buffer, 0, staging, 0, Math.min(size, buffer.size));
+    this.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(1);
+    const out = new Float32Array(staging.getMappedRange()).slice(0, count);
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  private own(t: BTensor): GpuTensor {
+    if (!(t instanceof GpuTensor)) throw new Error(`tensor owned by '${t.owner}' passed to the webgpu backend`);
+    if (t.freed) throw new Error(`tensor '${t.label}' used after free`);
+    return t;
+  }
+
+  private f32t(t: BTensor): GpuTensor {
+    const g = this.own(t);
+    if (g.dtype !== 'f32') throw new Error(`op needs an f32 tensor, '${g.label}' is ${g.dtype}`);
+    return g;
+  }
+}
+
+const f32buf = new Float32Array(1);
+const u32buf = new Uint32Array(f32buf.buffer);
+function f32bits(v: number): number {
+  f32buf[0] = v;
+  return u32buf[0]!;
+}
+
+function grid1d(count: number): [number, number, number] {
+  return [Math.min(Math.ceil(count / 64), 65535), Math.ceil(count / ELEMS_PER_Y), 1];
+}

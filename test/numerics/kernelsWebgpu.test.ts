@@ -1,0 +1,99 @@
+// WebGPU backend: a WGSL compile lint on Dawn's null backend, and the shared parity suite run on a real adapter or on
+// the CPU through Dawn + the SwiftShader Vulkan ICD that Debian's chromium package installs (KERNELS.md). Vulkan's
+// loader reads LD_LIBRARY_PATH / VK_ICD_FILENAMES at process start, so the parity suite runs in a child mocha with them
+// set. Tests skip with a printed reason only when neither the `webgpu` package nor any adapter is available.
+
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Backend } from '../../src/core/backend';
+import { createWebGpuBackend } from '../../src/kernels/createBackend.node';
+import { loadDawn, openWebGpuDevice } from '../../src/kernels/webgpu/webgpuDevice.node';
+import { defineParity } from './kernelsParitySuite';
+
+const CHILD = process.env['LWB_WEBGPU_CHILD'] === '1';
+const WGSL_DIR = path.join(__dirname, '../../src/kernels/webgpu/wgsl');
+
+/** Chromium's bundled SwiftShader ICD and the libvulkan next to it (Debian: /usr/lib/chromium). */
+function swiftShader(): { icd: string; libDir: string } | null {
+  let icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
+  if (!fs.existsSync(icd)) {
+    const r = spawnSync('dpkg', ['-L', 'chromium'], { encoding: 'utf8' });
+    icd = (r.stdout ?? '').split('\n').find((l) => l.endsWith('vk_swiftshader_icd.json')) ?? '';
+  }
+  return icd && fs.existsSync(icd) ? { icd, libDir: path.dirname(icd) } : null;
+}
+
+if (!CHILD) {
+  describe('numerics: webgpu WGSL compile lint (Dawn null backend)', function () {
+    this.timeout(60000);
+    const dawn = loadDawn();
+    for (const file of fs.readdirSync(WGSL_DIR).filter((f) => f.endsWith('.wgsl'))) {
+      it(`${file} compiles and builds a compute pipeline`, async function () {
+        if (typeof dawn === 'string') {
+          console.log(`      skipped: ${dawn}`);
+          this.skip();
+        }
+        const opened = await openWebGpuDevice(['backend=null']);
+        if (typeof opened === 'string') {
+          console.log(`      skipped: Dawn null backend unavailable: ${opened}`);
+          this.skip();
+        }
+        const { device } = opened;
+        try {
+          device.pushErrorScope('validation');
+          const module = device.createShaderModule({ code: fs.readFileSync(path.join(WGSL_DIR, file), 'utf8'), label: file });
+          const info = await module.getCompilationInfo();
+          const errors = info.messages.filter((m) => m.type === 'error').map((m) => `line ${m.lineNum}: ${m.message}`);
+          assert.deepEqual(errors, [], `${file}: ${errors.join('; ')}`);
+          await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+          const err = await device.popErrorScope();
+          assert.equal(err?.message ?? null, null);
+        } finally {
+          device.destroy();
+        }
+      });
+    }
+  });
+
+  describe('numerics: webgpu parity (child process: real adapter or SwiftShader)', function () {
+    this.timeout(900000);
+    it('runs the parity suite on WebGPU', function () {
+      const dawn = loadDawn();
+      if (typeof dawn === 'string') {
+        console.log(`      skipped: ${dawn}`);
+        this.skip();
+      }
+      const ss = swiftShader();
+      const env: NodeJS.ProcessEnv = { ...process.env, LWB_WEBGPU_CHILD: '1' };
+      if (ss && !process.env['LWB_WEBGPU_NATIVE']) {
+        env['VK_ICD_FILENAMES'] = ss.icd;
+        env['LD_LIBRARY_PATH'] = [ss.libDir, process.env['LD_LIBRARY_PATH']].filter(Boolean).join(':');
+      }
+      const mocha = require.resolve('mocha/bin/mocha.js');
+      const r = spawnSync(process.execPath, [mocha, '--no-config', '--require', 'tsx/cjs', '--extension', 'ts', '--timeout', '600000', '--reporter', 'dot', __filename],
+        { env, encoding: 'utf8', cwd: path.join(__dirname, '../..'), maxBuffer: 64 << 20 });
+      const out = `${r.stdout}\n${r.stderr}`;
+      const summary = out.split('\n').filter((l) => /passing|failing|pending|skipped:|adapter:/.test(l)).join('\n');
+      console.log(`      ${ss && !process.env['LWB_WEBGPU_NATIVE'] ? `SwiftShader ICD ${ss.icd}` : 'system Vulkan/Metal/D3D12'}\n${summary}`);
+      assert.equal(r.status, 0, out.slice(-6000));
+      if (/\b0 passing/.test(out) || !/passing/.test(out)) this.skip();
+    });
+  });
+} else {
+  describe('webgpu parity', function () {
+    let be: Backend;
+    before(async function () {
+      const gpu = await createWebGpuBackend(true);
+      if (typeof gpu === 'string') {
+        console.log(`      skipped: no WebGPU adapter: ${gpu}`);
+        this.skip();
+      }
+      be = gpu;
+      console.log(`      adapter: ${be.info.detail}`);
+    });
+    after(() => be?.dispose());
+    defineParity(() => be, { small: true });
+  });
+}
