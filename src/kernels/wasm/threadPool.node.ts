@@ -3,6 +3,7 @@
 // with Atomics.add (a static split gives 1.0x when the other core is busy); hand-off spins before waiting (KERNELS.md).
 
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { CONTROL_INTS, CTL, FN_SYNC, MAX_ARGS, SPIN_ITERS, THREADED_KERNELS, type KernelExports, type KernelRunner, type ThreadedKernel } from './kernelTable';
@@ -18,7 +19,8 @@ function helperEntry(): { file: string; execArgv: string[] } {
   const bundled = path.join(__dirname, 'wasmHelper.js');
   if (fs.existsSync(bundled)) return { file: bundled, execArgv: [] };
   const source = path.join(__dirname, 'threadHelper.node.ts');
-  if (fs.existsSync(source)) return { file: source, execArgv: ['--require', require.resolve('tsx/cjs')] };
+  // createRequire keeps esbuild from trying to bundle the dev-only tsx hook.
+  if (fs.existsSync(source)) return { file: source, execArgv: ['--require', createRequire(__filename).resolve('tsx/cjs')] };
   throw new Error(`WASM helper thread entry not found next to ${__dirname} (run npm run build)`);
 }
 
