@@ -349,3 +349,36 @@ describe('diagnose: foreign kinds and I/O failures', () => {
     assert.equal(d.compatible, false);
   });
 });
+
+describe('diagnose: real PEFT-saved adapters (test/fixtures/merge, written by torch + PEFT)', () => {
+  const root = path.join(__dirname, '../fixtures/merge');
+  const run = (adapter: string, base: string): Promise<Diagnosis> =>
+    diagnoseAdapter(testFs(tempDir('diag-real-')), path.join(root, 'adapters', adapter), { base: path.join(root, 'bases', base), candidates: 'never' });
+  for (const a of ['lora', 'bin', 'dora', 'embedding', 'layers', 'rslora_patterns']) {
+    it(`${a} fits llama_f32 and the sharded bf16 copy`, async () => {
+      for (const b of ['llama_f32', 'llama_bf16_sharded']) {
+        const d = await run(a, b);
+        assert.deepEqual(codes(d), [], `${a} vs ${b}`);
+        assert.equal(d.compatible, true);
+        assert.ok(d.compat!.total > 0 && d.compat!.matched === d.compat!.total);
+      }
+    });
+  }
+  it('resized_vocab: one vocab-mismatch naming both saved modules', async () => {
+    const d = await run('resized_vocab', 'llama_f32');
+    assert.deepEqual(codes(d), ['vocab-mismatch:error']);
+    assert.match(d.problems[0]!.message, /embed_tokens and lm_head with 40 rows but the base has 32/);
+  });
+  it('conv1d (GPT-2, lora_bias): fits gpt2_f32 with the Conv1D note; fits nothing in a LLaMA', async () => {
+    const d = await run('conv1d', 'gpt2_f32');
+    assert.deepEqual(codes(d), ['fan-in-fan-out-mismatch:info']);
+    assert.equal(d.compatible, true);
+    const l = await run('conv1d', 'llama_f32');
+    assert.ok(has(l, 'adapter-base-missing-module', 'error') && has(l, 'target-module-not-found', 'error'));
+  });
+  it('a pickle that would run code is refused, not executed', async () => {
+    const d = await run('malicious', 'llama_f32');
+    assert.ok(has(d, 'adapter-weights-unreadable', 'error'));
+    assert.match(d.problems.find((p) => p.code === 'adapter-weights-unreadable')!.message, /refused/);
+  });
+});

@@ -132,6 +132,7 @@ export function checkCompatibility(input: CompatInput): CompatReport {
   let linearVotes = 0;
   let convVotes = 0;
   let adapterVocab: number | null = null;
+  const resized: Array<{ module: string; rows: number; baseRows: number }> = [];
   const conv = usesConv1D(base);
 
   const tensors = input.adapterTensors ?? [];
@@ -139,7 +140,8 @@ export function checkCompatibility(input: CompatInput): CompatReport {
     const p = parseAdapterKey(t.name);
     if (p.suffix === '') continue; // not a module tensor (e.g. trainable token deltas): nothing to map
     total++;
-    const baseT = lookup.find(`${p.module}.${p.suffix}`);
+    // LoRA factors, DoRA magnitudes and lora_B biases are checked against the base *weight* of their module.
+    const baseT = lookup.find(`${p.module}.${p.role === 'full' ? p.suffix : 'weight'}`);
     if (!baseT) {
       missing.push(t.name);
       continue;
@@ -202,12 +204,7 @@ export function checkCompatibility(input: CompatInput): CompatReport {
         if (a.length === 2 && w.length === 2 && a[1] === w[1] && a[0] !== w[0] && (isEmbeddingModule(p.module) || isLmHead(p.module))) {
           adapterVocab = a[0]!;
           ok = false;
-          findings.push({
-            code: 'vocab-mismatch', severity: 'error', path: ['modules_to_save'],
-            message: `The adapter saves ${p.module} with ${a[0]} rows but the base has ${w[0]}: the vocabulary was resized for training. ` +
-              `Resize the base's embeddings to ${a[0]} before loading (model.resize_token_embeddings(${a[0]})) and use the tokenizer saved with the adapter; ` +
-              `merging must also write vocab_size=${a[0]}.`,
-          });
+          resized.push({ module: p.module, rows: a[0]!, baseRows: w[0]! });
         } else bad('the saved module has a different shape');
         break;
       }
@@ -216,6 +213,15 @@ export function checkCompatibility(input: CompatInput): CompatReport {
     if (ok) matched++;
   }
 
+  if (resized.length > 0) {
+    const r0 = resized[0]!;
+    findings.push({
+      code: 'vocab-mismatch', severity: 'error', path: ['modules_to_save'],
+      message: `The adapter saves ${resized.map((r) => r.module).join(' and ')} with ${r0.rows} rows but the base has ${r0.baseRows}: the vocabulary was resized for training. ` +
+        `Resize the base's embeddings to ${r0.rows} before loading (model.resize_token_embeddings(${r0.rows})) and use the tokenizer saved with the adapter; ` +
+        `merging must also write vocab_size=${r0.rows}.`,
+    });
+  }
   if (missing.length > 0) {
     findings.push({
       code: 'adapter-base-missing-module', severity: 'error', path: BASE_KEY,
@@ -246,10 +252,11 @@ export function checkCompatibility(input: CompatInput): CompatReport {
           'but a tool that trusts the file transposes the delta: square q/k/v/o projections get silently wrong weights. Set it to false.',
       });
     } else if (!config.fanInFanOut && layoutConv && mapped > 0) {
+      // PEFT itself saves false here (it flips the flag in memory only), so this is common and merely informative.
       findings.push({
-        code: 'fan-in-fan-out-mismatch', severity: 'warning', path: ['fan_in_fan_out'],
-        message: 'fan_in_fan_out is false but the base uses GPT-2 Conv1D weights [in, out]. PEFT sets it to true at load with a warning; ' +
-          'tools that trust the file compute transposed deltas. Set it to true.',
+        code: 'fan-in-fan-out-mismatch', severity: 'info', path: ['fan_in_fan_out'],
+        message: 'fan_in_fan_out is false but the base uses GPT-2 Conv1D weights [in, out]. PEFT switches it to true at load (and saves false); ' +
+          'a tool that trusts the file would compute transposed deltas for the square projections.',
       });
     }
   }

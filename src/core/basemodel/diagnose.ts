@@ -12,6 +12,7 @@ import { basename, dirname, joinPath, normalizePath, relativePath } from '../pat
 import type { FsPort } from '../ports';
 import { readSafetensorsHeader } from '../safetensors/header';
 import type { BinHeaderReader } from '../safetensors/modelWeights';
+import { readTorchBinTensors } from '../torchpickle/binReader';
 import { hfCacheRoots, isHubOffline, safeStat } from './caches';
 import { findCandidates, type Candidate } from './candidates';
 import { isCommitHash, originLabel, type BaseKind, type ForeignOrigin } from './classify';
@@ -32,7 +33,7 @@ export interface DiagnoseOptions {
   readonly candidates?: 'never' | 'when-broken' | 'always';
   /** Share one across calls: base headers are then read once per change of the base files. */
   readonly cache?: BaseModelCache;
-  /** Reads tensor headers of pytorch .bin files (torchpickle); without it .bin weights are not compared. */
+  /** Reads tensor headers of pytorch .bin files; default: the restricted torch.save reader (never executes pickles). */
   readonly binReader?: BinHeaderReader;
 }
 
@@ -142,6 +143,7 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
   const parsed = parseAdapterConfig(text);
   const problems: Problem[] = validateAdapterConfig(parsed);
   const cache = opts.cache ?? new BaseModelCache();
+  const binReader = opts.binReader ?? readTorchBinTensors;
   const ws = (opts.workspaceFolders ?? []).map(normalizePath);
   const searchPaths = opts.searchPaths ?? [];
   const config = parsed.value ? normalizePeftConfig(parsed.value) : null;
@@ -159,7 +161,7 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
   const rawValue = parsed.value?.base_model_name_or_path;
   const raw = typeof rawValue === 'string' ? rawValue : null;
   const [weightsRead, tokenizer, resolution] = await Promise.all([
-    readAdapterWeights(fs, adapterDir, opts.binReader),
+    readAdapterWeights(fs, adapterDir, binReader),
     readTokenizerSize(fs, adapterDir),
     resolveBaseModel(fs, rawValue ?? null, { adapterDir, workspaceFolders: ws, searchPaths, revision: config.revision }),
   ]);
@@ -199,7 +201,7 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
     if (st.error) baseIssue('base-model-unreadable', 'error', `${resolved}: ${st.error}`, fixesBroken);
     else if (st.kind !== 'dir') baseIssue('base-model-missing', 'error', `${resolved} is ${st.kind === null ? 'gone' : 'not a folder'}.`, fixesBroken);
     else {
-      info = await cache.get(fs, resolved, opts.binReader);
+      info = await cache.get(fs, resolved, binReader);
       const where = via === 'override' ? resolved : `${resolved} (${viaLabel(via)})`;
       if (info.configError) baseIssue('base-model-incomplete', 'error', `The base at ${where} has an unreadable config.json: ${info.configError}`, fixesBroken);
       else if (!info.hasConfig) baseIssue('base-model-incomplete', 'error', `The base at ${where} has no config.json: transformers cannot load it as a model.`, fixesBroken);
@@ -223,8 +225,6 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
           const onBase = f.path[0] === 'base_model_name_or_path' && (f.code === 'adapter-base-missing-module' || f.code === 'adapter-base-shape-mismatch');
           problems.push(problem(f.code, f.severity, range, f.message, onBase ? fixesBroken : []));
         }
-      } else if (info.layout && !info.weightsError && info.layout.startsWith('bin') && !opts.binReader) {
-        baseIssue('base-model-incomplete', 'info', `The base stores PyTorch .bin weights; their tensor shapes are not compared here (compatibility unknown).`);
       }
     }
   }
@@ -237,7 +237,7 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
   let candidates: Candidate[] = [];
   if (adapter.tensors && (want === 'always' || (want === 'when-broken' && compatible !== true))) {
     candidates = await findCandidates(fs, { config, adapterTensors: adapter.tensors, adapterTokenizer: adapter.tokenizer }, {
-      workspaceFolders: ws, searchPaths, raw, exclude: resolved ? [resolved] : [], cache, binReader: opts.binReader,
+      workspaceFolders: ws, searchPaths, raw, exclude: resolved ? [resolved] : [], cache, binReader,
     });
     candidates = candidates.filter((c) => c.report.compatible);
   }
