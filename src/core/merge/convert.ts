@@ -29,7 +29,7 @@ export function decodeInto(raw: Uint8Array, dtype: FloatDType, out: Float32Array
   }
   const src = u16View(raw, count);
   if (dtype === 'BF16') {
-    const o = new Uint32Array(out.buffer, out.byteOffset, count);
+    const o = new Int32Array(out.buffer, out.byteOffset, count);
     for (let i = 0; i < count; i++) o[i] = src[i]! << 16;
   } else {
     const lut = f16Lut();
@@ -66,7 +66,8 @@ export function f32BitsToF16(x: number): number {
  * rounded result is not finite, or -1.
  */
 export function encodeInto(input: Float32Array, count: number, dtype: FloatDType, out: Uint8Array): number {
-  const bits = new Uint32Array(input.buffer, input.byteOffset, count);
+  // Int32 views keep every element a small integer for V8 (Uint32 values above 2^31 would become heap doubles).
+  const bits = new Int32Array(input.buffer, input.byteOffset, count);
   let bad = -1;
   if (dtype === 'F32') {
     if (out.buffer !== input.buffer || out.byteOffset !== input.byteOffset) out.set(new Uint8Array(input.buffer, input.byteOffset, count * 4));
@@ -82,7 +83,7 @@ export function encodeInto(input: Float32Array, count: number, dtype: FloatDType
         o[i] = (x & 0x7fffff) !== 0 ? ((x >>> 16) | 0x40) & 0xffff : x >>> 16;
         continue;
       }
-      const r = ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+      const r = (((x >>> 0) + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
       if ((r & 0x7f80) === 0x7f80 && bad < 0) bad = i; // rounded up past the largest finite bf16
       o[i] = r;
     }
@@ -106,7 +107,7 @@ export function decodeInPlace(buf: Uint8Array, dtype: FloatDType, count: number)
   if (dtype === 'F32') return f;
   const src = new Uint16Array(buf.buffer, buf.byteOffset, count);
   if (dtype === 'BF16') {
-    const o = new Uint32Array(buf.buffer, buf.byteOffset, count);
+    const o = new Int32Array(buf.buffer, buf.byteOffset, count);
     for (let i = count - 1; i >= 0; i--) o[i] = src[i]! << 16;
   } else {
     const lut = f16Lut();

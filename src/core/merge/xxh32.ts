@@ -59,7 +59,7 @@ export class Xxh32 {
     const abs = data.byteOffset + from;
     if ((abs & 3) === 0) {
       // Aligned: read little-endian words through a Uint32Array (every supported host is little-endian).
-      const w = new Uint32Array(data.buffer, abs, (to - from) >>> 2);
+      const w = new Int32Array(data.buffer, abs, (to - from) >>> 2); // int32: stays a small integer in V8
       for (let i = 0; i < w.length; i += 4) {
         v1 = Math.imul(rotl((v1 + Math.imul(w[i]!, P2)) | 0, 13), P1);
         v2 = Math.imul(rotl((v2 + Math.imul(w[i + 1]!, P2)) | 0, 13), P1);
