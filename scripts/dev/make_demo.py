@@ -49,6 +49,9 @@ def fail(msg):
 
 def copy_base():
     if not os.path.isfile(os.path.join(SRC_MODEL, "model.safetensors")):
+        if os.path.isfile(os.path.join(BASE_DIR, "model.safetensors")):
+            log(f"{SRC_MODEL} not found: using the committed copy in {BASE_DIR}")
+            return
         fail(f"stories260K not found at {SRC_MODEL} (set STORIES260K_DIR)")
     if os.path.isdir(BASE_DIR):
         shutil.rmtree(BASE_DIR)
@@ -233,11 +236,10 @@ def main():
     for case in golden_cases[1:]:
         first_diff = next((i for i, (a, b) in enumerate(zip(base_ids, case["new_token_ids"])) if a != b), None)
         case["first_diff_from_base"] = first_diff
-    by_name = {c["name"]: c for c in golden_cases}
-    for must in ("stories-lora", "stories-dora"):
-        fd = by_name[must]["first_diff_from_base"]
+    for case in golden_cases[1:]:
+        fd = case["first_diff_from_base"]
         if fd is None or fd >= 20:
-            fail(f"{must} does not change the first 20 tokens (first diff {fd})")
+            fail(f"{case['name']} does not change the first 20 tokens (first diff {fd})")
     if "Mia" not in texts["stories-lora"] or "kite" not in texts["stories-lora"]:
         fail(f"stories-lora did not learn Mia / red kite: {texts['stories-lora']!r}")
     if "Sam" not in texts["stories-dora"]:
@@ -305,8 +307,10 @@ README_TEMPLATE = """# LoRA Workbench demo workspace
 Open this folder (`demo/`) as the VS Code workspace (`npm run demo` does it for you). Everything here is small
 ({total_mb} MB), real, and was made by `/usr/bin/python3 scripts/dev/make_demo.py` (dev-only: Debian's python3-torch,
 numpy and sentencepiece; no transformers or PEFT). Re-running the script regenerates every file here and
-`test/fixtures/demo-goldens.json` identically (fixed seeds, one thread, nominal runtimes) and fails loudly if a check
-does not hold. This README is written by the script too.
+`test/fixtures/demo-goldens.json` byte for byte with the same torch build (fixed seeds, one thread, nominal runtimes;
+checked with Debian's torch 1.13) and fails loudly if a check does not hold. This README is written by the script too.
+The base comes from `STORIES260K_DIR` (default `../shared/data/stories260K` next to the repository), or from the
+committed copy here when that is absent.
 
 | Path | What it is |
 | --- | --- |
@@ -355,8 +359,9 @@ The token ids and top-10 logits of every case are in `test/fixtures/demo-goldens
    - `stories-lora-colab`: rsLoRA r=8, alpha=16, dropout 0.1, q_proj/v_proj, lr 2e-3, warmup 6, 60 steps, eval and save
      every 30.
    - `stories-dora`: DoRA r=8, alpha=16, dropout 0.05, all seven projections, lr 3e-3, warmup 10, 100 steps.
-4. Write the files the way PEFT 0.18.0 and Trainer do (notes below), read every adapter back from disk, and record the
-   greedy goldens.
+4. Write the files the way PEFT 0.18.0 and Trainer do (notes below), read every adapter back from disk, check that
+   the unmerged forward agrees with a merged base (LoRA: W + s*BA; DoRA: m / ||W + s*BA||_row * (W + s*BA)) to 1e-4,
+   that every adapter changes the base's greedy text within 20 tokens, and record the greedy goldens.
 
 ## Fidelity notes
 
