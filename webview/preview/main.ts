@@ -309,10 +309,13 @@ function updateDivergence(): void {
     v.divergence.textContent = '';
     for (const t of v.tokens) t.span.classList.remove('diverge');
     if (!greedy || v === base || !base?.done || !base.ids || !v.done || !v.ids) continue;
-    const i = firstDivergence(base.ids, v.ids);
+    let i = firstDivergence(base.ids, v.ids);
+    // A stopped column (or base) is cut short: it ending first says nothing about the model.
+    const cut = v.root.dataset.stopReason === 'cancelled' || base.root.dataset.stopReason === 'cancelled';
+    if (cut && i !== null && i >= Math.min(base.ids.length, v.ids.length)) i = null;
     v.root.dataset.divergence = i === null ? 'none' : String(i);
     if (i === null) {
-      v.divergence.textContent = L.divergenceNone;
+      if (!cut) v.divergence.textContent = L.divergenceNone;
       continue;
     }
     v.divergence.textContent = L.divergence.replace('{0}', String(i + 1));
@@ -415,6 +418,7 @@ function onMessage(m: HostToWebview): void {
         v.stats.replaceChildren();
         v.divergence.textContent = '';
         delete v.root.dataset.divergence;
+        delete v.root.dataset.stopReason;
         v.root.dataset.state = m.columnIds.includes(v.info.id) ? 'waiting' : 'idle';
         v.state.textContent = m.columnIds.includes(v.info.id) ? L.waiting : '';
         v.state.classList.remove('error');
@@ -453,7 +457,7 @@ function onMessage(m: HostToWebview): void {
       }
       v.ids = [...m.ids];
       v.done = true;
-      v.root.dataset.state = 'done';
+      v.root.dataset.state = m.stopReason === 'cancelled' ? 'stopped' : 'done';
       v.root.dataset.stopReason = m.stopReason;
       v.state.textContent = stopLabel(m.stopReason);
       v.output.classList.remove('cursor');

@@ -6,8 +6,9 @@ body { padding: 8px 16px 24px; color: var(--vscode-foreground); background: var(
 h1 { font-size: 1.2em; font-weight: 600; margin: 4px 0 10px; }
 h2 { font-size: 1em; font-weight: 600; margin: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
-.prompt-area { display: grid; grid-template-columns: minmax(0, 1fr) minmax(200px, 280px); gap: 8px 16px; }
-.prompt-area vscode-textarea { width: 100%; }
+.prompt-area { display: grid; grid-template-columns: minmax(0, 2fr) minmax(180px, 1fr); gap: 8px 16px; }
+@media (max-width: 640px) { .prompt-area { grid-template-columns: minmax(0, 1fr); } }
+.prompt-area vscode-textarea, .side vscode-single-select { width: 100%; }
 #prompt { min-height: 90px; }
 .side { display: flex; flex-direction: column; gap: 6px; }
 .field { display: flex; flex-direction: column; gap: 2px; }

@@ -51,6 +51,10 @@ export interface PreviewServices {
   pickAdapter(basePath: string, exclude: readonly string[]): Promise<string | undefined>;
 }
 
+// The diagnosis feature's quick-fix commands (src/extension/language/baseCommands.ts), run by id when registered.
+const APPLY_BASE_FIX = 'loraWorkbench.applyBaseFix';
+const CHOOSE_BASE = 'loraWorkbench.chooseBaseModel';
+const RELINK_RUN = 'loraWorkbench.relinkRunBase';
 const RECENT_KEY = 'loraWorkbench.preview.recentPrompts';
 const SETTINGS_KEY = 'loraWorkbench.preview.settings';
 const MAX_RECENT = 20;
@@ -90,6 +94,8 @@ export class PreviewPanel extends Disposable {
   private lastSettings: PreviewSettings;
   private outputs = new Map<string, ColumnOutput>();
   private chatTemplate = false;
+  /** A base folder chosen for this preview only (a found candidate or a picked folder), instead of the recorded one. */
+  private baseOverride: string | undefined;
   private readyResolve: (() => void) | undefined;
   /** Resolves once the webview said `ready` (tests and the e2e wait on this through the log). */
   readonly webviewReady = new Promise<void>((r) => (this.readyResolve = r));
@@ -269,7 +275,8 @@ export class PreviewPanel extends Disposable {
     this.post({ type: 'columns', columns: this.columnInfos() });
   }
 
-  private async diagnose(base?: string): Promise<Diagnosis | null> {
+  private async diagnose(): Promise<Diagnosis | null> {
+    const base = this.baseOverride;
     const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
     const searchPaths = vscode.workspace.getConfiguration('loraWorkbench').get<string[]>('modelSearchPaths', []);
     let d: Diagnosis;
@@ -286,7 +293,7 @@ export class PreviewPanel extends Disposable {
       const title = !d.base.resolved
         ? vscode.l10n.t('The base model of this adapter cannot be found.')
         : vscode.l10n.t('The base model at {0} does not fit this adapter.', rel(d.base.resolved));
-      this.showDiagnosis({ title, problems: (blocking.length ? blocking : d.problems).map((p) => ({ severity: p.severity, code: p.code, message: p.message })), actions: this.fixActions(d) });
+      this.showDiagnosis({ title, problems: (blocking.length ? blocking : d.problems).map((p) => ({ severity: p.severity, code: p.code, message: p.message })), actions: await this.fixActions(d) });
       this.setStatus('error', title);
       log().info(`preview ${rel(this.target.path)}: base ${d.base.raw ?? '(none)'} unusable: ${blocking.map((p) => p.code).join(', ')}`);
       return null;
@@ -313,10 +320,11 @@ export class PreviewPanel extends Disposable {
   }
 
   /**
-   * Buttons for the diagnosis: the fixes the diagnosis proposes that make sense for a preview (use a found compatible
-   * model, choose a folder), plus opening adapter_config.json where the editor offers every quick fix that edits it.
+   * Buttons for the diagnosis. Fixes that edit adapter_config.json run the diagnosis feature's quick-fix commands
+   * (loraWorkbench.applyBaseFix / chooseBaseModel / relinkRunBase, when registered) and the panel checks again after
+   * them; a found compatible model can also be used for this preview only, leaving the file as it is.
    */
-  private fixActions(d: Diagnosis): Array<{ id: string; title: string }> {
+  private async fixActions(d: Diagnosis): Promise<Array<{ id: string; title: string }>> {
     this.fixes.clear();
     const actions: Array<{ id: string; title: string }> = [];
     const add = (id: string, title: string, run: () => Promise<void>): void => {
@@ -324,31 +332,64 @@ export class PreviewPanel extends Disposable {
       this.fixes.set(id, run);
       actions.push({ id, title });
     };
-    const fixes: Fix[] = d.problems.flatMap((p) => [...p.fixes]);
+    const commands = new Set(await vscode.commands.getCommands(true));
+    const config = vscode.Uri.file(d.configPath);
+    const thenRecheck = (command: string, ...args: unknown[]) => async (): Promise<void> => {
+      const done = await vscode.commands.executeCommand(command, ...args);
+      if (done) {
+        this.baseOverride = undefined;
+        await this.prepare(true);
+      }
+    };
+    const seen = new Set<string>();
+    const fixes: Fix[] = d.problems.flatMap((p) => [...p.fixes]).filter((f) => {
+      const key = JSON.stringify(f);
+      return seen.has(key) ? false : (seen.add(key), true);
+    });
     let n = 0;
     for (const f of fixes) {
-      if (f.kind !== 'use-candidate') continue;
-      const candidate = d.base.candidates.find((c) => c.path === f.path || c.hubId === f.path)?.path ?? f.path;
-      add(`candidate-${n++}`, vscode.l10n.t('Use {0} for this preview', rel(candidate)), async () => {
-        await this.useBase(candidate);
-      });
+      const i = n++;
+      switch (f.kind) {
+        case 'use-candidate': {
+          const candidate = d.base.candidates.find((c) => c.path === f.path || c.hubId === f.path)?.path ?? f.path;
+          add(`use-${i}`, vscode.l10n.t('Use {0} for this preview', rel(candidate)), () => this.useBase(candidate));
+          if (commands.has(APPLY_BASE_FIX)) add(`write-${i}`, vscode.l10n.t('Write {0} into adapter_config.json', f.path), thenRecheck(APPLY_BASE_FIX, config, f));
+          break;
+        }
+        case 'rewrite-hub-id':
+        case 'make-absolute':
+        case 'make-relative':
+        case 'remove-revision': {
+          const what = f.kind === 'rewrite-hub-id' ? f.hubId : f.kind === 'remove-revision' ? vscode.l10n.t('remove "revision"') : f.value;
+          if (commands.has(APPLY_BASE_FIX)) add(`fix-${i}`, vscode.l10n.t('Fix adapter_config.json: {0}', what), thenRecheck(APPLY_BASE_FIX, config, f));
+          break;
+        }
+        case 'choose-base':
+          if (commands.has(CHOOSE_BASE)) add('choose-base', vscode.l10n.t('Choose Base Model Folder...'), thenRecheck(CHOOSE_BASE, config));
+          break;
+        case 'relink-run':
+          if (commands.has(RELINK_RUN)) add('relink-run', vscode.l10n.t('Relink All Adapters of This Run...'), thenRecheck(RELINK_RUN, config));
+          break;
+      }
     }
-    if (fixes.some((f) => f.kind === 'choose-base') || actions.length === 0) {
+    if (!this.fixes.has('choose-base')) {
+      // Without the diagnosis commands (or when no fix was proposed): pick a folder for this preview only.
       add('choose-base', vscode.l10n.t('Choose Base Model Folder...'), async () => {
         const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: vscode.l10n.t('Use as Base Model') });
         if (picked?.[0]) await this.useBase(picked[0].fsPath);
       });
     }
     add('open-config', vscode.l10n.t('Open adapter_config.json'), async () => {
-      await vscode.window.showTextDocument(vscode.Uri.file(d.configPath), { preview: true });
+      await vscode.window.showTextDocument(config, { preview: true });
     });
     return actions;
   }
 
   /** Check a base folder the user or a fix chose, and use it when it fits (the config on disk is left as it is). */
   private async useBase(folder: string): Promise<void> {
+    this.baseOverride = folder;
     this.setStatus('diagnosing', this.labels.diagnosing);
-    const d = await this.diagnose(folder);
+    const d = await this.diagnose();
     if (d) await this.ensureLoaded();
   }
 
