@@ -1,0 +1,131 @@
+// Checkpoint explorer in a real VS Code (issue 3): the demo run's checkpoints in step order with loss and the best
+// marker, the context menu's commands, live appearance of a new checkpoint folder, health diagnostics for a broken
+// adapter, and the training-curves webview (DOM + screenshot).
+
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CHECKPOINTS_VIEW, Workbench, e2eEnv, waitForLog } from '../support/workbench';
+
+const RUN = 'runs/stories-lora';
+
+/** What the demo run holds on disk (the demo is regenerated from time to time: expectations come from its files). */
+function demoRun(): { steps: number[]; best: number } {
+  const dir = path.join(e2eEnv().workspace, RUN);
+  const steps = fs.readdirSync(dir).map((n) => /^checkpoint-(\d+)$/.exec(n)?.[1]).filter((x): x is string => x !== undefined).map(Number).sort((a, b) => a - b);
+  const state = JSON.parse(fs.readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as { best_global_step?: number; best_model_checkpoint?: string };
+  const best = state.best_global_step ?? Number(/checkpoint-(\d+)/.exec(state.best_model_checkpoint ?? '')?.[1]);
+  return { steps, best };
+}
+
+describe('checkpoint explorer', () => {
+  let wb: Workbench;
+  const created: string[] = [];
+
+  before(async () => {
+    wb = await Workbench.open();
+    await wb.openContainer();
+    await wb.treeRows(CHECKPOINTS_VIEW, RUN).first().waitFor({ timeout: 60_000 });
+  });
+
+  after(async () => {
+    for (const p of created) fs.rmSync(p, { recursive: true, force: true });
+    await wb?.close();
+  });
+
+  it('lists the demo run with its checkpoints in step order, loss, eval loss and the best marker', async () => {
+    const { steps, best } = demoRun();
+    assert.ok(steps.length >= 2 && Number.isFinite(best), `demo run: ${JSON.stringify({ steps, best })}`);
+    const bestName = `checkpoint-${best}`;
+    await wb.treeRows(CHECKPOINTS_VIEW, `checkpoint-${steps[steps.length - 1]}`).first().waitFor({ timeout: 30_000 });
+    const rows = await wb.treeLabels(CHECKPOINTS_VIEW);
+    const run = rows.findIndex((r) => r.label === RUN);
+    assert.ok(run >= 0, JSON.stringify(rows));
+    assert.match(rows[run]!.description, new RegExp(`HF Trainer · ${steps.length} checkpoints · best ${best}`));
+    const ckpts = rows.slice(run + 1).filter((r) => /^checkpoint-\d+$/.test(r.label)).slice(0, steps.length);
+    assert.deepEqual(ckpts.map((r) => r.label), steps.map((s) => `checkpoint-${s}`));
+    for (const r of ckpts) assert.match(r.description, /^step \d+ · loss [\d.]+ · eval [\d.]+/);
+    assert.deepEqual(ckpts.filter((r) => r.description.includes('★ best')).map((r) => r.label), [bestName]);
+    // The best checkpoint's icon is the star, visible without hovering.
+    assert.equal(await wb.treeRows(CHECKPOINTS_VIEW, bestName).first().locator('.codicon-star-full').count(), 1);
+    await wb.screenshot('checkpoints-tree');
+  });
+
+  it('shows a rich tooltip with variant, r, alpha, scaling, parameters and base model', async () => {
+    const text = await wb.hover(wb.treeRows(CHECKPOINTS_VIEW, 'checkpoint-100').first().locator('.label-name'));
+    assert.match(text, /LoRA/);
+    assert.match(text, /Effective scaling\s*2/);
+    assert.match(text, /Trainable parameters/);
+    assert.match(text, /models\/stories260K/);
+    await wb.page.mouse.move(0, 0);
+  });
+
+  it('offers the checkpoint commands in the context menu; "Open adapter_config.json" opens it', async () => {
+    const row = wb.treeRows(CHECKPOINTS_VIEW, 'checkpoint-150').first();
+    await row.click({ button: 'right' });
+    const items = wb.page.locator('.context-view .monaco-menu [role="menuitem"]');
+    await items.first().waitFor();
+    const labels = (await items.allTextContents()).map((s) => s.trim());
+    for (const want of ['Show Training Curves', 'Open adapter_config.json', 'Reveal in Explorer View', 'Copy Path']) {
+      assert.ok(labels.some((l) => l.includes(want)), `${want} missing from ${JSON.stringify(labels)}`);
+    }
+    await wb.page.keyboard.press('Escape');
+    await wb.contextMenu(row, 'Open adapter_config.json');
+    await wb.page.locator('.tabs-container .tab[data-resource-name="adapter_config.json"]').waitFor({ timeout: 15_000 });
+    await wb.page.locator('.editor-instance .monaco-editor .view-lines span', { hasText: '"peft_type"' }).first().waitFor({ timeout: 15_000 });
+  });
+
+  it('shows a checkpoint folder created while the workbench is open within 2 s', async () => {
+    const ws = e2eEnv().workspace;
+    const { steps } = demoRun();
+    const last = steps[steps.length - 1]!;
+    const name = `checkpoint-${last + 50}`;
+    const target = path.join(ws, RUN, name);
+    created.push(target);
+    // Like Trainer: write into a temporary folder, then rename it into place.
+    const tmp = path.join(ws, RUN, `tmp-${name}`);
+    created.push(tmp);
+    fs.cpSync(path.join(ws, RUN, `checkpoint-${last}`), tmp, { recursive: true });
+    await wb.page.waitForTimeout(500);
+    const t0 = Date.now();
+    fs.renameSync(tmp, target);
+    await wb.treeRows(CHECKPOINTS_VIEW, name).first().waitFor({ timeout: 10_000 });
+    const ms = Date.now() - t0;
+    console.log(`      new ${name} appeared after ${ms} ms`);
+    assert.ok(ms < 2000, `appeared after ${ms} ms`);
+    const labels = (await wb.treeLabels(CHECKPOINTS_VIEW)).map((r) => r.label);
+    assert.ok(labels.indexOf(name) > labels.indexOf(`checkpoint-${last}`));
+  });
+
+  it('flags a broken adapter (Git LFS pointer) with an error icon and a diagnostic on the file', async () => {
+    const dir = path.join(e2eEnv().workspace, 'e2e-broken-adapter');
+    created.push(dir);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.copyFileSync(path.join(e2eEnv().workspace, RUN, 'adapter_config.json'), path.join(dir, 'adapter_config.json'));
+    fs.writeFileSync(path.join(dir, 'adapter_model.safetensors'), 'version https://git-lfs.github.com/spec/v1\noid sha256:0123\nsize 190000\n');
+    const row = wb.treeRows(CHECKPOINTS_VIEW, 'e2e-broken-adapter').first();
+    await row.waitFor({ timeout: 10_000 });
+    assert.equal(await row.locator('.codicon-error').count(), 1);
+    const problems = await wb.problems();
+    assert.ok(problems.some((p) => /Git LFS pointer/.test(p)), JSON.stringify(problems));
+  });
+
+  it('opens the training curves webview from the run context menu and draws the series and markers', async () => {
+    await wb.openContainer();
+    await wb.contextMenu(wb.treeRows(CHECKPOINTS_VIEW, RUN).first(), 'Show Training Curves');
+    const view = wb.webview();
+    await view.locator('svg.chart').first().waitFor({ timeout: 30_000 });
+    await view.locator('path.series-loss').first().waitFor();
+    const lossPoints = Number(await view.locator('path.series-loss').first().getAttribute('data-rows'));
+    assert.ok(lossPoints >= 20, `loss rows ${lossPoints}`);
+    assert.ok((await view.locator('path.series-evalLoss').count()) >= 1);
+    assert.ok((await view.locator('path.series-learningRate').count()) === 1);
+    assert.ok((await view.locator('path.series-gradNorm').count()) === 1);
+    const { steps, best } = demoRun();
+    const marked = await view.locator('#chart-loss line.ckpt').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-step'))));
+    assert.deepEqual(marked.filter((x) => steps.includes(x)), steps);
+    assert.equal(await view.locator(`#chart-loss .best-star[data-step="${best}"]`).count(), 1);
+    await waitForLog(/curves stories-lora: rendered/);
+    await wb.screenshot('training-curves');
+  });
+});
