@@ -16,6 +16,14 @@ const WATCH_GLOB =
 /** Coalesces bursts (a checkpoint save writes ~10 files) into one rescan; short enough that a new folder shows within 2 s. */
 export const RESCAN_DEBOUNCE_MS = 300;
 
+/**
+ * Run folders are also polled (one readdir each) at this interval: file events arrive late under load and not at all on
+ * many network mounts (NFS/SMB training outputs on clusters), and a new checkpoint-N/ must still show within 2 s.
+ */
+export const RUN_POLL_MS = 1000;
+/** Polling is for the few runs a user watches; with more, file events alone drive rescans. */
+export const MAX_POLLED_RUNS = 32;
+
 const EMPTY: ScanResult = { roots: [], runs: [], adapters: [], models: [], problems: [], stats: { dirs: 0, files: 0, ms: 0 } };
 
 export class CheckpointIndex extends Disposable {
@@ -45,6 +53,37 @@ export class CheckpointIndex extends Disposable {
       }),
     );
     this._register({ dispose: () => clearTimeout(this.timer) });
+    const poll = setInterval(() => void this.pollRuns(), RUN_POLL_MS);
+    this._register({ dispose: () => clearInterval(poll) });
+  }
+
+  private polling = false;
+
+  /** Rescan when a polled run folder's set of checkpoint-N folders differs from the last scan's. */
+  private async pollRuns(): Promise<void> {
+    const runs = this.current.runs;
+    if (this.polling || this.running || runs.length === 0 || runs.length > MAX_POLLED_RUNS) return;
+    this.polling = true;
+    try {
+      for (const run of runs) {
+        if (run.kind === 'deepspeed') continue;
+        const known = new Set(run.checkpoints.filter((c) => !c.final).map((c) => c.name));
+        let entries;
+        try {
+          entries = await this.fs.readDir(run.path);
+        } catch {
+          this.scheduleRescan(0); // the run folder went away
+          return;
+        }
+        const now = entries.filter((e) => e.kind !== 'file' && /^checkpoint-\d+$/.test(e.name)).map((e) => e.name);
+        if (now.length !== known.size || now.some((n) => !known.has(n))) {
+          this.scheduleRescan(50);
+          return;
+        }
+      }
+    } finally {
+      this.polling = false;
+    }
   }
 
   /** The latest completed scan (empty before the first one finishes). */
