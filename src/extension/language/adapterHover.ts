@@ -87,7 +87,10 @@ export function baseHoverMarkdown(d: Diagnosis, uri: vscode.Uri, workspaceFolder
   }
   const onValue = valueRange(d.parsed, ['base_model_name_or_path']);
   const baseProblems = d.problems.filter((p) => p.range.offset === onValue.offset && p.range.length === onValue.length);
-  for (const p of baseProblems) md.appendMarkdown(`${p.severity === 'error' ? '$(error)' : p.severity === 'warning' ? '$(warning)' : '$(info)'} \`${p.code}\` ${p.message}\n\n`);
+  // The messages themselves are in the diagnostic hover VS Code shows above this one: list the codes only.
+  if (baseProblems.length > 0) {
+    md.appendMarkdown(`${baseProblems.map((p) => `${p.severity === 'error' ? '$(error)' : p.severity === 'warning' ? '$(warning)' : '$(info)'} \`${p.code}\``).join('  ')}\n\n`);
+  }
   const fixes: Fix[] = [];
   for (const p of baseProblems) for (const f of p.fixes) if (!fixes.some((x) => JSON.stringify(x) === JSON.stringify(f))) fixes.push(f);
   if (!fixes.some((f) => f.kind === 'choose-base')) fixes.push({ kind: 'choose-base' });
