@@ -138,10 +138,11 @@ async function runHostPhase(server, ctx) {
     await page.exposeFunction('codeAutomationLog', (type, args) => {
       // The extension host forwards console arguments unformatted ('%s', values): format them like console.log would.
       const line = format(...(Array.isArray(args) ? args : [args]));
-      consoleLog.write(`${line}\n`);
+      consoleLog.write(`[${type}] ${line}\n`);
       // Echo mocha's output only (between the markers test/e2e/host/index.ts prints), not the workbench's console.
       if (line.includes(HOST_MOCHA_END)) inMocha = false;
-      if (inMocha) {
+      // The workbench's own errors (stack frames in its static bundle, e.g. the offline extension gallery) are noise here.
+      if (inMocha && !(type !== 'info' && type !== 'log' && line.includes('/static/out/vs/'))) {
         out += `${line}\n`;
         process.stdout.write(`${line}\n`);
       }
@@ -152,7 +153,9 @@ async function runHostPhase(server, ctx) {
       ['extensionDevelopmentPath', remote(ctx.extensionDevelopmentPath)],
       ['extensionTestsPath', remote(ctx.extensionTestsPath)],
     ]);
-    await page.goto(`${server.url}?folder=${encodeURIComponent(ctx.workspace)}&payload=${encodeURIComponent(payload)}`);
+    // Not the 'load' event with its 30 s default: on a busy machine the workbench's assets take longer than that.
+    await page.goto(`${server.url}?folder=${encodeURIComponent(ctx.workspace)}&payload=${encodeURIComponent(payload)}`,
+      { waitUntil: 'domcontentloaded', timeout: 120_000 });
     const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 240_000));
     const code = await Promise.race([exit, timeout]);
     const counts = mochaCounts(out);
@@ -235,7 +238,7 @@ async function main() {
         workspace: ctx.workspace,
         trusted: phase !== 'restricted',
         smokeTestDriver: phase === 'host',
-        env: { LORA_E2E_PHASE: phase },
+        env: { LORA_E2E_PHASE: phase, ...(opts.grep ? { LORA_E2E_GREP: opts.grep } : {}) },
       });
       log(`${phase}: code-server ${server.url} ready in ${secs(Date.now() - phaseStart)}`);
       counts = phase === 'host' ? await runHostPhase(server, ctx) : await runMochaPhase(phase, server, ctx);

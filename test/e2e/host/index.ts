@@ -11,6 +11,8 @@ const MOCHA_END = '--- lora-workbench host tests: end ---';
 
 export async function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', reporter: 'spec', color: false, timeout: 60_000 });
+  // `scripts/e2e.mjs --grep` reaches this host through code-server's environment.
+  if (process.env.LORA_E2E_GREP) mocha.grep(process.env.LORA_E2E_GREP);
   // The bundle lives in out/test/; the sources it was built from tell which of the bundled test modules exist.
   const sourceDir = path.resolve(__dirname, '..', '..', 'test', 'e2e', 'host');
   const names = fs.readdirSync(sourceDir).filter((f) => f.endsWith('.test.ts')).map((f) => f.slice(0, -'.test.ts'.length)).sort();

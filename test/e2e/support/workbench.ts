@@ -81,7 +81,8 @@ export class Workbench {
     const page = await (await sharedBrowser()).newPage({ viewport: { width: 1280, height: 800 } });
     const wb = new Workbench(page);
     openWorkbenches.add(wb);
-    await page.goto(`${env.url}?folder=${encodeURIComponent(options.folder ?? env.workspace)}`);
+    // Not the 'load' event with its 30 s default: on a busy machine the workbench's assets take longer than that.
+    await page.goto(`${env.url}?folder=${encodeURIComponent(options.folder ?? env.workspace)}`, { waitUntil: 'domcontentloaded', timeout: 120_000 });
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     if (options.waitForContainer ?? true) await wb.activityBarItem(CONTAINER_TITLE).waitFor({ timeout: 60_000 });
     return wb;
