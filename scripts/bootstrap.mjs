@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { e2eHostPaths } from './e2e-host.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const say = (m) => console.log(`[bootstrap] ${m}`);
@@ -18,6 +19,9 @@ const SYSTEM_PACKAGES = {
   make: () => onPath('make'),
   'g++': () => onPath('g++'),
 };
+
+/** Needed only to compile code-server's native addons. */
+const BUILD_ONLY = ['libkrb5-dev', 'python3', 'make', 'g++'];
 
 function onPath(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
@@ -64,7 +68,9 @@ export function ensureNodeModules() {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const i = process.argv.indexOf('--system');
-  const system = i > 0 ? (process.argv[i + 1] ?? '').split(',').filter(Boolean) : [];
+  let system = i > 0 ? (process.argv[i + 1] ?? '').split(',').filter(Boolean) : [];
+  // The build packages only matter while the e2e host still has to be compiled.
+  if (e2eHostPaths()) system = system.filter((n) => !BUILD_ONLY.includes(n));
   const [major, minor] = process.versions.node.split('.').map(Number);
   if (major < 20 || (major === 20 && minor < 19)) {
     say(`Node ${process.versions.node} is too old: LoRA Workbench needs Node >= 20.19`);
