@@ -11,21 +11,21 @@ import { CHECKPOINTS_VIEW, Workbench, e2eEnv, waitForLog } from '../support/work
 const RUN = 'runs/stories-lora';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A base + adapter big enough that merging takes seconds: 12 f32 [2048, 2048] weights, LoRA r=8 on all of them. */
+/** A base + adapter big enough that merging takes many seconds: 32 f32 [2048, 2048] weights, LoRA r=8 on all of them. */
 function writeBigPair(root: string): { base: string; adapter: string } {
   const base = path.join(root, 'e2e-merge', 'big-base');
   const adapter = path.join(root, 'e2e-merge', 'big-adapter');
   fs.mkdirSync(base, { recursive: true });
   fs.mkdirSync(adapter, { recursive: true });
   const n = 2048;
-  const names = Array.from({ length: 12 }, (_, i) => `model.layers.${i}.self_attn.q_proj`);
+  const names = Array.from({ length: 32 }, (_, i) => `model.layers.${i}.self_attn.q_proj`);
   const weight = Buffer.alloc(n * n * 4);
   for (let i = 0; i < n * n; i++) weight.writeFloatLE(((i * 2654435761) % 1000) / 1e4 - 0.05, i * 4);
   const fd = fs.openSync(path.join(base, 'model.safetensors'), 'w');
   fs.writeSync(fd, encodeSafetensorsHeader(names.map((m) => ({ name: `${m}.weight`, dtype: 'F32' as const, shape: [n, n] })), { format: 'pt' }));
   for (const _ of names) fs.writeSync(fd, weight);
   fs.closeSync(fd);
-  fs.writeFileSync(path.join(base, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: n, num_hidden_layers: 12, vocab_size: 32, torch_dtype: 'float32' }));
+  fs.writeFileSync(path.join(base, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: n, num_hidden_layers: 32, vocab_size: 32, torch_dtype: 'float32' }));
   const r = 8;
   const specs = names.flatMap((m) => [
     { name: `base_model.model.${m}.lora_A.weight`, dtype: 'F32' as const, shape: [r, n] },
@@ -40,14 +40,19 @@ function writeBigPair(root: string): { base: string; adapter: string } {
   return { base, adapter };
 }
 
-/** Accept the base pick, the suggested output folder and the dtype with Enter, one prompt at a time. */
-async function acceptPrompts(wb: Workbench, count = 3): Promise<void> {
-  const widget = wb.page.locator('.quick-input-widget');
-  for (let i = 0; i < count; i++) {
-    await widget.waitFor({ state: 'visible', timeout: 60_000 });
-    await sleep(400);
+/** Accept the base pick, the suggested output folder and the dtype with Enter, waiting for each prompt by its text. */
+async function acceptPrompts(wb: Workbench): Promise<void> {
+  const prompts = [
+    // Quick picks show their placeholder as the input's placeholder attribute; the input box shows its prompt as text.
+    wb.page.locator('.quick-input-widget', { has: wb.page.locator('input[placeholder*="Base model to merge"], input[placeholder*="does not fit"]') }),
+    wb.page.locator('.quick-input-widget', { hasText: 'Output folder for the merged model' }),
+    wb.page.locator('.quick-input-widget', { has: wb.page.locator('input[placeholder*="Data type of the merged weights"]') }),
+  ];
+  for (const widget of prompts) {
+    await widget.waitFor({ state: 'visible', timeout: 90_000 });
+    await sleep(300);
     await wb.page.keyboard.press('Enter');
-    await sleep(600);
+    await widget.waitFor({ state: 'hidden', timeout: 30_000 }).catch(() => undefined);
   }
 }
 
