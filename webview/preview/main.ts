@@ -51,6 +51,7 @@ let panelState: PanelState = 'idle';
 let running = false;
 let greedy = true;
 let currentRun = -1;
+let noticeTimer: ReturnType<typeof setTimeout> | undefined;
 const views = new Map<string, ColumnView>();
 let columnsHost: HTMLElement;
 const ui: Record<string, ValueElement> = {};
@@ -495,7 +496,10 @@ function onMessage(m: HostToWebview): void {
       return;
     case 'notice': {
       const n = document.getElementById('notice');
-      if (n) n.textContent = m.message;
+      if (!n) return;
+      n.textContent = m.message;
+      clearTimeout(noticeTimer);
+      noticeTimer = setTimeout(() => (n.textContent = ''), 4000);
       return;
     }
   }
