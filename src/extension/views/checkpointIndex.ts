@@ -20,7 +20,7 @@ export const RESCAN_DEBOUNCE_MS = 300;
  * Run folders are also polled (one readdir each) at this interval: file events arrive late under load and not at all on
  * many network mounts (NFS/SMB training outputs on clusters), and a new checkpoint-N/ must still show within 2 s.
  */
-export const RUN_POLL_MS = 1000;
+export const RUN_POLL_MS = 500;
 /** Polling is for the few runs a user watches; with more, file events alone drive rescans. */
 export const MAX_POLLED_RUNS = 32;
 
@@ -77,7 +77,7 @@ export class CheckpointIndex extends Disposable {
         }
         const now = entries.filter((e) => e.kind !== 'file' && /^checkpoint-\d+$/.test(e.name)).map((e) => e.name);
         if (now.length !== known.size || now.some((n) => !known.has(n))) {
-          this.scheduleRescan(50);
+          this.scheduleRescan(0);
           return;
         }
       }

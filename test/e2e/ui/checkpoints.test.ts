@@ -18,14 +18,48 @@ function demoRun(): { steps: number[]; best: number } {
   return { steps, best };
 }
 
+/** Labels and descriptions of the tree rows in one DOM read (the tree may re-render between per-row reads). */
+async function rows(wb: Workbench): Promise<{ label: string; description: string }[]> {
+  return wb.tree(CHECKPOINTS_VIEW).locator('[role="treeitem"]').evaluateAll((els) =>
+    els.map((e) => ({
+      label: e.querySelector('.label-name')?.textContent?.trim() ?? '',
+      description: e.querySelector('.label-description')?.textContent?.trim() ?? '',
+    })),
+  );
+}
+
+/** Hover a tree row until its (lazily rendered) tooltip has text matching `want`. */
+async function treeHover(wb: Workbench, label: string, want: RegExp): Promise<string> {
+  const hover = wb.page.locator('.monaco-hover:visible');
+  let text = '';
+  for (let attempt = 0; attempt < 8; attempt++) {
+    await wb.page.mouse.move(0, 0);
+    await wb.treeRows(CHECKPOINTS_VIEW, label).first().locator('.label-name').hover();
+    const deadline = Date.now() + 4000;
+    while (Date.now() < deadline) {
+      text = (await hover.allTextContents().catch(() => [])).join('\n');
+      if (want.test(text)) return text;
+      await wb.page.waitForTimeout(200);
+    }
+  }
+  return text;
+}
+
 describe('checkpoint explorer', () => {
   let wb: Workbench;
   const created: string[] = [];
 
-  before(async () => {
+  beforeEach(async () => {
+    // A hover or menu left open by a previous test would swallow the next click.
+    await wb?.page.keyboard.press('Escape');
+    await wb?.page.mouse.move(0, 0);
+  });
+
+  before(async function () {
+    this.timeout(300_000); // a cold workbench on a loaded machine can take minutes to activate extensions
     wb = await Workbench.open();
     await wb.openContainer();
-    await wb.treeRows(CHECKPOINTS_VIEW, RUN).first().waitFor({ timeout: 60_000 });
+    await wb.treeRows(CHECKPOINTS_VIEW, RUN).first().waitFor({ timeout: 180_000 });
   });
 
   after(async () => {
@@ -38,11 +72,11 @@ describe('checkpoint explorer', () => {
     assert.ok(steps.length >= 2 && Number.isFinite(best), `demo run: ${JSON.stringify({ steps, best })}`);
     const bestName = `checkpoint-${best}`;
     await wb.treeRows(CHECKPOINTS_VIEW, `checkpoint-${steps[steps.length - 1]}`).first().waitFor({ timeout: 30_000 });
-    const rows = await wb.treeLabels(CHECKPOINTS_VIEW);
-    const run = rows.findIndex((r) => r.label === RUN);
-    assert.ok(run >= 0, JSON.stringify(rows));
-    assert.match(rows[run]!.description, new RegExp(`HF Trainer · ${steps.length} checkpoints · best ${best}`));
-    const ckpts = rows.slice(run + 1).filter((r) => /^checkpoint-\d+$/.test(r.label)).slice(0, steps.length);
+    const all = await rows(wb);
+    const run = all.findIndex((r) => r.label === RUN);
+    assert.ok(run >= 0, JSON.stringify(all));
+    assert.match(all[run]!.description, new RegExp(`HF Trainer · ${steps.length} checkpoints · best ${best}`));
+    const ckpts = all.slice(run + 1).filter((r) => /^checkpoint-\d+$/.test(r.label)).slice(0, steps.length);
     assert.deepEqual(ckpts.map((r) => r.label), steps.map((s) => `checkpoint-${s}`));
     for (const r of ckpts) assert.match(r.description, /^step \d+ · loss [\d.]+ · eval [\d.]+/);
     assert.deepEqual(ckpts.filter((r) => r.description.includes('★ best')).map((r) => r.label), [bestName]);
@@ -52,7 +86,7 @@ describe('checkpoint explorer', () => {
   });
 
   it('shows a rich tooltip with variant, r, alpha, scaling, parameters and base model', async () => {
-    const text = await wb.hover(wb.treeRows(CHECKPOINTS_VIEW, 'checkpoint-100').first().locator('.label-name'));
+    const text = await treeHover(wb, 'checkpoint-100', /Effective scaling/);
     assert.match(text, /LoRA/);
     assert.match(text, /Effective scaling\s*2/);
     assert.match(text, /Trainable parameters/);
@@ -93,7 +127,7 @@ describe('checkpoint explorer', () => {
     const ms = Date.now() - t0;
     console.log(`      new ${name} appeared after ${ms} ms`);
     assert.ok(ms < 2000, `appeared after ${ms} ms`);
-    const labels = (await wb.treeLabels(CHECKPOINTS_VIEW)).map((r) => r.label);
+    const labels = (await rows(wb)).map((r) => r.label);
     assert.ok(labels.indexOf(name) > labels.indexOf(`checkpoint-${last}`));
   });
 
