@@ -107,4 +107,24 @@ describe('base-model diagnosis', () => {
     await squiggles().first().waitFor({ state: 'detached', timeout: 30_000 });
     await wb.screenshot('diagnosis-chosen');
   });
+
+  it('"Relink all adapters of this run to..." rewrites and saves every adapter of the run', async () => {
+    const runDir = path.dirname(broken).replace(/\/checkpoint-\d+$/, '');
+    const stillBroken = brokenConfigs(runDir);
+    assert.ok(stillBroken.length >= 2, `the Colab run has several adapters on disk with the broken base: ${stillBroken.join(', ')}`);
+    await wb.runCommand('View: Close All Editors');
+    await wb.page.keyboard.press('Control+P');
+    const target = stillBroken[stillBroken.length - 1]!;
+    await wb.page.locator('.quick-input-widget input').fill(path.relative(ws, target));
+    const row = wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: path.basename(path.dirname(target)) }).first();
+    await row.waitFor({ timeout: 20_000 });
+    await row.click();
+    await squiggles().first().waitFor({ timeout: 30_000 });
+    await wb.runCommand(commandTitle('loraWorkbench.relinkRunBase'));
+    const msg = await wb.waitForNotification(/Relinked \d+ adapters/);
+    assert.match(msg, /stories260K/);
+    for (const f of stillBroken) assert.match(readFileSync(f, 'utf8'), /"base_model_name_or_path": ".*\/models\/stories260K"/, `${f} was rewritten and saved`);
+    assert.deepEqual(brokenConfigs(runDir), []);
+    await squiggles().first().waitFor({ state: 'detached', timeout: 30_000 });
+  });
 });
