@@ -27,6 +27,22 @@ for (const [variant, threads] of [['simd', 1], ['relaxed', 1], ['simd', 2], ['re
   });
 }
 
+describe('numerics: wasm parity with tensors spread over small memories (cap 3 MiB, 2 threads)', function () {
+  // Every new memory opens once the current one is full, so operands of one op often live in different memories and
+  // every op's staging path (copy in, run in the weight's memory, copy back) is exercised.
+  this.timeout(120000);
+  let be: Backend;
+  before(async () => {
+    await built();
+    be = await createWasmBackend({ threads: 2, maxMemoryBytes: 3 << 20 });
+  });
+  after(() => {
+    assert.ok((be as WasmBackend).memoryCount > 3, `only ${(be as WasmBackend).memoryCount} memories used`);
+    be?.dispose();
+  });
+  defineParity(() => be);
+});
+
 describe('numerics: wasm threads, memories, cancellation', function () {
   this.timeout(120000);
   before(built);

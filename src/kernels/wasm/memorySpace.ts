@@ -22,6 +22,9 @@ export class MemorySpace {
 
   constructor(readonly index: number, readonly capBytes: number) {
     this.memory = new WebAssembly.Memory({ initial: RESERVED / PAGE, maximum: Math.ceil(capBytes / PAGE), shared: true });
+    // Reserve the scratch arena before any weight: a space filled to the brim with layers must still be able to stage
+    // activations (a 512-token prefill stages tens of MiB). Pages are committed only when first touched.
+    this.beginOp(Math.min(64 << 20, capBytes >> 4));
   }
 
   /** Bytes still allocatable in this space (free list plus untouched tail). */
@@ -90,11 +93,27 @@ export class MemorySpace {
     if (size <= this.arenaSize) return;
     if (this.arenaSize) this.free(this.arenaPtr, this.arenaSize);
     this.arenaSize = 0;
-    const want = Math.max(size, 1 << 20);
+    const want = Math.max(size, Math.min(1 << 20, this.capBytes >> 3));
     const p = this.alloc(want);
     if (p < 0) throw new RangeError(`no room for ${want} bytes of scratch in WASM memory ${this.index}`);
     this.arenaPtr = p;
     this.arenaSize = want;
+  }
+
+  /** beginOp that reports false instead of throwing when the space has no room for that much scratch. */
+  tryBeginOp(bytes: number): boolean {
+    try {
+      this.beginOp(bytes);
+      return true;
+    } catch (err) {
+      if (err instanceof RangeError) return false;
+      throw err;
+    }
+  }
+
+  /** Bytes of scratch available without moving the arena. */
+  get arenaCapacity(): number {
+    return this.arenaSize;
   }
 
   /** Scratch for the current op, inside what beginOp reserved. */

@@ -146,8 +146,9 @@ export class WasmBackend implements Backend {
     const block0 = byteOffset / ref.Q8_BLOCK_BYTES;
     const nBlocks = bytes.byteLength / ref.Q8_BLOCK_BYTES;
     if (block0 + nBlocks > (wt.rows * wt.cols) / 32) throw new RangeError(`write overflows tensor '${wt.label}'`);
-    const slab = 1 << 15;
     const s = wt.space;
+    // Slabs of at most 32768 blocks (1.1 MB), fewer when the space's arena is smaller (small memory caps).
+    const slab = Math.max(1, Math.min(1 << 15, Math.floor((s.arenaCapacity - 1024) / ref.Q8_BLOCK_BYTES)));
     s.beginOp(slab * ref.Q8_BLOCK_BYTES);
     const tmp = s.scratch(slab * ref.Q8_BLOCK_BYTES);
     const ex = this.exports[s.index]!;
@@ -189,7 +190,10 @@ export class WasmBackend implements Backend {
     const q8 = W.dtype === 'q8_0';
     if (n === 1) {
       const qBytes = q8 ? cols + (cols / 32) * 4 : 0;
-      s.beginOp(cols * 4 + rows * 4 + qBytes + 256);
+      if (!s.tryBeginOp(this.staged(s, [X, cols * 4], [O, rows * 4]) + qBytes + 256)) {
+        ref.matmul(this.view(O), this.rowSource(W), this.view(X), n);
+        return;
+      }
       const f = new OpFrame(s);
       const xp = f.stage(X, 'in', cols * 4);
       const op = f.stage(O, 'out', rows * 4);
@@ -208,7 +212,10 @@ export class WasmBackend implements Backend {
       return;
     }
     const threads = this.runner.threads;
-    s.beginOp(n * cols * 4 + n * rows * 4 + threads * (MM_SCRATCH + KC * 4) + 256);
+    if (!s.tryBeginOp(this.staged(s, [X, n * cols * 4], [O, n * rows * 4]) + threads * (MM_SCRATCH + KC * 4) + 256)) {
+      ref.matmul(this.view(O), this.rowSource(W), this.view(X), n);
+      return;
+    }
     const f = new OpFrame(s);
     const xp = f.stage(X, 'in', n * cols * 4);
     const op = f.stage(O, 'out', n * rows * 4);
@@ -245,7 +252,10 @@ export class WasmBackend implements Backend {
     const r = B.cols;
     const s = W.space;
     const threads = this.runner.threads;
-    s.beginOp(B.bytes + A.bytes + threads * r * 4 + 256);
+    if (!s.tryBeginOp(this.staged(s, [B, B.bytes], [A, A.bytes]) + threads * r * 4 + 256)) {
+      ref.loraDelta(this.view(W), this.rowSource(B), this.rowSource(A), scale);
+      return;
+    }
     const f = new OpFrame(s);
     const bp = f.stage(B, 'in');
     const ap = f.stage(A, 'in');
@@ -313,7 +323,10 @@ export class WasmBackend implements Backend {
     const seq = pos0 + n;
     const qBytes = n * nHeads * headDim * 4;
     const scoreStride = Math.ceil(seq / 16) * 16;
-    s.beginOp(2 * qBytes + (V.space === s ? 0 : seq * nKvHeads * headDim * 4) + threads * scoreStride * 4 + 256);
+    if (!s.tryBeginOp(this.staged(s, [Q, qBytes], [O, qBytes], [V, seq * nKvHeads * headDim * 4]) + threads * scoreStride * 4 + 256)) {
+      ref.attention(this.view(O), this.view(Q), this.view(K), this.view(V), n, pos0, nHeads, nKvHeads, headDim);
+      return;
+    }
     const f = new OpFrame(s);
     const qp = f.stage(Q, 'in', qBytes);
     const vp = f.stage(V, 'in', seq * nKvHeads * headDim * 4);
@@ -335,7 +348,10 @@ export class WasmBackend implements Backend {
     const T = this.own(table), O = this.f32t(out);
     const s = T.space;
     const cols = T.cols;
-    s.beginOp(ids.length * cols * 4 + 256);
+    if (!s.tryBeginOp(this.staged(s, [O, ids.length * cols * 4]) + 256)) {
+      ref.embed(this.view(O), this.rowSource(T), ids);
+      return;
+    }
     const f = new OpFrame(s);
     const op = f.stage(O, 'out', ids.length * cols * 4);
     const ex = this.exports[s.index]!;
@@ -386,6 +402,16 @@ export class WasmBackend implements Backend {
     this.spaces.push(s);
     this.exports.push(this.runner.addMemory(s.memory));
     return s;
+  }
+
+  /**
+   * Scratch bytes an op needs to stage operands that live outside `home`. When even that does not fit (a space filled
+   * to the brim, a huge operand elsewhere), ops run the reference kernel on views instead: slower, never wrong.
+   */
+  private staged(home: MemorySpace, ...operands: Array<[WasmTensor, number]>): number {
+    let bytes = 0;
+    for (const [t, b] of operands) if (t.space !== home) bytes += Math.ceil(b / 64) * 64 + 64;
+    return bytes;
   }
 
   /** Chunk rows so a thread claims `pref` rows at a time; everything inline when the op is too small to share. */
