@@ -46,6 +46,26 @@ export class CheckpointIndex extends Disposable {
     this._register(watcher.onDidCreate(poke));
     this._register(watcher.onDidChange(poke));
     this._register(watcher.onDidDelete(poke));
+    // A folder created with its files at once (copy, unzip, mkdir + save) is often reported as the folder alone: the
+    // files inside were written before the recursive watch reached it. So any new folder, and any deletion of a
+    // folder the scan knows, also rescans. Change events are ignored here (training writes logs constantly).
+    const folders = this._register(vscode.workspace.createFileSystemWatcher('**/*', false, true, false));
+    this._register(
+      folders.onDidCreate(async (uri) => {
+        if (uri.scheme !== 'file' || /[\\/](node_modules|\.git)([\\/]|$)/.test(uri.fsPath)) return;
+        const st = await this.fs.stat(absolutePath(uri.fsPath)).catch(() => null);
+        if (st?.kind === 'dir') poke(uri);
+      }),
+    );
+    this._register(
+      folders.onDidDelete((uri) => {
+        if (uri.scheme !== 'file') return;
+        const p = absolutePath(uri.fsPath);
+        const r = this.current;
+        const known = (x: string): boolean => x === p || x.startsWith(p + '/');
+        if (r.runs.some((x) => known(x.path)) || r.adapters.some((x) => known(x.path)) || r.models.some((x) => known(x.path))) poke(uri);
+      }),
+    );
     this._register(vscode.workspace.onDidChangeWorkspaceFolders(() => this.scheduleRescan()));
     this._register(
       vscode.workspace.onDidChangeConfiguration((e) => {
