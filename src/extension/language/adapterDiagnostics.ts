@@ -16,7 +16,8 @@ export const ADAPTER_CONFIG_SELECTOR: vscode.DocumentSelector = { scheme: 'file'
 const BASE_FILES_GLOB = '**/{config.json,model.safetensors,model.safetensors.index.json,pytorch_model.bin,pytorch_model.bin.index.json,*.safetensors,tokenizer.model,tokenizer.json,added_tokens.json}';
 /** At most this many configs are diagnosed in the background at start (open documents always are). */
 const MAX_BACKGROUND = 500;
-const MAX_EXTERNAL_WATCHERS = 24;
+/** Base folders watched individually (each costs two watchers). */
+const MAX_EXTERNAL_WATCHERS = 32;
 
 export function isAdapterConfig(uri: vscode.Uri): boolean {
   return uri.scheme === 'file' && /(^|[\\/])adapter_config\.json$/.test(uri.fsPath);
@@ -170,16 +171,27 @@ export class AdapterDiagnostics extends Disposable {
     this.changed.fire(uri);
   }
 
-  /** Watch a resolved base outside the workspace (inside it, the workspace watcher sees changes already). */
+  /**
+   * Watch the base folder itself (its parent, for the folder's name: renames and deletes of the whole folder are not
+   * reported for the files inside) and its top-level files. For a path that does not exist yet, watch the nearest
+   * parent that does, so the diagnosis clears when the model is copied into place.
+   */
   private watchBase(d: Diagnosis): void {
-    const folder = d.base.resolved;
-    if (!folder || this.external.has(folder) || this.external.size >= MAX_EXTERNAL_WATCHERS) return;
-    if (this.workspaceFolders().some((w) => folder === w || folder.startsWith(w + '/'))) return;
+    const r = d.base.resolution;
+    let folder = d.base.resolved;
+    if (!folder && r && (r.kind === 'absolute' || r.kind === 'home') && !d.base.origin && d.base.raw) {
+      const p = r.kind === 'home' ? d.base.raw.replace(/^~(?=\/)/, this.fs.env.home) : d.base.raw;
+      if (p.startsWith('/')) folder = p.replace(/\/+$/, '');
+    }
+    if (!folder || folder === '/' || this.external.has(folder) || this.external.size >= MAX_EXTERNAL_WATCHERS) return;
     const parent = folder.slice(0, folder.lastIndexOf('/')) || '/';
     const name = folder.slice(folder.lastIndexOf('/') + 1);
-    const inside = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(folder), '*'));
-    const self = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(parent), name));
-    const subs = [inside, self, ...[inside, self].flatMap((w) => [w.onDidCreate(() => this.scheduleAll()), w.onDidChange(() => this.scheduleAll()), w.onDidDelete(() => this.scheduleAll())])];
+    const watchers = [
+      vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(parent), name)),
+      vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(folder), '*')),
+    ];
+    const subs: vscode.Disposable[] = [...watchers];
+    for (const w of watchers) subs.push(w.onDidCreate(() => this.scheduleAll()), w.onDidChange(() => this.scheduleAll()), w.onDidDelete(() => this.scheduleAll()));
     this.external.set(folder, { dispose: () => subs.forEach((s) => s.dispose()) });
   }
 }

@@ -4,7 +4,7 @@
 // rewrite the value and the diagnostics clear.
 
 import * as assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Workbench, commandTitle, e2eEnv } from '../support/workbench';
 
@@ -125,6 +125,21 @@ describe('base-model diagnosis', () => {
     assert.match(msg, /stories260K/);
     for (const f of stillBroken) assert.match(readFileSync(f, 'utf8'), /"base_model_name_or_path": ".*\/models\/stories260K"/, `${f} was rewritten and saved`);
     assert.deepEqual(brokenConfigs(runDir), []);
+    await squiggles().first().waitFor({ state: 'detached', timeout: 30_000 });
+  });
+
+  it('follows the base folder: moving it away raises an error, moving it back clears it', async () => {
+    const base = path.join(ws, 'models', 'stories260K');
+    const moved = `${base}-moved`;
+    renameSync(base, moved);
+    try {
+      await squiggles().first().waitFor({ timeout: 30_000 });
+      const problems = await wb.problems();
+      assert.ok(problems.some((p) => /stories260K/.test(p) && /(is gone|does not exist)/.test(p)), problems.join('\n'));
+      await wb.screenshot('diagnosis-base-moved');
+    } finally {
+      renameSync(moved, base);
+    }
     await squiggles().first().waitFor({ state: 'detached', timeout: 30_000 });
   });
 });
