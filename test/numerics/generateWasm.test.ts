@@ -23,15 +23,14 @@ const f32 = (b64: string): Float32Array => {
 };
 const nodeFs = new NodeFs();
 
-before(async () => {
-  // Same function `npm run build` runs; a no-op when dist/*.wasm is newer than the kernel sources.
-  const { buildWasm } = await import('../../scripts/build-wasm.mjs');
-  await buildWasm({ quiet: true });
-});
-
 for (const threads of [1, 2]) {
   describe(`numerics: generation on the WASM backend, ${threads} thread(s)`, function () {
     this.timeout(120000);
+    before(async () => {
+      // Same function `npm run build` runs; a no-op when dist/*.wasm is newer than the kernel sources.
+      const { buildWasm } = await import('../../scripts/build-wasm.mjs');
+      await buildWasm({ quiet: true });
+    });
     for (const name of ['stories260K', 'gqa-f16', 'stories260K+patterns']) {
       it(`${name}: greedy identical, logits within 1e-4`, async () => {
         const c = goldens.cases.find((x) => x.name === name)!;
