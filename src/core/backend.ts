@@ -53,6 +53,12 @@ export interface Backend {
    * can be read straight into it (no intermediate copy). null when the backend cannot offer one (WebGPU, repacked q8_0).
    */
   hostView(t: BTensor): Uint8Array | null;
+  /**
+   * Optional quantize-on-load (machines short of RAM): quantize `bytes` (little-endian `srcDtype` values) into a q8_0
+   * tensor starting at value `valueOffset` (a multiple of 32), inside the backend. Without it: core/tensor/q8_0.ts
+   * quantizeQ8_0 then write(). Scales may be kept at higher precision than GGUF's f16.
+   */
+  writeQuantized?(t: BTensor, bytes: Uint8Array, srcDtype: 'f32' | 'f16' | 'bf16', valueOffset?: number): void;
   /** Read an f32 tensor back. */
   read(t: BTensor): Promise<Float32Array>;
   free(t: BTensor): void;

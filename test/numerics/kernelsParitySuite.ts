@@ -167,6 +167,24 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
     });
   }
 
+  for (const src of ['f32', 'f16', 'bf16'] as const) {
+    it(`writeQuantized (quantize-on-load) from ${src}, in two parts`, async () => {
+      const rows = 6, cols = 96;
+      const v = randArray(rows * cols, 95, 2);
+      const bytes = encode(v, src);
+      const half = (rows * cols) / 2;
+      const bpv = src === 'f32' ? 4 : 2;
+      const pair = [get().alloc('q8_0', [rows, cols]), oracle.alloc('q8_0', [rows, cols])] as [BTensor, BTensor];
+      for (const [be, t] of [[get(), pair[0]], [oracle, pair[1]]] as const) {
+        assert.ok(be.writeQuantized, 'writeQuantized missing');
+        be.writeQuantized(t, bytes.subarray(0, half * bpv), src, 0);
+        be.writeQuantized(t, bytes.subarray(half * bpv), src, half);
+      }
+      // Both within one quantization step of each other (scales may differ by the f16 rounding of d).
+      await check(pair, { atol: 2 / 127 + 1e-6, rtol: 0, nmse: 1e-4 }, 'writeQuantized');
+    });
+  }
+
   if (options.fastOps) {
     it('supports() reports the fast ops', () => {
       for (const op of options.fastOps!) assert.ok(get().supports(op, 'f32'), op);

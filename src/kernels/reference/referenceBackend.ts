@@ -2,7 +2,8 @@
 // from refOps.ts. Always available, pure (no node:*), and the oracle of the parity tests.
 
 import type { Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
-import { numel } from '../../core/tensor/dtype';
+import { decodeToF32, numel } from '../../core/tensor/dtype';
+import { quantizeQ8_0 } from '../../core/tensor/q8_0';
 import * as ref from './refOps';
 
 /** Bytes of storage for a tensor of `dtype` and `count` values. */
@@ -57,6 +58,12 @@ export class ReferenceBackend implements Backend {
       throw new RangeError(`write of ${bytes.byteLength} bytes at ${byteOffset} overflows tensor '${rt.label}' (${rt.bytes.byteLength} bytes)`);
     }
     rt.bytes.set(bytes, byteOffset);
+  }
+
+  writeQuantized(t: BTensor, bytes: Uint8Array, srcDtype: 'f32' | 'f16' | 'bf16', valueOffset = 0): void {
+    const count = bytes.byteLength / (srcDtype === 'f32' ? 4 : 2);
+    const values = decodeToF32(bytes, srcDtype === 'f32' ? 'F32' : srcDtype === 'f16' ? 'F16' : 'BF16', count);
+    this.write(t, quantizeQ8_0(values), (valueOffset / ref.Q8_BLOCK) * ref.Q8_BLOCK_BYTES);
   }
 
   hostView(t: BTensor): Uint8Array | null {

@@ -159,6 +159,28 @@ export class WasmBackend implements Backend {
     }
   }
 
+  /** Quantize-on-load in the kernels: source slabs staged in the arena, decoded to f32, quantized straight to SoA. */
+  writeQuantized(t: BTensor, bytes: Uint8Array, srcDtype: 'f32' | 'f16' | 'bf16', valueOffset = 0): void {
+    const wt = this.own(t);
+    if (wt.dtype !== 'q8_0') throw new Error(`writeQuantized needs a q8_0 tensor, '${wt.label}' is ${wt.dtype}`);
+    const bpv = srcDtype === 'f32' ? 4 : 2;
+    const count = bytes.byteLength / bpv;
+    if (valueOffset % 32 || count % 32 || valueOffset + count > wt.rows * wt.cols) throw new RangeError(`writeQuantized: bad range for '${wt.label}'`);
+    const s = wt.space;
+    const slab = Math.max(32, Math.floor(Math.min(1 << 18, (s.arenaCapacity - 1024) / (bpv + 4)) / 32) * 32);
+    s.beginOp(slab * (bpv + 4) + 256);
+    const src = s.scratch(slab * bpv);
+    const f32 = s.scratch(slab * 4);
+    const ex = this.exports[s.index]!;
+    for (let v = 0; v < count; v += slab) {
+      const nv = Math.min(slab, count - v);
+      s.bytes(src, nv * bpv).set(bytes.subarray(v * bpv, (v + nv) * bpv));
+      ex['decode']!(f32, src, 0, nv, DTYPE_CODE[srcDtype]);
+      const at = valueOffset + v;
+      ex['quant_q8']!(wt.ptr + at, wt.ptr + wt.scalesOffset + (at / 32) * 4, f32, nv);
+    }
+  }
+
   hostView(t: BTensor): Uint8Array | null {
     const wt = this.own(t);
     return wt.dtype === 'q8_0' ? null : wt.space.bytes(wt.ptr, wt.bytes);
