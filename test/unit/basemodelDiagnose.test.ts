@@ -382,3 +382,17 @@ describe('diagnose: real PEFT-saved adapters (test/fixtures/merge, written by to
     assert.match(d.problems.find((p) => p.code === 'adapter-weights-unreadable')!.message, /refused/);
   });
 });
+
+describe('diagnose: hub-id-shaped relative paths', () => {
+  it('"models/x" whose models/ folder exists but x is gone is a missing relative path, not an uncached hub id', async () => {
+    const ws = tempDir('diag-rel-');
+    const home = tempDir('diag-rel-home-');
+    fs.mkdirSync(path.join(ws, 'models/other'), { recursive: true });
+    const a = makeAdapter(path.join(ws, 'runs/r/checkpoint-1'), { base: 'models/gone' });
+    const d = await diagnoseAdapter(testFs(home), a, { workspaceFolders: [ws] });
+    assert.deepEqual(codes(d), ['base-model-missing:error']);
+    assert.match(d.problems[0]!.message, /looks like a relative path/);
+    const h = await diagnoseAdapter(testFs(home), makeAdapter(path.join(ws, 'runs/r/checkpoint-2'), { base: 'meta-llama/Llama-2-7b-hf' }), { workspaceFolders: [ws] });
+    assert.deepEqual(codes(h), ['base-model-not-cached:warning']);
+  });
+});

@@ -371,6 +371,13 @@ function resolutionProblems(
         issue('base-model-not-cached', 'warning', `${hub} is not in the Hugging Face cache; a copy is in your model folders (${r.resolved}).`, [...foundElsewhere, ...broken]);
         return;
       }
+      if (r.relativeParents && r.relativeParents.length > 0) {
+        // "models/llama" next to an existing models/ folder: a relative path whose model has gone, not a hub id.
+        issue('base-model-missing', 'error',
+          `"${raw}" looks like a relative path (${r.relativeParents[0]} exists) but the model folder is not there; ` +
+          'transformers then tries it as a hub id, which fails. Was the model moved or renamed?', broken);
+        return;
+      }
       issue('base-model-not-cached', offline ? 'error' : 'warning',
         `${hub} is not in the Hugging Face cache (${cacheRoots.map((x) => x.path).join(', ')}) nor in your model folders: loading downloads it${offline ? ', which HF_HUB_OFFLINE forbids' : ''}, and compatibility cannot be checked.`,
         broken);

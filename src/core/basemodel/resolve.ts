@@ -31,6 +31,11 @@ export interface BaseResolution {
   readonly hfCache: HfCacheHit | null;
   /** Path errors met while resolving (permission denied, symlink loop). */
   readonly errors: readonly string[];
+  /**
+   * For an unresolved hub-id-shaped value like "models/llama": folders where its parent ("models") exists, i.e. where
+   * it was most likely meant as a relative path whose model has gone.
+   */
+  readonly relativeParents?: readonly string[];
 }
 
 export interface ResolveOptions {
@@ -113,7 +118,15 @@ export async function resolveBaseModel(fs: FsPort, raw: unknown, opts: ResolveOp
     const ms = await findInModelscope(fs, c.hubId, errors);
     if (ms) return done('hub-id', ms, 'modelscope-cache', [], hit);
     const sp = await findInSearchPaths(fs, c.hubId, opts.searchPaths ?? [], errors);
-    return done('hub-id', sp, sp ? 'search-path' : null, [], hit);
+    const out = done('hub-id', sp, sp ? 'search-path' : null, [], hit);
+    if (sp || hit || !value.includes('/')) return out;
+    const parentRel = value.slice(0, value.lastIndexOf('/'));
+    const parents: string[] = [];
+    for (const against of [...ws, ...likelyWorkingDirs(opts.adapterDir, ws), opts.adapterDir]) {
+      const p = joinPath(against, parentRel);
+      if (!parents.includes(p) && (await isDir(fs, p, errors))) parents.push(p);
+    }
+    return { ...out, relativeParents: parents };
   }
   // Unresolved absolute / Windows / home path: a model folder of the same name in the user's model folders.
   const sp = await findInSearchPaths(fs, basename(value.replace(/\\/g, '/').replace(/\/+$/, '')), opts.searchPaths ?? [], errors);
