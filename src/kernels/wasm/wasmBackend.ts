@@ -6,6 +6,8 @@
 // straddles two; beginGroup(bytes) (one decoder layer) opens a new space when the current one cannot hold the whole
 // group, so each space holds whole layers. An op runs in the space of its big operand (the weight, the KV cache); any
 // other operand living elsewhere (activations) is copied into that space's scratch arena and back — a few KiB per call.
+// memory64 is not used: it needs a flag on Node 20 (and >4 GiB memories created inside wasm there), while several
+// memory32 spaces work on every Node and cost ~0.5 us per hand-off (KERNELS.md). TODO(#6): a memory64 build for Node 24.
 
 import type { Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
 import { numel } from '../../core/tensor/dtype';
