@@ -167,4 +167,28 @@ describe('checkpoint explorer', () => {
     await waitForLog(/curves stories-lora: rendered/);
     await wb.screenshot('training-curves');
   });
+  it('offers its commands on adapter folders in the file Explorer, and Reveal in Checkpoints View selects the row', async () => {
+    await wb.openContainer('Explorer');
+    const explorer = wb.page.locator('.part.sidebar .explorer-folders-view [role="treeitem"]');
+    const row = (name: string) => explorer.filter({ has: wb.page.locator('.label-name', { hasText: new RegExp(`^${name}$`) }) }).first();
+    for (const name of ['runs', 'stories-lora']) {
+      await row(name).waitFor({ timeout: 30_000 });
+      if ((await row(name).getAttribute('aria-expanded')) !== 'true') await row(name).click();
+    }
+    const { steps } = demoRun();
+    const target = row(`checkpoint-${steps[0]}`);
+    await target.waitFor({ timeout: 30_000 });
+    await target.click({ button: 'right' });
+    const items = wb.page.locator('.context-view .monaco-menu [role="menuitem"]');
+    await items.first().waitFor();
+    const labels = (await items.allTextContents()).map((x) => x.trim());
+    for (const want of ['Open adapter_config.json', 'Show Training Curves', 'Reveal in Checkpoints View']) {
+      assert.ok(labels.some((l) => l.includes(want)), `${want} missing from ${JSON.stringify(labels)}`);
+    }
+    await wb.page.keyboard.press('Escape');
+    await wb.contextMenu(target, 'Reveal in Checkpoints View');
+    const selected = wb.tree(CHECKPOINTS_VIEW).locator('[role="treeitem"][aria-selected="true"] .label-name');
+    await selected.first().waitFor({ timeout: 15_000 });
+    assert.equal((await selected.first().textContent())?.trim(), `checkpoint-${steps[0]}`);
+  });
 });
