@@ -487,7 +487,8 @@ function onMessage(m: HostToWebview): void {
           v.state.textContent = L.stopped;
           v.output.classList.remove('cursor');
           v.output.removeAttribute('aria-busy');
-          setStats(v, { ttftMs: 0, tokensPerSecond: 0, count: v.tokens.length });
+          // A column that never started has no timings to show; one cut short shows how far it got.
+          if (v.tokens.length > 0) setStats(v, { ttftMs: 0, tokensPerSecond: 0, count: v.tokens.length });
         }
       }
       app.dataset.lastRun = String(m.runId);
