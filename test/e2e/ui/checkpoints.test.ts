@@ -165,6 +165,9 @@ describe('checkpoint explorer', () => {
     assert.deepEqual(marked.filter((x) => steps.includes(x)), steps);
     assert.equal(await view.locator(`#chart-loss .best-star[data-step="${best}"]`).count(), 1);
     await waitForLog(/curves stories-lora: rendered/);
+    await wb.page.mouse.move(1270, 790); // no tree tooltip over the chart in the screenshot
+    await wb.page.keyboard.press('Escape');
+    await wb.page.waitForTimeout(300);
     await wb.screenshot('training-curves');
   });
   it('offers its commands on adapter folders in the file Explorer, and Reveal in Checkpoints View selects the row', async () => {
