@@ -41,7 +41,17 @@ function writeBigPair(root: string): { base: string; adapter: string } {
 }
 
 /** Accept the base pick, the suggested output folder and the dtype with Enter, waiting for each prompt by its text. */
-async function acceptPrompts(wb: Workbench): Promise<void> {
+async function acceptPrompts(wb: Workbench, adapterLabel: string): Promise<void> {
+  // On a busy machine the menu click occasionally reaches the command without the tree node; it then asks which
+  // adapter to merge (the palette flow): answer it with the same adapter.
+  const adapterPick = wb.page.locator('.quick-input-widget', { has: wb.page.locator('input[placeholder*="Merge which checkpoint"]') });
+  const basePick = wb.page.locator('.quick-input-widget', { has: wb.page.locator('input[placeholder*="Base model to merge"], input[placeholder*="does not fit"]') });
+  await Promise.race([adapterPick.waitFor({ state: 'visible', timeout: 90_000 }), basePick.waitFor({ state: 'visible', timeout: 90_000 })]);
+  if (await adapterPick.isVisible()) {
+    await wb.page.keyboard.type(adapterLabel);
+    await sleep(500);
+    await wb.page.keyboard.press('Enter');
+  }
   const prompts = [
     // Quick picks show their placeholder as the input's placeholder attribute; the input box shows its prompt as text.
     wb.page.locator('.quick-input-widget', { has: wb.page.locator('input[placeholder*="Base model to merge"], input[placeholder*="does not fit"]') }),
@@ -75,7 +85,7 @@ describe('merge into base model', () => {
     const row = wb.treeRows(CHECKPOINTS_VIEW, 'checkpoint-200').first();
     await row.waitFor({ timeout: 30_000 });
     await wb.contextMenu(row, 'Merge into Base Model');
-    await acceptPrompts(wb);
+    await acceptPrompts(wb, 'checkpoint-200');
     const msg = await wb.waitForNotification(/Merged \d+ tensors/, 120_000);
     assert.match(msg, /verified/);
     const out = path.join(ws, RUN, 'checkpoint-200-merged');
@@ -96,7 +106,7 @@ describe('merge into base model', () => {
     const row = wb.treeRows(CHECKPOINTS_VIEW, /big-adapter/).first();
     await row.waitFor({ timeout: 90_000 });
     await wb.contextMenu(row, 'Merge into Base Model');
-    await acceptPrompts(wb);
+    await acceptPrompts(wb, 'big-adapter');
     const toast = wb.notifications(/Merging big-adapter/).first();
     await toast.waitFor({ timeout: 60_000 });
     await toast.hover();
