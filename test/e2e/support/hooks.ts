@@ -11,6 +11,8 @@ export const mochaHooks = {
     for (const [i, wb] of currentWorkbenches().entries()) {
       const file = await wb.screenshot(`FAILED-${test.fullTitle()}-${i}`, e2eEnv().failures).catch(() => undefined);
       if (file) console.log(`    screenshot of the failure: ${file}`);
+      // A failed test may leave a hover or menu open over the rows the next test clicks: clear it.
+      await wb.dismissTransient().catch(() => undefined);
     }
   },
   async afterAll(): Promise<void> {

@@ -204,18 +204,36 @@ export class Workbench {
     return Promise.all(rows.map(async (r) => (await r.getAttribute('aria-label')) ?? ''));
   }
 
-  /** Hover `target` until a hover shows (language servers start lazily) and return its text. */
-  async hover(target: Locator, attempts = 6): Promise<string> {
+  /**
+   * Hover `target` until a hover with text shows (language servers start lazily; markdown renders after the box
+   * appears) and return its text. It stays open for a screenshot unless `dismiss`; call dismissTransient() before
+   * clicking rows it may cover.
+   */
+  async hover(target: Locator, options: { attempts?: number; dismiss?: boolean } = {}): Promise<string> {
     const hover = this.page.locator('.monaco-hover:visible .hover-contents');
+    const attempts = options.attempts ?? 6;
     for (let i = 0; i < attempts; i++) {
       await this.page.mouse.move(0, 0);
       await target.hover();
-      try {
-        await hover.first().waitFor({ timeout: 3_000 });
-        return (await hover.allTextContents()).join('\n').trim();
-      } catch { /* retry */ }
+      const deadline = Date.now() + 4_000;
+      while (Date.now() < deadline) {
+        const text = (await hover.allTextContents()).join('\n').trim();
+        if (text) {
+          if (options.dismiss) await this.dismissTransient();
+          return text;
+        }
+        await sleep(100);
+      }
     }
-    throw new Error(`no hover appeared over ${target.toString()} after ${attempts} attempts`);
+    throw new Error(`no hover with text appeared over ${target.toString()} after ${attempts} attempts`);
+  }
+
+  /** Close hovers, menus and quick picks (Escape, pointer to a neutral corner). */
+  async dismissTransient(): Promise<void> {
+    await this.page.mouse.move(0, 0);
+    await this.page.keyboard.press('Escape');
+    await this.page.locator('.monaco-hover:visible, .context-view .monaco-menu:visible').first()
+      .waitFor({ state: 'hidden', timeout: 2_000 }).catch(() => undefined);
   }
 
   /** Open a workspace file in an editor via Quick Open. */
