@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { encodeSafetensorsHeader } from '../../../src/core/safetensors/writer';
-import { CHECKPOINTS_VIEW, Workbench, e2eEnv, waitForLog } from '../support/workbench';
+import { CHECKPOINTS_VIEW, Workbench, commandTitle, e2eEnv, waitForLog } from '../support/workbench';
 
 const RUN = 'runs/stories-lora';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -104,6 +104,7 @@ describe('merge into base model', () => {
   it('cancelling mid-way from the notification leaves no folder behind', async function () {
     this.timeout(300_000); // writes a 1 GiB base first, then waits for the scan to list it
     const { adapter } = writeBigPair(ws);
+    await wb.runCommand(commandTitle('loraWorkbench.refreshCheckpoints')); // don't wait on the file watcher's debounce
     const row = wb.treeRows(CHECKPOINTS_VIEW, /big-adapter/).first();
     await row.waitFor({ timeout: 90_000 });
     await wb.contextMenu(row, 'Merge into Base Model');
