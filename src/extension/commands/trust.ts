@@ -3,7 +3,9 @@
 
 /** Command ids that need a trusted workspace: merge, generation, anything that writes weights or executes a model. */
 export const TRUST_REQUIRING_COMMANDS: readonly string[] = [
-  // Issues that add such commands list them here (e.g. 'loraWorkbench.mergeAdapter', 'loraWorkbench.generate').
+  'loraWorkbench.mergeAdapter',
+  // Preview Generation is not listed: its panel opens in Restricted Mode and explains why it will not run (tested in
+  // test/e2e/restricted/restrictedMode.test.ts), and its host re-checks trust before every run.
 ];
 
 export function requiresTrust(commandId: string): boolean {

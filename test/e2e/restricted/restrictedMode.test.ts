@@ -48,4 +48,15 @@ describe('Restricted Mode', () => {
     }
     await wb.screenshot('refused-in-restricted-mode');
   });
+
+  it('opens the generation preview but explains that it will not run', async () => {
+    await wb.runCommand('Notifications: Clear All Notifications');
+    await wb.contextMenu(wb.treeRows(CHECKPOINTS_VIEW, 'checkpoint-200').first(), 'Preview Generation...');
+    const view = wb.webview();
+    const trust = view.locator('#trust');
+    await trust.waitFor({ state: 'visible', timeout: 60_000 });
+    assert.match((await trust.innerText()).trim(), /disabled in Restricted Mode/);
+    assert.equal(await view.locator('#run').getAttribute('disabled'), '', 'Run must be disabled in Restricted Mode');
+    await wb.screenshot('preview-in-restricted-mode');
+  });
 });
