@@ -13,6 +13,29 @@ import { installExtension, killTree, startCodeServer, stopAllServers, writeSetti
 import { ensureE2eHost } from './e2e-host.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Environment that lets Dawn (the optional `webgpu` package) find a Vulkan driver on a machine without a GPU: the
+ * SwiftShader ICD that Debian's chromium ships. The host phase passes it to code-server so the in-host test can check
+ * whether WebGPU loads inside VS Code's extension host. Empty when chromium's ICD is absent.
+ */
+function swiftShaderEnv() {
+  let icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
+  if (!existsSync(icd)) {
+    const r = spawnSync('dpkg', ['-L', 'chromium'], { encoding: 'utf8' });
+    icd = (r.stdout ?? '').split('\n').find((l) => l.endsWith('vk_swiftshader_icd.json')) ?? '';
+  }
+  if (!icd || !existsSync(icd)) return {};
+  const libDir = path.dirname(icd);
+  return {
+    VK_ICD_FILENAMES: icd,
+    LD_LIBRARY_PATH: [libDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
+    LORA_E2E_WEBGPU_ICD: icd,
+    // The .vsix does not ship the optional, platform-specific `webgpu` package; NODE_PATH lets the installed extension's
+    // engine worker find the repository's copy, as it would find one installed beside the extension.
+    NODE_PATH: [path.join(root, 'node_modules'), process.env.NODE_PATH].filter(Boolean).join(path.delimiter),
+  };
+}
 const PHASES = ['ui', 'restricted', 'host'];
 const { values: opts } = parseArgs({
   options: {
@@ -238,7 +261,7 @@ async function main() {
         workspace: ctx.workspace,
         trusted: phase !== 'restricted',
         smokeTestDriver: phase === 'host',
-        env: { LORA_E2E_PHASE: phase, ...(opts.grep ? { LORA_E2E_GREP: opts.grep } : {}) },
+        env: { LORA_E2E_PHASE: phase, ...(opts.grep ? { LORA_E2E_GREP: opts.grep } : {}), ...(phase === 'host' ? swiftShaderEnv() : {}) },
       });
       log(`${phase}: code-server ${server.url} ready in ${secs(Date.now() - phaseStart)}`);
       counts = phase === 'host' ? await runHostPhase(server, ctx) : await runMochaPhase(phase, server, ctx);
