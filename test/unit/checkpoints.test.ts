@@ -4,6 +4,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import type { Checkpoint, HealthCode, Run, ScanResult } from '../../src/core/checkpoints/model';
+import { summarizeSafetensorsHeader } from '../../src/core/checkpoints/headerSummary';
 import { allHealth, scanCheckpoints, standaloneAdapters } from '../../src/core/checkpoints/scan';
 import { absolutePath, NodeFs } from '../../src/node/nodeFs';
 
@@ -209,5 +210,29 @@ describe('checkpoint scan (fixture tree)', () => {
     assert.equal(one.runs.length, 1);
     assert.deepEqual(one.runs[0]!.checkpoints.map((c) => c.step), [200]);
     assert.equal(one.runs[0]!.checkpoints[0]!.metrics.evalLoss, 1.0);
+  });
+});
+
+describe('safetensors header summary memo (byte-keyed)', () => {
+  const header = (shape: [number, number], pad: string): Uint8Array =>
+    new TextEncoder().encode(JSON.stringify({ __metadata__: { pad }, 'm.lora_A.weight': { dtype: 'BF16', shape, data_offsets: [0, 64] } }));
+
+  it('tells apart same-length headers that differ only in the middle (past the hashed prefix, before the hashed tail)', () => {
+    const pad = 'x'.repeat(2000);
+    const a = header([4, 8], pad);
+    const b = header([8, 4], pad);
+    assert.equal(a.length, b.length);
+    const size = 8 + a.length + 64;
+    const sa = summarizeSafetensorsHeader('a', a, size);
+    const sb = summarizeSafetensorsHeader('b', b, size);
+    assert.deepEqual(sa.loraARanks, [['m.lora_A.weight', 4]]);
+    assert.deepEqual(sb.loraARanks, [['m.lora_A.weight', 8]]);
+    // Hits return the stored summaries, also for an unaligned copy of the bytes.
+    const unaligned = new Uint8Array(a.length + 1).subarray(1);
+    unaligned.set(a);
+    assert.equal(summarizeSafetensorsHeader('a2', unaligned, size), sa);
+    assert.equal(summarizeSafetensorsHeader('b2', b.slice(), size), sb);
+    // Same bytes but a smaller data section is checked again (and fails), not served from the memo.
+    assert.throws(() => summarizeSafetensorsHeader('a3', a, 8 + a.length + 4));
   });
 });

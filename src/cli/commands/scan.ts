@@ -4,7 +4,9 @@
 import { CoreError } from '../../core/errors';
 import { DEFAULT_SCAN_EXCLUDE, DEFAULT_SCAN_MAX_DEPTH } from '../../core/checkpoints/glob';
 import type { Adapter, Checkpoint, Health, ScanResult } from '../../core/checkpoints/model';
-import { scanCheckpoints, standaloneAdapters } from '../../core/checkpoints/scan';
+import { availableParallelism, loadavg } from 'node:os';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { inspectAdapterFolders, scanCheckpoints, standaloneAdapters, type AdapterFolder } from '../../core/checkpoints/scan';
 import { relativePath } from '../../core/paths';
 import { absolutePath, NodeFs } from '../../node/nodeFs';
 import { UsageError, writeJson, type CliCommand, type CliIo } from '../command';
@@ -106,6 +108,65 @@ function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
+/** Below this many adapters a helper thread costs more to start than it saves. */
+const WORKER_MIN_ADAPTERS = 1000;
+/** Hidden flag: the bundled CLI started as a worker_threads helper that inspects the adapter folders in workerData. */
+const WORKER_FLAG = 'inspect-adapters-worker';
+
+interface WorkerReply {
+  readonly ok: boolean;
+  readonly adapters?: Adapter[];
+  readonly error?: string;
+}
+
+/**
+ * Split a large inspection between this thread and one helper thread (the CLI bundle itself, started with the hidden
+ * flag): the first half here, the second there, each a contiguous slice in path order. Only when this code runs as
+ * the process's main module (the bundled CLI, not under a test runner or the extension host) and a second core is
+ * free (LORA_WORKBENCH_SCAN_THREADS=1 turns it off, =2 forces it, for comparisons); any failure of the helper falls
+ * back to inspecting its half here, so the result never depends on it.
+ */
+async function inspectSplit(folders: readonly AdapterFolder[], inspectHere: (f: readonly AdapterFolder[]) => Promise<Adapter[]>): Promise<readonly Adapter[]> {
+  const threads = process.env.LORA_WORKBENCH_SCAN_THREADS;
+  // A helper only pays when a core is actually free: on a busy machine it competes with this thread (and costs ~0.5 s
+  // CPU of its own: start-up, copying results back, a second heap). LORA_WORKBENCH_SCAN_THREADS=2 forces it.
+  const freeCores = threads === '2' ? 2 : availableParallelism() - (loadavg()[0] ?? 0);
+  if (folders.length < WORKER_MIN_ADAPTERS || freeCores < 1.5 || threads === '1' || require.main !== module || !isMainThread) return inspectHere(folders);
+  const cut = Math.ceil(folders.length / 2);
+  const theirs = folders.slice(cut);
+  let worker: Worker | null = null;
+  let remote: Promise<Adapter[] | null>;
+  try {
+    const w = new Worker(__filename, { argv: ['scan', `--${WORKER_FLAG}`], workerData: { folders: theirs }, stdout: true, stderr: true });
+    worker = w;
+    remote = new Promise<Adapter[] | null>((resolve) => {
+      w.once('message', (m: WorkerReply) => resolve(m.ok && m.adapters && m.adapters.length === theirs.length && m.adapters.every((a, i) => a.path === theirs[i]!.path) ? m.adapters : null));
+      w.once('error', () => resolve(null));
+      w.once('exit', () => resolve(null));
+    });
+  } catch {
+    remote = Promise.resolve(null);
+  }
+  const mine = await inspectHere(folders.slice(0, cut));
+  const rest = (await remote) ?? (await inspectHere(theirs));
+  void worker?.terminate();
+  return [...mine, ...rest];
+}
+
+async function runInspectWorker(): Promise<number> {
+  const port = parentPort;
+  if (isMainThread || port === null) throw new UsageError(`--${WORKER_FLAG} is internal.`);
+  const folders = (workerData as { folders: AdapterFolder[] }).folders;
+  let reply: WorkerReply;
+  try {
+    reply = { ok: true, adapters: await inspectAdapterFolders(new NodeFs(), folders) };
+  } catch (e) {
+    reply = { ok: false, error: (e as Error).message };
+  }
+  port.postMessage(reply);
+  return 0;
+}
+
 export const scanCommand: CliCommand = {
   name: 'scan',
   summary: 'Find training runs, checkpoints, adapters and models, with metrics and health.',
@@ -116,9 +177,11 @@ export const scanCommand: CliCommand = {
     exclude: { type: 'string', multiple: true },
     'max-depth': { type: 'string' },
     'no-follow-symlinks': { type: 'boolean' },
+    [WORKER_FLAG]: { type: 'boolean' },
   },
   allowPositionals: true,
   async run(values, positionals, io: CliIo) {
+    if (values[WORKER_FLAG] === true) return runInspectWorker();
     if (positionals.length === 0) throw new UsageError('missing <dir>.');
     let maxDepth = DEFAULT_SCAN_MAX_DEPTH;
     if (values['max-depth'] !== undefined) {
@@ -140,6 +203,7 @@ export const scanCommand: CliCommand = {
       exclude: exclude.length > 0 ? exclude : DEFAULT_SCAN_EXCLUDE,
       maxDepth,
       followSymlinks: values['no-follow-symlinks'] !== true,
+      inspectAdapters: inspectSplit,
     });
     if (values.json) writeJson(io, result);
     else io.stdout.write(formatScan(result, io.cwd));

@@ -48,14 +48,16 @@ function summaryFromTensors(tensors: ReadonlyArray<{ name: string; dtype: string
  */
 export function summarizeSafetensorsHeader(path: string, headerBytes: Uint8Array, fileSize: number): HeaderSummary {
   const dataSize = fileSize - 8 - headerBytes.length;
+  // Byte-identical to a header already summarised (the other checkpoints of a run): same text, same verdict. Comparing
+  // the raw bytes costs a fraction of a UTF-8 decode (and leaves no 35 KB string per file for the GC).
+  const hash = hashBytes(headerBytes);
+  const hit = memoLookup(headerBytes, hash, dataSize);
+  if (hit) return hit;
   let text: string | null = null;
   try {
     text = decoder.decode(headerBytes);
-    const hit = memo.get(text);
-    if (hit && hit.dataSize === dataSize) return hit.summary;
     const summary = scan(text, dataSize);
-    if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
-    memo.set(text, { dataSize, summary });
+    memoStore(headerBytes, hash, dataSize, summary);
     return summary;
   } catch (e) {
     // Not UTF-8 (decode threw, text still null) or a failed check: the reference parser gives the verdict.
@@ -66,10 +68,77 @@ export function summarizeSafetensorsHeader(path: string, headerBytes: Uint8Array
 
 /**
  * Checkpoints of one run share a byte-identical header (same modules, shapes and offsets), so a run of N checkpoints
- * parses it once. Keyed by the header text (V8 hashes strings natively); bounded, oldest evicted first.
+ * parses it once. Keyed by the header bytes (a private copy; found by a hash of them, then compared word by word);
+ * bounded, oldest evicted first, most recent checked first. Only headers that passed every check are stored.
  */
 const MEMO_ENTRIES = 128;
-const memo = new Map<string, { dataSize: number; summary: HeaderSummary }>();
+interface MemoEntry {
+  readonly bytes: Uint8Array;
+  readonly hash: number;
+  readonly dataSize: number;
+  readonly summary: HeaderSummary;
+}
+const memo: MemoEntry[] = [];
+
+function memoLookup(bytes: Uint8Array, hash: number, dataSize: number): HeaderSummary | null {
+  for (let i = memo.length - 1; i >= 0; i--) {
+    const m = memo[i]!;
+    if (m.hash === hash && m.dataSize === dataSize && sameBytes(m.bytes, bytes)) {
+      if (i !== memo.length - 1) {
+        memo.splice(i, 1);
+        memo.push(m);
+      }
+      return m.summary;
+    }
+  }
+  return null;
+}
+
+function memoStore(bytes: Uint8Array, hash: number, dataSize: number, summary: HeaderSummary): void {
+  // The evicted entry's buffer is reused when it is large enough: no fresh 35 KB allocation per new header.
+  const old = memo.length >= MEMO_ENTRIES ? memo.shift()! : null;
+  const copy = old && old.bytes.buffer.byteLength >= bytes.length ? new Uint8Array(old.bytes.buffer, 0, bytes.length) : new Uint8Array(bytes.length + 1024);
+  copy.set(bytes);
+  memo.push({ bytes: copy.subarray(0, bytes.length), hash, dataSize, summary });
+}
+
+/**
+ * 32-bit FNV-1a style hash of the length and a sample of the contents (the first 256 bytes, then every 16th word, then
+ * the tail): only a filter in front of sameBytes(), which decides.
+ */
+function hashBytes(a: Uint8Array): number {
+  const n = a.length;
+  const words = n >>> 2;
+  let h = 0x811c9dc5 ^ n;
+  if (a.byteOffset % 4 === 0) {
+    const w = new Int32Array(a.buffer, a.byteOffset, words);
+    for (let k = 0; k < words; k += k < 64 ? 1 : 16) h = Math.imul(h ^ w[k]!, 0x01000193);
+  } else {
+    // The same little-endian words assembled byte by byte, so a copy at another offset hashes the same.
+    for (let k = 0; k < words; k += k < 64 ? 1 : 16) {
+      const i = k * 4;
+      h = Math.imul(h ^ (a[i]! | (a[i + 1]! << 8) | (a[i + 2]! << 16) | (a[i + 3]! << 24)), 0x01000193);
+    }
+  }
+  for (let i = Math.max(0, n - 16); i < n; i++) h = Math.imul(h ^ a[i]!, 0x01000193);
+  return h;
+}
+
+/** Equal contents; 4 bytes at a time when both views are 4-byte aligned (they are for the scan's pooled buffers). */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  const n = a.length;
+  if (n !== b.length) return false;
+  let i = 0;
+  if (a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0) {
+    const words = n >>> 2;
+    const wa = new Int32Array(a.buffer, a.byteOffset, words);
+    const wb = new Int32Array(b.buffer, b.byteOffset, words);
+    for (let k = 0; k < words; k++) if (wa[k] !== wb[k]) return false;
+    i = words * 4;
+  }
+  for (; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 

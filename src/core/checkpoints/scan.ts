@@ -15,6 +15,23 @@ export interface ScanOptions extends WalkOptions {
   readonly include?: readonly string[];
   /** Files inspected in parallel. */
   readonly inspectConcurrency?: number;
+  /**
+   * Runs the adapter inspections (the bulk of a large scan), e.g. spread over threads by a host that has them: must
+   * return one Adapter per folder, in order, as `inspectHere` (this thread, the default) would. In path order, so a
+   * contiguous slice keeps each run's checkpoints (which share a header) together.
+   */
+  readonly inspectAdapters?: (folders: readonly AdapterFolder[], inspectHere: (folders: readonly AdapterFolder[]) => Promise<Adapter[]>) => Promise<readonly Adapter[]>;
+}
+
+/** An adapter folder found by the walk and the file names it holds. */
+export interface AdapterFolder {
+  readonly path: string;
+  readonly files: readonly string[];
+}
+
+/** Inspect adapter folders on this thread, `limit` at a time; one Adapter per folder, in order. */
+export function inspectAdapterFolders(fs: FsPort, folders: readonly AdapterFolder[], limit = 16): Promise<Adapter[]> {
+  return mapPool(folders, Math.max(1, limit), (d) => inspectAdapter(fs, d.path, d.files));
 }
 
 /** trainer_state.json with 10,000 log rows is ~2 MB; a 128 MB one is a finding, not something to parse on a UI host. */
@@ -93,9 +110,11 @@ export async function scanCheckpoints(fs: FsPort, roots: readonly string[], opts
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const modelRecs = [...dirs.values()].filter((d) => isModelFolder(d.files));
   const adapters = new Map<string, Adapter>();
-  await mapPool(adapterRecs, limit, async (d) => {
-    adapters.set(d.path, await inspectAdapter(fs, d.path, d.files));
-  });
+  const folders: AdapterFolder[] = adapterRecs.map((d) => ({ path: d.path, files: d.files }));
+  const inspectHere = (f: readonly AdapterFolder[]): Promise<Adapter[]> => inspectAdapterFolders(fs, f, limit);
+  const inspected = opts.inspectAdapters ? await opts.inspectAdapters(folders, inspectHere) : await inspectHere(folders);
+  if (inspected.length !== folders.length) throw new Error(`adapter inspection returned ${inspected.length} results for ${folders.length} folders`);
+  folders.forEach((d, i) => adapters.set(d.path, inspected[i]!));
   const models = new Map<string, ModelInfo>();
   await mapPool(modelRecs, limit, async (d) => {
     const m = await inspectModel(fs, d.path);
