@@ -5,6 +5,7 @@
 
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FrameLocator } from 'playwright-core';
 import { CHECKPOINTS_VIEW, Workbench, e2eEnv, waitForLog } from '../support/workbench';
@@ -205,6 +206,10 @@ describe('generation preview', () => {
     // One preview at a time keeps the webview frame unambiguous: close this one first.
     await wb.runCommand('View: Close All Editors');
     await view.locator('#app').waitFor({ state: 'detached', timeout: 15_000 });
+    // Earlier suites share this workspace copy and may have relinked the Colab run (diagnosis quick fixes): put the
+    // recorded Colab path back from the pristine demo/ so this test sees the broken base it is about.
+    const colabConfig = 'runs/stories-lora-colab/checkpoint-60/adapter_config.json';
+    fs.copyFileSync(path.join(ROOT, 'demo', colabConfig), path.join(e2eEnv().workspace, colabConfig));
     await openFromCheckpoints('checkpoint-60');
     const diagnosis = view.locator('#diagnosis');
     await diagnosis.locator('li').first().waitFor({ timeout: 60_000 });
