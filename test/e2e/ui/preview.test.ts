@@ -211,6 +211,8 @@ describe('generation preview', () => {
     const colabConfig = 'runs/stories-lora-colab/checkpoint-60/adapter_config.json';
     fs.copyFileSync(path.join(ROOT, 'demo', colabConfig), path.join(e2eEnv().workspace, colabConfig));
     await openFromCheckpoints('checkpoint-60');
+    // A second panel restores the last run's settings into its fields.
+    assert.equal(await view.locator('#maxNewTokens input').first().inputValue(), String(N), 'max new tokens restored from the last run');
     const diagnosis = view.locator('#diagnosis');
     await diagnosis.locator('li').first().waitFor({ timeout: 60_000 });
     assert.match((await diagnosis.textContent()) ?? '', /base-model-foreign-path/);
