@@ -4,6 +4,7 @@
 // Semantics: PEFT merge_and_unload (tuners/lora/layer.py, variants.py DoRA); ../shared/DOMAIN.md section 4.
 
 import { CoreError } from '../errors';
+import { readJsonObject } from '../jsonFile';
 import { moduleScaling, normalizePeftConfig, variantOf, type LoraVariant, type PeftConfig } from '../peft/config';
 import type { FsPort } from '../ports';
 import { joinPath } from '../paths';
@@ -97,19 +98,6 @@ export const BASE_EXTRA_FILES = ['generation_config.json'];
 // An adapter-name segment (older saves kept '.default') may sit between the part and weight/bias.
 const LORA_KEY = /^(.+)\.(lora_A|lora_B|lora_embedding_A|lora_embedding_B|lora_magnitude_vector)(?:\.(?!weight$|bias$)[A-Za-z0-9_-]+)?(?:\.(weight|bias))?$/;
 
-async function readJson(fs: FsPort, path: string): Promise<Record<string, unknown> | null> {
-  const st = await fs.stat(path);
-  if (!st || st.kind !== 'file') return null;
-  let v: unknown;
-  try {
-    v = JSON.parse(await fs.readText(path, 16 * 1024 * 1024));
-  } catch (e) {
-    if (e instanceof CoreError) throw e;
-    throw new CoreError('bad-format', `${path}: not valid JSON (${(e as Error).message}).`, path);
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CoreError('bad-format', `${path}: expected a JSON object.`, path);
-  return v as Record<string, unknown>;
-}
 
 /** Open the adapter's weights (safetensors preferred, else .bin through the restricted reader). */
 export async function readAdapterWeights(fs: FsPort, folder: string, binReader: BinHeaderReader): Promise<AdapterWeights> {
@@ -158,7 +146,7 @@ function shapeStr(s: readonly number[]): string {
 export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinHeaderReader): Promise<MergePlan> {
   const warnings: string[] = [];
   const cfgPath = joinPath(inputs.adapterPath, 'adapter_config.json');
-  const rawCfg = await readJson(fs, cfgPath);
+  const rawCfg = await readJsonObject(fs, cfgPath, false);
   if (!rawCfg) throw new CoreError('not-found', `${inputs.adapterPath}: no adapter_config.json.`, inputs.adapterPath);
   const peft = normalizePeftConfig(rawCfg);
   if (peft.format === 'mlx') throw new CoreError('unsupported', `${cfgPath}: this is an MLX-LM adapter config, not PEFT; merge it with mlx_lm.fuse.`, cfgPath);
@@ -168,7 +156,7 @@ export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinH
     throw new CoreError('unsupported', `${cfgPath}: layer_replication is set; PEFT forbids merging such adapters (the replicated layers share base weights).`, cfgPath);
   }
 
-  const baseConfig = await readJson(fs, joinPath(inputs.basePath, 'config.json'));
+  const baseConfig = await readJsonObject(fs, joinPath(inputs.basePath, 'config.json'), false);
   const quant = baseConfig?.quantization_config as Record<string, unknown> | undefined;
   const quantMethod = typeof quant?.quant_method === 'string' ? quant.quant_method : quant ? 'unknown' : null;
   if (quantMethod === 'gptq') {

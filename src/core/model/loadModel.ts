@@ -2,7 +2,7 @@
 // safetensors), tokenizer, and generation_config.json defaults. The caller supplies the backend.
 
 import type { Backend } from '../backend';
-import { CoreError } from '../errors';
+import { readJsonObject } from '../jsonFile';
 import { joinPath } from '../paths';
 import type { FsPort } from '../ports';
 import { readModelWeights } from '../safetensors/modelWeights';
@@ -21,27 +21,11 @@ export interface LoadedModel {
   readonly generation: GenerationDefaults;
 }
 
-async function readJsonObject(fs: FsPort, path: string, required: boolean): Promise<Record<string, unknown> | null> {
-  const st = await fs.stat(path);
-  if (st?.kind !== 'file') {
-    if (required) throw new CoreError('not-found', `${path}: not found.`, path);
-    return null;
-  }
-  let v: unknown;
-  try {
-    v = JSON.parse(await fs.readText(path, 16 * 1024 * 1024));
-  } catch (e) {
-    if (e instanceof CoreError) throw e;
-    throw new CoreError('bad-format', `${path}: not valid JSON (${(e as Error).message}).`, path);
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CoreError('bad-format', `${path}: expected a JSON object.`, path);
-  return v as Record<string, unknown>;
-}
 
 /** Read config.json only (cheap): used to fail early on unsupported architectures. */
 export async function readLlamaConfig(fs: FsPort, folder: string): Promise<LlamaConfig> {
   const path = joinPath(folder, 'config.json');
-  return parseLlamaConfig((await readJsonObject(fs, path, true))!, path);
+  return parseLlamaConfig(await readJsonObject(fs, path, true), path);
 }
 
 export async function loadModel(fs: FsPort, folder: string, backend: Backend, options: LoadOptions = {}): Promise<LoadedModel> {

@@ -12,6 +12,7 @@ import { NodeFs } from '../../node/nodeFs';
 import type { EngineHost } from '../engineHost';
 import { Disposable } from '../platform/dispose';
 import { log } from '../platform/log';
+import { webviewHtml } from '../platform/webviewHtml';
 import {
   DEFAULT_SETTINGS, parseWebviewMessage, validSettings,
   type ColumnInfo, type DiagnosisView, type HostToWebview, type PanelState, type PreviewLabels, type PreviewSettings,
@@ -60,13 +61,6 @@ const SETTINGS_KEY = 'loraWorkbench.preview.settings';
 const MAX_RECENT = 20;
 /** Tokens are sent to the webview in batches at most this often: one postMessage per token would flood IPC on fast models. */
 const TOKEN_FLUSH_MS = 25;
-
-function nonce(): string {
-  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  let s = '';
-  for (let i = 0; i < 32; i++) s += chars[Math.floor(Math.random() * chars.length)];
-  return s;
-}
 
 function rel(p: string): string {
   return vscode.workspace.asRelativePath(vscode.Uri.file(p), (vscode.workspace.workspaceFolders?.length ?? 0) > 1);
@@ -557,29 +551,8 @@ export class PreviewPanel extends Disposable {
   }
 
   private html(): string {
-    const webview = this.panel.webview;
-    const n = nonce();
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(this.services.extensionUri, 'dist', 'webview', 'preview.js'));
-    const csp = [
-      "default-src 'none'",
-      `script-src 'nonce-${n}'`,
-      // vscode-elements attach constructable stylesheets (no inline <style> needed for them); ours carries the nonce.
-      `style-src ${webview.cspSource} 'nonce-${n}'`,
-      `img-src ${webview.cspSource} data:`,
-      `font-src ${webview.cspSource}`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="${vscode.env.language}">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${vscode.l10n.t('Preview Generation')}</title>
-</head>
-<body>
-<main id="app" data-nonce="${n}" aria-busy="true"></main>
-<script nonce="${n}" src="${script.toString()}"></script>
-</body>
-</html>`;
+    return webviewHtml(this.panel.webview, this.services.extensionUri, {
+      script: 'preview', title: vscode.l10n.t('Preview Generation'), rootTag: 'main', rootAttributes: 'aria-busy="true"',
+    });
   }
 }

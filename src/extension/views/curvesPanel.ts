@@ -10,13 +10,7 @@ import { NodeFs } from '../../node/nodeFs';
 import type { CurvesDataMessage, CurvesToHost } from '../../../webview/curves/messages';
 import type { CheckpointIndex } from './checkpointIndex';
 import { log } from '../platform/log';
-
-function nonce(): string {
-  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  let s = '';
-  for (let i = 0; i < 32; i++) s += chars[Math.floor(Math.random() * chars.length)];
-  return s;
-}
+import { webviewHtml } from '../platform/webviewHtml';
 
 export class CurvesPanels implements vscode.Disposable {
   private readonly panels = new Map<string, { panel: vscode.WebviewPanel; statePath: string | null; mtime: number }>();
@@ -67,28 +61,7 @@ export class CurvesPanels implements vscode.Disposable {
   }
 
   private html(webview: vscode.Webview): string {
-    const n = nonce();
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', 'curves.js'));
-    const csp = [
-      "default-src 'none'",
-      `script-src 'nonce-${n}'`,
-      `style-src ${webview.cspSource} 'nonce-${n}'`,
-      `img-src ${webview.cspSource} data:`,
-      `font-src ${webview.cspSource}`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="${vscode.env.language}">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>${vscode.l10n.t('Training Curves')}</title>
-</head>
-<body>
-<div id="app" data-nonce="${n}"></div>
-<script nonce="${n}" src="${script.toString()}"></script>
-</body>
-</html>`;
+    return webviewHtml(webview, this.extensionUri, { script: 'curves', title: vscode.l10n.t('Training Curves'), rootTag: 'div' });
   }
 
   private async update(panel: vscode.WebviewPanel, run: Run, force: boolean): Promise<void> {

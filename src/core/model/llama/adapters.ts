@@ -5,6 +5,7 @@
 
 import type { Backend, BTensor } from '../../backend';
 import { CoreError } from '../../errors';
+import { readJsonObject } from '../../jsonFile';
 import { joinPath } from '../../paths';
 import { moduleScaling, normalizePeftConfig, variantOf, type PeftConfig } from '../../peft/config';
 import type { FsPort } from '../../ports';
@@ -62,17 +63,6 @@ function normalizeKey(key: string): string {
   return k;
 }
 
-async function readJson(fs: FsPort, path: string): Promise<Record<string, unknown>> {
-  let v: unknown;
-  try {
-    v = JSON.parse(await fs.readText(path, 16 * 1024 * 1024));
-  } catch (e) {
-    if (e instanceof CoreError) throw e;
-    throw new CoreError('bad-format', `${path}: not valid JSON (${(e as Error).message}).`, path);
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CoreError('bad-format', `${path}: expected a JSON object.`, path);
-  return v as Record<string, unknown>;
-}
 
 /**
  * Load an adapter folder for a base whose tensors are `baseTensors` (name -> info). Checks every key maps to a base
@@ -82,7 +72,7 @@ export async function loadAdapter(fs: FsPort, backend: Backend, folder: string,
   baseTensors: ReadonlyMap<string, WeightTensor>, signal?: AbortSignal): Promise<LoadedAdapter> {
   const configPath = joinPath(folder, 'adapter_config.json');
   if ((await fs.stat(configPath))?.kind !== 'file') throw new CoreError('not-found', `${folder}: no adapter_config.json.`, folder);
-  const config = normalizePeftConfig(await readJson(fs, configPath));
+  const config = normalizePeftConfig(await readJsonObject(fs, configPath, true));
   const variant = variantOf(config);
   if (config.format === 'mlx') throw new CoreError('unsupported', `${configPath}: an MLX adapter, not PEFT; convert it with mlx_lm first.`, configPath);
   if (variant === 'other') throw new CoreError('unsupported', `${configPath}: peft_type '${config.peftType}' is not LoRA.`, configPath);
