@@ -209,23 +209,27 @@ export class Workbench {
    * appears) and return its text. It stays open for a screenshot unless `dismiss`; call dismissTransient() before
    * clicking rows it may cover.
    */
-  async hover(target: Locator, options: { attempts?: number; dismiss?: boolean } = {}): Promise<string> {
+  async hover(target: Locator, options: { attempts?: number; dismiss?: boolean; until?: RegExp } = {}): Promise<string> {
     const hover = this.page.locator('.monaco-hover:visible .hover-contents');
     const attempts = options.attempts ?? 6;
+    let last = '';
     for (let i = 0; i < attempts; i++) {
       await this.page.mouse.move(0, 0);
       await target.hover();
       const deadline = Date.now() + 4_000;
       while (Date.now() < deadline) {
         const text = (await hover.allTextContents()).join('\n').trim();
-        if (text) {
+        // Several providers fill one hover (problems first, then language hovers): with `until`, wait for the part
+        // the caller is about rather than returning the first text that shows.
+        if (text && (!options.until || options.until.test(text))) {
           if (options.dismiss) await this.dismissTransient();
           return text;
         }
+        last = text || last;
         await sleep(100);
       }
     }
-    throw new Error(`no hover with text appeared over ${target.toString()} after ${attempts} attempts`);
+    throw new Error(`no hover${options.until ? ` matching ${options.until}` : ' with text'} appeared over ${target.toString()} after ${attempts} attempts; last: ${last}`);
   }
 
   /** Close hovers, menus and quick picks (Escape, pointer to a neutral corner). */

@@ -65,7 +65,7 @@ describe('base-model diagnosis', () => {
     const problems = await wb.problems();
     assert.ok(problems.some((p) => /does not exist on this machine/.test(p) && /Colab/.test(p)), problems.join('\n'));
     await wb.page.locator('.editor-instance .monaco-editor .view-lines').first().click();
-    const hover = await wb.hover(valueToken());
+    const hover = await wb.hover(valueToken(), { until: /Base model/ });
     assert.match(hover, /Base model/);
     assert.match(hover, /Google Colab/);
     assert.match(hover, /Choose base model folder/);
