@@ -2,6 +2,7 @@
 // bar on stderr when it is a terminal. Exit 0 merged, 1 merge error (incompatible, corrupt input, non-finite,
 // unsupported, verification), 2 usage or I/O error (including cancellation, an existing output, a full disk).
 
+import { formatBytes } from '../../core/format';
 import { CoreError, toCoreError } from '../../core/errors';
 import { Merge, type BackendChoice, type MergeParams, type MergeResult, type ProgressMessage } from '../../engine/protocol';
 import { EngineClient } from '../../node/engineClient';
@@ -45,10 +46,6 @@ export function mergeExitCode(e: CoreError): 1 | 2 {
   }
 }
 
-function fmtBytes(n: number): string {
-  return n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(1)} MB`;
-}
-
 /** A one-line progress bar redrawn with '\r' (only when stderr is a terminal). */
 function progressBar(io: CliIo): (m: ProgressMessage) => void {
   const started = Date.now();
@@ -63,7 +60,7 @@ function progressBar(io: CliIo): (m: ProgressMessage) => void {
     const elapsed = (now - started) / 1000;
     const eta = frac > 0.01 && m.phase === 'merge' ? ` ETA ${Math.max(0, Math.round(elapsed / frac - elapsed))}s` : '';
     const tensors = m.detail ? ` ${m.detail.split(' ')[0]} tensors` : '';
-    const amount = m.phase === 'merge' ? ` ${fmtBytes(m.done)}/${fmtBytes(m.total)}` : ` ${m.done}/${m.total}`;
+    const amount = m.phase === 'merge' ? ` ${formatBytes(m.done)}/${formatBytes(m.total)}` : ` ${m.done}/${m.total}`;
     io.stderr.write(`\r${m.phase.padEnd(6)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}%${amount}${tensors}${eta}\x1b[K`);
   };
 }
@@ -129,7 +126,7 @@ export const mergeCommand: CliCommand = {
       const { out, tensors, bytesWritten, seconds, peakRssBytes, verified } = result;
       writeJson(io, { out, tensors, bytesWritten, seconds, peakRssBytes, verified });
     } else {
-      io.stdout.write(`merged ${result.tensors} tensors into ${result.out} (${fmtBytes(result.bytesWritten)}, ${result.seconds.toFixed(1)} s, peak RSS ${fmtBytes(result.peakRssBytes)}${result.verified ? ', verified' : ''})\n`);
+      io.stdout.write(`merged ${result.tensors} tensors into ${result.out} (${formatBytes(result.bytesWritten)}, ${result.seconds.toFixed(1)} s, peak RSS ${formatBytes(result.peakRssBytes)}${result.verified ? ', verified' : ''})\n`);
     }
     return 0;
   },

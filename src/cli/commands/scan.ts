@@ -2,6 +2,7 @@
 // text or, with --json, the issue-3 JSON shape on stdout. Exit 0 on a completed scan, 2 on usage or I/O errors.
 
 import { CoreError } from '../../core/errors';
+import { formatBytes, formatCount } from '../../core/format';
 import { DEFAULT_SCAN_EXCLUDE, DEFAULT_SCAN_MAX_DEPTH } from '../../core/checkpoints/glob';
 import type { Adapter, Checkpoint, Health, ScanResult } from '../../core/checkpoints/model';
 import { availableParallelism, loadavg } from 'node:os';
@@ -25,19 +26,6 @@ function fmt(x: number | null, digits = 4): string {
   return x === null ? '-' : Number(x.toPrecision(digits)).toString();
 }
 
-export function formatCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
-  return String(n);
-}
-
-export function formatBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} B`;
-}
 
 function adapterSummary(a: Adapter): string {
   if (a.format === 'mlx') return `MLX adapter (not PEFT) r=${fmt(a.r)} scale=${fmt(a.scaling)}`;

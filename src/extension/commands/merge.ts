@@ -3,6 +3,7 @@
 // engine worker (engine/merge) under a cancellable progress notification with tensors, bytes and an ETA.
 
 import * as vscode from 'vscode';
+import { formatBytes } from '../../core/format';
 import { diagnoseAdapter, type Diagnosis } from '../../core/basemodel/diagnose';
 import { CoreError } from '../../core/errors';
 import { basename, dirname, joinPath } from '../../core/paths';
@@ -42,10 +43,6 @@ export function adapterFolderOf(arg: unknown, index: CheckpointIndex): string | 
   if (!folder) return undefined;
   const checkpoint = index.result.runs.flatMap((r) => r.checkpoints).find((c) => c.path === folder);
   return checkpoint?.adapter?.path ?? folder;
-}
-
-function fmtBytes(n: number): string {
-  return n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(1)} MB`;
 }
 
 /** The diagnosis' own words for why a base does not fit. */
@@ -142,7 +139,7 @@ export function registerMerge(context: vscode.ExtensionContext, engine: EngineHo
             if (m.phase === 'merge') {
               const elapsed = (Date.now() - started) / 1000;
               const eta = frac > 0.02 ? vscode.l10n.t(', about {0} s left', Math.max(0, Math.round(elapsed / frac - elapsed))) : '';
-              message = vscode.l10n.t('{0} tensors · {1} of {2}{3}', tensors, fmtBytes(m.done), fmtBytes(m.total), eta);
+              message = vscode.l10n.t('{0} tensors · {1} of {2}{3}', tensors, formatBytes(m.done), formatBytes(m.total), eta);
             } else {
               message = vscode.l10n.t('Verifying {0} of {1} tensors', m.done, m.total);
             }
@@ -179,7 +176,7 @@ export function registerMerge(context: vscode.ExtensionContext, engine: EngineHo
     const actions = [openFolder];
     if ((await vscode.commands.getCommands(true)).includes(PREVIEW_COMMAND)) actions.push(preview);
     void vscode.window.showInformationMessage(
-      vscode.l10n.t('Merged {0} tensors into {1} ({2}, {3} s{4}).', result.tensors, out, fmtBytes(result.bytesWritten), result.seconds.toFixed(1),
+      vscode.l10n.t('Merged {0} tensors into {1} ({2}, {3} s{4}).', result.tensors, out, formatBytes(result.bytesWritten), result.seconds.toFixed(1),
         result.verified ? vscode.l10n.t(', verified') : ''),
       ...actions,
     ).then(async (choice) => {

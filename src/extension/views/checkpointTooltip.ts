@@ -3,25 +3,13 @@
 
 import * as vscode from 'vscode';
 import type { Adapter, Checkpoint, Health, ModelInfo, Run } from '../../core/checkpoints/model';
+import { formatBytes, formatCount } from '../../core/format';
 import { baseStatusLabel, type BaseStatusInfo } from './baseStatus';
 
 export function formatNum(x: number, digits = 4): string {
   return Number(x.toPrecision(digits)).toString();
 }
 
-export function formatCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
-  return String(n);
-}
-
-export function formatBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} B`;
-}
 
 export function variantLabel(a: Adapter): string {
   if (a.format === 'mlx') return vscode.l10n.t('MLX adapter (not PEFT)');

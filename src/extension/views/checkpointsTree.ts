@@ -6,7 +6,8 @@ import { worstSeverity, type Adapter, type Checkpoint, type Health, type ModelIn
 import { standaloneAdapters } from '../../core/checkpoints/scan';
 import { baseStatusIcon, baseStatusLabel, type BaseStatusCache } from './baseStatus';
 import type { CheckpointIndex } from './checkpointIndex';
-import { adapterTooltip, checkpointTooltip, formatBytes, formatCount, formatNum, modelTooltip, runTooltip, variantLabel } from './checkpointTooltip';
+import { formatBytes, formatCount } from '../../core/format';
+import { adapterTooltip, checkpointTooltip, formatNum, modelTooltip, runTooltip, variantLabel } from './checkpointTooltip';
 
 export type CheckpointNode =
   | { readonly type: 'run'; readonly run: Run }

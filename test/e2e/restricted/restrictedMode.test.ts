@@ -37,7 +37,7 @@ describe('Restricted Mode', () => {
 
   it('refuses every trust-requiring command with a clear message', async function () {
     if (TRUST_REQUIRING_COMMANDS.length === 0) {
-      this.skip(); // no merge/generation command exists yet; the list in src/extension/commands/trust.ts grows with them
+      this.skip(); // only when src/extension/commands/trust.ts lists no command (it lists the merge today)
     }
     for (const id of TRUST_REQUIRING_COMMANDS) {
       await wb.runCommand('Notifications: Clear All Notifications'); // so the toast below is this command's own
