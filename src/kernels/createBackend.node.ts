@@ -4,6 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Backend } from '../core/backend';
 import { ReferenceBackend } from './reference/referenceBackend';
 import { InlineRunner, type KernelRunner } from './wasm/kernelTable';
@@ -78,12 +79,26 @@ export async function createWebGpuBackend(allowFallbackAdapter: boolean, flags: 
   return new (webGpuBackendModule().WebGpuBackend)(opened.device, opened.adapterName, opened.gpu);
 }
 
+/**
+ * On Linux Dawn reaches GPUs through the Vulkan loader; without libvulkan.so.1 it can only fail, and it says so on
+ * stderr from native code (a warning on every CLI run). 'auto' skips it then; an explicit 'webgpu' still tries.
+ */
+function missingVulkanLoader(): string | null {
+  if (process.platform !== 'linux') return null;
+  const dirs = [...(process.env['LD_LIBRARY_PATH'] ?? '').split(':').filter(Boolean),
+    '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu',
+    '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+  return dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1'))) ? null : 'no Vulkan loader (libvulkan.so.1) on this machine';
+}
+
 /** Creates the backend the options ask for; never throws for a missing accelerator, it falls back instead. */
 export async function createBackend(options: CreateBackendOptions = {}): Promise<Backend> {
   const choice = options.backend ?? 'auto';
   const log = options.log ?? ((): void => undefined);
   if (choice === 'reference') return new ReferenceBackend();
-  if (choice === 'webgpu' || choice === 'auto') {
+  const noVulkan = choice === 'auto' ? missingVulkanLoader() : null;
+  if (noVulkan) log(`WebGPU not tried: ${noVulkan}; using WASM`);
+  if (choice === 'webgpu' || (choice === 'auto' && !noVulkan)) {
     const gpu = await createWebGpuBackend(choice === 'webgpu');
     if (typeof gpu !== 'string') return gpu;
     log(`WebGPU not used: ${gpu}; trying WASM`);
