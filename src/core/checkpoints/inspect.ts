@@ -8,7 +8,7 @@ import { basename, joinPath } from '../paths';
 import { readFully } from '../safetensors/header';
 import { readModelWeights, detectWeightsLayout } from '../safetensors/modelWeights';
 import { numel } from '../tensor/dtype';
-import type { Adapter, Health, HealthCode, ModelInfo, WeightsFile } from './model';
+import type { Adapter, Health, HealthCode, MergeProvenance, ModelInfo, WeightsFile } from './model';
 import { checkSafetensors, checkTorchBin, MAX_SCAN_HEADER_BYTES } from './weightsHealth';
 
 export type JsonRead = { ok: true; value: unknown } | { ok: false; health: Health };
@@ -242,5 +242,26 @@ export async function inspectModel(fs: FsPort, dir: string): Promise<ModelInfo |
     weightsBytes,
     layout,
     health,
+    mergedFrom: await readMergeProvenance(fs, dir, health),
+  };
+}
+
+/** Where a merged model came from: our merge writes merge_manifest.json beside the weights. */
+async function readMergeProvenance(fs: FsPort, dir: string, health: Health[]): Promise<MergeProvenance | null> {
+  const file = joinPath(dir, 'merge_manifest.json');
+  if ((await fs.stat(file))?.kind !== 'file') return null;
+  const r = await readJsonFile(fs, file, MAX_SCAN_HEADER_BYTES, 'bad-config', 'warning');
+  if (!r.ok) {
+    health.push(r.health);
+    return null;
+  }
+  const m = (r.value && typeof r.value === 'object' ? r.value : {}) as { adapter?: { resolved?: unknown; variant?: unknown }; base?: { resolved?: unknown }; tool?: unknown };
+  const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  const tool = m.tool && typeof m.tool === 'object' ? (m.tool as { name?: unknown; version?: unknown }) : null;
+  return {
+    adapter: str(m.adapter?.resolved),
+    base: str(m.base?.resolved),
+    variant: str(m.adapter?.variant),
+    tool: tool ? [str(tool.name), str(tool.version)].filter(Boolean).join(' ') || null : str(m.tool),
   };
 }

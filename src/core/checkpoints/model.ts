@@ -139,6 +139,16 @@ export interface ModelInfo {
   readonly weightsBytes: number | null;
   readonly layout: string;
   readonly health: readonly Health[];
+  /** Provenance of a model written by our merge (from its merge_manifest.json), else null. */
+  readonly mergedFrom: MergeProvenance | null;
+}
+
+export interface MergeProvenance {
+  /** Adapter and base folders as the merge resolved them (absolute). */
+  readonly adapter: string | null;
+  readonly base: string | null;
+  readonly variant: string | null;
+  readonly tool: string | null;
 }
 
 export interface ScanResult {

@@ -125,6 +125,11 @@ export function modelTooltip(m: ModelInfo): vscode.MarkdownString {
   if (m.dtype) rows.push(`| dtype | ${esc(m.dtype)} |`);
   if (m.params !== null) rows.push(`| ${vscode.l10n.t('Parameters')} | ${formatCount(m.params)} |`);
   if (m.weightsBytes !== null) rows.push(`| ${vscode.l10n.t('Weights')} | ${formatBytes(m.weightsBytes)} (${esc(m.layout)}) |`);
+  if (m.mergedFrom) {
+    rows.push(`| ${vscode.l10n.t('Merged from adapter')} | ${esc(m.mergedFrom.adapter ?? '?')}${m.mergedFrom.variant ? ` (${esc(m.mergedFrom.variant)})` : ''} |`);
+    rows.push(`| ${vscode.l10n.t('Merged into base')} | ${esc(m.mergedFrom.base ?? '?')} |`);
+    if (m.mergedFrom.tool) rows.push(`| ${vscode.l10n.t('Merged by')} | ${esc(m.mergedFrom.tool)} (merge_manifest.json) |`);
+  }
   table(md, rows);
   healthSection(md, m.health);
   return md;

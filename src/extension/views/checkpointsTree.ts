@@ -147,7 +147,10 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
         const m = node.model;
         const item = new vscode.TreeItem(this.rel(m.path), vscode.TreeItemCollapsibleState.None);
         item.id = `model:${m.path}`;
-        item.description = [m.architecture ?? m.modelType ?? '?', m.dtype, m.params !== null ? vscode.l10n.t('{0} params', formatCount(m.params)) : null].filter(Boolean).join(' · ');
+        item.description = [
+          m.mergedFrom ? vscode.l10n.t('merged from {0}', m.mergedFrom.adapter ? this.rel(m.mergedFrom.adapter) : '?') : null,
+          m.architecture ?? m.modelType ?? '?', m.dtype, m.params !== null ? vscode.l10n.t('{0} params', formatCount(m.params)) : null,
+        ].filter(Boolean).join(' · ');
         item.iconPath = healthIcon(m.health) ?? new vscode.ThemeIcon('database');
         item.tooltip = modelTooltip(m);
         item.contextValue = 'model';
