@@ -79,6 +79,7 @@ export function formatScan(result: ScanResult, cwd: string): string {
     for (const m of result.models) {
       const params = m.params !== null ? `, ${formatCount(m.params)} params` : '';
       out.push(`  ${rel(m.path)}  ${m.architecture ?? m.modelType ?? 'unknown architecture'}, ${m.dtype ?? 'dtype?'}${params}`);
+      if (m.mergedFrom) out.push(`      merged from ${m.mergedFrom.adapter ? rel(m.mergedFrom.adapter) : '?'} into ${m.mergedFrom.base ? rel(m.mergedFrom.base) : '?'}`);
       out.push(...healthLines(m.health, '      '));
     }
   }
