@@ -77,15 +77,32 @@ export class Workbench {
 
   /** Open a fresh page on the workbench with the demo copy as folder and wait until it is usable. */
   static async open(options: OpenOptions = {}): Promise<Workbench> {
+    // On a machine shared by many builds the first page load can overrun its timeouts: try up to three times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Workbench.openOnce(options);
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        console.log(`      workbench did not load (${(err as Error).message.split('\n')[0]}); retrying`);
+      }
+    }
+  }
+
+  private static async openOnce(options: OpenOptions): Promise<Workbench> {
     const env = e2eEnv();
     const page = await (await sharedBrowser()).newPage({ viewport: { width: 1280, height: 800 } });
     const wb = new Workbench(page);
     openWorkbenches.add(wb);
-    // Not the 'load' event with its 30 s default: on a busy machine the workbench's assets take longer than that.
-    await page.goto(`${env.url}?folder=${encodeURIComponent(options.folder ?? env.workspace)}`, { waitUntil: 'domcontentloaded', timeout: 120_000 });
-    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    if (options.waitForContainer ?? true) await wb.activityBarItem(CONTAINER_TITLE).waitFor({ timeout: 60_000 });
-    return wb;
+    try {
+      // Not the 'load' event with its 30 s default: on a busy machine the workbench's assets take longer than that.
+      await page.goto(`${env.url}?folder=${encodeURIComponent(options.folder ?? env.workspace)}`, { waitUntil: 'domcontentloaded', timeout: 120_000 });
+      await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+      if (options.waitForContainer ?? true) await wb.activityBarItem(CONTAINER_TITLE).waitFor({ timeout: 60_000 });
+      return wb;
+    } catch (err) {
+      await wb.close();
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

@@ -40,15 +40,7 @@ describe('base-model diagnosis', () => {
     mkdirSync(dir, { recursive: true });
     for (const f of ['adapter_config.json', 'adapter_model.safetensors']) copyFileSync(path.join(path.dirname(broken), f), path.join(dir, f));
     second = path.join(dir, 'adapter_config.json');
-    // The first page load can exceed the fixture's goto timeout on a loaded machine: retry it.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        wb = await Workbench.open();
-        break;
-      } catch (err) {
-        if (attempt >= 3) throw err;
-      }
-    }
+    wb = await Workbench.open(); // retries a slow first page load itself
   });
   after(async () => {
     await wb?.close();

@@ -70,16 +70,7 @@ describe('generation preview', () => {
 
   before(async function () {
     this.timeout(300_000);
-    // On a machine shared by many builds the first page load can exceed goto's 30 s: try again before failing.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        wb = await Workbench.open();
-        break;
-      } catch (err) {
-        if (attempt >= 3) throw err;
-        console.log(`      workbench did not load (${(err as Error).message.split('\n')[0]}); retrying`);
-      }
-    }
+    wb = await Workbench.open(); // retries a slow first page load itself
     await wb.openContainer();
     await wb.treeRows(CHECKPOINTS_VIEW, 'checkpoint-200').first().waitFor({ timeout: 60_000 });
   });
