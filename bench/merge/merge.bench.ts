@@ -99,8 +99,13 @@ function du(p: string): number {
   return Number(execFileSync('du', ['-sb', p]).toString().split('\t')[0]);
 }
 
-/** Wall seconds and peak RSS (bytes) of a command, from GNU time. */
+/**
+ * Wall seconds and peak RSS (bytes) of a command, from GNU time. Every contender starts from the same page-cache state:
+ * `sync` first, so none is throttled by dirty pages the previous one left behind (writes then run at page-cache speed
+ * for all of them; the flush to the disk afterwards is nobody's time).
+ */
 function timed(cmd: string, args: string[]): { seconds: number; rss: number; stdout: string } {
+  execFileSync('sync');
   const fmtFile = path.join(TMP, 'time.txt');
   const stdout = execFileSync('/usr/bin/time', ['-f', '%e %M', '-o', fmtFile, cmd, ...args], { maxBuffer: 1 << 26 }).toString();
   const [e, m] = fs.readFileSync(fmtFile, 'utf8').trim().split(/\s+/).slice(-2).map(Number);

@@ -79,6 +79,18 @@ export interface Backend {
   loraApply(out: BTensor, a: BTensor, b: BTensor, x: BTensor, n: number, scale: number, tmp: BTensor): void;
   /** In place, f32: W[rows, cols] += scale * B[rows, r] @ A[r, cols]. The merge kernel. */
   loraDelta(w: BTensor, b: BTensor, a: BTensor, scale: number): void;
+  /**
+   * Optional, the merge's fused step over whole tensors (f32/f16/bf16, same [rows, cols]):
+   * out = round_to(out.dtype, widen(w) + scale * B @ A) — widen, loraDelta's arithmetic, one round to nearest even —
+   * or a plain dtype conversion when b and a are null. Returns the flat index of the first non-finite output, or -1.
+   * Without it the merge widens, calls loraDelta and rounds on the host.
+   */
+  loraMerge?(out: BTensor, w: BTensor, b: BTensor | null, a: BTensor | null, scale: number): number;
+  /**
+   * Optional: XXH32 stripe rounds (the merge's content hash) over `data` (a multiple of 16 bytes) when it lies in this
+   * backend's memory; `state` holds the accumulators v1..v4 and is updated. Returns false when the data is elsewhere.
+   */
+  xxh32Stripes?(state: Int32Array, data: Uint8Array): boolean;
   /** out[i, :] = x[i, :] / sqrt(mean(x[i, :]^2) + eps) * weight, for n rows. */
   rmsnorm(out: BTensor, x: BTensor, weight: BTensor, n: number, eps: number): void;
   /**

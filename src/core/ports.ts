@@ -13,6 +13,10 @@ export interface ByteSource {
 /** Sequential writer for one output file. */
 export interface ByteSink {
   readonly path: string;
+  /**
+   * Append `data`. Writes land in call order even when the next is issued before this one settles; the caller keeps
+   * `data` untouched until the promise settles.
+   */
   write(data: Uint8Array): Promise<void>;
   close(): Promise<void>;
 }

@@ -37,21 +37,35 @@ class NodeByteSource implements ByteSource {
 }
 
 class NodeByteSink implements ByteSink {
+  /** File offset of the next write: positional writes let several be in flight (libuv threads) and still land in order. */
+  private position = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+
   constructor(readonly path: string, private readonly fd: number) {}
 
   write(data: Uint8Array): Promise<void> {
-    try {
-      let done = 0;
-      while (done < data.length) done += fs.writeSync(this.fd, data, done, data.length - done);
-      return Promise.resolve();
-    } catch (err) {
-      return Promise.reject(ioError(err, this.path, 'write'));
-    }
+    const at = this.position;
+    this.position += data.length;
+    const done = new Promise<void>((resolve, reject) => {
+      const step = (from: number): void => {
+        if (from >= data.length) return resolve();
+        fs.write(this.fd, data, from, data.length - from, at + from, (err, n) => {
+          if (err) reject(ioError(err, this.path, 'write'));
+          else step(from + n);
+        });
+      };
+      step(0);
+    });
+    this.inFlight.add(done);
+    const forget = (): void => void this.inFlight.delete(done);
+    done.then(forget, forget);
+    return done;
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    // The fd must outlive every write still running on a libuv thread.
+    await Promise.allSettled([...this.inFlight]);
     fs.closeSync(this.fd);
-    return Promise.resolve();
   }
 }
 

@@ -4,13 +4,20 @@
 import * as assert from 'node:assert/strict';
 import type { Backend, BTensor, OpName, WeightDType } from '../../src/core/backend';
 import { ReferenceBackend } from '../../src/kernels/reference/referenceBackend';
-import { TOL, encode, expectClose, randArray, type Tol } from './kernelsHelpers';
+import { encodeInto } from '../../src/core/merge/convert';
+import { Xxh32 } from '../../src/core/merge/xxh32';
+import { TOL, encode, expectClose, randArray, rng, type Tol } from './kernelsHelpers';
 
 export interface ParityOptions {
   /** Ops the backend is expected to run itself (supports() true); others are still checked through its fallback. */
   readonly fastOps?: readonly OpName[];
   /** Sizes scale for slow backends (e.g. WebGPU on SwiftShader). */
   readonly small?: boolean;
+  /**
+   * loraMerge and loraDelta run the same kernel arithmetic (bit-identical). Not so under tiny memory caps, where an op
+   * whose scratch does not fit falls back to the reference arithmetic.
+   */
+  readonly mergeMatchesDelta?: boolean;
 }
 
 const ALL: readonly WeightDType[] = ['f32', 'f16', 'bf16', 'q8_0'];
@@ -81,6 +88,103 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
       await check(w, { atol: 2e-6, rtol: 1e-6, nmse: 1e-12 }, 'loraDelta');
     });
   }
+
+  // loraMerge (the merge's fused widen + delta + round): exact by construction, so compared bit for bit.
+  const FLOATS = ['f32', 'f16', 'bf16'] as const;
+  const FLOAT_NAME = { f32: 'F32', f16: 'F16', bf16: 'BF16' } as const;
+  const rawOf = (be: Backend, t: BTensor): Uint8Array => be.hostView(t)!.slice();
+  /** Rounding edge cases: bf16 and f16 ties (both parities), f16 subnormals and underflow, signed zeros, near-overflow. */
+  const edgeValues = (): Float32Array => {
+    const bits = [0x3f808000, 0x3f818000, 0xbf808000, 0x3f801000, 0x3f803000, 0x3f800fff, 0x33800000, 0x33c00000, 0x33000000,
+      0x38800000, 0x387fe000, 0x387ff000, 0x00000001, 0x80000000, 0x00000000, 0x477fe000, 0x477fefff, 0x7f7f7fff, 0xc77fe000];
+    const v = new Float32Array(new Uint32Array(bits).buffer);
+    const out = new Float32Array(5 * 41);
+    out.set(randArray(out.length, 77, 4));
+    for (let i = 0; i < out.length; i += 7) out[i] = v[(i / 7) % v.length]!;
+    return out;
+  };
+  for (const wd of FLOATS) {
+    for (const od of FLOATS) {
+      it(`loraMerge conversion ${wd} -> ${od} (no delta) is bit-exact, edge values included`, function () {
+        const be = get();
+        if (!be.loraMerge) this.skip();
+        let values = edgeValues();
+        // Values that overflow the output (f16 past 65520, bf16 past its max) are the non-finite test's business.
+        const f16 = wd === 'f16' || od === 'f16', bf16 = wd === 'bf16' || od === 'bf16';
+        values = values.map((x) => (f16 && Math.abs(x) >= 65504) || (bf16 && Math.abs(x) > 3.38e38) ? 0.5 : x);
+        const w = both(wd, [5, 41], values);
+        const out: [BTensor, BTensor] = [be.alloc(od, [5, 41]), oracle.alloc(od, [5, 41])];
+        assert.equal(be.loraMerge!(out[0], w[0], null, null, 0), -1);
+        assert.equal(oracle.loraMerge(out[1], w[1], null, null, 0), -1);
+        assert.deepEqual(rawOf(be, out[0]), rawOf(oracle, out[1]), `${wd} -> ${od}`);
+      });
+    }
+  }
+  for (const [rows, cols, r] of options.small ? [[7, 9, 3]] : [[7, 9, 3], [37, 83, 5], [64, 1030, 16]]) {
+    for (const [wd, od] of [['bf16', 'bf16'], ['f16', 'f16'], ['f32', 'f32'], ['f16', 'bf16'], ['bf16', 'f32']] as const) {
+      it(`loraMerge ${wd} -> ${od} rows=${rows} cols=${cols} r=${r}: identical to widen + loraDelta + round, close to the reference`, async function () {
+        const be = get();
+        if (!be.loraMerge) this.skip();
+        const wv = randArray(rows! * cols!, 41, 0.5);
+        const w = both(wd, [rows!, cols!], wv);
+        const b = both('f32', [rows!, r!], randArray(rows! * r!, 42, 0.1));
+        const a = both('f32', [r!, cols!], randArray(r! * cols!, 43, 0.1));
+        const out = be.alloc(od, [rows!, cols!]);
+        assert.equal(be.loraMerge!(out, w[0], b[0], a[0], 1.5), -1);
+        // The unfused path on the same backend: decoded weights, loraDelta, then the host's rounding.
+        const wide = be.alloc('f32', [rows!, cols!]);
+        be.write(wide, encode(await be.read(w[0]), 'f32'));
+        be.loraDelta(wide, b[0], a[0], 1.5);
+        const want = new Uint8Array(rows! * cols! * (od === 'f32' ? 4 : 2));
+        assert.equal(encodeInto(await be.read(wide), rows! * cols!, FLOAT_NAME[od], want), -1);
+        if (options.mergeMatchesDelta !== false) assert.deepEqual(rawOf(be, out), want, 'fused vs unfused');
+        const outRef = oracle.alloc(od, [rows!, cols!]);
+        oracle.loraMerge(outRef, w[1], b[1], a[1], 1.5);
+        // The reference sums in f64: a value landing near a rounding boundary may round the other way (1 ulp of od).
+        const ulp = { f32: { atol: 2e-6, rtol: 1e-6, nmse: 1e-12 }, f16: { atol: 1e-7, rtol: 2 ** -10, nmse: 1e-7 }, bf16: { atol: 1e-7, rtol: 2 ** -7, nmse: 1e-5 } }[od];
+        expectClose(await be.read(out), await oracle.read(outRef), ulp, 'loraMerge vs reference');
+      });
+    }
+  }
+  for (const od of FLOATS) {
+    it(`loraMerge into ${od} reports the first non-finite output (overflow, inf, NaN), in the SIMD body and the tail`, function () {
+      const be = get();
+      if (!be.loraMerge) this.skip();
+      const [rows, cols] = [9, 37];
+      for (const [at, value] of [[3 * cols + 5, od === 'f16' ? 70000 : Infinity], [8 * cols + 36, NaN], [2 * cols + 33, -Infinity]] as const) {
+        const v = randArray(rows * cols, 51, 1);
+        v[at] = value;
+        v[at + 2 < rows * cols ? at + 2 : at] = value; // a later bad value must not hide the first
+        const w = both('f32', [rows, cols], v);
+        const out = be.alloc(od, [rows, cols]);
+        assert.equal(be.loraMerge!(out, w[0], null, null, 0), at, `${od} ${value}`);
+        const b = both('f32', [rows, 2], randArray(rows * 2, 52, 0.1));
+        const a = both('f32', [2, cols], randArray(2 * cols, 53, 0.1));
+        assert.equal(be.loraMerge!(out, w[0], b[0], a[0], 1), at, `${od} ${value} with a delta`);
+      }
+    });
+  }
+  it('xxh32Stripes over backend memory gives the JS hash', function () {
+    const be = get();
+    if (!be.xxh32Stripes) this.skip();
+    for (const bytes of [16, 1000, 1 << 20]) {
+      const t = be.alloc('f32', [Math.ceil(bytes / 4)]);
+      const view = be.hostView(t)!.subarray(0, bytes);
+      const r = rng(bytes);
+      for (let i = 0; i < bytes; i++) view[i] = (r() * 256) | 0;
+      const plain = new Xxh32();
+      const fast: Xxh32 = new Xxh32(0, be.xxh32Stripes.bind(be));
+      // Uneven pieces: the 16-byte carry between updates must line up with the accelerated stripes.
+      for (let off = 0, k = 1; off < bytes; k++) {
+        const piece = view.subarray(off, Math.min(bytes, off + k * 37));
+        plain.update(piece);
+        fast.update(piece);
+        off += piece.length;
+      }
+      assert.equal(fast.digestHex(), plain.digestHex(), `${bytes} bytes`);
+      be.free(t);
+    }
+  });
 
   for (const wd of ['f32', 'bf16'] as const) {
     it(`rmsnorm (weight ${wd}), in place and out of place, d odd`, async () => {

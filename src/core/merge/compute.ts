@@ -4,7 +4,8 @@
 
 import type { Backend, BTensor } from '../backend';
 import type { WeightTensor } from '../safetensors/modelWeights';
-import { isFloatDType, numel } from '../tensor/dtype';
+import { CoreError } from '../errors';
+import { isFloatDType, numel, type FloatDType } from '../tensor/dtype';
 import { decodeInto } from './convert';
 import type { InputReader } from './inputReader';
 import type { TensorOp } from './plan';
@@ -81,18 +82,58 @@ export function applyLora(backend: Backend, wT: BTensor, w: Float32Array, f: Lor
     backend.free(bT);
     backend.free(aT);
   }
-  if (f.magnitude) {
-    // DoRA: PEFT computes the row norm in f32 over W + delta, divides the magnitude by it (f32) and scales the row (f32).
-    const cols = f.cols;
-    for (let i = 0; i < rows; i++) {
-      const ri = rowIndex ? rowIndex[i]! : i;
-      const o = i * cols;
-      let ss = 0;
-      for (let j = 0; j < cols; j++) ss += w[o + j]! * w[o + j]!;
-      const norm = Math.fround(Math.sqrt(ss));
-      const factor = Math.fround(f.magnitude[ri]! / norm);
-      for (let j = 0; j < cols; j++) w[o + j] = Math.fround(factor * w[o + j]!);
+  if (f.magnitude) applyDora(w, rows, f.cols, f.magnitude, rowIndex);
+}
+
+/** DoRA: PEFT computes the row norm in f32 over W + delta, divides the magnitude by it (f32) and scales the row (f32). */
+function applyDora(w: Float32Array, rows: number, cols: number, magnitude: Float32Array, rowIndex: readonly number[] | null): void {
+  for (let i = 0; i < rows; i++) {
+    const ri = rowIndex ? rowIndex[i]! : i;
+    const o = i * cols;
+    let ss = 0;
+    for (let j = 0; j < cols; j++) ss += w[o + j]! * w[o + j]!;
+    const norm = Math.fround(Math.sqrt(ss));
+    const factor = Math.fround(magnitude[ri]! / norm);
+    for (let j = 0; j < cols; j++) w[o + j] = Math.fround(factor * w[o + j]!);
+  }
+}
+
+const WEIGHT_DTYPE: Record<FloatDType, 'f32' | 'f16' | 'bf16'> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
+
+/** The backend storage format of a float safetensors dtype. */
+export function weightDType(d: FloatDType): 'f32' | 'f16' | 'bf16' {
+  return WEIGHT_DTYPE[d];
+}
+
+/**
+ * One merged tensor on the backend (Backend.loraMerge): widen + delta + round in a single pass over `w` (stored dtype),
+ * or for DoRA widen + delta into f32, the row renormalisation on the host, then one rounding pass. Same arithmetic as
+ * applyLora + encodeInto (which verification uses). Returns the output tensor (the caller frees it) and the index of
+ * the first non-finite output, or -1.
+ */
+export function mergeOnBackend(backend: Backend, w: BTensor, f: LoraFactors, scaling: number, outDtype: FloatDType): { out: BTensor; bad: number } {
+  const merge = backend.loraMerge?.bind(backend);
+  if (!merge) throw new CoreError('unsupported', `The ${backend.info.name} backend cannot merge; use the wasm or reference backend.`);
+  const bT = upload(backend, f.left, [f.rows, f.r], 'merge.B');
+  const aT = upload(backend, f.right, [f.r, f.cols], 'merge.A');
+  const out = backend.alloc(weightDType(outDtype), [f.rows, f.cols], 'merge.out');
+  try {
+    if (!f.magnitude) return { out, bad: merge(out, w, bT, aT, scaling) };
+    const wide = backend.alloc('f32', [f.rows, f.cols], 'merge.dora');
+    try {
+      merge(wide, w, bT, aT, scaling);
+      const view = backend.hostView(wide)!;
+      applyDora(new Float32Array(view.buffer, view.byteOffset, f.rows * f.cols), f.rows, f.cols, f.magnitude, null);
+      return { out, bad: merge(out, wide, null, null, 0) };
+    } finally {
+      backend.free(wide);
     }
+  } catch (err) {
+    backend.free(out);
+    throw err;
+  } finally {
+    backend.free(bT);
+    backend.free(aT);
   }
 }
 

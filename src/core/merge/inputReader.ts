@@ -5,7 +5,7 @@
 import { throwIfAborted } from '../errors';
 import type { ByteSource, FsPort } from '../ports';
 import { readFully } from '../safetensors/header';
-import { Xxh32 } from './xxh32';
+import { Xxh32, type StripeRounds } from './xxh32';
 
 const GAP_CHUNK = 4 * 1024 * 1024;
 
@@ -24,12 +24,24 @@ export class InputReader {
   private readonly files = new Map<string, OpenFile>();
   private gapBuf: Uint8Array | null = null;
 
-  constructor(private readonly fs: FsPort, private readonly signal?: AbortSignal) {}
+  private readonly signal?: AbortSignal;
+  private readonly accelerate?: StripeRounds;
+  private readonly hashing: boolean;
+
+  /**
+   * `hash: false` makes it a plain ranged reader (verification re-reads sample rows and needs no digest).
+   * `accelerate`: the backend's stripe rounds for the hash (Backend.xxh32Stripes).
+   */
+  constructor(private readonly fs: FsPort, options: { signal?: AbortSignal; accelerate?: StripeRounds; hash?: boolean } = {}) {
+    this.signal = options.signal;
+    this.accelerate = options.accelerate;
+    this.hashing = options.hash ?? true;
+  }
 
   private async file(path: string): Promise<OpenFile> {
     let f = this.files.get(path);
     if (!f) {
-      f = { src: await this.fs.open(path), hash: new Xxh32() };
+      f = { src: await this.fs.open(path), hash: new Xxh32(0, this.accelerate) };
       this.files.set(path, f);
     }
     return f;
@@ -49,6 +61,7 @@ export class InputReader {
   /** Fill `into` from `offset` of `path` (exactly, or a truncation error naming the file). */
   async read(path: string, offset: number, into: Uint8Array): Promise<void> {
     const f = await this.file(path);
+    if (!this.hashing) return readFully(f.src, offset, into);
     await this.hashUpTo(f, offset);
     await readFully(f.src, offset, into);
     const skip = f.hash.length - offset;

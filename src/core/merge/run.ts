@@ -2,14 +2,14 @@
 // Reads go straight into the f32 compute buffer (widened in place), writes are sequential per shard, peak memory is one
 // f32 copy of the largest merged tensor plus fixed chunks. Cancel or any failure removes the temporary folder.
 
-import type { Backend } from '../backend';
+import type { Backend, BTensor } from '../backend';
 import { CoreError, throwIfAborted } from '../errors';
 import type { ProgressFn, WritableFsPort } from '../ports';
 import { basename, dirname, isInside, joinPath } from '../paths';
 import { ShardWriter, buildShardIndex, tensorBytes } from '../safetensors/writer';
 import { DTYPE_BYTES, isFloatDType, numel, type FloatDType } from '../tensor/dtype';
-import { applyLora, applyLoraBias, loadLoraFactors, readF32 } from './compute';
-import { decodeInPlace, decodeInto, encodeInto } from './convert';
+import { applyLoraBias, loadLoraFactors, mergeOnBackend, readF32, weightDType } from './compute';
+import { encodeInto } from './convert';
 import { InputReader, type FileDigest } from './inputReader';
 import { buildManifest } from './manifest';
 import type { MergePlan, PlannedTensor } from './plan';
@@ -42,6 +42,29 @@ const SPACE_MARGIN = 64 * 1024 * 1024;
 /** Let queued host messages (engine/cancel) run: ranged reads resolve synchronously, so a merge would never yield. */
 function yieldToHost(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * At most one write in flight: submit() waits for the previous write (releasing its buffer) and leaves the new one
+ * running, so computing the next tensor overlaps writing this one. A failed write surfaces at the next submit or drain.
+ */
+class WriteBehind {
+  private pending: { settled: Promise<unknown>; release: () => void } | null = null;
+
+  async submit(write: Promise<void>, release: () => void): Promise<void> {
+    await this.drain();
+    // Settle into a value now so a rejection is never unhandled while the next tensor computes.
+    this.pending = { settled: write.then(() => null, (err: unknown) => ({ err })), release };
+  }
+
+  async drain(): Promise<void> {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = null;
+    const result = await p.settled;
+    p.release();
+    if (result) throw (result as { err: unknown }).err;
+  }
 }
 
 /** Output folder rules: absent or empty, not inside the inputs, parent exists. */
@@ -78,18 +101,23 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
   if (free !== null && free < plan.outputBytes + SPACE_MARGIN) {
     throw new CoreError('no-space', `${parent}: ${(free / 1e9).toFixed(2)} GB free, the merged model needs ${(plan.outputBytes / 1e9).toFixed(2)} GB.`, parent);
   }
+  if (!backend.loraMerge) throw new CoreError('unsupported', `The ${backend.info.name} backend cannot merge; use the wasm or reference backend.`);
   throwIfAborted(signal);
   const tmp = joinPath(parent, `.${basename(out)}.partial-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`);
   await io.mkdir(tmp);
-  const reader = new InputReader(io, signal);
+  const reader = new InputReader(io, { signal, accelerate: backend.xxh32Stripes?.bind(backend) });
   let bytesWritten = 0;
   try {
     const totalData = plan.tensors.reduce((s, t) => s + tensorBytes(t), 0);
     let dataDone = 0;
     let tensorsDone = 0;
     const report = (name: string): void => onProgress?.('merge', dataDone, totalData, `${tensorsDone}/${plan.tensors.length} ${name}`);
-    let chunk: Uint8Array | null = null;
-    let chunkF32: Float32Array | null = null;
+    const writes = new WriteBehind();
+    const hostView = (t: BTensor): Uint8Array => {
+      const v = backend.hostView(t);
+      if (!v) throw new CoreError('unsupported', `The ${backend.info.name} backend keeps tensors off the host; merge with the wasm or reference backend.`);
+      return v;
+    };
 
     for (const shard of plan.shards) {
       const sink = await io.create(joinPath(tmp, shard.file));
@@ -103,60 +131,65 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
           const outBytes = tensorBytes(t);
           if (outBytes === 0) { tensorsDone++; continue; }
           if (op.kind === 'lora') {
+            // Read the stored dtype straight into backend memory; one fused pass widens, adds the delta and rounds.
             const [rows, cols] = t.shape as [number, number];
-            const count = rows * cols;
-            const wT = backend.alloc('f32', [rows, cols], t.name);
+            const factors = await loadLoraFactors(reader, op);
+            const wT = backend.alloc(weightDType(op.src.dtype as FloatDType), [rows, cols], t.name);
+            let merged: { out: BTensor; bad: number };
             try {
-              const view = backend.hostView(wT);
-              if (!view) throw new CoreError('unsupported', `The ${backend.info.name} backend keeps tensors off the host; merge with the wasm or reference backend.`);
-              // Read the stored dtype into the front of the f32 buffer and widen in place.
-              await reader.read(op.src.file, op.src.begin, view.subarray(0, op.src.end - op.src.begin));
-              const w = decodeInPlace(view, op.src.dtype as FloatDType, count);
-              const factors = await loadLoraFactors(reader, op);
+              await reader.read(op.src.file, op.src.begin, hostView(wT));
               await yieldToHost();
               throwIfAborted(signal);
-              applyLora(backend, wT, w, factors, op.scaling, null);
-              // Round once to the output dtype, narrowing in place (front to back never overtakes the reads).
-              const resBytes = new Uint8Array(w.buffer, w.byteOffset, count * 4);
-              const bad = encodeInto(w, count, t.dtype as FloatDType, resBytes);
-              if (bad >= 0) throw nonFinite(t, bad, cols);
-              await writer.write(t.name, resBytes.subarray(0, outBytes));
+              merged = mergeOnBackend(backend, wT, factors, op.scaling, t.dtype as FloatDType);
             } finally {
               backend.free(wT);
             }
+            const out = merged.out;
+            if (merged.bad >= 0) {
+              backend.free(out);
+              throw nonFinite(t, merged.bad, cols);
+            }
+            // Written behind: the next tensor is read and computed while this one goes to the disk.
+            await writes.submit(writer.write(t.name, hostView(out).subarray(0, outBytes)), () => backend.free(out));
           } else if (op.kind === 'loraBias') {
             const bias = await readF32(reader, op.src);
             applyLoraBias(bias, await readF32(reader, op.bias), op.scaling);
             const outBuf = new Uint8Array(bias.length * 4);
             const bad = encodeInto(bias, bias.length, t.dtype as FloatDType, outBuf);
             if (bad >= 0) throw nonFinite(t, bad, 0);
-            await writer.write(t.name, outBuf.subarray(0, outBytes));
+            await writes.submit(writer.write(t.name, outBuf.subarray(0, outBytes)), () => undefined);
           } else {
-            // copy / replace: stream in chunks, converting when the output dtype differs.
+            // copy / replace: stream in chunks through backend memory, converting when the output dtype differs.
             const src = op.src;
-            const srcElem = DTYPE_BYTES[src.dtype];
             const convert = src.dtype !== t.dtype;
-            if (convert && (!isFloatDType(src.dtype) || !isFloatDType(t.dtype))) {
-              throw new CoreError('internal', `cannot convert '${t.name}' from ${src.dtype} to ${t.dtype}`);
+            if (!isFloatDType(src.dtype) || !isFloatDType(t.dtype)) {
+              if (convert) throw new CoreError('internal', `cannot convert '${t.name}' from ${src.dtype} to ${t.dtype}`);
             }
-            chunk ??= new Uint8Array(COPY_CHUNK);
-            const perChunk = Math.floor(COPY_CHUNK / 4);
             const n = numel(src.shape);
             const cols = src.shape.length > 1 ? src.shape[src.shape.length - 1]! : n;
+            const perChunk = Math.max(1, Math.floor(COPY_CHUNK / 4));
+            const srcElem = DTYPE_BYTES[src.dtype];
             for (let e = 0; e < n; e += perChunk) {
               const m = Math.min(perChunk, n - e);
-              const raw = chunk.subarray(0, m * srcElem);
-              await reader.read(src.file, src.begin + e * srcElem, raw);
-              if (!convert) {
-                await writer.write(t.name, raw);
-              } else {
-                chunkF32 ??= new Float32Array(perChunk);
-                decodeInto(raw, src.dtype as FloatDType, chunkF32, m);
-                const outView = chunk.subarray(0, m * DTYPE_BYTES[t.dtype]);
-                const bad = encodeInto(chunkF32, m, t.dtype as FloatDType, outView);
-                if (bad >= 0) throw nonFinite(t, e + bad, cols);
-                await writer.write(t.name, outView);
+              // Integer tensors travel as raw bytes in an f32-typed buffer of the same byte length (rounded up).
+              const inT = isFloatDType(src.dtype) ? backend.alloc(weightDType(src.dtype), [m], t.name) : backend.alloc('f32', [Math.ceil((m * srcElem) / 4)], t.name);
+              let outT = inT;
+              try {
+                const raw = hostView(inT).subarray(0, m * srcElem);
+                await reader.read(src.file, src.begin + e * srcElem, raw);
+                if (convert) {
+                  outT = backend.alloc(weightDType(t.dtype as FloatDType), [m], t.name);
+                  const bad = backend.loraMerge!(outT, inT, null, null, 0);
+                  if (bad >= 0) throw nonFinite(t, e + bad, cols);
+                }
+              } catch (err) {
+                if (outT !== inT) backend.free(outT);
+                backend.free(inT);
+                throw err;
               }
+              if (outT !== inT) backend.free(inT);
+              const done = outT;
+              await writes.submit(writer.write(t.name, hostView(done).subarray(0, m * DTYPE_BYTES[t.dtype])), () => backend.free(done));
               dataDone += m * DTYPE_BYTES[t.dtype];
               report(t.name);
               await yieldToHost();
@@ -168,9 +201,11 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
           tensorsDone++;
           await yieldToHost();
         }
+        await writes.drain();
         await writer.close();
         bytesWritten += writer.bytesWritten;
       } catch (err) {
+        await writes.drain().catch(() => undefined);
         await sink.close().catch(() => undefined);
         throw err;
       }

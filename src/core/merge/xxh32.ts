@@ -12,6 +12,9 @@ function rotl(x: number, r: number): number {
   return (x << r) | (x >>> (32 - r));
 }
 
+/** Stripe rounds over whole 16-byte stripes, updating v1..v4 in `state`; false when `data` is out of its reach. */
+export type StripeRounds = (state: Int32Array, data: Uint8Array) => boolean;
+
 export class Xxh32 {
   private v1: number;
   private v2: number;
@@ -21,7 +24,11 @@ export class Xxh32 {
   private readonly buf = new Uint8Array(16);
   private bufLen = 0;
 
-  constructor(private readonly seed = 0) {
+  /**
+   * `accelerate`, when given, runs the stripe rounds over data it can reach (a backend's SIMD kernel over its own
+   * memory, see Backend.xxh32Stripes) and returns false for data it cannot; the JS rounds below take those.
+   */
+  constructor(private readonly seed = 0, private readonly accelerate?: StripeRounds) {
     this.v1 = (seed + P1 + P2) | 0;
     this.v2 = (seed + P2) | 0;
     this.v3 = seed | 0;
@@ -55,6 +62,13 @@ export class Xxh32 {
   }
 
   private stripes(data: Uint8Array, from: number, to: number): void {
+    if (this.accelerate) {
+      const state = Int32Array.of(this.v1, this.v2, this.v3, this.v4);
+      if (this.accelerate(state, data.subarray(from, to))) {
+        [this.v1, this.v2, this.v3, this.v4] = state as unknown as [number, number, number, number];
+        return;
+      }
+    }
     let v1 = this.v1, v2 = this.v2, v3 = this.v3, v4 = this.v4;
     const abs = data.byteOffset + from;
     if ((abs & 3) === 0) {

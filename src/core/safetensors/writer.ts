@@ -117,17 +117,21 @@ export class ShardWriter {
     while (this.current && tensorBytes(this.current) === 0) this.tensorIndex++;
   }
 
-  /** Append bytes of tensor `name`; they must continue the current tensor and not run past its end. */
-  async write(name: string, data: Uint8Array): Promise<void> {
+  /**
+   * Append bytes of tensor `name`; they must continue the current tensor and not run past its end. The bookkeeping is
+   * done before the sink's write starts, so the next write may be issued before this one settles (write-behind); `data`
+   * must stay untouched until it does.
+   */
+  write(name: string, data: Uint8Array): Promise<void> {
     const t = this.current;
     if (!this.started || !t || t.name !== name) {
-      throw new CoreError('internal', `${this.sink.path}: bytes for '${name}' arrived out of plan order (expected '${t?.name ?? '(end)'}')`);
+      return Promise.reject(new CoreError('internal', `${this.sink.path}: bytes for '${name}' arrived out of plan order (expected '${t?.name ?? '(end)'}')`));
     }
     const need = tensorBytes(t);
     if (this.writtenInTensor + data.length > need) {
-      throw new CoreError('internal', `${this.sink.path}: '${name}' got ${this.writtenInTensor + data.length} bytes, planned ${need}`);
+      return Promise.reject(new CoreError('internal', `${this.sink.path}: '${name}' got ${this.writtenInTensor + data.length} bytes, planned ${need}`));
     }
-    if (data.length > 0) await this.sink.write(data);
+    const written = data.length > 0 ? this.sink.write(data) : Promise.resolve();
     this.bytesWritten += data.length;
     this.writtenInTensor += data.length;
     if (this.writtenInTensor === need) {
@@ -136,6 +140,7 @@ export class ShardWriter {
       // Zero-byte tensors that follow need no data: skip them so `current` points at real work.
       while (this.current && tensorBytes(this.current) === 0) this.tensorIndex++;
     }
+    return written;
   }
 
   async close(): Promise<void> {

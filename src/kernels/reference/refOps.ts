@@ -2,7 +2,8 @@
 // the WASM backend (which calls these on views into its own memory). Sums accumulate in float64 so the oracle is more
 // exact than any f32 kernel; results are rounded to f32 once on store. Math follows llama2.c run.c and HF Llama.
 
-import { f16ToF32 } from '../../core/tensor/dtype';
+import { encodeInto } from '../../core/merge/convert';
+import { f16ToF32, type FloatDType } from '../../core/tensor/dtype';
 
 /** Decodes weight rows to f32, whatever the storage (f32, f16, bf16, q8_0 in either layout). */
 export interface RowSource {
@@ -289,4 +290,19 @@ export function decodeVector(src: RowSource): Float32Array {
     out.set(tmp, r * src.cols);
   }
   return out;
+}
+
+/**
+ * The merge's fused step (Backend.loraMerge) on host memory: widen, loraDelta (or nothing when b/a are null), one round
+ * to nearest even into `out` (raw little-endian `outDtype`). Returns the first non-finite output's index, or -1.
+ */
+export function loraMerge(out: Uint8Array, outDtype: FloatDType, w: RowSource, b: RowSource | null, a: RowSource | null, scale: number): number {
+  const f = decodeVector(w);
+  if (b && a) loraDelta(f, b, a, scale);
+  return encodeInto(f, f.length, outDtype, out);
+}
+
+/** WeightDType name of a float storage format as the safetensors/merge code spells it. */
+export function floatDTypeOf(dtype: 'f32' | 'f16' | 'bf16'): FloatDType {
+  return dtype === 'f32' ? 'F32' : dtype === 'f16' ? 'F16' : 'BF16';
 }

@@ -96,6 +96,13 @@ export class ReferenceBackend implements Backend {
     ref.loraDelta(this.f32(w), this.rows(this.own(b)), this.rows(this.own(a)), scale);
   }
 
+  loraMerge(out: BTensor, w: BTensor, b: BTensor | null, a: BTensor | null, scale: number): number {
+    const O = this.own(out), W = this.own(w);
+    if (O.dtype === 'q8_0' || W.dtype === 'q8_0') throw new Error('loraMerge: f32/f16/bf16 tensors only');
+    if (numel(O.shape) !== numel(W.shape)) throw new Error('loraMerge: out and w differ in size');
+    return ref.loraMerge(O.bytes, ref.floatDTypeOf(O.dtype), this.rows(W), b && this.rows(this.own(b)), a && this.rows(this.own(a)), scale);
+  }
+
   rmsnorm(out: BTensor, x: BTensor, weight: BTensor, n: number, eps: number): void {
     ref.rmsnorm(this.f32(out), this.f32(x), this.vector(weight), n, eps);
   }

@@ -14,6 +14,8 @@ interface Block { ptr: number; size: number }
 export class MemorySpace {
   readonly memory: WebAssembly.Memory;
   private top = RESERVED;
+  /** Highest address ever handed out: memory above it is untouched (zero). */
+  private highWater = RESERVED;
   /** Free blocks sorted by address, coalesced. */
   private readonly freeList: Block[] = [];
   private arenaPtr = 0;
@@ -37,7 +39,7 @@ export class MemorySpace {
     return this.top - this.freeList.reduce((s, b) => s + b.size, 0) - this.arenaSize === RESERVED;
   }
 
-  /** Address of `bytes` (64-byte aligned) or -1 when this space cannot hold it. */
+  /** Address of `bytes` (64-byte aligned), zero-filled, or -1 when this space cannot hold it. */
   alloc(bytes: number): number {
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
     for (let i = 0; i < this.freeList.length; i++) {
@@ -49,12 +51,16 @@ export class MemorySpace {
           b.ptr += size;
           b.size -= size;
         }
+        this.bytes(ptr, size).fill(0);
         return ptr;
       }
     }
     if (this.top + size > this.capBytes) return -1;
     const ptr = this.top;
     this.top += size;
+    // Memory above the high-water mark was never handed out: still the zeros memory.grow gave it.
+    if (ptr < this.highWater) this.bytes(ptr, Math.min(size, this.highWater - ptr)).fill(0);
+    this.highWater = Math.max(this.highWater, this.top);
     const need = Math.ceil(this.top / PAGE) - this.memory.buffer.byteLength / PAGE;
     if (need > 0) this.memory.grow(need);
     return ptr;

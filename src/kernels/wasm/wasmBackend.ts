@@ -289,6 +289,74 @@ export class WasmBackend implements Backend {
     f.finish();
   }
 
+  loraMerge(out: BTensor, w: BTensor, b: BTensor | null, a: BTensor | null, scale: number): number {
+    const O = this.own(out), W = this.own(w);
+    if (O.dtype === 'q8_0' || W.dtype === 'q8_0') throw new Error('loraMerge: f32/f16/bf16 tensors only');
+    if (O.rows * O.cols !== W.rows * W.cols) throw new Error(`loraMerge: '${O.label}' and '${W.label}' differ in size`);
+    const B = b ? this.f32t(b) : null, A = a ? this.f32t(a) : null;
+    if (O.space !== W.space) return this.loraMergeAcross(O, W, B, A, scale);
+    const r = B && A ? B.cols : 0;
+    const s = W.space;
+    const threads = this.runner.threads;
+    const extra = B && A ? this.staged(s, [B, B.bytes], [A, A.bytes]) : 0;
+    if (!s.tryBeginOp(extra + threads * (r * 4 + 4) + 256)) {
+      return ref.loraMerge(O.space.bytes(O.ptr, O.bytes), ref.floatDTypeOf(O.dtype), this.rowSource(W), B && this.rowSource(B), A && this.rowSource(A), scale);
+    }
+    const f = new OpFrame(s);
+    const bp = B ? f.stage(B, 'in') : 0;
+    const ap = A ? f.stage(A, 'in') : 0;
+    const scratch = s.scratch(threads * r * 4 + 4);
+    const bad = s.scratch(threads * 4);
+    const slots = new Int32Array(s.memory.buffer, bad, threads);
+    slots.fill(W.rows);
+    const chunk = this.chunkFor(W.rows, W.rows * W.cols * Math.max(r, 4), 16);
+    this.runner.run('lora_merge', s.index, W.rows, chunk,
+      [O.ptr, DTYPE_CODE[O.dtype], W.ptr, DTYPE_CODE[W.dtype], bp, ap, W.cols, r, scale, scratch, bad]);
+    const row = Math.min(...slots);
+    if (row >= W.rows) return -1;
+    // The kernel names the row; the column comes from the stored output row.
+    const outRow = ref.decodeVector(this.rowSource(O)).subarray(row * O.cols, (row + 1) * O.cols);
+    const col = outRow.findIndex((v) => !Number.isFinite(v));
+    return row * O.cols + Math.max(col, 0);
+  }
+
+  /** out and w in different memories (models over 4 GiB): run in one of them on a temporary copy of the other. */
+  private loraMergeAcross(O: WasmTensor, W: WasmTensor, B: WasmTensor | null, A: WasmTensor | null, scale: number): number {
+    const wCopy = O.space.alloc(W.bytes);
+    if (wCopy >= 0) {
+      const t = new WasmTensor(W.dtype, W.shape, O.space, wCopy, W.bytes, W.rows, W.cols, `${W.label}.copy`);
+      try {
+        O.space.bytes(wCopy, W.bytes).set(W.space.bytes(W.ptr, W.bytes));
+        return this.loraMerge(O, t, B, A, scale);
+      } finally {
+        O.space.free(wCopy, W.bytes);
+      }
+    }
+    const oTmp = W.space.alloc(O.bytes);
+    if (oTmp < 0) return ref.loraMerge(O.space.bytes(O.ptr, O.bytes), ref.floatDTypeOf(O.dtype as 'f32'), this.rowSource(W), B && this.rowSource(B), A && this.rowSource(A), scale);
+    const t = new WasmTensor(O.dtype, O.shape, W.space, oTmp, O.bytes, O.rows, O.cols, `${O.label}.tmp`);
+    try {
+      const bad = this.loraMerge(t, W, B, A, scale);
+      O.space.bytes(O.ptr, O.bytes).set(W.space.bytes(oTmp, O.bytes));
+      return bad;
+    } finally {
+      W.space.free(oTmp, O.bytes);
+    }
+  }
+
+  xxh32Stripes(state: Int32Array, data: Uint8Array): boolean {
+    if (data.byteLength % 16) throw new RangeError('xxh32Stripes: whole 16-byte stripes only');
+    const s = this.spaces.find((sp) => sp.memory.buffer === data.buffer);
+    if (!s) return false;
+    s.beginOp(64);
+    const st = s.scratch(16);
+    const view = new Int32Array(s.memory.buffer, st, 4);
+    view.set(state);
+    this.exports[s.index]!['xxh32_stripes']!(st, data.byteOffset, data.byteLength / 16);
+    state.set(view);
+    return true;
+  }
+
   rmsnorm(out: BTensor, x: BTensor, weight: BTensor, n: number, eps: number): void {
     const X = this.f32t(x), O = this.f32t(out), Wt = this.own(weight);
     const d = Wt.rows * Wt.cols;

@@ -348,6 +348,166 @@ export function lora_delta(r0: i32, r1: i32, tid: i32, w: usize, b: usize, a: us
   }
 }
 
+// ---- merge: widen + LoRA delta + round, fused ---------------------------------------------------------------------
+
+/** Storage codes shared with decode(): 0 f32, 1 f16, 2 bf16. */
+// @ts-ignore: decorator
+@inline function loadWide(p: usize, dtype: i32, k112: v128): v128 {
+  if (dtype == 0) return v128.load(p);
+  const h = v128.load64_zero(p);
+  if (dtype == 2) return i16x8.shuffle(i16x8.splat(0), h, 0, 8, 1, 9, 2, 10, 3, 11);
+  return f32x4.mul(i16x8.shuffle(f16lo(h), f16hi(h), 0, 8, 1, 9, 2, 10, 3, 11), k112);
+}
+
+// f32 -> f16, round to nearest even, branch-free (F. Giesen's float_to_half_fast3_rtne): subnormal results come from
+// one float add against a magic constant (the FPU rounds), normal ones from an integer add of the rounding bias.
+// @ts-ignore: decorator
+@inline function toF16(x: v128): v128 {
+  const sign = v128.and(x, i32x4.splat(0x80000000));
+  const a = v128.xor(x, sign);
+  const magic = i32x4.splat(((127 - 15) + (23 - 10) + 1) << 23);
+  const sub = i32x4.sub(f32x4.add(a, magic), magic);
+  const odd = v128.and(i32x4.shr_u(a, 13), i32x4.splat(1));
+  const norm = i32x4.shr_u(i32x4.add(i32x4.add(a, i32x4.splat(((15 - 127) << 23) + 0xfff)), odd), 13);
+  let h = v128.bitselect(sub, norm, i32x4.lt_s(a, i32x4.splat(113 << 23)));
+  // Overflow to inf, NaN to a quiet NaN.
+  h = v128.bitselect(i32x4.splat(0x7c00), h, i32x4.ge_s(a, i32x4.splat((127 + 16) << 23)));
+  h = v128.bitselect(i32x4.splat(0x7e00), h, i32x4.gt_s(a, i32x4.splat(0x7f800000)));
+  return v128.or(h, i32x4.shr_u(sign, 16));
+}
+
+// f32 -> bf16 bits in the low half of each lane, round to nearest even (NaN inputs are reported, never written).
+// @ts-ignore: decorator
+@inline function toBf16(x: v128): v128 {
+  return i32x4.shr_u(i32x4.add(x, i32x4.add(i32x4.splat(0x7fff), v128.and(i32x4.shr_u(x, 16), i32x4.splat(1)))), 16);
+}
+
+/** Scalar f32 -> f16 bits, round to nearest even (same results as toF16). */
+function toF16Scalar(bits: u32): u32 {
+  const sign = (bits >> 16) & 0x8000;
+  const exp = <i32>((bits >> 23) & 0xff);
+  let mant = bits & 0x7fffff;
+  if (exp == 0xff) return sign | 0x7c00 | (mant != 0 ? 0x200 : 0);
+  const e = exp - 112;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = <u32>(14 - e);
+    const half: u32 = 1 << (shift - 1);
+    const rest = mant & ((1 << shift) - 1);
+    let m = mant >> shift;
+    if (rest > half || (rest == half && (m & 1) != 0)) m++;
+    return sign | m;
+  }
+  let h = sign | (<u32>e << 10) | (mant >> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (h & 1) != 0)) h++;
+  return h;
+}
+
+/** Store 4 f32 sums in the output dtype at element j of row `o`; returns a lane mask of non-finite outputs. */
+// @ts-ignore: decorator
+@inline function storeOut(o: usize, j: i32, v: v128, dtype: i32): v128 {
+  if (dtype == 0) {
+    v128.store(o + (<usize>j << 2), v);
+    return i32x4.eq(v128.and(v, i32x4.splat(0x7f800000)), i32x4.splat(0x7f800000));
+  }
+  const h = dtype == 2 ? toBf16(v) : toF16(v);
+  const e = i32x4.splat(dtype == 2 ? 0x7f80 : 0x7c00);
+  v128.store64_lane(o + (<usize>j << 1), i16x8.narrow_i32x4_u(h, h), 0);
+  const bad = i32x4.eq(v128.and(h, e), e);
+  if (dtype == 0 || dtype == 1) return bad;
+  // bf16's rounding add can wrap a NaN with a full payload around to a finite pattern: check the input too.
+  return v128.or(bad, i32x4.eq(v128.and(v, i32x4.splat(0x7f800000)), i32x4.splat(0x7f800000)));
+}
+
+/**
+ * Rows r0..r1 of the merge: out = round_to(outDt, widen(w) + scale * B[i, :] @ A), or a plain dtype conversion when
+ * r == 0 (nothing added, so -0 stays -0). The delta uses exactly lora_delta's arithmetic (B row scaled first, rank terms
+ * summed with the same fma order, one add to W): verification through loraDelta reproduces every output bit.
+ * Per-thread scratch: r floats at scratch + tid * r * 4. A row with a non-finite output lowers the i32 at bad + tid * 4
+ * (the caller initialises it to the row count).
+ */
+export function lora_merge(r0: i32, r1: i32, tid: i32, out: usize, outDt: i32, w: usize, wDt: i32, b: usize, a: usize,
+  cols: i32, r: i32, scale: f32, scratch: usize, bad: usize): void {
+  const sb = scratch + (<usize>tid * <usize>r << 2);
+  const c16 = cols & ~15;
+  const ar = <usize>cols << 2;
+  const k112 = f32x4.splat(TWO112);
+  const wShift: usize = wDt == 0 ? 2 : 1;
+  const oShift: usize = outDt == 0 ? 2 : 1;
+  for (let i = r0; i < r1; i++) {
+    for (let k = 0; k < r; k++) store<f32>(sb + (<usize>k << 2), scale * load<f32>(b + ((<usize>i * <usize>r + <usize>k) << 2)));
+    const row = w + (<usize>i * <usize>cols << wShift);
+    const orow = out + (<usize>i * <usize>cols << oShift);
+    let nonFinite = i32x4.splat(0);
+    for (let j = 0; j < c16; j += 16) {
+      const p = row + (<usize>j << wShift);
+      let a0 = loadWide(p, wDt, k112), a1 = loadWide(p + (4 << wShift), wDt, k112);
+      let a2 = loadWide(p + (8 << wShift), wDt, k112), a3 = loadWide(p + (12 << wShift), wDt, k112);
+      if (r > 0) {
+        let d0 = f32x4.splat(0), d1 = f32x4.splat(0), d2 = f32x4.splat(0), d3 = f32x4.splat(0);
+        let q = a + (<usize>j << 2);
+        for (let k = 0; k < r; k++) {
+          const s = v128.load32_splat(sb + (<usize>k << 2));
+          d0 = fma(s, v128.load(q), d0);
+          d1 = fma(s, v128.load(q, 16), d1);
+          d2 = fma(s, v128.load(q, 32), d2);
+          d3 = fma(s, v128.load(q, 48), d3);
+          q += ar;
+        }
+        a0 = f32x4.add(a0, d0); a1 = f32x4.add(a1, d1); a2 = f32x4.add(a2, d2); a3 = f32x4.add(a3, d3);
+      }
+      nonFinite = v128.or(nonFinite, storeOut(orow, j, a0, outDt));
+      nonFinite = v128.or(nonFinite, storeOut(orow, j + 4, a1, outDt));
+      nonFinite = v128.or(nonFinite, storeOut(orow, j + 8, a2, outDt));
+      nonFinite = v128.or(nonFinite, storeOut(orow, j + 12, a3, outDt));
+    }
+    let tailBad = false;
+    for (let j = c16; j < cols; j++) {
+      let x: f32;
+      if (wDt == 0) x = load<f32>(row + (<usize>j << 2));
+      else if (wDt == 2) x = bf2f(<u32>load<u16>(row + (<usize>j << 1)));
+      else x = h2f(<u32>load<u16>(row + (<usize>j << 1)));
+      if (r > 0) {
+        let d: f32 = 0;
+        for (let k = 0; k < r; k++) d += load<f32>(sb + (<usize>k << 2)) * load<f32>(a + ((<usize>k * <usize>cols + <usize>j) << 2));
+        x = x + d;
+      }
+      const bits = reinterpret<u32>(x);
+      if ((bits & 0x7f800000) == 0x7f800000) tailBad = true;
+      if (outDt == 0) {
+        store<f32>(orow + (<usize>j << 2), x);
+      } else if (outDt == 2) {
+        const h = (bits + 0x7fff + ((bits >> 16) & 1)) >> 16;
+        store<u16>(orow + (<usize>j << 1), <u16>h);
+        if ((h & 0x7f80) == 0x7f80) tailBad = true;
+      } else {
+        const h = toF16Scalar(bits);
+        store<u16>(orow + (<usize>j << 1), <u16>h);
+        if ((h & 0x7c00) == 0x7c00) tailBad = true;
+      }
+    }
+    if ((v128.any_true(nonFinite) || tailBad) && i < load<i32>(bad + (<usize>tid << 2))) store<i32>(bad + (<usize>tid << 2), i);
+  }
+}
+
+// ---- XXH32 stripe rounds (the merge's input content hash): the four accumulators are the four lanes ---------------
+
+/** state: v1..v4 (16 bytes), updated over `stripes` 16-byte stripes at p. */
+export function xxh32_stripes(state: usize, p: usize, stripes: i32): void {
+  let v = v128.load(state);
+  const p1 = i32x4.splat(<i32>2654435761);
+  const p2 = i32x4.splat(<i32>2246822519);
+  const end = p + (<usize>stripes << 4);
+  for (let q = p; q < end; q += 16) {
+    v = i32x4.add(v, i32x4.mul(v128.load(q), p2));
+    v = i32x4.mul(v128.or(i32x4.shl(v, 13), i32x4.shr_u(v, 19)), p1);
+  }
+  v128.store(state, v);
+}
+
 /** out[i] += scale * src[i] over count values (loraApply's up-projection result). */
 export function axpy(out: usize, src: usize, scale: f32, count: i32): void {
   const c4 = count & ~3;
