@@ -213,8 +213,8 @@ export class WasmBackend implements Backend {
     const ex = this.exports[s.index]!;
     const q8 = W.dtype === 'q8_0';
     if (n === 1) {
-      const qBytes = q8 ? cols + (cols / 32) * 4 : 0;
-      if (!s.tryBeginOp(this.staged(s, [X, cols * 4], [O, rows * 4]) + qBytes + 256)) {
+      const xBytes = q8 ? cols + (cols / 32) * 4 : W.dtype === 'f16' ? cols * 4 : 0;
+      if (!s.tryBeginOp(this.staged(s, [X, cols * 4], [O, rows * 4]) + xBytes + 256)) {
         ref.matmul(this.view(O), this.rowSource(W), this.view(X), n);
         return;
       }
@@ -228,8 +228,13 @@ export class WasmBackend implements Backend {
         const xs = s.scratch((cols / 32) * 4);
         ex['quant_q8']!(xq, xs, xp, cols);
         this.runner.run('mv_q8', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, xq, xs, cols]);
+      } else if (W.dtype === 'f16') {
+        // The f16 decode's 2^112 rescale moves onto x once per call (f16_prescale); the kernel undoes any extra scale.
+        const xs = s.scratch(cols * 4);
+        const e = ex['f16_prescale']!(xs, xp, cols) as number;
+        this.runner.run('mv_f16', s.index, rows, chunk, [op, W.ptr, xs, cols, 2 ** e]);
       } else {
-        const fn: ThreadedKernel = W.dtype === 'f32' ? 'mv_f32' : W.dtype === 'f16' ? 'mv_f16' : 'mv_bf16';
+        const fn: ThreadedKernel = W.dtype === 'f32' ? 'mv_f32' : 'mv_bf16';
         this.runner.run(fn, s.index, rows, chunk, [op, W.ptr, xp, cols]);
       }
       f.finish();
@@ -276,14 +281,14 @@ export class WasmBackend implements Backend {
     const r = B.cols;
     const s = W.space;
     const threads = this.runner.threads;
-    if (!s.tryBeginOp(this.staged(s, [B, B.bytes], [A, A.bytes]) + threads * r * 4 + 256)) {
+    if (!s.tryBeginOp(this.staged(s, [B, B.bytes], [A, A.bytes]) + threads * r * 16 + 256)) {
       ref.loraDelta(this.view(W), this.rowSource(B), this.rowSource(A), scale);
       return;
     }
     const f = new OpFrame(s);
     const bp = f.stage(B, 'in');
     const ap = f.stage(A, 'in');
-    const scratch = s.scratch(threads * r * 4);
+    const scratch = s.scratch(threads * r * 16 + 4);
     const chunk = this.chunkFor(W.rows, W.rows * W.cols * r, 16);
     this.runner.run('lora_delta', s.index, W.rows, chunk, [W.ptr, bp, ap, W.cols, r, scale, scratch]);
     f.finish();
@@ -299,13 +304,13 @@ export class WasmBackend implements Backend {
     const s = W.space;
     const threads = this.runner.threads;
     const extra = B && A ? this.staged(s, [B, B.bytes], [A, A.bytes]) : 0;
-    if (!s.tryBeginOp(extra + threads * (r * 4 + 4) + 256)) {
+    if (!s.tryBeginOp(extra + threads * (r * 16 + 4) + 256)) {
       return ref.loraMerge(O.space.bytes(O.ptr, O.bytes), ref.floatDTypeOf(O.dtype), this.rowSource(W), B && this.rowSource(B), A && this.rowSource(A), scale);
     }
     const f = new OpFrame(s);
     const bp = B ? f.stage(B, 'in') : 0;
     const ap = A ? f.stage(A, 'in') : 0;
-    const scratch = s.scratch(threads * r * 4 + 4);
+    const scratch = s.scratch(threads * r * 16 + 4);
     const bad = s.scratch(threads * 4);
     const slots = new Int32Array(s.memory.buffer, bad, threads);
     slots.fill(W.rows);

@@ -45,92 +45,164 @@ export const MM_SCRATCH: i32 = 8 * KC * 4 + 64;
 
 // ---- matvec (n == 1): one pass over the weights, memory-bound ------------------------------------------------------
 
+// Eight independent accumulators per row: with four, every fma waits on the previous one into the same register
+// (latency-bound below the memory bandwidth); eight keep the FMA pipes busy while the loads stream.
+
+// @ts-ignore: decorator
+@inline function sum8(a0: v128, a1: v128, a2: v128, a3: v128, a4: v128, a5: v128, a6: v128, a7: v128): f32 {
+  return hsum(f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7))));
+}
+
 export function mv_f32(r0: i32, r1: i32, tid: i32, out: usize, w: usize, x: usize, cols: i32): void {
-  const c16 = cols & ~15;
+  const c32 = cols & ~31;
+  const z = f32x4.splat(0);
   for (let r = r0; r < r1; r++) {
     const row = w + (<usize>r * <usize>cols << 2);
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    for (let k = 0; k < c16; k += 16) {
+    let a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
+    for (let k = 0; k < c32; k += 32) {
       const p = row + (<usize>k << 2);
       const q = x + (<usize>k << 2);
       a0 = fma(v128.load(p), v128.load(q), a0);
       a1 = fma(v128.load(p, 16), v128.load(q, 16), a1);
       a2 = fma(v128.load(p, 32), v128.load(q, 32), a2);
       a3 = fma(v128.load(p, 48), v128.load(q, 48), a3);
+      a4 = fma(v128.load(p, 64), v128.load(q, 64), a4);
+      a5 = fma(v128.load(p, 80), v128.load(q, 80), a5);
+      a6 = fma(v128.load(p, 96), v128.load(q, 96), a6);
+      a7 = fma(v128.load(p, 112), v128.load(q, 112), a7);
     }
-    let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
-    for (let k = c16; k < cols; k++) s += load<f32>(row + (<usize>k << 2)) * load<f32>(x + (<usize>k << 2));
-    store<f32>(out + (<usize>r << 2), s);
-  }
-}
-
-export function mv_f16(r0: i32, r1: i32, tid: i32, out: usize, w: usize, x: usize, cols: i32): void {
-  const c16 = cols & ~15;
-  const k112 = f32x4.splat(TWO112);
-  for (let r = r0; r < r1; r++) {
-    const row = w + (<usize>r * <usize>cols << 1);
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    for (let k = 0; k < c16; k += 16) {
-      const p = row + (<usize>k << 1);
-      const q = x + (<usize>k << 2);
-      const h0 = v128.load(p);
-      const h1 = v128.load(p, 16);
-      const l0 = f16lo(h0), g0 = f16hi(h0), l1 = f16lo(h1), g1 = f16hi(h1);
-      a0 = fma(f32x4.mul(i16x8.shuffle(l0, g0, 0, 8, 1, 9, 2, 10, 3, 11), k112), v128.load(q), a0);
-      a1 = fma(f32x4.mul(i16x8.shuffle(l0, g0, 4, 12, 5, 13, 6, 14, 7, 15), k112), v128.load(q, 16), a1);
-      a2 = fma(f32x4.mul(i16x8.shuffle(l1, g1, 0, 8, 1, 9, 2, 10, 3, 11), k112), v128.load(q, 32), a2);
-      a3 = fma(f32x4.mul(i16x8.shuffle(l1, g1, 4, 12, 5, 13, 6, 14, 7, 15), k112), v128.load(q, 48), a3);
-    }
-    let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
-    for (let k = c16; k < cols; k++) s += h2f(load<u16>(row + (<usize>k << 1))) * load<f32>(x + (<usize>k << 2));
-    store<f32>(out + (<usize>r << 2), s);
-  }
-}
-
-export function mv_bf16(r0: i32, r1: i32, tid: i32, out: usize, w: usize, x: usize, cols: i32): void {
-  const c16 = cols & ~15;
-  const z = i16x8.splat(0);
-  for (let r = r0; r < r1; r++) {
-    const row = w + (<usize>r * <usize>cols << 1);
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    for (let k = 0; k < c16; k += 16) {
-      const p = row + (<usize>k << 1);
-      const q = x + (<usize>k << 2);
-      const h0 = v128.load(p);
-      const h1 = v128.load(p, 16);
-      a0 = fma(i16x8.shuffle(z, h0, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(q), a0);
-      a1 = fma(i16x8.shuffle(z, h0, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(q, 16), a1);
-      a2 = fma(i16x8.shuffle(z, h1, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(q, 32), a2);
-      a3 = fma(i16x8.shuffle(z, h1, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(q, 48), a3);
-    }
-    let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
-    for (let k = c16; k < cols; k++) s += bf2f(load<u16>(row + (<usize>k << 1))) * load<f32>(x + (<usize>k << 2));
+    let s = sum8(a0, a1, a2, a3, a4, a5, a6, a7);
+    for (let k = c32; k < cols; k++) s += load<f32>(row + (<usize>k << 2)) * load<f32>(x + (<usize>k << 2));
     store<f32>(out + (<usize>r << 2), s);
   }
 }
 
 /**
+ * For mv_f16: xs = x * 2^(112 - e) with the smallest e >= 0 that keeps every value finite; returns e. The f16 decode
+ * then needs no 2^112 multiply per weight (it moved onto x, once per call); products are the same real numbers, so
+ * with e == 0 (any |x| < 2^15) the sums are bit-identical to decoding first. mv_f16 multiplies each sum by 2^e.
+ */
+export function f16_prescale(xs: usize, x: usize, cols: i32): i32 {
+  let m: f32 = 0;
+  for (let k = 0; k < cols; k++) m = max(m, abs(load<f32>(x + (<usize>k << 2))));
+  let e = 0;
+  if (m >= 32768) e = <i32>((reinterpret<u32>(m) >> 23) & 0xff) - 127 - 14; // keeps max|x| * 2^(112-e) below 2^127
+  if (e > 112) e = 112;
+  const f = reinterpret<f32>(<u32>(127 + 112 - e) << 23);
+  const fv = f32x4.splat(f);
+  const c4 = cols & ~3;
+  for (let k = 0; k < c4; k += 4) v128.store(xs + (<usize>k << 2), f32x4.mul(v128.load(x + (<usize>k << 2)), fv));
+  for (let k = c4; k < cols; k++) store<f32>(xs + (<usize>k << 2), load<f32>(x + (<usize>k << 2)) * f);
+  return e;
+}
+
+/** f16 weights against xs from f16_prescale (x * 2^(112-e)); `post` = 2^e. */
+export function mv_f16(r0: i32, r1: i32, tid: i32, out: usize, w: usize, xs: usize, cols: i32, post: f32): void {
+  const c32 = cols & ~31;
+  const z = f32x4.splat(0);
+  for (let r = r0; r < r1; r++) {
+    const row = w + (<usize>r * <usize>cols << 1);
+    let a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
+    for (let k = 0; k < c32; k += 32) {
+      const p = row + (<usize>k << 1);
+      const q = xs + (<usize>k << 2);
+      const h0 = v128.load(p), h1 = v128.load(p, 16), h2 = v128.load(p, 32), h3 = v128.load(p, 48);
+      const l0 = f16lo(h0), g0 = f16hi(h0), l1 = f16lo(h1), g1 = f16hi(h1);
+      const l2 = f16lo(h2), g2 = f16hi(h2), l3 = f16lo(h3), g3 = f16hi(h3);
+      a0 = fma(i16x8.shuffle(l0, g0, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(q), a0);
+      a1 = fma(i16x8.shuffle(l0, g0, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(q, 16), a1);
+      a2 = fma(i16x8.shuffle(l1, g1, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(q, 32), a2);
+      a3 = fma(i16x8.shuffle(l1, g1, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(q, 48), a3);
+      a4 = fma(i16x8.shuffle(l2, g2, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(q, 64), a4);
+      a5 = fma(i16x8.shuffle(l2, g2, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(q, 80), a5);
+      a6 = fma(i16x8.shuffle(l3, g3, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(q, 96), a6);
+      a7 = fma(i16x8.shuffle(l3, g3, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(q, 112), a7);
+    }
+    let s = sum8(a0, a1, a2, a3, a4, a5, a6, a7);
+    for (let k = c32; k < cols; k++) {
+      const h = <u32>load<u16>(row + (<usize>k << 1));
+      s += reinterpret<f32>(((h & 0x8000) << 16) | ((h & 0x7fff) << 13)) * load<f32>(xs + (<usize>k << 2));
+    }
+    store<f32>(out + (<usize>r << 2), s * post);
+  }
+}
+
+export function mv_bf16(r0: i32, r1: i32, tid: i32, out: usize, w: usize, x: usize, cols: i32): void {
+  const c32 = cols & ~31;
+  const z = f32x4.splat(0);
+  const zi = i16x8.splat(0);
+  for (let r = r0; r < r1; r++) {
+    const row = w + (<usize>r * <usize>cols << 1);
+    let a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
+    for (let k = 0; k < c32; k += 32) {
+      const p = row + (<usize>k << 1);
+      const q = x + (<usize>k << 2);
+      const h0 = v128.load(p), h1 = v128.load(p, 16), h2 = v128.load(p, 32), h3 = v128.load(p, 48);
+      a0 = fma(i16x8.shuffle(zi, h0, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(q), a0);
+      a1 = fma(i16x8.shuffle(zi, h0, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(q, 16), a1);
+      a2 = fma(i16x8.shuffle(zi, h1, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(q, 32), a2);
+      a3 = fma(i16x8.shuffle(zi, h1, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(q, 48), a3);
+      a4 = fma(i16x8.shuffle(zi, h2, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(q, 64), a4);
+      a5 = fma(i16x8.shuffle(zi, h2, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(q, 80), a5);
+      a6 = fma(i16x8.shuffle(zi, h3, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(q, 96), a6);
+      a7 = fma(i16x8.shuffle(zi, h3, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(q, 112), a7);
+    }
+    let s = sum8(a0, a1, a2, a3, a4, a5, a6, a7);
+    for (let k = c32; k < cols; k++) s += bf2f(load<u16>(row + (<usize>k << 1))) * load<f32>(x + (<usize>k << 2));
+    store<f32>(out + (<usize>r << 2), s);
+  }
+}
+
+/**
+ * Exact i32 dot product partials of one 32-value block (int8 weights x int8 activations, widened to i16 pairs). The
+ * relaxed i8 x i7 dot would be faster but Node 20's baseline compiler (Liftoff) computes it differently from its
+ * optimizing one when an operand is negative, so results would change as functions tier up; it is not used.
+ */
+// @ts-ignore: decorator
+@inline function q8BlockDot(p: usize, q: usize): v128 {
+  const w0 = v128.load(p), w1 = v128.load(p, 16);
+  const x0 = v128.load(q), x1 = v128.load(q, 16);
+  let d = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), i16x8.extend_low_i8x16_s(x0));
+  d = i32x4.add(d, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), i16x8.extend_high_i8x16_s(x0)));
+  d = i32x4.add(d, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), i16x8.extend_low_i8x16_s(x1)));
+  return i32x4.add(d, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), i16x8.extend_high_i8x16_s(x1)));
+}
+
+/** Lane j = the sum of the four lanes of dj: four blocks' exact integer dot products side by side. */
+// @ts-ignore: decorator
+@inline function transposeSum(d0: v128, d1: v128, d2: v128, d3: v128): v128 {
+  const t0 = i32x4.add(i32x4.shuffle(d0, d1, 0, 4, 1, 5), i32x4.shuffle(d0, d1, 2, 6, 3, 7));
+  const t1 = i32x4.add(i32x4.shuffle(d2, d3, 0, 4, 1, 5), i32x4.shuffle(d2, d3, 2, 6, 3, 7));
+  return i32x4.add(i32x4.shuffle(t0, t1, 0, 1, 4, 5), i32x4.shuffle(t0, t1, 2, 3, 6, 7));
+}
+
+/**
  * q8_0 SoA matvec against activations quantized to q8_0 (quant_q8): int8 x int8 products summed exactly in i32 per
- * block, then scaled by both block scales (llama.cpp's vec_dot_q8_0_q8_0).
+ * block (llama.cpp's vec_dot_q8_0_q8_0); four blocks' totals are converted and scaled together (one convert, one
+ * vector of scales, one fma instead of four of each).
  */
 export function mv_q8(r0: i32, r1: i32, tid: i32, out: usize, wq: usize, ws: usize, xq: usize, xs: usize, cols: i32): void {
   const nb = cols >> 5;
+  const nb4 = nb & ~3;
   for (let r = r0; r < r1; r++) {
     const row = wq + <usize>r * <usize>cols;
     const srow = ws + (<usize>r * <usize>nb << 2);
     let acc = f32x4.splat(0);
-    for (let b = 0; b < nb; b++) {
-      const p = row + (<usize>b << 5);
-      const q = xq + (<usize>b << 5);
-      const w0 = v128.load(p), w1 = v128.load(p, 16), x0 = v128.load(q), x1 = v128.load(q, 16);
-      let d = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), i16x8.extend_low_i8x16_s(x0));
-      d = i32x4.add(d, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), i16x8.extend_high_i8x16_s(x0)));
-      d = i32x4.add(d, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), i16x8.extend_low_i8x16_s(x1)));
-      d = i32x4.add(d, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), i16x8.extend_high_i8x16_s(x1)));
-      const sc = load<f32>(srow + (<usize>b << 2)) * load<f32>(xs + (<usize>b << 2));
-      acc = fma(f32x4.convert_i32x4_s(d), f32x4.splat(sc), acc);
+    for (let b = 0; b < nb4; b += 4) {
+      const o = <usize>b << 5;
+      const p = row + o, q = xq + o;
+      const s = transposeSum(q8BlockDot(p, q), q8BlockDot(p + 32, q + 32), q8BlockDot(p + 64, q + 64), q8BlockDot(p + 96, q + 96));
+      const sc = f32x4.mul(v128.load(srow + (<usize>b << 2)), v128.load(xs + (<usize>b << 2)));
+      acc = fma(f32x4.convert_i32x4_s(s), sc, acc);
     }
-    store<f32>(out + (<usize>r << 2), hsum(acc));
+    let tail: f32 = 0;
+    for (let b = nb4; b < nb; b++) {
+      const o = <usize>b << 5;
+      const d = q8BlockDot(row + o, xq + o);
+      const total = i32x4.extract_lane(d, 0) + i32x4.extract_lane(d, 1) + i32x4.extract_lane(d, 2) + i32x4.extract_lane(d, 3);
+      tail += <f32>total * (load<f32>(srow + (<usize>b << 2)) * load<f32>(xs + (<usize>b << 2)));
+    }
+    store<f32>(out + (<usize>r << 2), hsum(acc) + tail);
   }
 }
 
@@ -309,45 +381,6 @@ export function mm(r0: i32, r1: i32, tid: i32, out: usize, w: usize, ws: usize, 
 
 // ---- LoRA -------------------------------------------------------------------------------------------------------------
 
-/**
- * Merge kernel, rows r0..r1 of f32 W[rows, cols] += scale * B[rows, r] @ A[r, cols] (B, A f32). Each row streams W once;
- * A (r x cols) stays in cache. Per-thread scratch: r floats for the scaled B row.
- */
-export function lora_delta(r0: i32, r1: i32, tid: i32, w: usize, b: usize, a: usize, cols: i32, r: i32, scale: f32, scratch: usize): void {
-  const sb = scratch + (<usize>tid * <usize>r << 2);
-  const c16 = cols & ~15;
-  const ar = <usize>cols << 2;
-  for (let i = r0; i < r1; i++) {
-    for (let k = 0; k < r; k++) store<f32>(sb + (<usize>k << 2), scale * load<f32>(b + ((<usize>i * <usize>r + <usize>k) << 2)));
-    const row = w + (<usize>i * <usize>cols << 2);
-    for (let j = 0; j < c16; j += 16) {
-      const p = row + (<usize>j << 2);
-      let a0 = v128.load(p), a1 = v128.load(p, 16), a2 = v128.load(p, 32), a3 = v128.load(p, 48);
-      // Sum the rank terms first, then add to W once: keeps W's rounding to a single add like the reference.
-      let d0 = f32x4.splat(0), d1 = f32x4.splat(0), d2 = f32x4.splat(0), d3 = f32x4.splat(0);
-      let q = a + (<usize>j << 2);
-      for (let k = 0; k < r; k++) {
-        const s = v128.load32_splat(sb + (<usize>k << 2));
-        d0 = fma(s, v128.load(q), d0);
-        d1 = fma(s, v128.load(q, 16), d1);
-        d2 = fma(s, v128.load(q, 32), d2);
-        d3 = fma(s, v128.load(q, 48), d3);
-        q += ar;
-      }
-      v128.store(p, f32x4.add(a0, d0));
-      v128.store(p, f32x4.add(a1, d1), 16);
-      v128.store(p, f32x4.add(a2, d2), 32);
-      v128.store(p, f32x4.add(a3, d3), 48);
-    }
-    for (let j = c16; j < cols; j++) {
-      let d: f32 = 0;
-      for (let k = 0; k < r; k++) d += load<f32>(sb + (<usize>k << 2)) * load<f32>(a + ((<usize>k * <usize>cols + <usize>j) << 2));
-      const p = row + (<usize>j << 2);
-      store<f32>(p, load<f32>(p) + d);
-    }
-  }
-}
-
 // ---- merge: widen + LoRA delta + round, fused ---------------------------------------------------------------------
 
 /** Storage codes shared with decode(): 0 f32, 1 f16, 2 bf16. */
@@ -422,75 +455,117 @@ function toF16Scalar(bits: u32): u32 {
   return v128.or(bad, i32x4.eq(v128.and(v, i32x4.splat(0x7f800000)), i32x4.splat(0x7f800000)));
 }
 
+/** Non-finite mask of 8 outputs of one row (two stores of 4). */
+// @ts-ignore: decorator
+@inline function finishPair(row: usize, orow: usize, j: i32, d0: v128, d1: v128, wDt: i32, outDt: i32, wShift: usize, k112: v128, add: bool): v128 {
+  const p = row + (<usize>j << wShift);
+  let x0 = loadWide(p, wDt, k112), x1 = loadWide(p + (4 << wShift), wDt, k112);
+  if (add) {
+    x0 = f32x4.add(x0, d0);
+    x1 = f32x4.add(x1, d1);
+  }
+  return v128.or(storeOut(orow, j, x0, outDt), storeOut(orow, j + 4, x1, outDt));
+}
+
+/** One output element past the SIMD columns: same arithmetic (plain multiply-adds, like every kernel's tail). */
+function mergeTail(row: usize, orow: usize, j: i32, sb: usize, a: usize, cols: i32, r: i32, wDt: i32, outDt: i32): bool {
+  let x: f32;
+  if (wDt == 0) x = load<f32>(row + (<usize>j << 2));
+  else if (wDt == 2) x = bf2f(<u32>load<u16>(row + (<usize>j << 1)));
+  else x = h2f(<u32>load<u16>(row + (<usize>j << 1)));
+  if (r > 0) {
+    let d: f32 = 0;
+    for (let k = 0; k < r; k++) d += load<f32>(sb + (<usize>k << 2)) * load<f32>(a + ((<usize>k * <usize>cols + <usize>j) << 2));
+    x = x + d;
+  }
+  const bits = reinterpret<u32>(x);
+  let bad = (bits & 0x7f800000) == 0x7f800000;
+  if (outDt == 0) {
+    store<f32>(orow + (<usize>j << 2), x);
+  } else if (outDt == 2) {
+    const h = (bits + 0x7fff + ((bits >> 16) & 1)) >> 16;
+    store<u16>(orow + (<usize>j << 1), <u16>h);
+    bad = bad || (h & 0x7f80) == 0x7f80;
+  } else {
+    const h = toF16Scalar(bits);
+    store<u16>(orow + (<usize>j << 1), <u16>h);
+    bad = bad || (h & 0x7c00) == 0x7c00;
+  }
+  return bad;
+}
+
 /**
  * Rows r0..r1 of the merge: out = round_to(outDt, widen(w) + scale * B[i, :] @ A), or a plain dtype conversion when
- * r == 0 (nothing added, so -0 stays -0). The delta uses exactly lora_delta's arithmetic (B row scaled first, rank terms
- * summed with the same fma order, one add to W): verification through loraDelta reproduces every output bit.
- * Per-thread scratch: r floats at scratch + tid * r * 4. A row with a non-finite output lowers the i32 at bad + tid * 4
- * (the caller initialises it to the row count).
+ * r == 0 (nothing added, so -0 stays -0). Per output element: the B value scaled first, the rank terms summed in order
+ * k = 0..r-1 with fma from zero, one add to W, one rounding. Register blocking (4 rows x 8 columns share each A load)
+ * does not change that per-element order, so lora_delta (this same code, in place) and every thread count agree bit for
+ * bit. out may equal w when the dtypes match. Per-thread scratch: 4 * r floats at scratch + tid * 16 * r. bad != 0: a
+ * row with a non-finite output lowers the i32 at bad + tid * 4 (initialised to the row count by the caller).
  */
-export function lora_merge(r0: i32, r1: i32, tid: i32, out: usize, outDt: i32, w: usize, wDt: i32, b: usize, a: usize,
+function mergeRows(r0: i32, r1: i32, tid: i32, out: usize, outDt: i32, w: usize, wDt: i32, b: usize, a: usize,
   cols: i32, r: i32, scale: f32, scratch: usize, bad: usize): void {
-  const sb = scratch + (<usize>tid * <usize>r << 2);
-  const c16 = cols & ~15;
+  const sb = scratch + (<usize>tid * <usize>r << 4);
+  const rs = <usize>r << 2; // bytes of one scaled B row
+  const c8 = cols & ~7;
   const ar = <usize>cols << 2;
   const k112 = f32x4.splat(TWO112);
   const wShift: usize = wDt == 0 ? 2 : 1;
   const oShift: usize = outDt == 0 ? 2 : 1;
-  for (let i = r0; i < r1; i++) {
-    for (let k = 0; k < r; k++) store<f32>(sb + (<usize>k << 2), scale * load<f32>(b + ((<usize>i * <usize>r + <usize>k) << 2)));
-    const row = w + (<usize>i * <usize>cols << wShift);
-    const orow = out + (<usize>i * <usize>cols << oShift);
-    let nonFinite = i32x4.splat(0);
-    for (let j = 0; j < c16; j += 16) {
-      const p = row + (<usize>j << wShift);
-      let a0 = loadWide(p, wDt, k112), a1 = loadWide(p + (4 << wShift), wDt, k112);
-      let a2 = loadWide(p + (8 << wShift), wDt, k112), a3 = loadWide(p + (12 << wShift), wDt, k112);
-      if (r > 0) {
-        let d0 = f32x4.splat(0), d1 = f32x4.splat(0), d2 = f32x4.splat(0), d3 = f32x4.splat(0);
-        let q = a + (<usize>j << 2);
-        for (let k = 0; k < r; k++) {
-          const s = v128.load32_splat(sb + (<usize>k << 2));
-          d0 = fma(s, v128.load(q), d0);
-          d1 = fma(s, v128.load(q, 16), d1);
-          d2 = fma(s, v128.load(q, 32), d2);
-          d3 = fma(s, v128.load(q, 48), d3);
-          q += ar;
-        }
-        a0 = f32x4.add(a0, d0); a1 = f32x4.add(a1, d1); a2 = f32x4.add(a2, d2); a3 = f32x4.add(a3, d3);
-      }
-      nonFinite = v128.or(nonFinite, storeOut(orow, j, a0, outDt));
-      nonFinite = v128.or(nonFinite, storeOut(orow, j + 4, a1, outDt));
-      nonFinite = v128.or(nonFinite, storeOut(orow, j + 8, a2, outDt));
-      nonFinite = v128.or(nonFinite, storeOut(orow, j + 12, a3, outDt));
-    }
-    let tailBad = false;
-    for (let j = c16; j < cols; j++) {
-      let x: f32;
-      if (wDt == 0) x = load<f32>(row + (<usize>j << 2));
-      else if (wDt == 2) x = bf2f(<u32>load<u16>(row + (<usize>j << 1)));
-      else x = h2f(<u32>load<u16>(row + (<usize>j << 1)));
-      if (r > 0) {
-        let d: f32 = 0;
-        for (let k = 0; k < r; k++) d += load<f32>(sb + (<usize>k << 2)) * load<f32>(a + ((<usize>k * <usize>cols + <usize>j) << 2));
-        x = x + d;
-      }
-      const bits = reinterpret<u32>(x);
-      if ((bits & 0x7f800000) == 0x7f800000) tailBad = true;
-      if (outDt == 0) {
-        store<f32>(orow + (<usize>j << 2), x);
-      } else if (outDt == 2) {
-        const h = (bits + 0x7fff + ((bits >> 16) & 1)) >> 16;
-        store<u16>(orow + (<usize>j << 1), <u16>h);
-        if ((h & 0x7f80) == 0x7f80) tailBad = true;
-      } else {
-        const h = toF16Scalar(bits);
-        store<u16>(orow + (<usize>j << 1), <u16>h);
-        if ((h & 0x7c00) == 0x7c00) tailBad = true;
+  const z = f32x4.splat(0);
+  const add = r > 0;
+  for (let i = r0; i < r1; i += 4) {
+    const nr = min(4, r1 - i);
+    for (let rr = 0; rr < 4; rr++) {
+      for (let k = 0; k < r; k++) {
+        const v: f32 = rr < nr ? scale * load<f32>(b + ((<usize>(i + rr) * <usize>r + <usize>k) << 2)) : 0;
+        store<f32>(sb + <usize>rr * rs + (<usize>k << 2), v);
       }
     }
-    if ((v128.any_true(nonFinite) || tailBad) && i < load<i32>(bad + (<usize>tid << 2))) store<i32>(bad + (<usize>tid << 2), i);
+    const rowStep = <usize>cols << wShift, outStep = <usize>cols << oShift;
+    const row0 = w + <usize>i * rowStep, out0 = out + <usize>i * outStep;
+    let m0 = i32x4.splat(0), m1 = i32x4.splat(0), m2 = i32x4.splat(0), m3 = i32x4.splat(0);
+    for (let j = 0; j < c8; j += 8) {
+      let c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+      let q = a + (<usize>j << 2);
+      for (let k = 0; k < r; k++) {
+        const a0 = v128.load(q), a1 = v128.load(q, 16);
+        const o = sb + (<usize>k << 2);
+        const s0 = v128.load32_splat(o), s1 = v128.load32_splat(o + rs);
+        const s2 = v128.load32_splat(o + 2 * rs), s3 = v128.load32_splat(o + 3 * rs);
+        c00 = fma(s0, a0, c00); c01 = fma(s0, a1, c01);
+        c10 = fma(s1, a0, c10); c11 = fma(s1, a1, c11);
+        c20 = fma(s2, a0, c20); c21 = fma(s2, a1, c21);
+        c30 = fma(s3, a0, c30); c31 = fma(s3, a1, c31);
+        q += ar;
+      }
+      m0 = v128.or(m0, finishPair(row0, out0, j, c00, c01, wDt, outDt, wShift, k112, add));
+      if (nr > 1) m1 = v128.or(m1, finishPair(row0 + rowStep, out0 + outStep, j, c10, c11, wDt, outDt, wShift, k112, add));
+      if (nr > 2) m2 = v128.or(m2, finishPair(row0 + 2 * rowStep, out0 + 2 * outStep, j, c20, c21, wDt, outDt, wShift, k112, add));
+      if (nr > 3) m3 = v128.or(m3, finishPair(row0 + 3 * rowStep, out0 + 3 * outStep, j, c30, c31, wDt, outDt, wShift, k112, add));
+    }
+    for (let rr = 0; rr < nr; rr++) {
+      let rowBad = v128.any_true(rr == 0 ? m0 : rr == 1 ? m1 : rr == 2 ? m2 : m3);
+      const row = row0 + <usize>rr * rowStep, orow = out0 + <usize>rr * outStep;
+      for (let j = c8; j < cols; j++) {
+        if (mergeTail(row, orow, j, sb + <usize>rr * rs, a, cols, r, wDt, outDt)) rowBad = true;
+      }
+      if (rowBad && bad != 0 && i + rr < load<i32>(bad + (<usize>tid << 2))) store<i32>(bad + (<usize>tid << 2), i + rr);
+    }
   }
+}
+
+/** The merge's fused kernel (see mergeRows); Backend.loraMerge. */
+export function lora_merge(r0: i32, r1: i32, tid: i32, out: usize, outDt: i32, w: usize, wDt: i32, b: usize, a: usize,
+  cols: i32, r: i32, scale: f32, scratch: usize, bad: usize): void {
+  mergeRows(r0, r1, tid, out, outDt, w, wDt, b, a, cols, r, scale, scratch, bad);
+}
+
+/**
+ * f32 W[rows, cols] += scale * B[rows, r] @ A[r, cols] in place, rows r0..r1 (Backend.loraDelta): mergeRows with W as
+ * both input and output, so the unfused path (verification) reproduces the fused merge exactly. Scratch as mergeRows.
+ */
+export function lora_delta(r0: i32, r1: i32, tid: i32, w: usize, b: usize, a: usize, cols: i32, r: i32, scale: f32, scratch: usize): void {
+  mergeRows(r0, r1, tid, w, 0, w, 0, b, a, cols, r, scale, scratch, 0);
 }
 
 // ---- XXH32 stripe rounds (the merge's input content hash): the four accumulators are the four lanes ---------------
