@@ -3,6 +3,7 @@
 // against `cp -r` of the same base in the same run (target <= 1.25x) and a torch full-load merge (PEFT-style), with peak
 // RSS from /usr/bin/time and the LoRA delta kernel's GFLOP/s. Usage:
 //   npx tsx bench/merge/merge.bench.ts [--shape tinyllama|llama7b] [--dtype bf16|f16] [--r 16] [--reps 3] [--no-torch]
+//   [--prepare: only generate the base and adapter (slow for llama7b), time nothing]
 // Needs `npm run build` first (it times dist/cli.js, the shipped CLI).
 
 import { execFileSync } from 'node:child_process';
@@ -16,7 +17,7 @@ import { createBackend } from '../../src/kernels/createBackend.node';
 
 const { values } = parseArgs({ options: {
   shape: { type: 'string', default: 'tinyllama' }, dtype: { type: 'string', default: 'bf16' }, r: { type: 'string', default: '16' },
-  reps: { type: 'string', default: '3' }, 'no-torch': { type: 'boolean' },
+  reps: { type: 'string', default: '3' }, 'no-torch': { type: 'boolean' }, prepare: { type: 'boolean' },
 } });
 const SHAPES = {
   tinyllama: { hidden: 2048, inter: 5632, layers: 22, kv: 256, vocab: 32000 },
@@ -135,6 +136,7 @@ async function kernelGflops(): Promise<{ name: string; gflops: number }> {
 async function main(): Promise<void> {
   fs.mkdirSync(TMP, { recursive: true });
   generate();
+  if (values.prepare) return;
   const baseBytes = du(baseDir);
   const cli = path.resolve(__dirname, '../../dist/cli.js');
   const flops = linears().reduce((s, [, o, n]) => s + 2 * r * o * n, 0);

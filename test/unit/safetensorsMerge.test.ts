@@ -103,4 +103,26 @@ describe('safetensors: shard writer', () => {
     await w.write('a', new Uint8Array(8));
     await assert.rejects(w.close(), /closed after/);
   });
+  it('takes writes issued before the previous one settled (write-behind): they land in order, close waits for them', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lwb-sink-'));
+    try {
+      const sizes = [3 << 20, 5, 1 << 20, 17, 2 << 20];
+      const [plan] = planShards(sizes.map((n, i) => ({ name: `t${i}`, dtype: 'U8' as const, shape: [n] })), 1e12, {});
+      const sink = await new NodeFs().create(path.join(tmp, plan!.file));
+      const w = new ShardWriter(sink, plan!);
+      await w.writeHeader();
+      const pending = sizes.map((n, i) => w.write(`t${i}`, new Uint8Array(n).fill(i + 1)));
+      await w.close(); // before awaiting any write: close must wait for the ones still running
+      await Promise.all(pending);
+      const bytes = fs.readFileSync(path.join(tmp, plan!.file));
+      assert.equal(bytes.length, plan!.size);
+      let off = plan!.header.length;
+      sizes.forEach((n, i) => {
+        assert.ok(bytes.subarray(off, off + n).every((b) => b === i + 1), `tensor t${i} in place`);
+        off += n;
+      });
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 });
