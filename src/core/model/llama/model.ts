@@ -348,6 +348,11 @@ export class LlamaModel {
       throw new CoreError('usage', `the sequence (${pos0 + ids.length} tokens) exceeds the context of ${this.contextLength}.`);
     }
     const vocab = this.vocabSize;
+    if (ids.length <= this.prefillBatch) {
+      // One chunk (every decode step): its read-back (a fresh array) is already the answer, no second copy.
+      throwIfAborted(options.signal);
+      return (await this.forwardChunk(ids, pos0, true, options.allLogits === true))!;
+    }
     const out = new Float32Array(options.allLogits ? ids.length * vocab : vocab);
     for (let start = 0; start < ids.length; start += this.prefillBatch) {
       throwIfAborted(options.signal);
