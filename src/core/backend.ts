@@ -41,8 +41,11 @@ export interface Backend {
   readonly info: BackendInfo;
   supports(op: OpName, dtype?: WeightDType): boolean;
 
-  /** Zero-filled tensor. */
-  alloc(dtype: WeightDType, shape: readonly number[], label?: string): BTensor;
+  /**
+   * Zero-filled tensor; with `fill: 'none'` its contents are unspecified (the caller overwrites every byte, e.g. a file
+   * read straight into it), which spares a pass over reused memory.
+   */
+  alloc(dtype: WeightDType, shape: readonly number[], label?: string, fill?: 'zero' | 'none'): BTensor;
   /**
    * Copy raw little-endian bytes in the tensor's storage format into it, starting at `byteOffset`.
    * q8_0 bytes are GGUF block_q8_0 (f16 scale + 32 int8) per 32 values; a backend may repack them internally.

@@ -17,12 +17,21 @@ function ioError(err: unknown, file: string, what: string): CoreError {
   return new CoreError('io', `${file}: cannot ${what} (${e.code ?? e.message}).`, file);
 }
 
+/** Reads at least this large go to a libuv thread instead of blocking the caller. */
+const ASYNC_READ_BYTES = 1 << 20;
+
 class NodeByteSource implements ByteSource {
   constructor(readonly path: string, readonly size: number, private readonly fd: number) {}
 
   read(offset: number, into: Uint8Array): Promise<number> {
-    // Synchronous read straight into the caller's view (wasm memory included): no intermediate Buffer, and the engine
-    // worker is allowed to block. Wrapped in a promise to honour the port contract.
+    // Straight into the caller's view (wasm memory included): no intermediate Buffer. Small reads (headers, rows) are
+    // synchronous; large ones run on a libuv thread so the caller can overlap them with compute (the merge prefetches
+    // the next tensor while this one is merged).
+    if (into.length >= ASYNC_READ_BYTES) {
+      return new Promise((resolve, reject) => {
+        fs.read(this.fd, into, 0, into.length, offset, (err, n) => (err ? reject(ioError(err, this.path, 'read')) : resolve(n)));
+      });
+    }
     try {
       return Promise.resolve(fs.readSync(this.fd, into, 0, into.length, offset));
     } catch (err) {

@@ -54,7 +54,7 @@ export async function loadLoraFactors(reader: InputReader, op: LoraOp): Promise<
 }
 
 function upload(backend: Backend, data: Float32Array, shape: readonly number[], label: string): BTensor {
-  const t = backend.alloc('f32', shape, label);
+  const t = backend.alloc('f32', shape, label, 'none');
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const view = backend.hostView(t);
   if (view) view.set(bytes);
@@ -116,10 +116,10 @@ export function mergeOnBackend(backend: Backend, w: BTensor, f: LoraFactors, sca
   if (!merge) throw new CoreError('unsupported', `The ${backend.info.name} backend cannot merge; use the wasm or reference backend.`);
   const bT = upload(backend, f.left, [f.rows, f.r], 'merge.B');
   const aT = upload(backend, f.right, [f.r, f.cols], 'merge.A');
-  const out = backend.alloc(weightDType(outDtype), [f.rows, f.cols], 'merge.out');
+  const out = backend.alloc(weightDType(outDtype), [f.rows, f.cols], 'merge.out', 'none');
   try {
     if (!f.magnitude) return { out, bad: merge(out, w, bT, aT, scaling) };
-    const wide = backend.alloc('f32', [f.rows, f.cols], 'merge.dora');
+    const wide = backend.alloc('f32', [f.rows, f.cols], 'merge.dora', 'none');
     try {
       merge(wide, w, bT, aT, scaling);
       const view = backend.hostView(wide)!;

@@ -12,6 +12,8 @@ const GAP_CHUNK = 4 * 1024 * 1024;
 interface OpenFile {
   readonly src: ByteSource;
   readonly hash: Xxh32;
+  /** The file's reads run one after another in call order, so the hash always advances front to back. */
+  queue: Promise<unknown>;
 }
 
 export interface FileDigest {
@@ -21,7 +23,7 @@ export interface FileDigest {
 }
 
 export class InputReader {
-  private readonly files = new Map<string, OpenFile>();
+  private readonly files = new Map<string, Promise<OpenFile>>();
   private gapBuf: Uint8Array | null = null;
 
   private readonly signal?: AbortSignal;
@@ -38,10 +40,10 @@ export class InputReader {
     this.hashing = options.hash ?? true;
   }
 
-  private async file(path: string): Promise<OpenFile> {
+  private file(path: string): Promise<OpenFile> {
     let f = this.files.get(path);
     if (!f) {
-      f = { src: await this.fs.open(path), hash: new Xxh32(0, this.accelerate) };
+      f = this.fs.open(path).then((src) => ({ src, hash: new Xxh32(0, this.accelerate), queue: Promise.resolve() }));
       this.files.set(path, f);
     }
     return f;
@@ -58,21 +60,30 @@ export class InputReader {
     }
   }
 
-  /** Fill `into` from `offset` of `path` (exactly, or a truncation error naming the file). */
+  /**
+   * Fill `into` from `offset` of `path` (exactly, or a truncation error naming the file). Several reads may be in
+   * flight (the merge reads the next tensor ahead); those of one file run in call order.
+   */
   async read(path: string, offset: number, into: Uint8Array): Promise<void> {
     const f = await this.file(path);
     if (!this.hashing) return readFully(f.src, offset, into);
-    await this.hashUpTo(f, offset);
-    await readFully(f.src, offset, into);
-    const skip = f.hash.length - offset;
-    if (skip < into.length) f.hash.update(skip > 0 ? into.subarray(skip) : into);
+    const run = f.queue.then(async () => {
+      await this.hashUpTo(f, offset);
+      await readFully(f.src, offset, into);
+      const skip = f.hash.length - offset;
+      if (skip < into.length) f.hash.update(skip > 0 ? into.subarray(skip) : into);
+    });
+    f.queue = run.catch(() => undefined);
+    return run;
   }
 
   /** Hash the rest of every file (also files never read, e.g. `extra`), close them, and return the digests. */
   async finish(extra: readonly string[] = []): Promise<FileDigest[]> {
     for (const p of extra) await this.file(p);
     const out: FileDigest[] = [];
-    for (const [path, f] of this.files) {
+    for (const [path, opening] of this.files) {
+      const f = await opening;
+      await f.queue;
       await this.hashUpTo(f, f.src.size);
       out.push({ path, size: f.src.size, xxh32: f.hash.digestHex() });
     }
@@ -83,6 +94,11 @@ export class InputReader {
   async close(): Promise<void> {
     const all = [...this.files.values()];
     this.files.clear();
-    for (const f of all) await f.src.close();
+    for (const opening of all) {
+      const f = await opening.catch(() => null);
+      if (!f) continue;
+      await f.queue;
+      await f.src.close();
+    }
   }
 }

@@ -48,6 +48,13 @@ function yieldToHost(): Promise<void> {
  * At most one write in flight: submit() waits for the previous write (releasing its buffer) and leaves the new one
  * running, so computing the next tensor overlaps writing this one. A failed write surfaces at the next submit or drain.
  */
+/** A base tensor being read into backend memory. */
+interface BaseRead {
+  readonly name: string;
+  readonly tensor: BTensor;
+  readonly read: Promise<void>;
+}
+
 class WriteBehind {
   private pending: { settled: Promise<unknown>; release: () => void } | null = null;
 
@@ -119,6 +126,25 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
       return v;
     };
 
+    // Read-ahead: the next LoRA tensor's base weights are read (a libuv thread) while this one is merged.
+    const loraTensors = plan.tensors.filter((t) => t.op.kind === 'lora' && tensorBytes(t) > 0);
+    const nextLora = new Map(loraTensors.map((t, i) => [t.name, loraTensors[i + 1]]));
+    const readBase = (t: PlannedTensor): BaseRead => {
+      const op = t.op as Extract<PlannedTensor['op'], { kind: 'lora' }>;
+      const tensor = backend.alloc(weightDType(op.src.dtype as FloatDType), t.shape, t.name, 'none');
+      const read = reader.read(op.src.file, op.src.begin, hostView(tensor));
+      read.catch(() => undefined); // awaited by its user; never an unhandled rejection meanwhile
+      return { name: t.name, tensor, read };
+    };
+    let ahead: BaseRead | null = null;
+    const dropAhead = async (): Promise<void> => {
+      const a = ahead;
+      ahead = null;
+      if (!a) return;
+      await a.read.catch(() => undefined); // the read must finish before its memory can be reused
+      backend.free(a.tensor);
+    };
+
     for (const shard of plan.shards) {
       const sink = await io.create(joinPath(tmp, shard.file));
       const writer = new ShardWriter(sink, shard);
@@ -132,17 +158,22 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
           if (outBytes === 0) { tensorsDone++; continue; }
           if (op.kind === 'lora') {
             // Read the stored dtype straight into backend memory; one fused pass widens, adds the delta and rounds.
-            const [rows, cols] = t.shape as [number, number];
-            const factors = await loadLoraFactors(reader, op);
-            const wT = backend.alloc(weightDType(op.src.dtype as FloatDType), [rows, cols], t.name);
+            const cols = t.shape[1]!;
+            if (ahead && ahead.name !== t.name) await dropAhead();
+            const base: BaseRead = ahead ?? readBase(t);
+            ahead = null;
             let merged: { out: BTensor; bad: number };
             try {
-              await reader.read(op.src.file, op.src.begin, hostView(wT));
+              const factors = await loadLoraFactors(reader, op);
+              await base.read;
+              const next = nextLora.get(t.name);
+              if (next) ahead = readBase(next);
               await yieldToHost();
               throwIfAborted(signal);
-              merged = mergeOnBackend(backend, wT, factors, op.scaling, t.dtype as FloatDType);
+              merged = mergeOnBackend(backend, base.tensor, factors, op.scaling, t.dtype as FloatDType);
             } finally {
-              backend.free(wT);
+              await base.read.catch(() => undefined);
+              backend.free(base.tensor);
             }
             const out = merged.out;
             if (merged.bad >= 0) {
@@ -172,13 +203,13 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
             for (let e = 0; e < n; e += perChunk) {
               const m = Math.min(perChunk, n - e);
               // Integer tensors travel as raw bytes in an f32-typed buffer of the same byte length (rounded up).
-              const inT = isFloatDType(src.dtype) ? backend.alloc(weightDType(src.dtype), [m], t.name) : backend.alloc('f32', [Math.ceil((m * srcElem) / 4)], t.name);
+              const inT = isFloatDType(src.dtype) ? backend.alloc(weightDType(src.dtype), [m], t.name, 'none') : backend.alloc('f32', [Math.ceil((m * srcElem) / 4)], t.name, 'none');
               let outT = inT;
               try {
                 const raw = hostView(inT).subarray(0, m * srcElem);
                 await reader.read(src.file, src.begin + e * srcElem, raw);
                 if (convert) {
-                  outT = backend.alloc(weightDType(t.dtype as FloatDType), [m], t.name);
+                  outT = backend.alloc(weightDType(t.dtype as FloatDType), [m], t.name, 'none');
                   const bad = backend.loraMerge!(outT, inT, null, null, 0);
                   if (bad >= 0) throw nonFinite(t, e + bad, cols);
                 }
@@ -205,6 +236,7 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
         await writer.close();
         bytesWritten += writer.bytesWritten;
       } catch (err) {
+        await dropAhead();
         await writes.drain().catch(() => undefined);
         await sink.close().catch(() => undefined);
         throw err;

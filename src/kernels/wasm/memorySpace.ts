@@ -39,8 +39,8 @@ export class MemorySpace {
     return this.top - this.freeList.reduce((s, b) => s + b.size, 0) - this.arenaSize === RESERVED;
   }
 
-  /** Address of `bytes` (64-byte aligned), zero-filled, or -1 when this space cannot hold it. */
-  alloc(bytes: number): number {
+  /** Address of `bytes` (64-byte aligned), zero-filled unless `zero` is false, or -1 when this space cannot hold it. */
+  alloc(bytes: number, zero = true): number {
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
     for (let i = 0; i < this.freeList.length; i++) {
       const b = this.freeList[i]!;
@@ -51,7 +51,7 @@ export class MemorySpace {
           b.ptr += size;
           b.size -= size;
         }
-        this.bytes(ptr, size).fill(0);
+        if (zero) this.bytes(ptr, size).fill(0);
         return ptr;
       }
     }
@@ -59,7 +59,7 @@ export class MemorySpace {
     const ptr = this.top;
     this.top += size;
     // Memory above the high-water mark was never handed out: still the zeros memory.grow gave it.
-    if (ptr < this.highWater) this.bytes(ptr, Math.min(size, this.highWater - ptr)).fill(0);
+    if (zero && ptr < this.highWater) this.bytes(ptr, Math.min(size, this.highWater - ptr)).fill(0);
     this.highWater = Math.max(this.highWater, this.top);
     const need = Math.ceil(this.top / PAGE) - this.memory.buffer.byteLength / PAGE;
     if (need > 0) this.memory.grow(need);

@@ -117,7 +117,7 @@ export class WasmBackend implements Backend {
     }
   }
 
-  alloc(dtype: WeightDType, shape: readonly number[], label = ''): BTensor {
+  alloc(dtype: WeightDType, shape: readonly number[], label = '', fill: 'zero' | 'none' = 'zero'): BTensor {
     if (this.disposed) throw new Error('WASM backend used after dispose');
     checkShape(dtype, shape);
     const [rows, cols] = matrixShape(shape);
@@ -126,12 +126,12 @@ export class WasmBackend implements Backend {
     const order = [this.current, ...this.spaces.map((s) => s.index).filter((i) => i !== this.current)];
     for (const i of order) {
       const s = this.spaces[i]!;
-      const p = s.alloc(bytes);
+      const p = s.alloc(bytes, fill === 'zero');
       if (p >= 0) return new WasmTensor(dtype, [...shape], s, p, bytes, rows, cols, label);
     }
     this.current = this.spaces.length;
     const s = this.newSpace();
-    const p = s.alloc(bytes);
+    const p = s.alloc(bytes, fill === 'zero');
     if (p < 0) throw new RangeError(`out of WASM memory for tensor '${label}'`);
     return new WasmTensor(dtype, [...shape], s, p, bytes, rows, cols, label);
   }
@@ -258,7 +258,7 @@ export class WasmBackend implements Backend {
     const B = this.own(b), O = this.f32t(out);
     this.matmul(tmp, a, x, n);
     // Up-projection into a temporary, then out += scale * that (axpy), so every weight dtype takes the fast matmul.
-    const y = this.alloc('f32', [n, B.rows], 'loraApply.y') as WasmTensor;
+    const y = this.alloc('f32', [n, B.rows], 'loraApply.y', 'none') as WasmTensor;
     try {
       this.matmul(y, B, tmp, n);
       const home = y.space;
