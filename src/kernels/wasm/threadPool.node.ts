@@ -24,7 +24,22 @@ function helperEntry(): { file: string; execArgv: string[] } {
   throw new Error(`WASM helper thread entry not found next to ${__dirname} (run npm run build)`);
 }
 
+/**
+ * Contention guard: when the calling thread spends more than half of a job waiting for helpers (a helper descheduled
+ * while holding a chunk, e.g. another process keeps a core busy) in SLOW_STREAK consecutive jobs, the next INLINE_JOBS
+ * jobs run on the calling thread alone, then threads are tried again. Results are bit-identical either way.
+ */
+const SLOW_STREAK = 4;
+const INLINE_JOBS = 512;
+/** Waits shorter than this never count as slow (a normal hand-off costs well under it). */
+const SLOW_WAIT_MS = 0.05;
+
 export class ThreadPool implements KernelRunner {
+  /** Jobs run inline by the contention guard so far (diagnostics, tests). */
+  inlineJobs = 0;
+  private log?: (message: string) => void;
+  private inlineLeft = 0;
+  private slowStreak = 0;
   private readonly ctl: Int32Array;
   private readonly args: Float64Array;
   private readonly instances: KernelExports[] = [];
@@ -83,6 +98,7 @@ export class ThreadPool implements KernelRunner {
     for (const w of workers) w.unref();
     for (const p of ports) p.unref();
     const pool = new ThreadPool(module, control, workers, ports);
+    pool.log = options.log;
     for (const memory of memories) pool.instances.push(pool.instantiate(memory));
     return pool;
   }
@@ -102,14 +118,32 @@ export class ThreadPool implements KernelRunner {
       f(0, total, 0, ...args);
       return;
     }
+    if (this.inlineLeft > 0) {
+      this.inlineLeft--;
+      this.inlineJobs++;
+      f(0, total, 0, ...args);
+      return;
+    }
+    const started = performance.now();
     this.dispatch(THREADED_KERNELS.indexOf(fn), mem, total, chunk, args);
     for (;;) {
       const r0 = Atomics.add(this.ctl, CTL.NEXT, chunk);
       if (r0 >= total) break;
       f(r0, Math.min(r0 + chunk, total), 0, ...args);
     }
+    const ownDone = performance.now();
     this.waitHelpers();
     if (this.failure) throw new Error(`WASM helper thread failed: ${this.failure}`);
+    const waited = performance.now() - ownDone;
+    if (waited > SLOW_WAIT_MS && waited > ownDone - started) {
+      if (++this.slowStreak >= SLOW_STREAK) {
+        this.slowStreak = 0;
+        this.inlineLeft = INLINE_JOBS;
+        if (this.inlineJobs === 0) this.log?.(`WASM thread pool: helpers are being descheduled (waited ${waited.toFixed(2)} ms after ${(ownDone - started).toFixed(2)} ms of own work); next ${INLINE_JOBS} jobs run on one thread`);
+      }
+    } else {
+      this.slowStreak = 0;
+    }
   }
 
   dispose(): void {
