@@ -83,7 +83,7 @@ function generate(): void {
     for (const [m, o, n] of linears()) tensors.push({ name: `${m}.weight`, dtype, shape: [o, n] });
     tensors.push({ name: 'model.norm.weight', dtype, shape: [h] }, { name: 'lm_head.weight', dtype, shape: [vocab, h] });
     writeSafetensors(baseDir, tensors, 2e9, (t) => randomTensor(t, 0.04));
-    fs.writeFileSync(path.join(baseDir, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: h, intermediate_size: shape.inter, num_hidden_layers: layers, num_attention_heads: 32, num_key_value_heads: h / (h / shape.kv * 1) === 1 ? 32 : 4, vocab_size: vocab, torch_dtype: dtype === 'BF16' ? 'bfloat16' : 'float16', tie_word_embeddings: false }, null, 2));
+    fs.writeFileSync(path.join(baseDir, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: h, intermediate_size: shape.inter, num_hidden_layers: layers, num_attention_heads: 32, num_key_value_heads: (32 * shape.kv) / h, vocab_size: vocab, torch_dtype: dtype === 'BF16' ? 'bfloat16' : 'float16', tie_word_embeddings: false }, null, 2));
     console.log(`generated base ${baseDir} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
   if (!fs.existsSync(path.join(adapterDir, 'adapter_model.safetensors'))) {
