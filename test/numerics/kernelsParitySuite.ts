@@ -164,6 +164,13 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
       }
     });
   }
+  it('XXH32 known answers (seed 0)', () => {
+    for (const [text, want] of [['', '02cc5d05'], ['a', '550d7456'], ['abc', '32d153ff']] as const) {
+      const h = new Xxh32();
+      h.update(new TextEncoder().encode(text));
+      assert.equal(h.digestHex(), want, JSON.stringify(text));
+    }
+  });
   it('xxh32Stripes over backend memory gives the JS hash', function () {
     const be = get();
     if (!be.xxh32Stripes) this.skip();

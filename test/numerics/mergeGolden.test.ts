@@ -14,6 +14,7 @@ import { bf16ToF32, f16ToF32, DTYPE_BYTES, type DType } from '../../src/core/ten
 import { readTorchBinTensors } from '../../src/core/torchpickle/binReader';
 import type { Backend } from '../../src/core/backend';
 import { createBackend } from '../../src/kernels/createBackend.node';
+import { Xxh32 } from '../../src/core/merge/xxh32';
 import { ReferenceBackend } from '../../src/kernels/reference/referenceBackend';
 import { NodeFs } from '../../src/node/nodeFs';
 
@@ -85,6 +86,16 @@ for (const backendName of ['reference', 'wasm'] as const) describe(`merge golden
       const out = path.join(tmp, c.case);
       const res = await runMerge(plan, out, nodeFs, backend, { toolVersion: 'test', verify: true });
       assert.equal(res.verified, true);
+      // The manifest's content hashes (taken from the read-ahead buffers, SIMD on WASM) equal a plain whole-file hash.
+      const manifest = JSON.parse(fs.readFileSync(path.join(out, 'merge_manifest.json'), 'utf8'));
+      for (const [folder, files] of [[basePath, manifest.base.files], [adapterPath, manifest.adapter.files]] as const) {
+        assert.ok(files.length > 0);
+        for (const f of files as Array<{ file: string; size: number; xxh32: string }>) {
+          const h = new Xxh32();
+          h.update(fs.readFileSync(path.join(folder, f.file)));
+          assert.equal(f.xxh32, h.digestHex(), `${f.file} hash`);
+        }
+      }
       assert.ok(plan.shards.length > 1, 'small shard size forces several shards');
       const merged = await folderTensors(out);
       const golden = await tensorsOf(path.join(ROOT, 'golden', `${c.case}.safetensors`));

@@ -14,6 +14,8 @@ interface OpenFile {
   readonly hash: Xxh32;
   /** The file's reads run one after another in call order, so the hash always advances front to back. */
   queue: Promise<unknown>;
+  /** For hashing ranges nobody asked for; per file, since reads of different files overlap. */
+  gapBuf: Uint8Array | null;
 }
 
 export interface FileDigest {
@@ -24,7 +26,6 @@ export interface FileDigest {
 
 export class InputReader {
   private readonly files = new Map<string, Promise<OpenFile>>();
-  private gapBuf: Uint8Array | null = null;
 
   private readonly signal?: AbortSignal;
   private readonly accelerate?: StripeRounds;
@@ -43,7 +44,7 @@ export class InputReader {
   private file(path: string): Promise<OpenFile> {
     let f = this.files.get(path);
     if (!f) {
-      f = this.fs.open(path).then((src) => ({ src, hash: new Xxh32(0, this.accelerate), queue: Promise.resolve() }));
+      f = this.fs.open(path).then((src) => ({ src, hash: new Xxh32(0, this.accelerate), queue: Promise.resolve(), gapBuf: null }));
       this.files.set(path, f);
     }
     return f;
@@ -51,9 +52,9 @@ export class InputReader {
 
   private async hashUpTo(f: OpenFile, offset: number): Promise<void> {
     while (f.hash.length < offset) {
-      this.gapBuf ??= new Uint8Array(GAP_CHUNK);
+      f.gapBuf ??= new Uint8Array(GAP_CHUNK);
       const n = Math.min(GAP_CHUNK, offset - f.hash.length);
-      const view = this.gapBuf.subarray(0, n);
+      const view = f.gapBuf.subarray(0, n);
       await readFully(f.src, f.hash.length, view);
       f.hash.update(view);
       throwIfAborted(this.signal);
