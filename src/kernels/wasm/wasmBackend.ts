@@ -241,14 +241,14 @@ export class WasmBackend implements Backend {
       return;
     }
     const threads = this.runner.threads;
-    if (!s.tryBeginOp(this.staged(s, [X, n * cols * 4], [O, n * rows * 4]) + threads * (MM_SCRATCH + KC * 4) + 256)) {
+    if (!s.tryBeginOp(this.staged(s, [X, n * cols * 4], [O, n * rows * 4]) + threads * (MM_SCRATCH + 8 * KC * 4) + 256)) {
       ref.matmul(this.view(O), this.rowSource(W), this.view(X), n);
       return;
     }
     const f = new OpFrame(s);
     const xp = f.stage(X, 'in', n * cols * 4);
     const op = f.stage(O, 'out', n * rows * 4);
-    const scratch = s.scratch(threads * (MM_SCRATCH + KC * 4));
+    const scratch = s.scratch(threads * (MM_SCRATCH + 8 * KC * 4));
     const chunk = this.chunkFor(rows, n * rows * cols, 32, 8);
     this.runner.run('mm', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, xp, n, rows, cols, DTYPE_CODE[W.dtype], scratch]);
     f.finish();
