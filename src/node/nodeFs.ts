@@ -17,8 +17,8 @@ function ioError(err: unknown, file: string, what: string): CoreError {
   return new CoreError('io', `${file}: cannot ${what} (${e.code ?? e.message}).`, file);
 }
 
-/** Reads at least this large go to a libuv thread instead of blocking the caller. */
-const ASYNC_READ_BYTES = 1 << 20;
+/** Reads at least this large go to a libuv thread instead of blocking the caller (the model loader stages 1 MiB reads: those stay synchronous). */
+const ASYNC_READ_BYTES = 4 << 20;
 
 class NodeByteSource implements ByteSource {
   constructor(readonly path: string, readonly size: number, private readonly fd: number) {}
