@@ -1,6 +1,8 @@
 // runMerge: executes a MergePlan tensor by tensor into a temporary sibling folder, then renames it into place.
-// Reads go straight into the f32 compute buffer (widened in place), writes are sequential per shard, peak memory is one
-// f32 copy of the largest merged tensor plus fixed chunks. Cancel or any failure removes the temporary folder.
+// Each base tensor is read in its stored dtype straight into backend memory (the next one read ahead on a libuv
+// thread), merged by Backend.loraMerge (widen + delta + one rounding, on every backend thread) and written behind while
+// the next tensor computes. Peak memory: a few stored copies of the largest tensor (input, read-ahead, output, the
+// output still being written) plus fixed chunks. Cancel or any failure removes the temporary folder.
 
 import type { Backend, BTensor } from '../backend';
 import { CoreError, throwIfAborted } from '../errors';
