@@ -213,7 +213,7 @@ export class WasmBackend implements Backend {
     const ex = this.exports[s.index]!;
     const q8 = W.dtype === 'q8_0';
     if (n === 1) {
-      const xBytes = q8 ? cols + (cols / 32) * 4 : W.dtype === 'f16' ? cols * 4 : 0;
+      const xBytes = q8 ? 3 * cols + (cols / 32) * 4 : W.dtype === 'f16' ? cols * 4 : 0;
       if (!s.tryBeginOp(this.staged(s, [X, cols * 4], [O, rows * 4]) + xBytes + 256)) {
         ref.matmul(this.view(O), this.rowSource(W), this.view(X), n);
         return;
@@ -225,9 +225,11 @@ export class WasmBackend implements Backend {
       if (q8) {
         // Activations quantized to q8_0 once per call, then integer dot products (llama.cpp vec_dot_q8_0_q8_0).
         const xq = s.scratch(cols);
+        const x16 = s.scratch(cols * 2);
         const xs = s.scratch((cols / 32) * 4);
         ex['quant_q8']!(xq, xs, xp, cols);
-        this.runner.run('mv_q8', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, xq, xs, cols]);
+        ex['q8_widen']!(x16, xq, cols);
+        this.runner.run('mv_q8', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, x16, xs, cols]);
       } else if (W.dtype === 'f16') {
         // The f16 decode's 2^112 rescale moves onto x once per call (f16_prescale); the kernel undoes any extra scale.
         const xs = s.scratch(cols * 4);

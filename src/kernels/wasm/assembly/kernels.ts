@@ -154,35 +154,44 @@ export function mv_bf16(r0: i32, r1: i32, tid: i32, out: usize, w: usize, x: usi
 }
 
 /**
- * Exact i32 dot product partials of one 32-value block (int8 weights x int8 activations, widened to i16 pairs). The
- * relaxed i8 x i7 dot would be faster but Node 20's baseline compiler (Liftoff) computes it differently from its
- * optimizing one when an operand is negative, so results would change as functions tier up; it is not used.
+ * Exact i32 dot product partials of one 32-value block: int8 weights widened to i16 against the activations already
+ * widened once per call (q8_widen; that saves four extends per block, +12% measured). The relaxed i8 x i7 dot would be
+ * faster still, but Node 20's baseline compiler (Liftoff) computes it differently from its optimizing one when an
+ * operand is negative, so results would change as functions tier up; it is not used.
  */
 // @ts-ignore: decorator
 @inline function q8BlockDot(p: usize, q: usize): v128 {
   const w0 = v128.load(p), w1 = v128.load(p, 16);
-  const x0 = v128.load(q), x1 = v128.load(q, 16);
-  let d = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), i16x8.extend_low_i8x16_s(x0));
-  d = i32x4.add(d, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), i16x8.extend_high_i8x16_s(x0)));
-  d = i32x4.add(d, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), i16x8.extend_low_i8x16_s(x1)));
-  return i32x4.add(d, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), i16x8.extend_high_i8x16_s(x1)));
+  let d = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w0), v128.load(q));
+  d = i32x4.add(d, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w0), v128.load(q, 16)));
+  d = i32x4.add(d, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w1), v128.load(q, 32)));
+  return i32x4.add(d, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w1), v128.load(q, 48)));
+}
+
+/** x16[0..count) = xq widened to i16 (count % 16 == 0): mv_q8's activations, once per call. */
+export function q8_widen(x16: usize, xq: usize, count: i32): void {
+  for (let k = 0; k < count; k += 16) {
+    const v = v128.load(xq + <usize>k);
+    v128.store(x16 + (<usize>k << 1), i16x8.extend_low_i8x16_s(v));
+    v128.store(x16 + (<usize>k << 1), i16x8.extend_high_i8x16_s(v), 16);
+  }
 }
 
 /**
- * q8_0 SoA matvec against activations quantized to q8_0 (quant_q8): int8 x int8 products summed exactly in i32 per
- * block (llama.cpp's vec_dot_q8_0_q8_0), then scaled by both block scales. Measured slower here: converting and
- * scaling four blocks at once (the i32x4 transposing shuffles cost more than they save) and two accumulators.
+ * q8_0 SoA matvec against activations quantized to q8_0 (quant_q8, then q8_widen): int8 x int8 products summed
+ * exactly in i32 per block (llama.cpp's vec_dot_q8_0_q8_0), then scaled by both block scales. Measured slower here:
+ * converting and scaling four blocks at once (the i32x4 transposing shuffles cost more than they save) and two
+ * accumulators.
  */
-export function mv_q8(r0: i32, r1: i32, tid: i32, out: usize, wq: usize, ws: usize, xq: usize, xs: usize, cols: i32): void {
+export function mv_q8(r0: i32, r1: i32, tid: i32, out: usize, wq: usize, ws: usize, x16: usize, xs: usize, cols: i32): void {
   const nb = cols >> 5;
   for (let r = r0; r < r1; r++) {
     const row = wq + <usize>r * <usize>cols;
     const srow = ws + (<usize>r * <usize>nb << 2);
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      const o = <usize>b << 5;
       const sc = load<f32>(srow + (<usize>b << 2)) * load<f32>(xs + (<usize>b << 2));
-      acc = fma(f32x4.convert_i32x4_s(q8BlockDot(row + o, xq + o)), f32x4.splat(sc), acc);
+      acc = fma(f32x4.convert_i32x4_s(q8BlockDot(row + (<usize>b << 5), x16 + (<usize>b << 6))), f32x4.splat(sc), acc);
     }
     store<f32>(out + (<usize>r << 2), hsum(acc));
   }
