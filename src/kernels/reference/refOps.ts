@@ -302,7 +302,7 @@ export function loraMerge(out: Uint8Array, outDtype: FloatDType, w: RowSource, b
   return encodeInto(f, f.length, outDtype, out);
 }
 
-/** WeightDType name of a float storage format as the safetensors/merge code spells it. */
+/** The safetensors spelling (F32, F16, BF16) of a float storage format. */
 export function floatDTypeOf(dtype: 'f32' | 'f16' | 'bf16'): FloatDType {
   return dtype === 'f32' ? 'F32' : dtype === 'f16' ? 'F16' : 'BF16';
 }
