@@ -6,6 +6,12 @@ import type { WeightDType } from '../../src/core/backend';
 import { encodeFromF32 } from '../../src/core/tensor/dtype';
 import { quantizeQ8_0 } from '../../src/core/tensor/q8_0';
 
+/** Skip the running test and print why (mocha only prints "pending"). */
+export function skipBecause(ctx: Mocha.Context, why: string): never {
+  console.log(`      skipped: ${why}`);
+  return ctx.skip();
+}
+
 /** mulberry32: small, seeded, reproducible. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;

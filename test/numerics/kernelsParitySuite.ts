@@ -5,8 +5,9 @@ import * as assert from 'node:assert/strict';
 import type { Backend, BTensor, OpName, WeightDType } from '../../src/core/backend';
 import { ReferenceBackend } from '../../src/kernels/reference/referenceBackend';
 import { encodeInto } from '../../src/core/merge/convert';
+import { floatDType } from '../../src/core/tensor/dtype';
 import { Xxh32 } from '../../src/core/merge/xxh32';
-import { TOL, encode, expectClose, randArray, rng, type Tol } from './kernelsHelpers';
+import { TOL, encode, expectClose, randArray, rng, skipBecause, type Tol } from './kernelsHelpers';
 
 export interface ParityOptions {
   /** Ops the backend is expected to run itself (supports() true); others are still checked through its fallback. */
@@ -91,7 +92,6 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
 
   // loraMerge (the merge's fused widen + delta + round): exact by construction, so compared bit for bit.
   const FLOATS = ['f32', 'f16', 'bf16'] as const;
-  const FLOAT_NAME = { f32: 'F32', f16: 'F16', bf16: 'BF16' } as const;
   const rawOf = (be: Backend, t: BTensor): Uint8Array => be.hostView(t)!.slice();
   /** Rounding edge cases: bf16 and f16 ties (both parities), f16 subnormals and underflow, signed zeros, near-overflow. */
   const edgeValues = (): Float32Array => {
@@ -107,7 +107,7 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
     for (const od of FLOATS) {
       it(`loraMerge conversion ${wd} -> ${od} (no delta) is bit-exact, edge values included`, function () {
         const be = get();
-        if (!be.loraMerge) this.skip();
+        if (!be.loraMerge) skipBecause(this, `${be.info.name} has no loraMerge (it keeps tensors off the host, so it cannot merge); the wasm and reference suites run this`);
         let values = edgeValues();
         // Values that overflow the output (f16 past 65520, bf16 past its max) are the non-finite test's business.
         const f16 = wd === 'f16' || od === 'f16', bf16 = wd === 'bf16' || od === 'bf16';
@@ -124,7 +124,7 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
     for (const [wd, od] of [['bf16', 'bf16'], ['f16', 'f16'], ['f32', 'f32'], ['f16', 'bf16'], ['bf16', 'f32']] as const) {
       it(`loraMerge ${wd} -> ${od} rows=${rows} cols=${cols} r=${r}: identical to widen + loraDelta + round, close to the reference`, async function () {
         const be = get();
-        if (!be.loraMerge) this.skip();
+        if (!be.loraMerge) skipBecause(this, `${be.info.name} has no loraMerge (it keeps tensors off the host, so it cannot merge); the wasm and reference suites run this`);
         const wv = randArray(rows! * cols!, 41, 0.5);
         const w = both(wd, [rows!, cols!], wv);
         const b = both('f32', [rows!, r!], randArray(rows! * r!, 42, 0.1));
@@ -136,7 +136,7 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
         be.write(wide, encode(await be.read(w[0]), 'f32'));
         be.loraDelta(wide, b[0], a[0], 1.5);
         const want = new Uint8Array(rows! * cols! * (od === 'f32' ? 4 : 2));
-        assert.equal(encodeInto(await be.read(wide), rows! * cols!, FLOAT_NAME[od], want), -1);
+        assert.equal(encodeInto(await be.read(wide), rows! * cols!, floatDType(od), want), -1);
         if (options.mergeMatchesDelta !== false) assert.deepEqual(rawOf(be, out), want, 'fused vs unfused');
         const outRef = oracle.alloc(od, [rows!, cols!]);
         oracle.loraMerge(outRef, w[1], b[1], a[1], 1.5);
@@ -149,7 +149,7 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
   for (const od of FLOATS) {
     it(`loraMerge into ${od} reports the first non-finite output (overflow, inf, NaN), in the SIMD body and the tail`, function () {
       const be = get();
-      if (!be.loraMerge) this.skip();
+      if (!be.loraMerge) skipBecause(this, `${be.info.name} has no loraMerge (it keeps tensors off the host, so it cannot merge); the wasm and reference suites run this`);
       const [rows, cols] = [9, 37];
       for (const [at, value] of [[3 * cols + 5, od === 'f16' ? 70000 : Infinity], [8 * cols + 36, NaN], [2 * cols + 33, -Infinity]] as const) {
         const v = randArray(rows * cols, 51, 1);
@@ -173,7 +173,7 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
   });
   it('xxh32Stripes over backend memory gives the JS hash', function () {
     const be = get();
-    if (!be.xxh32Stripes) this.skip();
+    if (!be.xxh32Stripes) skipBecause(this, `${be.info.name} has no xxh32Stripes; the wasm suites run this`);
     for (const bytes of [16, 1000, 1 << 20]) {
       const t = be.alloc('f32', [Math.ceil(bytes / 4)]);
       const view = be.hostView(t)!.subarray(0, bytes);

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import type { Backend } from '../../src/core/backend';
 import { createWebGpuBackend } from '../../src/kernels/createBackend.node';
 import { loadDawn, openWebGpuDevice } from '../../src/kernels/webgpu/webgpuDevice.node';
+import { skipBecause } from './kernelsHelpers';
 import { defineParity } from './kernelsParitySuite';
 
 const CHILD = process.env['LWB_WEBGPU_CHILD'] === '1';
@@ -32,13 +33,11 @@ if (!CHILD) {
     for (const file of fs.readdirSync(WGSL_DIR).filter((f) => f.endsWith('.wgsl'))) {
       it(`${file} compiles and builds a compute pipeline`, async function () {
         if (typeof dawn === 'string') {
-          console.log(`      skipped: ${dawn}`);
-          this.skip();
+          skipBecause(this, dawn);
         }
         const opened = await openWebGpuDevice(['backend=null']);
         if (typeof opened === 'string') {
-          console.log(`      skipped: Dawn null backend unavailable: ${opened}`);
-          this.skip();
+          skipBecause(this, `Dawn null backend unavailable: ${opened}`);
         }
         const { device } = opened;
         try {
@@ -62,8 +61,7 @@ if (!CHILD) {
     it('runs the parity suite on WebGPU', function () {
       const dawn = loadDawn();
       if (typeof dawn === 'string') {
-        console.log(`      skipped: ${dawn}`);
-        this.skip();
+        skipBecause(this, dawn);
       }
       const ss = swiftShader();
       const env: NodeJS.ProcessEnv = { ...process.env, LWB_WEBGPU_CHILD: '1' };
@@ -75,10 +73,11 @@ if (!CHILD) {
       const r = spawnSync(process.execPath, [mocha, '--no-config', '--require', 'tsx/cjs', '--extension', 'ts', '--timeout', '600000', '--reporter', 'dot', __filename],
         { env, encoding: 'utf8', cwd: path.join(__dirname, '../..'), maxBuffer: 64 << 20 });
       const out = `${r.stdout}\n${r.stderr}`;
-      const summary = out.split('\n').filter((l) => /passing|failing|pending|skipped:|adapter:/.test(l)).join('\n');
+      const summary = [...new Set(out.split('\n').filter((l) => /passing|failing|pending|skipped:|adapter:/.test(l)).map((l) => l.replace(/^[.,\s]+/, '      ')))].join('\n');
       console.log(`      ${ss && !process.env['LWB_WEBGPU_NATIVE'] ? `SwiftShader ICD ${ss.icd}` : 'system Vulkan/Metal/D3D12'}\n${summary}`);
       assert.equal(r.status, 0, out.slice(-6000));
-      if (/\b0 passing/.test(out) || !/passing/.test(out)) this.skip();
+      // The child ran but found no adapter (it printed why above): nothing was compared, so report a skip, not a pass.
+      if (/\b0 passing/.test(out) || !/passing/.test(out)) skipBecause(this, 'the WebGPU child process found no adapter (see its output above)');
     });
   });
 } else {
@@ -87,8 +86,7 @@ if (!CHILD) {
     before(async function () {
       const gpu = await createWebGpuBackend(true);
       if (typeof gpu === 'string') {
-        console.log(`      skipped: no WebGPU adapter: ${gpu}`);
-        this.skip();
+        skipBecause(this, `no WebGPU adapter: ${gpu}`);
       }
       be = gpu;
       console.log(`      adapter: ${be.info.detail}`);

@@ -5,7 +5,7 @@
 import type { Backend, BTensor } from '../backend';
 import type { WeightTensor } from '../safetensors/modelWeights';
 import { CoreError } from '../errors';
-import { isFloatDType, numel, type FloatDType } from '../tensor/dtype';
+import { floatStorage, isFloatDType, numel, type FloatDType } from '../tensor/dtype';
 import { decodeInto } from './convert';
 import type { InputReader } from './inputReader';
 import type { TensorOp } from './plan';
@@ -98,13 +98,6 @@ function applyDora(w: Float32Array, rows: number, cols: number, magnitude: Float
   }
 }
 
-const WEIGHT_DTYPE: Record<FloatDType, 'f32' | 'f16' | 'bf16'> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
-
-/** The backend storage format of a float safetensors dtype. */
-export function weightDType(d: FloatDType): 'f32' | 'f16' | 'bf16' {
-  return WEIGHT_DTYPE[d];
-}
-
 /**
  * One merged tensor on the backend (Backend.loraMerge): widen + delta + round in a single pass over `w` (stored dtype),
  * or for DoRA widen + delta into f32, the row renormalisation on the host, then one rounding pass. Same arithmetic as
@@ -116,7 +109,7 @@ export function mergeOnBackend(backend: Backend, w: BTensor, f: LoraFactors, sca
   if (!merge) throw new CoreError('unsupported', `The ${backend.info.name} backend cannot merge; use the wasm or reference backend.`);
   const bT = upload(backend, f.left, [f.rows, f.r], 'merge.B');
   const aT = upload(backend, f.right, [f.r, f.cols], 'merge.A');
-  const out = backend.alloc(weightDType(outDtype), [f.rows, f.cols], 'merge.out', 'none');
+  const out = backend.alloc(floatStorage(outDtype), [f.rows, f.cols], 'merge.out', 'none');
   try {
     if (!f.magnitude) return { out, bad: merge(out, w, bT, aT, scaling) };
     const wide = backend.alloc('f32', [f.rows, f.cols], 'merge.dora', 'none');

@@ -9,8 +9,8 @@ import { CoreError, throwIfAborted } from '../errors';
 import type { ProgressFn, WritableFsPort } from '../ports';
 import { basename, dirname, isInside, joinPath } from '../paths';
 import { ShardWriter, buildShardIndex, tensorBytes } from '../safetensors/writer';
-import { DTYPE_BYTES, isFloatDType, numel, type FloatDType } from '../tensor/dtype';
-import { applyLoraBias, loadLoraFactors, mergeOnBackend, readF32, weightDType } from './compute';
+import { DTYPE_BYTES, floatStorage, isFloatDType, numel, type FloatDType } from '../tensor/dtype';
+import { applyLoraBias, loadLoraFactors, mergeOnBackend, readF32 } from './compute';
 import { encodeInto } from './convert';
 import { InputReader, type FileDigest } from './inputReader';
 import { buildManifest } from './manifest';
@@ -133,7 +133,7 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
     const nextLora = new Map(loraTensors.map((t, i) => [t.name, loraTensors[i + 1]]));
     const readBase = (t: PlannedTensor): BaseRead => {
       const op = t.op as Extract<PlannedTensor['op'], { kind: 'lora' }>;
-      const tensor = backend.alloc(weightDType(op.src.dtype as FloatDType), t.shape, t.name, 'none');
+      const tensor = backend.alloc(floatStorage(op.src.dtype as FloatDType), t.shape, t.name, 'none');
       const read = reader.read(op.src.file, op.src.begin, hostView(tensor));
       read.catch(() => undefined); // awaited by its user; never an unhandled rejection meanwhile
       return { name: t.name, tensor, read };
@@ -195,8 +195,8 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
             // copy / replace: stream in chunks through backend memory, converting when the output dtype differs.
             const src = op.src;
             const convert = src.dtype !== t.dtype;
-            if (!isFloatDType(src.dtype) || !isFloatDType(t.dtype)) {
-              if (convert) throw new CoreError('internal', `cannot convert '${t.name}' from ${src.dtype} to ${t.dtype}`);
+            if (convert && (!isFloatDType(src.dtype) || !isFloatDType(t.dtype))) {
+              throw new CoreError('internal', `cannot convert '${t.name}' from ${src.dtype} to ${t.dtype}`);
             }
             const n = numel(src.shape);
             const cols = src.shape.length > 1 ? src.shape[src.shape.length - 1]! : n;
@@ -205,13 +205,13 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
             for (let e = 0; e < n; e += perChunk) {
               const m = Math.min(perChunk, n - e);
               // Integer tensors travel as raw bytes in an f32-typed buffer of the same byte length (rounded up).
-              const inT = isFloatDType(src.dtype) ? backend.alloc(weightDType(src.dtype), [m], t.name, 'none') : backend.alloc('f32', [Math.ceil((m * srcElem) / 4)], t.name, 'none');
+              const inT = isFloatDType(src.dtype) ? backend.alloc(floatStorage(src.dtype), [m], t.name, 'none') : backend.alloc('f32', [Math.ceil((m * srcElem) / 4)], t.name, 'none');
               let outT = inT;
               try {
                 const raw = hostView(inT).subarray(0, m * srcElem);
                 await reader.read(src.file, src.begin + e * srcElem, raw);
                 if (convert) {
-                  outT = backend.alloc(weightDType(t.dtype as FloatDType), [m], t.name, 'none');
+                  outT = backend.alloc(floatStorage(t.dtype as FloatDType), [m], t.name, 'none');
                   const bad = backend.loraMerge!(outT, inT, null, null, 0);
                   if (bad >= 0) throw nonFinite(t, e + bad, cols);
                 }

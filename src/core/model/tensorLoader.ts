@@ -7,7 +7,7 @@ import { CoreError, throwIfAborted } from '../errors';
 import type { ByteSource, FsPort } from '../ports';
 import { readFully } from '../safetensors/header';
 import type { WeightTensor } from '../safetensors/modelWeights';
-import { numel, type DType } from '../tensor/dtype';
+import { floatStorage, isFloatDType, numel, type DType, type FloatStorage } from '../tensor/dtype';
 import { Q8_0_BLOCK, q8_0Bytes, quantizeQ8_0 } from '../tensor/q8_0';
 
 /** Bytes per chunk when a tensor is converted on the way in. */
@@ -66,8 +66,8 @@ export function decodeToF32(dtype: DType, bytes: Uint8Array, out?: Float32Array)
 }
 
 /** The backend format a stored dtype keeps. */
-export function weightDTypeOf(d: DType): WeightDType | null {
-  return d === 'F32' ? 'f32' : d === 'F16' ? 'f16' : d === 'BF16' ? 'bf16' : null;
+export function weightDTypeOf(d: DType): FloatStorage | null {
+  return isFloatDType(d) ? floatStorage(d) : null;
 }
 
 /** Opens each file once and reads tensors by name; counts bytes for progress. */
@@ -133,7 +133,6 @@ export class TensorLoader {
     }
     // Quantize inside the backend (SIMD kernels, no host f32 copy) when it can; else decode and quantize here.
     const inBackend = want === 'q8_0' && this.backend.writeQuantized !== undefined;
-    const srcDtype = t.dtype === 'F32' ? 'f32' : t.dtype === 'F16' ? 'f16' : 'bf16';
     for (let r = 0; r < rows; r += rowsPerChunk) {
       throwIfAborted(this.signal);
       const nr = Math.min(rowsPerChunk, rows - r);
@@ -141,7 +140,7 @@ export class TensorLoader {
       await readFully(src, t.begin + r * inBytesPerRow, buf);
       this.bytesRead += buf.length;
       if (inBackend) {
-        this.backend.writeQuantized!(bt, buf, srcDtype, r * cols);
+        this.backend.writeQuantized!(bt, buf, stored, r * cols);
         continue;
       }
       const values = decodeToF32(t.dtype, buf);

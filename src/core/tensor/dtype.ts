@@ -14,6 +14,22 @@ export function isDType(s: string): s is DType {
 /** Float dtypes the merge and the engine compute with. */
 export type FloatDType = 'F32' | 'F16' | 'BF16';
 
+/** How a backend stores a float tensor (Backend's WeightDType without q8_0). */
+export type FloatStorage = 'f32' | 'f16' | 'bf16';
+
+const STORAGE: Readonly<Record<FloatDType, FloatStorage>> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
+const FLOAT_DTYPE: Readonly<Record<FloatStorage, FloatDType>> = { f32: 'F32', f16: 'F16', bf16: 'BF16' };
+
+/** The backend storage format of a float safetensors dtype. */
+export function floatStorage(d: FloatDType): FloatStorage {
+  return STORAGE[d];
+}
+
+/** The safetensors spelling of a backend float storage format. */
+export function floatDType(s: FloatStorage): FloatDType {
+  return FLOAT_DTYPE[s];
+}
+
 export function isFloatDType(d: DType): d is FloatDType {
   return d === 'F32' || d === 'F16' || d === 'BF16';
 }

@@ -301,8 +301,3 @@ export function loraMerge(out: Uint8Array, outDtype: FloatDType, w: RowSource, b
   if (b && a) loraDelta(f, b, a, scale);
   return encodeInto(f, f.length, outDtype, out);
 }
-
-/** The safetensors spelling (F32, F16, BF16) of a float storage format. */
-export function floatDTypeOf(dtype: 'f32' | 'f16' | 'bf16'): FloatDType {
-  return dtype === 'f32' ? 'F32' : dtype === 'f16' ? 'F16' : 'BF16';
-}

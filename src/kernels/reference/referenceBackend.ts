@@ -2,7 +2,7 @@
 // from refOps.ts. Always available, pure (no node:*), and the oracle of the parity tests.
 
 import type { Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
-import { decodeToF32, numel } from '../../core/tensor/dtype';
+import { decodeToF32, floatDType, numel } from '../../core/tensor/dtype';
 import { quantizeQ8_0 } from '../../core/tensor/q8_0';
 import * as ref from './refOps';
 
@@ -62,7 +62,7 @@ export class ReferenceBackend implements Backend {
 
   writeQuantized(t: BTensor, bytes: Uint8Array, srcDtype: 'f32' | 'f16' | 'bf16', valueOffset = 0): void {
     const count = bytes.byteLength / (srcDtype === 'f32' ? 4 : 2);
-    const values = decodeToF32(bytes, srcDtype === 'f32' ? 'F32' : srcDtype === 'f16' ? 'F16' : 'BF16', count);
+    const values = decodeToF32(bytes, floatDType(srcDtype), count);
     this.write(t, quantizeQ8_0(values), (valueOffset / ref.Q8_BLOCK) * ref.Q8_BLOCK_BYTES);
   }
 
@@ -100,7 +100,7 @@ export class ReferenceBackend implements Backend {
     const O = this.own(out), W = this.own(w);
     if (O.dtype === 'q8_0' || W.dtype === 'q8_0') throw new Error('loraMerge: f32/f16/bf16 tensors only');
     if (numel(O.shape) !== numel(W.shape)) throw new Error('loraMerge: out and w differ in size');
-    return ref.loraMerge(O.bytes, ref.floatDTypeOf(O.dtype), this.rows(W), b && this.rows(this.own(b)), a && this.rows(this.own(a)), scale);
+    return ref.loraMerge(O.bytes, floatDType(O.dtype), this.rows(W), b && this.rows(this.own(b)), a && this.rows(this.own(a)), scale);
   }
 
   rmsnorm(out: BTensor, x: BTensor, weight: BTensor, n: number, eps: number): void {

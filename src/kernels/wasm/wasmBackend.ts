@@ -10,7 +10,7 @@
 // memory32 spaces work on every Node and cost ~0.5 us per hand-off (KERNELS.md). TODO(#6): a memory64 build for Node 24.
 
 import type { Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
-import { numel } from '../../core/tensor/dtype';
+import { floatDType, numel, type FloatStorage } from '../../core/tensor/dtype';
 import * as ref from '../reference/refOps';
 import { checkShape, matrixShape } from '../reference/referenceBackend';
 import type { KernelExports, KernelRunner, ThreadedKernel } from './kernelTable';
@@ -307,7 +307,7 @@ export class WasmBackend implements Backend {
     const threads = this.runner.threads;
     const extra = B && A ? this.staged(s, [B, B.bytes], [A, A.bytes]) : 0;
     if (!s.tryBeginOp(extra + threads * (r * 16 + 4) + 256)) {
-      return ref.loraMerge(O.space.bytes(O.ptr, O.bytes), ref.floatDTypeOf(O.dtype), this.rowSource(W), B && this.rowSource(B), A && this.rowSource(A), scale);
+      return ref.loraMerge(O.space.bytes(O.ptr, O.bytes), floatDType(O.dtype), this.rowSource(W), B && this.rowSource(B), A && this.rowSource(A), scale);
     }
     const f = new OpFrame(s);
     const bp = B ? f.stage(B, 'in') : 0;
@@ -322,7 +322,8 @@ export class WasmBackend implements Backend {
     const row = Math.min(...slots);
     if (row >= W.rows) return -1;
     // The kernel names the row; the column comes from the stored output row.
-    const outRow = ref.decodeVector(this.rowSource(O)).subarray(row * O.cols, (row + 1) * O.cols);
+    const outRow = new Float32Array(O.cols);
+    this.rowSource(O).row(row, outRow);
     const col = outRow.findIndex((v) => !Number.isFinite(v));
     return row * O.cols + Math.max(col, 0);
   }
@@ -340,7 +341,7 @@ export class WasmBackend implements Backend {
       }
     }
     const oTmp = W.space.alloc(O.bytes);
-    if (oTmp < 0) return ref.loraMerge(O.space.bytes(O.ptr, O.bytes), ref.floatDTypeOf(O.dtype as 'f32'), this.rowSource(W), B && this.rowSource(B), A && this.rowSource(A), scale);
+    if (oTmp < 0) return ref.loraMerge(O.space.bytes(O.ptr, O.bytes), floatDType(O.dtype as FloatStorage), this.rowSource(W), B && this.rowSource(B), A && this.rowSource(A), scale);
     const t = new WasmTensor(O.dtype, O.shape, W.space, oTmp, O.bytes, O.rows, O.cols, `${O.label}.tmp`);
     try {
       const bad = this.loraMerge(t, W, B, A, scale);

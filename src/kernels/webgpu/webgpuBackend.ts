@@ -4,7 +4,7 @@
 // Ops are submitted in order on the device queue; read/argmax await a buffer map, as Backend's async reads allow.
 
 import type { Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
-import { decodeToF32, numel } from '../../core/tensor/dtype';
+import { decodeToF32, floatDType, numel } from '../../core/tensor/dtype';
 import { quantizeQ8_0 } from '../../core/tensor/q8_0';
 import { Q8_BLOCK_BYTES, f16Lut } from '../reference/refOps';
 import { checkShape, matrixShape } from '../reference/referenceBackend';
@@ -99,7 +99,7 @@ export class WebGpuBackend implements Backend {
 
   writeQuantized(t: BTensor, bytes: Uint8Array, srcDtype: 'f32' | 'f16' | 'bf16', valueOffset = 0): void {
     const count = bytes.byteLength / (srcDtype === 'f32' ? 4 : 2);
-    const values = decodeToF32(bytes, srcDtype === 'f32' ? 'F32' : srcDtype === 'f16' ? 'F16' : 'BF16', count);
+    const values = decodeToF32(bytes, floatDType(srcDtype), count);
     this.write(t, quantizeQ8_0(values), (valueOffset / 32) * Q8_BLOCK_BYTES);
   }
 

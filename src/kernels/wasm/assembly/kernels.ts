@@ -464,7 +464,7 @@ function toF16Scalar(bits: u32): u32 {
   const e = i32x4.splat(dtype == 2 ? 0x7f80 : 0x7c00);
   v128.store64_lane(o + (<usize>j << 1), i16x8.narrow_i32x4_u(h, h), 0);
   const bad = i32x4.eq(v128.and(h, e), e);
-  if (dtype == 0 || dtype == 1) return bad;
+  if (dtype == 1) return bad;
   // bf16's rounding add can wrap a NaN with a full payload around to a finite pattern: check the input too.
   return v128.or(bad, i32x4.eq(v128.and(v, i32x4.splat(0x7f800000)), i32x4.splat(0x7f800000)));
 }
