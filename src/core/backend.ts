@@ -43,9 +43,11 @@ export interface Backend {
 
   /**
    * Zero-filled tensor; with `fill: 'none'` its contents are unspecified (the caller overwrites every byte, e.g. a file
-   * read straight into it), which spares a pass over reused memory.
+   * read straight into it), which spares a pass over reused memory. `use: 'weight'` marks a matrix that only matmul,
+   * loraApply and embed read: the backend may store it in whatever layout its kernels stream fastest (write, read and
+   * hostView still speak row-major; hostView may then be null).
    */
-  alloc(dtype: WeightDType, shape: readonly number[], label?: string, fill?: 'zero' | 'none'): BTensor;
+  alloc(dtype: WeightDType, shape: readonly number[], label?: string, fill?: 'zero' | 'none', use?: 'weight'): BTensor;
   /**
    * Copy raw little-endian bytes in the tensor's storage format into it, starting at `byteOffset`.
    * q8_0 bytes are GGUF block_q8_0 (f16 scale + 32 int8) per 32 values; a backend may repack them internally.

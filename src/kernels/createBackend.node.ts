@@ -29,6 +29,8 @@ export interface CreateBackendOptions {
   readonly maxMemoryBytes?: number;
   /** Tests only: slow down one helper thread. */
   readonly slowHelper?: ThreadPoolOptions['slowHelper'];
+  /** Tests only: column-panel width of WASM weights for every dtype (a multiple of 256), so small tensors use panels. */
+  readonly panelCols?: number;
 }
 
 /** Threads to use: `requested` when positive, else one per core. */
@@ -51,7 +53,7 @@ export async function createWasmBackend(options: CreateBackendOptions = {}): Pro
   } else {
     runner = new InlineRunner(module);
   }
-  return new WasmBackend(runner, { maxMemoryBytes: options.maxMemoryBytes, variant: variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD' });
+  return new WasmBackend(runner, { maxMemoryBytes: options.maxMemoryBytes, variant: variant === 'relaxed' ? 'relaxed SIMD' : 'SIMD', panelCols: options.panelCols });
 }
 
 /**

@@ -26,9 +26,10 @@ const ALL: readonly WeightDType[] = ['f32', 'f16', 'bf16', 'q8_0'];
 /** Registers the parity tests; `get` returns the backend created in the caller's before() hook. */
 export function defineParity(get: () => Backend, options: ParityOptions = {}): void {
   const oracle = new ReferenceBackend();
-  const both = (dtype: WeightDType, shape: number[], values: Float32Array): [BTensor, BTensor] => {
+  /** `use: 'weight'` for the operands only matmul, loraApply and embed read: the backend may lay them out its own way. */
+  const both = (dtype: WeightDType, shape: number[], values: Float32Array, use?: 'weight'): [BTensor, BTensor] => {
     const bytes = encode(values, dtype);
-    const a = get().alloc(dtype, shape);
+    const a = get().alloc(dtype, shape, '', 'zero', use);
     get().write(a, bytes);
     const b = oracle.alloc(dtype, shape);
     oracle.write(b, bytes);
@@ -42,14 +43,14 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
 
   const mmShapes: Array<[number, number, number]> = options.small
     ? [[1, 32, 1], [7, 96, 1], [33, 160, 1], [5, 64, 3], [17, 288, 5], [9, 64, 8]]
-    : [[1, 32, 1], [7, 96, 1], [33, 160, 1], [130, 1056, 1], [5, 64, 3], [17, 288, 5], [9, 512, 8], [67, 544, 13], [300, 1024, 1]];
+    : [[1, 32, 1], [7, 96, 1], [33, 160, 1], [130, 1056, 1], [5, 64, 3], [17, 288, 5], [9, 512, 8], [67, 544, 13], [300, 1024, 1], [19, 608, 1], [10, 800, 6]];
   for (const dtype of ALL) {
     const shapes = dtype === 'q8_0' ? mmShapes : [...mmShapes, [3, 37, 1], [5, 3, 2], [11, 45, 6]] as Array<[number, number, number]>;
     for (const [rows, cols, n] of shapes) {
       it(`matmul ${dtype} rows=${rows} cols=${cols} n=${n}`, async () => {
         const wv = randArray(rows * cols, rows * 7 + cols, 0.5);
         const xv = randArray(n * cols, cols * 3 + n);
-        const w = both(dtype, [rows, cols], wv);
+        const w = both(dtype, [rows, cols], wv, 'weight');
         const x = both('f32', [n, cols], xv);
         const out = zeros([n, rows]);
         get().matmul(out[0], w[0], x[0], n);
@@ -65,10 +66,10 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
   }
 
   for (const dtype of ['f32', 'f16', 'bf16'] as const) {
-    for (const [rows, cols, r, n] of [[33, 70, 8, 1], [64, 96, 16, 3], [5, 7, 1, 2]]) {
+    for (const [rows, cols, r, n] of [[33, 70, 8, 1], [64, 96, 16, 3], [5, 7, 1, 2], [40, 600, 8, 2]]) {
       it(`loraApply ${dtype} rows=${rows} cols=${cols} r=${r} n=${n}`, async () => {
-        const a = both(dtype, [r!, cols!], randArray(r! * cols!, 11, 0.3));
-        const b = both(dtype, [rows!, r!], randArray(rows! * r!, 12, 0.3));
+        const a = both(dtype, [r!, cols!], randArray(r! * cols!, 11, 0.3), 'weight');
+        const b = both(dtype, [rows!, r!], randArray(rows! * r!, 12, 0.3), 'weight');
         const x = both('f32', [n!, cols!], randArray(n! * cols!, 13));
         const out = both('f32', [n!, rows!], randArray(n! * rows!, 14));
         const tmp = zeros([n!, r!]);
@@ -265,10 +266,9 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
     await check(dst, { atol: 0, rtol: 0, nmse: 0 }, 'copyRows');
   });
 
-  for (const dtype of ALL) {
-    it(`embed ${dtype} and argmax`, async () => {
-      const cols = dtype === 'q8_0' ? 96 : 45;
-      const table = both(dtype, [11, cols], randArray(11 * cols, 91));
+  for (const [dtype, cols] of ALL.flatMap((d) => (d === 'q8_0' ? [96, 608] : [45, 600]).map((c) => [d, c] as const))) {
+    it(`embed ${dtype} cols=${cols} and argmax`, async () => {
+      const table = both(dtype, [11, cols], randArray(11 * cols, 91), 'weight');
       const out = zeros([4, cols]);
       const ids = new Int32Array([3, 0, 10, 3]);
       get().embed(out[0], table[0], ids);
@@ -280,12 +280,13 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
 
   for (const src of ['f32', 'f16', 'bf16'] as const) {
     it(`writeQuantized (quantize-on-load) from ${src}, in two parts`, async () => {
-      const rows = 6, cols = 96;
+      // 608 columns: three column panels where a backend lays weights out in panels of 256; the halves split a row.
+      const rows = 6, cols = 608;
       const v = randArray(rows * cols, 95, 2);
       const bytes = encode(v, src);
       const half = (rows * cols) / 2;
       const bpv = src === 'f32' ? 4 : 2;
-      const pair = [get().alloc('q8_0', [rows, cols]), oracle.alloc('q8_0', [rows, cols])] as [BTensor, BTensor];
+      const pair = [get().alloc('q8_0', [rows, cols], '', 'zero', 'weight'), oracle.alloc('q8_0', [rows, cols])] as [BTensor, BTensor];
       for (const [be, t] of [[get(), pair[0]], [oracle, pair[1]]] as const) {
         assert.ok(be.writeQuantized, 'writeQuantized missing');
         be.writeQuantized(t, bytes.subarray(0, half * bpv), src, 0);

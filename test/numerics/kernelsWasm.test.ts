@@ -43,6 +43,71 @@ describe('numerics: wasm parity with tensors spread over small memories (cap 3 M
   defineParity(() => be, { mergeMatchesDelta: false });
 });
 
+describe('numerics: wasm parity with weights in column panels of 256 (2 threads)', function () {
+  // Production panels are 2048 columns wide (PANEL_COLS); narrow ones put every weight of the suite over several
+  // panels, the last one narrower, so matvec partial sums, mm's per-panel k-blocks, embed, write, read and q8_0 all
+  // see the layout.
+  this.timeout(120000);
+  let be: Backend;
+  before(async () => {
+    await built();
+    be = await createWasmBackend({ threads: 2, panelCols: 256 });
+  });
+  after(() => be?.dispose());
+  defineParity(() => be);
+
+  it('stores a weight in panels (no host view) and reads back what was written in odd pieces, every dtype', async () => {
+    const rows = 7, cols = 600;
+    for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+      const values = randArray(rows * cols, 3);
+      const bytes = encode(values, dtype);
+      const w = be.alloc(dtype, [rows, cols], 'w', 'none', 'weight');
+      assert.equal(be.hostView(w), null, `${dtype}: a panelled weight has no row-major host view`);
+      const es = dtype === 'f32' ? 4 : 2;
+      // Pieces that start and end mid-row and mid-panel.
+      const cuts = [0, 5, 300, 257 * 3, 1999, rows * cols].map((e) => e * es);
+      for (let i = 0; i + 1 < cuts.length; i++) be.write(w, bytes.subarray(cuts[i]!, cuts[i + 1]!), cuts[i]!);
+      const plain = be.alloc(dtype, [rows, cols]);
+      be.write(plain, bytes);
+      assert.notEqual(be.hostView(plain), null);
+      assert.deepEqual(await be.read(w), await be.read(plain), `${dtype} round trip`);
+      be.free(w);
+      be.free(plain);
+    }
+  });
+
+  it('gives bit-identical matvec and matmul results on 1 and 3 threads with panels', async () => {
+    const one = await createWasmBackend({ threads: 1, panelCols: 256 });
+    const three = await createWasmBackend({ threads: 3, panelCols: 256 });
+    try {
+      for (const dtype of ['f32', 'f16', 'bf16', 'q8_0'] as const) {
+        for (const n of [1, 5]) {
+          const run = async (b: Backend) => {
+            const w = b.alloc(dtype, [301, 608], 'w', 'none', 'weight');
+            b.write(w, encode(randArray(301 * 608, 8), dtype));
+            const x = b.alloc('f32', [n, 608]);
+            b.write(x, encode(randArray(n * 608, 9), 'f32'));
+            const out = b.alloc('f32', [n, 301]);
+            b.matmul(out, w, x, n);
+            return b.read(out);
+          };
+          assert.deepEqual(await run(three), await run(one), `${dtype} n=${n}`);
+        }
+      }
+    } finally {
+      one.dispose();
+      three.dispose();
+    }
+  });
+
+  it('refuses a panelled weight where an op needs a row-major tensor', () => {
+    const w = be.alloc('f32', [4, 600], 'w', 'zero', 'weight');
+    const b = be.alloc('f32', [4, 2]);
+    const a = be.alloc('f32', [2, 600]);
+    assert.throws(() => be.loraDelta(w, b, a, 1), /row-major/);
+  });
+});
+
 describe('numerics: wasm threads, memories, cancellation', function () {
   this.timeout(120000);
   before(built);

@@ -107,7 +107,7 @@ export class TensorLoader {
     const stored = weightDTypeOf(t.dtype);
     if (!stored) throw new CoreError('unsupported', `${t.file}: tensor '${t.name}' has dtype ${t.dtype}; only F32, F16 and BF16 weights are supported.`, t.file);
     const want = target ?? stored;
-    const bt = this.backend.alloc(want, t.shape, label, 'none');
+    const bt = this.backend.alloc(want, t.shape, label, 'none', 'weight');
     const src = await this.source(t.file);
     const total = t.end - t.begin;
     if (want === stored) {

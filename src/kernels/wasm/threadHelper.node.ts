@@ -1,10 +1,10 @@
 // Helper thread of the WASM thread pool (bundled to dist/wasmHelper.js). Instantiates the shared compiled module over
 // every shared memory, then loops: spin briefly, else Atomics.wait for the next job generation, claim row chunks with
-// Atomics.add until none are left, count itself done. Never returns to the event loop while the pool lives, so new
+// claimRows until none are left, count itself done. Never returns to the event loop while the pool lives, so new
 // memories arrive through a MessagePort drained synchronously (receiveMessageOnPort) on an FN_SYNC job.
 
 import { receiveMessageOnPort, workerData, parentPort, type MessagePort } from 'node:worker_threads';
-import { CONTROL_INTS, CTL, FN_SYNC, SPIN_ITERS, THREADED_KERNELS, type KernelExports } from './kernelTable';
+import { claimRows, CONTROL_INTS, CTL, FN_SYNC, SPIN_ITERS, THREADED_KERNELS, type KernelExports } from './kernelTable';
 
 interface HelperData {
   readonly module: WebAssembly.Module;
@@ -12,6 +12,8 @@ interface HelperData {
   readonly control: SharedArrayBuffer;
   readonly port: MessagePort;
   readonly tid: number;
+  /** Threads in the pool, the calling thread included (sizes guided chunks). */
+  readonly threads: number;
   /** Tests only: busy-wait this long per chunk to simulate a helper on a loaded core. */
   readonly delayMs: number;
 }
@@ -40,11 +42,10 @@ function runJob(): void {
   const total = ctl[CTL.TOTAL]!;
   const chunk = ctl[CTL.CHUNK]!;
   const a = Array.from(args.subarray(0, ctl[CTL.NARGS]!));
-  for (;;) {
-    const r0 = Atomics.add(ctl, CTL.NEXT, chunk);
-    if (r0 >= total) break;
+  const end = [0];
+  for (let r0 = claimRows(ctl, total, chunk, data.threads, end); r0 >= 0; r0 = claimRows(ctl, total, chunk, data.threads, end)) {
     if (data.delayMs > 0) Atomics.wait(sleeper, 0, 0, data.delayMs);
-    fn(r0, Math.min(r0 + chunk, total), data.tid, ...a);
+    fn(r0, end[0]!, data.tid, ...a);
   }
 }
 

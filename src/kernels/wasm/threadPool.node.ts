@@ -1,12 +1,13 @@
 // Thread pool for the WASM kernels: the calling thread (the engine worker) plus threads-1 helper worker_threads share
-// one compiled WebAssembly.Module and every shared WebAssembly.Memory. Jobs are split into dynamic row chunks claimed
-// with Atomics.add (a static split gives 1.0x when the other core is busy); hand-off spins before waiting (KERNELS.md).
+// one compiled WebAssembly.Module and every shared WebAssembly.Memory. Jobs are split into guided dynamic row chunks
+// claimed with compare-exchange (claimRows; a static split gives 1.0x when the other core is busy); hand-off spins
+// before waiting (KERNELS.md).
 
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { CONTROL_INTS, CTL, FN_SYNC, MAX_ARGS, SPIN_ITERS, THREADED_KERNELS, type KernelExports, type KernelRunner, type ThreadedKernel } from './kernelTable';
+import { claimRows, CONTROL_INTS, CTL, FN_SYNC, MAX_ARGS, SPIN_ITERS, THREADED_KERNELS, type KernelExports, type KernelRunner, type ThreadedKernel } from './kernelTable';
 
 export interface ThreadPoolOptions {
   /** Tests only: per-chunk delay of helper `helper` (1-based thread id). */
@@ -77,7 +78,7 @@ export class ThreadPool implements KernelRunner {
       const delayMs = options.slowHelper?.tid === tid ? options.slowHelper.delayMs : 0;
       const w = new Worker(entry.file, {
         execArgv: entry.execArgv,
-        workerData: { module, memories, control, port: port2, tid, delayMs },
+        workerData: { module, memories, control, port: port2, tid, threads, delayMs },
         transferList: [port2],
       });
       ready.push(new Promise((resolve, reject) => {
@@ -126,10 +127,9 @@ export class ThreadPool implements KernelRunner {
     }
     const started = performance.now();
     this.dispatch(THREADED_KERNELS.indexOf(fn), mem, total, chunk, args);
-    for (;;) {
-      const r0 = Atomics.add(this.ctl, CTL.NEXT, chunk);
-      if (r0 >= total) break;
-      f(r0, Math.min(r0 + chunk, total), 0, ...args);
+    const end = [0];
+    for (let r0 = claimRows(this.ctl, total, chunk, this.threads, end); r0 >= 0; r0 = claimRows(this.ctl, total, chunk, this.threads, end)) {
+      f(r0, end[0]!, 0, ...args);
     }
     const ownDone = performance.now();
     this.waitHelpers();

@@ -20,6 +20,14 @@ import { MAX_MEMORY_BYTES, MemorySpace } from './memorySpace';
 const KC = 256;
 const MM_SCRATCH = 8 * KC * 4 + 64;
 const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3 };
+/**
+ * Column-panel width of weights allocated with use 'weight' (assembly/kernels.ts, "Column panels"): a matvec then reads
+ * x in windows of 2048 floats (8 KiB) that stay in L1 while the weights stream. Measured on 2 threads (same bytes,
+ * interleaved): 4096 columns as two panels +16-27% for f32/f16/bf16. q8_0 keeps whole rows (its activations are i16, a
+ * window of 4096 is 8 KiB already; panels measured -10 to +7%). Must be a multiple of KC and 32.
+ */
+const PANEL_COLS: Record<WeightDType, number> = { f32: 2048, f16: 2048, bf16: 2048, q8_0: 1 << 30 };
+const ELEM_BYTES: Record<WeightDType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 1 };
 /** Work (multiply-adds) below which an op stays on the calling thread: a hand-off would cost more than it saves. */
 const PARALLEL_MIN_WORK = 1 << 16;
 
@@ -36,10 +44,37 @@ class WasmTensor implements BTensor {
     readonly rows: number,
     readonly cols: number,
     readonly label: string,
+    /** Column-panel width (cols: plain row-major); see PANEL_COLS. */
+    readonly pw = cols,
   ) {}
   /** q8_0: byte offset of the scales plane. */
   get scalesOffset(): number {
     return this.rows * this.cols;
+  }
+  get panels(): number {
+    return Math.ceil(this.cols / this.pw);
+  }
+  get panelled(): boolean {
+    return this.pw < this.cols;
+  }
+  /**
+   * Calls fn(at, done, len) for each run of `count` row-major elements from element `first` that is contiguous in
+   * storage: `at` is the storage element index, `done` how many elements came before. One run when not panelled.
+   */
+  runs(first: number, count: number, fn: (at: number, done: number, len: number) => void): void {
+    if (!this.panelled) {
+      fn(first, 0, count);
+      return;
+    }
+    const { rows, cols, pw } = this;
+    for (let done = 0; done < count;) {
+      const e = first + done;
+      const r = Math.floor(e / cols), c = e - r * cols;
+      const c0 = c - (c % pw), wp = Math.min(pw, cols - c0);
+      const len = Math.min(c0 + wp - c, count - done);
+      fn(rows * c0 + r * wp + (c - c0), done, len);
+      done += len;
+    }
   }
 }
 
@@ -74,6 +109,8 @@ export interface WasmBackendOptions {
   readonly maxMemoryBytes?: number;
   /** For info.detail, e.g. 'relaxed-simd'. */
   readonly variant?: string;
+  /** Tests: column-panel width for every dtype (a multiple of KC), instead of PANEL_COLS. */
+  readonly panelCols?: number;
 }
 
 export class WasmBackend implements Backend {
@@ -81,11 +118,15 @@ export class WasmBackend implements Backend {
   private readonly spaces: MemorySpace[] = [];
   private readonly exports: KernelExports[] = [];
   private readonly cap: number;
+  private readonly panelCols: Record<WeightDType, number>;
   private current = 0;
   private disposed = false;
 
   constructor(private readonly runner: KernelRunner, options: WasmBackendOptions = {}) {
     this.cap = Math.min(options.maxMemoryBytes ?? MAX_MEMORY_BYTES, MAX_MEMORY_BYTES);
+    const pc = options.panelCols;
+    if (pc !== undefined && (pc <= 0 || pc % KC)) throw new RangeError(`panelCols must be a positive multiple of ${KC}`);
+    this.panelCols = pc ? { f32: pc, f16: pc, bf16: pc, q8_0: pc } : PANEL_COLS;
     this.info = { name: 'wasm', threads: runner.threads, detail: `WASM ${options.variant ?? 'simd'}, ${runner.threads} thread(s), memories of ${(this.cap / 2 ** 30).toFixed(2)} GiB` };
     this.newSpace();
   }
@@ -117,30 +158,38 @@ export class WasmBackend implements Backend {
     }
   }
 
-  alloc(dtype: WeightDType, shape: readonly number[], label = '', fill: 'zero' | 'none' = 'zero'): BTensor {
+  alloc(dtype: WeightDType, shape: readonly number[], label = '', fill: 'zero' | 'none' = 'zero', use?: 'weight'): BTensor {
     if (this.disposed) throw new Error('WASM backend used after dispose');
     checkShape(dtype, shape);
     const [rows, cols] = matrixShape(shape);
     const bytes = storage(dtype, numel(shape));
+    const pw = use === 'weight' && rows > 1 && cols > this.panelCols[dtype] ? this.panelCols[dtype] : cols;
     if (bytes > this.cap - (1 << 17)) throw new RangeError(`tensor '${label}' (${bytes} bytes) does not fit one WASM memory (${this.cap} bytes)`);
     const order = [this.current, ...this.spaces.map((s) => s.index).filter((i) => i !== this.current)];
     for (const i of order) {
       const s = this.spaces[i]!;
       const p = s.alloc(bytes, fill === 'zero');
-      if (p >= 0) return new WasmTensor(dtype, [...shape], s, p, bytes, rows, cols, label);
+      if (p >= 0) return new WasmTensor(dtype, [...shape], s, p, bytes, rows, cols, label, pw);
     }
     this.current = this.spaces.length;
     const s = this.newSpace();
     const p = s.alloc(bytes, fill === 'zero');
     if (p < 0) throw new RangeError(`out of WASM memory for tensor '${label}'`);
-    return new WasmTensor(dtype, [...shape], s, p, bytes, rows, cols, label);
+    return new WasmTensor(dtype, [...shape], s, p, bytes, rows, cols, label, pw);
   }
 
   write(t: BTensor, bytes: Uint8Array, byteOffset = 0): void {
     const wt = this.own(t);
     if (wt.dtype !== 'q8_0') {
       if (byteOffset < 0 || byteOffset + bytes.byteLength > wt.bytes) throw new RangeError(`write overflows tensor '${wt.label}'`);
-      wt.space.bytes(wt.ptr + byteOffset, bytes.byteLength).set(bytes);
+      if (!wt.panelled) {
+        wt.space.bytes(wt.ptr + byteOffset, bytes.byteLength).set(bytes);
+        return;
+      }
+      const es = ELEM_BYTES[wt.dtype];
+      if (byteOffset % es || bytes.byteLength % es) throw new RangeError(`writes to '${wt.label}' must cover whole values`);
+      const mem = wt.space.bytes(wt.ptr, wt.bytes);
+      wt.runs(byteOffset / es, bytes.byteLength / es, (at, done, len) => mem.set(bytes.subarray(done * es, (done + len) * es), at * es));
       return;
     }
     // GGUF blocks in, SoA out: repacked by the kernel in slabs staged through the scratch arena.
@@ -157,7 +206,8 @@ export class WasmBackend implements Backend {
     for (let b = 0; b < nBlocks; b += slab) {
       const nb = Math.min(slab, nBlocks - b);
       s.bytes(tmp, nb * ref.Q8_BLOCK_BYTES).set(bytes.subarray(b * ref.Q8_BLOCK_BYTES, (b + nb) * ref.Q8_BLOCK_BYTES));
-      ex['repack_q8']!(wt.ptr + (block0 + b) * 32, wt.ptr + wt.scalesOffset + (block0 + b) * 4, tmp, nb);
+      wt.runs((block0 + b) * 32, nb * 32, (at, done, len) =>
+        ex['repack_q8']!(wt.ptr + at, wt.ptr + wt.scalesOffset + (at / 32) * 4, tmp + (done / 32) * ref.Q8_BLOCK_BYTES, len / 32));
     }
   }
 
@@ -178,19 +228,19 @@ export class WasmBackend implements Backend {
       const nv = Math.min(slab, count - v);
       s.bytes(src, nv * bpv).set(bytes.subarray(v * bpv, (v + nv) * bpv));
       ex['decode']!(f32, src, 0, nv, DTYPE_CODE[srcDtype]);
-      const at = valueOffset + v;
-      ex['quant_q8']!(wt.ptr + at, wt.ptr + wt.scalesOffset + (at / 32) * 4, f32, nv);
+      wt.runs(valueOffset + v, nv, (at, done, len) =>
+        ex['quant_q8']!(wt.ptr + at, wt.ptr + wt.scalesOffset + (at / 32) * 4, f32 + done * 4, len));
     }
   }
 
   hostView(t: BTensor): Uint8Array | null {
     const wt = this.own(t);
-    return wt.dtype === 'q8_0' ? null : wt.space.bytes(wt.ptr, wt.bytes);
+    return wt.dtype === 'q8_0' || wt.panelled ? null : wt.space.bytes(wt.ptr, wt.bytes);
   }
 
   async read(t: BTensor): Promise<Float32Array> {
     const wt = this.own(t);
-    if (wt.dtype === 'f32') return wt.space.f32(wt.ptr, wt.rows * wt.cols).slice();
+    if (wt.dtype === 'f32' && !wt.panelled) return wt.space.f32(wt.ptr, wt.rows * wt.cols).slice();
     return ref.decodeVector(this.rowSource(wt));
   }
 
@@ -213,15 +263,19 @@ export class WasmBackend implements Backend {
     const ex = this.exports[s.index]!;
     const q8 = W.dtype === 'q8_0';
     if (n === 1) {
-      const xBytes = q8 ? 3 * cols + (cols / 32) * 4 : W.dtype === 'f16' ? cols * 4 : 0;
+      const xBytes = (q8 ? 3 * cols + (cols / 32) * 4 : W.dtype === 'f16' ? cols * 4 : 0) + (W.panelled ? W.panels * rows * 4 + 64 : 0);
       if (!s.tryBeginOp(this.staged(s, [X, cols * 4], [O, rows * 4]) + xBytes + 256)) {
         ref.matmul(this.view(O), this.rowSource(W), this.view(X), n);
         return;
       }
       const f = new OpFrame(s);
       const xp = f.stage(X, 'in', cols * 4);
-      const op = f.stage(O, 'out', rows * 4);
-      const chunk = this.chunkFor(rows, rows * cols, 64);
+      const out = f.stage(O, 'out', rows * 4);
+      // A panelled weight: one partial sum per panel row (virtual row), then summed per row in panel order.
+      const np = W.panels;
+      const vrows = rows * np;
+      const op = np > 1 ? s.scratch(vrows * 4) : out;
+      const chunk = this.chunkFor(vrows, rows * cols, 64);
       if (q8) {
         // Activations quantized to q8_0 once per call, then integer dot products (llama.cpp vec_dot_q8_0_q8_0).
         const xq = s.scratch(cols);
@@ -229,16 +283,17 @@ export class WasmBackend implements Backend {
         const xs = s.scratch((cols / 32) * 4);
         ex['quant_q8']!(xq, xs, xp, cols);
         ex['q8_widen']!(x16, xq, cols);
-        this.runner.run('mv_q8', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, x16, xs, cols]);
+        this.runner.run('mv_q8', s.index, vrows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, x16, xs, cols, rows, W.pw]);
       } else if (W.dtype === 'f16') {
         // The f16 decode's 2^112 rescale moves onto x once per call (f16_prescale); the kernel undoes any extra scale.
         const xs = s.scratch(cols * 4);
         const e = ex['f16_prescale']!(xs, xp, cols) as number;
-        this.runner.run('mv_f16', s.index, rows, chunk, [op, W.ptr, xs, cols, 2 ** e]);
+        this.runner.run('mv_f16', s.index, vrows, chunk, [op, W.ptr, xs, cols, 2 ** e, rows, W.pw]);
       } else {
         const fn: ThreadedKernel = W.dtype === 'f32' ? 'mv_f32' : 'mv_bf16';
-        this.runner.run(fn, s.index, rows, chunk, [op, W.ptr, xp, cols]);
+        this.runner.run(fn, s.index, vrows, chunk, [op, W.ptr, xp, cols, rows, W.pw]);
       }
+      if (np > 1) ex['mv_reduce']!(out, op, rows, np);
       f.finish();
       return;
     }
@@ -252,7 +307,7 @@ export class WasmBackend implements Backend {
     const op = f.stage(O, 'out', n * rows * 4);
     const scratch = s.scratch(threads * (MM_SCRATCH + 8 * KC * 4));
     const chunk = this.chunkFor(rows, n * rows * cols, 32, 8);
-    this.runner.run('mm', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, xp, n, rows, cols, DTYPE_CODE[W.dtype], scratch]);
+    this.runner.run('mm', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, xp, n, rows, cols, DTYPE_CODE[W.dtype], scratch, W.pw]);
     f.finish();
   }
 
@@ -275,7 +330,7 @@ export class WasmBackend implements Backend {
   }
 
   loraDelta(w: BTensor, b: BTensor, a: BTensor, scale: number): void {
-    const W = this.own(w), B = this.own(b), A = this.own(a);
+    const W = this.rowMajor(w), B = this.rowMajor(b), A = this.rowMajor(a);
     if (W.dtype !== 'f32' || B.dtype !== 'f32' || A.dtype !== 'f32') {
       ref.loraDelta(this.view(W), this.rowSource(B), this.rowSource(A), scale);
       return;
@@ -297,7 +352,7 @@ export class WasmBackend implements Backend {
   }
 
   loraMerge(out: BTensor, w: BTensor, b: BTensor | null, a: BTensor | null, scale: number): number {
-    const O = this.own(out), W = this.own(w);
+    const O = this.rowMajor(out), W = this.rowMajor(w);
     if (O.dtype === 'q8_0' || W.dtype === 'q8_0') throw new Error('loraMerge: f32/f16/bf16 tensors only');
     if (O.rows * O.cols !== W.rows * W.cols) throw new Error(`loraMerge: '${O.label}' and '${W.label}' differ in size`);
     const B = b ? this.f32t(b) : null, A = a ? this.f32t(a) : null;
@@ -366,7 +421,7 @@ export class WasmBackend implements Backend {
   }
 
   rmsnorm(out: BTensor, x: BTensor, weight: BTensor, n: number, eps: number): void {
-    const X = this.f32t(x), O = this.f32t(out), Wt = this.own(weight);
+    const X = this.f32t(x), O = this.f32t(out), Wt = this.rowMajor(weight);
     const d = Wt.rows * Wt.cols;
     if (Wt.dtype !== 'f32') {
       ref.rmsnorm(this.view(O), this.view(X), ref.decodeVector(this.rowSource(Wt)), n, eps);
@@ -459,7 +514,8 @@ export class WasmBackend implements Backend {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       if (id < 0 || id >= T.rows) throw new RangeError(`token id ${id} is outside the embedding table (${T.rows} rows)`);
-      ex['decode']!(op + i * cols * 4, T.ptr + id * cols * bpv, T.ptr + T.scalesOffset + id * (cols / 32) * 4, cols, DTYPE_CODE[T.dtype]);
+      T.runs(id * cols, cols, (at, done, len) =>
+        ex['decode']!(op + (i * cols + done) * 4, T.ptr + at * bpv, T.ptr + T.scalesOffset + (at / 32) * 4, len, DTYPE_CODE[T.dtype]));
     }
     f.finish();
   }
@@ -538,7 +594,7 @@ export class WasmBackend implements Backend {
   }
 
   private rowBroadcast(x: BTensor, v: BTensor, n: number, op: number): void {
-    const X = this.f32t(x), Vt = this.own(v);
+    const X = this.f32t(x), Vt = this.rowMajor(v);
     const d = Vt.rows * Vt.cols;
     if (Vt.dtype !== 'f32') {
       const vec = ref.decodeVector(this.rowSource(Vt));
@@ -561,23 +617,45 @@ export class WasmBackend implements Backend {
   }
 
   private f32t(t: BTensor): WasmTensor {
-    const wt = this.own(t);
+    const wt = this.rowMajor(t);
     if (wt.dtype !== 'f32') throw new Error(`op needs an f32 tensor, '${wt.label}' is ${wt.dtype}`);
     return wt;
   }
 
+  /** Ops other than matmul, loraApply and embed read their operands row-major. */
+  private rowMajor(t: BTensor): WasmTensor {
+    const wt = this.own(t);
+    if (wt.panelled) throw new Error(`op needs a row-major tensor, '${wt.label}' was allocated as a weight (column panels)`);
+    return wt;
+  }
+
   private view(t: WasmTensor): Float32Array {
+    if (t.panelled) throw new Error(`op needs a row-major tensor, '${t.label}' was allocated as a weight (column panels)`);
     return t.space.f32(t.ptr, t.rows * t.cols);
   }
 
   private rowSource(t: WasmTensor): ref.RowSource {
+    if (!t.panelled) return this.panelRows(t, 0, t.cols);
+    // Each panel is a row-major [rows, wp] matrix of its own; a row is its panels' rows side by side.
+    const parts: Array<{ c0: number; wp: number; src: ref.RowSource }> = [];
+    for (let c0 = 0; c0 < t.cols; c0 += t.pw) {
+      const wp = Math.min(t.pw, t.cols - c0);
+      parts.push({ c0, wp, src: this.panelRows(t, c0, wp) });
+    }
+    return { rows: t.rows, cols: t.cols, row: (r, dst) => { for (const p of parts) p.src.row(r, dst.subarray(p.c0, p.c0 + p.wp)); } };
+  }
+
+  /** Rows of the panel starting at column c0 (width wp; c0 = 0, wp = cols: the whole row-major tensor). */
+  private panelRows(t: WasmTensor, c0: number, wp: number): ref.RowSource {
     const buf = t.space.memory.buffer;
-    const count = t.rows * t.cols;
+    const count = t.rows * wp;
+    const at = t.rows * c0;
+    const p = t.ptr + at * ELEM_BYTES[t.dtype];
     switch (t.dtype) {
-      case 'f32': return ref.f32Rows(this.view(t), t.rows, t.cols);
-      case 'f16': return ref.f16Rows(new Uint16Array(buf, t.ptr, count), t.rows, t.cols);
-      case 'bf16': return ref.bf16Rows(new Uint16Array(buf, t.ptr, count), t.rows, t.cols);
-      case 'q8_0': return ref.q8SoaRows(new Int8Array(buf, t.ptr, count), new Float32Array(buf, t.ptr + t.scalesOffset, count / 32), t.rows, t.cols);
+      case 'f32': return ref.f32Rows(new Float32Array(buf, p, count), t.rows, wp);
+      case 'f16': return ref.f16Rows(new Uint16Array(buf, p, count), t.rows, wp);
+      case 'bf16': return ref.bf16Rows(new Uint16Array(buf, p, count), t.rows, wp);
+      case 'q8_0': return ref.q8SoaRows(new Int8Array(buf, p, count), new Float32Array(buf, t.ptr + t.scalesOffset + (at / 32) * 4, count / 32), t.rows, wp);
     }
   }
 }

@@ -53,11 +53,44 @@ export const MM_SCRATCH: i32 = 8 * KC * 4 + 64;
   return hsum(f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7))));
 }
 
-export function mv_f32(r0: i32, r1: i32, tid: i32, out: usize, w: usize, x: usize, cols: i32): void {
-  const c32 = cols & ~31;
+// Column panels (see WasmBackend.alloc): a weight [rows, cols] may be stored as panels of pw columns, panel p holding
+// rows x wp(p) values row-major, so a matvec streams one panel row at a time against an x window of pw floats that
+// stays in L1 (a full 16 KiB x row was evicted by the weight stream: 0.73 of the bandwidth probe instead of 0.96).
+// Virtual row v = p * rows + r is panel p's row r; pw = cols is the plain row-major layout. Element (r, c) of panel
+// p = c / pw lives at linear index rows * c0 + r * wp + (c - c0), c0 = p * pw (q8_0: that many int8, scales / 32).
+
+/** First column of virtual row v. */
+// @ts-ignore: decorator
+@inline function panelCol(v: i32, rows: i32, pw: i32): i32 {
+  return (v / rows) * pw;
+}
+
+/** Linear element index where virtual row v starts. */
+// @ts-ignore: decorator
+@inline function panelStart(v: i32, rows: i32, cols: i32, pw: i32): usize {
+  const p = v / rows;
+  const c0 = p * pw;
+  return <usize>rows * <usize>c0 + <usize>(v - p * rows) * <usize>min(pw, cols - c0);
+}
+
+/** out[r] = sum over panels p in order of part[p * rows + r]: the matvec of a weight stored in np panels. */
+export function mv_reduce(out: usize, part: usize, rows: i32, np: i32): void {
+  for (let r = 0; r < rows; r++) {
+    let s = load<f32>(part + (<usize>r << 2));
+    for (let p = 1; p < np; p++) s += load<f32>(part + (<usize>(p * rows + r) << 2));
+    store<f32>(out + (<usize>r << 2), s);
+  }
+}
+
+/** Matvec over virtual rows v0..v1 (one partial sum each into out[v]); see "Column panels" above. */
+export function mv_f32(v0: i32, v1: i32, tid: i32, out: usize, w: usize, x0: usize, cols: i32, rows: i32, pw: i32): void {
   const z = f32x4.splat(0);
-  for (let r = r0; r < r1; r++) {
-    const row = w + (<usize>r * <usize>cols << 2);
+  for (let v = v0; v < v1; v++) {
+    const c0 = panelCol(v, rows, pw);
+    const wp = min(pw, cols - c0);
+    const c32 = wp & ~31;
+    const row = w + (panelStart(v, rows, cols, pw) << 2);
+    const x = x0 + (<usize>c0 << 2);
     let a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
     for (let k = 0; k < c32; k += 32) {
       const p = row + (<usize>k << 2);
@@ -72,8 +105,8 @@ export function mv_f32(r0: i32, r1: i32, tid: i32, out: usize, w: usize, x: usiz
       a7 = fma(v128.load(p, 112), v128.load(q, 112), a7);
     }
     let s = sum8(a0, a1, a2, a3, a4, a5, a6, a7);
-    for (let k = c32; k < cols; k++) s += load<f32>(row + (<usize>k << 2)) * load<f32>(x + (<usize>k << 2));
-    store<f32>(out + (<usize>r << 2), s);
+    for (let k = c32; k < wp; k++) s += load<f32>(row + (<usize>k << 2)) * load<f32>(x + (<usize>k << 2));
+    store<f32>(out + (<usize>v << 2), s);
   }
 }
 
@@ -97,11 +130,14 @@ export function f16_prescale(xs: usize, x: usize, cols: i32): i32 {
 }
 
 /** f16 weights against xs from f16_prescale (x * 2^(112-e)); `post` = 2^e. */
-export function mv_f16(r0: i32, r1: i32, tid: i32, out: usize, w: usize, xs: usize, cols: i32, post: f32): void {
-  const c32 = cols & ~31;
+export function mv_f16(v0: i32, v1: i32, tid: i32, out: usize, w: usize, xs0: usize, cols: i32, post: f32, rows: i32, pw: i32): void {
   const z = f32x4.splat(0);
-  for (let r = r0; r < r1; r++) {
-    const row = w + (<usize>r * <usize>cols << 1);
+  for (let v = v0; v < v1; v++) {
+    const c0 = panelCol(v, rows, pw);
+    const wp = min(pw, cols - c0);
+    const c32 = wp & ~31;
+    const row = w + (panelStart(v, rows, cols, pw) << 1);
+    const xs = xs0 + (<usize>c0 << 2);
     let a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
     for (let k = 0; k < c32; k += 32) {
       const p = row + (<usize>k << 1);
@@ -119,20 +155,23 @@ export function mv_f16(r0: i32, r1: i32, tid: i32, out: usize, w: usize, xs: usi
       a7 = fma(i16x8.shuffle(l3, g3, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(q, 112), a7);
     }
     let s = sum8(a0, a1, a2, a3, a4, a5, a6, a7);
-    for (let k = c32; k < cols; k++) {
+    for (let k = c32; k < wp; k++) {
       const h = <u32>load<u16>(row + (<usize>k << 1));
       s += reinterpret<f32>(((h & 0x8000) << 16) | ((h & 0x7fff) << 13)) * load<f32>(xs + (<usize>k << 2));
     }
-    store<f32>(out + (<usize>r << 2), s * post);
+    store<f32>(out + (<usize>v << 2), s * post);
   }
 }
 
-export function mv_bf16(r0: i32, r1: i32, tid: i32, out: usize, w: usize, x: usize, cols: i32): void {
-  const c32 = cols & ~31;
+export function mv_bf16(v0: i32, v1: i32, tid: i32, out: usize, w: usize, x0: usize, cols: i32, rows: i32, pw: i32): void {
   const z = f32x4.splat(0);
   const zi = i16x8.splat(0);
-  for (let r = r0; r < r1; r++) {
-    const row = w + (<usize>r * <usize>cols << 1);
+  for (let v = v0; v < v1; v++) {
+    const c0 = panelCol(v, rows, pw);
+    const wp = min(pw, cols - c0);
+    const c32 = wp & ~31;
+    const row = w + (panelStart(v, rows, cols, pw) << 1);
+    const x = x0 + (<usize>c0 << 2);
     let a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
     for (let k = 0; k < c32; k += 32) {
       const p = row + (<usize>k << 1);
@@ -148,8 +187,8 @@ export function mv_bf16(r0: i32, r1: i32, tid: i32, out: usize, w: usize, x: usi
       a7 = fma(i16x8.shuffle(zi, h3, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(q, 112), a7);
     }
     let s = sum8(a0, a1, a2, a3, a4, a5, a6, a7);
-    for (let k = c32; k < cols; k++) s += bf2f(load<u16>(row + (<usize>k << 1))) * load<f32>(x + (<usize>k << 2));
-    store<f32>(out + (<usize>r << 2), s);
+    for (let k = c32; k < wp; k++) s += bf2f(load<u16>(row + (<usize>k << 1))) * load<f32>(x + (<usize>k << 2));
+    store<f32>(out + (<usize>v << 2), s);
   }
 }
 
@@ -183,17 +222,21 @@ export function q8_widen(x16: usize, xq: usize, count: i32): void {
  * converting and scaling four blocks at once (the i32x4 transposing shuffles cost more than they save) and two
  * accumulators.
  */
-export function mv_q8(r0: i32, r1: i32, tid: i32, out: usize, wq: usize, ws: usize, x16: usize, xs: usize, cols: i32): void {
-  const nb = cols >> 5;
-  for (let r = r0; r < r1; r++) {
-    const row = wq + <usize>r * <usize>cols;
-    const srow = ws + (<usize>r * <usize>nb << 2);
+export function mv_q8(v0: i32, v1: i32, tid: i32, out: usize, wq: usize, ws: usize, x160: usize, xs0: usize, cols: i32, rows: i32, pw: i32): void {
+  for (let v = v0; v < v1; v++) {
+    const c0 = panelCol(v, rows, pw);
+    const nb = min(pw, cols - c0) >> 5;
+    const start = panelStart(v, rows, cols, pw);
+    const row = wq + start;
+    const srow = ws + ((start >> 5) << 2);
+    const x16 = x160 + (<usize>c0 << 1);
+    const xs = xs0 + (<usize>(c0 >> 5) << 2);
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
       const sc = load<f32>(srow + (<usize>b << 2)) * load<f32>(xs + (<usize>b << 2));
       acc = fma(f32x4.convert_i32x4_s(q8BlockDot(row + (<usize>b << 5), x16 + (<usize>b << 6))), f32x4.splat(sc), acc);
     }
-    store<f32>(out + (<usize>r << 2), hsum(acc));
+    store<f32>(out + (<usize>v << 2), hsum(acc));
   }
 }
 
@@ -273,26 +316,22 @@ export function decode(dst: usize, src: usize, scales: usize, count: i32, dtype:
 
 // ---- matmul (n > 1, prefill): 8 weight rows decoded into a packed [KC][8] panel, 4x8 register tile ------------------
 
-// @ts-ignore: decorator
-@inline function rowPtr(w: usize, r: i32, cols: i32, dtype: i32): usize {
-  const bytes: usize = dtype == 0 ? 4 : dtype == 3 ? 1 : 2;
-  return w + <usize>r * <usize>cols * bytes;
-}
-
 /**
  * Decode rows r..r+vr of W, columns k0..k0+kc, transposed into panel[k][8] (rows >= vr are zero). The 8 rows are
  * decoded into tmp (8 x KC floats) first, then transposed 4 columns at a time with 4x4 lane shuffles (the scalar
  * transpose was ~13% of prefill).
  */
-function packPanel(panel: usize, tmp: usize, w: usize, ws: usize, r: i32, vr: i32, cols: i32, k0: i32, kc: i32, dtype: i32): void {
+function packPanel(panel: usize, tmp: usize, w: usize, ws: usize, r: i32, vr: i32, rows: i32, cols: i32, pw: i32, k0: i32, kc: i32, dtype: i32): void {
   const rowBytes = <usize>KC << 2;
+  // k0..k0+kc lies in one column panel (pw is cols or a multiple of KC).
+  const c0 = (k0 / pw) * pw;
+  const wp = min(pw, cols - c0);
+  const shift: usize = dtype == 0 ? 2 : dtype == 3 ? 0 : 1;
   for (let j = 0; j < 8; j++) {
     const t = tmp + <usize>j * rowBytes;
     if (j < vr) {
-      const rr = r + j;
-      const src = dtype == 3 ? w + <usize>rr * <usize>cols + <usize>k0 : rowPtr(w, rr, cols, dtype) + (<usize>k0 << (dtype == 0 ? 2 : 1));
-      const sc = ws + ((<usize>rr * <usize>(cols >> 5) + <usize>(k0 >> 5)) << 2);
-      decode(t, src, sc, kc, dtype);
+      const at = <usize>rows * <usize>c0 + <usize>(r + j) * <usize>wp + <usize>(k0 - c0);
+      decode(t, w + (at << shift), ws + ((at >> 5) << 2), kc, dtype);
     } else {
       memory.fill(t, 0, <usize>kc << 2);
     }
@@ -342,7 +381,7 @@ function packPanel(panel: usize, tmp: usize, w: usize, ws: usize, r: i32, vr: i3
  * out[i, r] = x[i, :] . W[r, :] for rows r0..r1 (r0 multiple of 8), all n. W dtype as in decode(); ws = q8_0 scales.
  * Scratch per thread: MM_SCRATCH bytes for the panel plus 8 x KC floats of decode buffer.
  */
-export function mm(r0: i32, r1: i32, tid: i32, out: usize, w: usize, ws: usize, x: usize, n: i32, rows: i32, cols: i32, dtype: i32, scratch: usize): void {
+export function mm(r0: i32, r1: i32, tid: i32, out: usize, w: usize, ws: usize, x: usize, n: i32, rows: i32, cols: i32, dtype: i32, scratch: usize, pw: i32): void {
   const base = scratch + <usize>tid * <usize>(MM_SCRATCH + 8 * KC * 4);
   const panel = base;
   const tile = base + <usize>(8 * KC * 4);
@@ -353,7 +392,7 @@ export function mm(r0: i32, r1: i32, tid: i32, out: usize, w: usize, ws: usize, 
     const vr = min(8, r1 - r);
     for (let k0 = 0; k0 < cols; k0 += KC) {
       const kc = min(KC, cols - k0);
-      packPanel(panel, tmp, w, ws, r, vr, cols, k0, kc, dtype);
+      packPanel(panel, tmp, w, ws, r, vr, rows, cols, pw, k0, kc, dtype);
       const first = k0 == 0;
       for (let i = 0; i < n4; i += 4) {
         const x0 = x + <usize>i * xs + (<usize>k0 << 2);
