@@ -18,7 +18,16 @@ import { createBackend } from '../../src/kernels/createBackend.node';
 const { values } = parseArgs({ options: {
   shape: { type: 'string', default: 'tinyllama' }, dtype: { type: 'string', default: 'bf16' }, r: { type: 'string', default: '16' },
   reps: { type: 'string', default: '3' }, 'no-torch': { type: 'boolean' }, prepare: { type: 'boolean' },
+  settle: { type: 'string', default: '0' },
 } });
+/**
+ * --settle S: wait S seconds after the sync before each contender. On VMs with free page reporting (Firecracker here:
+ * page_reporting_order=11), memory freed by deleting the previous output goes back to the host about 2 s later, and
+ * writing into page cache then costs a host fault per page (~0.55 GB/s instead of ~7 GB/s). A contender that starts
+ * at once and ends within 2 s (cp) reuses the freed pages; a longer one (the merge) does not. Settling gives every
+ * contender the same state.
+ */
+const settleSeconds = Number(values.settle);
 const SHAPES = {
   tinyllama: { hidden: 2048, inter: 5632, layers: 22, kv: 256, vocab: 32000 },
   llama7b: { hidden: 4096, inter: 11008, layers: 32, kv: 4096, vocab: 32000 },
@@ -105,10 +114,11 @@ function du(p: string): number {
  * `sync` first, so none is throttled by dirty pages the previous one left behind (writes then run at page-cache speed
  * for all of them; the flush to the disk afterwards is nobody's time).
  */
-function timed(cmd: string, args: string[]): { seconds: number; rss: number; stdout: string } {
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): { seconds: number; rss: number; stdout: string } {
   execFileSync('sync');
+  if (settleSeconds > 0) execFileSync('sleep', [String(settleSeconds)]);
   const fmtFile = path.join(TMP, 'time.txt');
-  const stdout = execFileSync('/usr/bin/time', ['-f', '%e %M', '-o', fmtFile, cmd, ...args], { maxBuffer: 1 << 26 }).toString();
+  const stdout = execFileSync('/usr/bin/time', ['-f', '%e %M', '-o', fmtFile, cmd, ...args], { maxBuffer: 1 << 26, env }).toString();
   const [e, m] = fs.readFileSync(fmtFile, 'utf8').trim().split(/\s+/).slice(-2).map(Number);
   return { seconds: e!, rss: m! * 1024, stdout };
 }
@@ -140,7 +150,7 @@ async function main(): Promise<void> {
   const baseBytes = du(baseDir);
   const cli = path.resolve(__dirname, '../../dist/cli.js');
   const flops = linears().reduce((s, [, o, n]) => s + 2 * r * o * n, 0);
-  const rows: Record<string, number[]> = { cp: [], merge: [], mergeVerify: [], mergeRss: [], torch: [], torchRss: [] };
+  const rows: Record<string, number[]> = { cp: [], dd: [], merge: [], mergeBuffered: [], mergeVerify: [], mergeRss: [], torch: [], torchRss: [] };
   // Warm the page cache once so every contender reads from it.
   execFileSync('cat', [...fs.readdirSync(baseDir).map((f) => path.join(baseDir, f))], { stdio: 'ignore', maxBuffer: 1 << 30 });
   for (let i = 0; i < reps; i++) {
@@ -148,12 +158,22 @@ async function main(): Promise<void> {
     fs.rmSync(cpOut, { recursive: true, force: true });
     rows.cp!.push(timed('cp', ['-r', baseDir, cpOut]).seconds);
     fs.rmSync(cpOut, { recursive: true, force: true });
-    for (const verify of [false, true]) {
+    // Second baseline: the same bytes read and written through user memory (dd, 8 MiB blocks), as any program that
+    // computes its output must. cp -r copies inside the kernel (copy_file_range) and never does; on this VM kind the
+    // user <-> kernel copies cost several times more at times (see bench/RESULTS.md, "Session 3").
+    fs.mkdirSync(cpOut);
+    const files = fs.readdirSync(baseDir);
+    rows.dd!.push(timed('sh', ['-c', files.map((f) => `dd if='${path.join(baseDir, f)}' of='${path.join(cpOut, f)}' bs=8M status=none`).join(' && ')]).seconds);
+    fs.rmSync(cpOut, { recursive: true, force: true });
+    // The shipped default (O_DIRECT shards where the filesystem takes them), the same through the page cache, and
+    // the default with verification.
+    for (const mode of ['direct', 'buffered', 'verify'] as const) {
       const out = path.join(TMP, 'merge-out');
       fs.rmSync(out, { recursive: true, force: true });
-      const res = timed(process.execPath, [cli, 'merge', adapterDir, '--base', baseDir, '--out', out, '--json', ...(verify ? [] : ['--no-verify'])]);
-      (verify ? rows.mergeVerify! : rows.merge!).push(res.seconds);
-      if (!verify) rows.mergeRss!.push(res.rss);
+      const env = mode === 'buffered' ? { ...process.env, LORA_WORKBENCH_BUFFERED_WRITES: '1' } : process.env;
+      const res = timed(process.execPath, [cli, 'merge', adapterDir, '--base', baseDir, '--out', out, '--json', ...(mode === 'verify' ? [] : ['--no-verify'])], env);
+      (mode === 'verify' ? rows.mergeVerify! : mode === 'buffered' ? rows.mergeBuffered! : rows.merge!).push(res.seconds);
+      if (mode === 'direct') rows.mergeRss!.push(res.rss);
       fs.rmSync(out, { recursive: true, force: true });
     }
     // The torch full-load merge is minutes per run on this shared 2-core machine: timed in the first repetition only.
@@ -165,16 +185,19 @@ async function main(): Promise<void> {
       rows.torchRss!.push(res.rss);
       fs.rmSync(out, { recursive: true, force: true });
     }
-    console.log(`rep ${i + 1}: cp ${rows.cp!.at(-1)} s, merge ${rows.merge!.at(-1)} s (verify ${rows.mergeVerify!.at(-1)} s), torch ${rows.torch!.at(-1) ?? '-'} s`);
+    console.log(`rep ${i + 1}: cp ${rows.cp!.at(-1)} s, dd ${rows.dd!.at(-1)} s, merge ${rows.merge!.at(-1)} s (buffered ${rows.mergeBuffered!.at(-1)} s, verify ${rows.mergeVerify!.at(-1)} s), torch ${rows.torch!.at(-1) ?? '-'} s`);
   }
   const k = await kernelGflops();
   const largestF32 = shape.vocab * shape.hidden * 4 * (NEW_VOCAB / shape.vocab);
   const m = median(rows.merge!);
-  console.log(`\n## Merge: ${values.shape} ${dtype}, r=${r} all-linear + resized embed/lm_head (${(baseBytes / 1e9).toFixed(2)} GB base), ${reps} reps, medians`);
+  console.log(`\n## Merge: ${values.shape} ${dtype}, r=${r} all-linear + resized embed/lm_head (${(baseBytes / 1e9).toFixed(2)} GB base), ${reps} reps, medians${settleSeconds ? `, each contender started ${settleSeconds} s after the sync (--settle)` : ''}`);
   console.log(`| contender | wall s | vs cp -r | peak RSS |`);
   console.log(`|---|---|---|---|`);
   console.log(`| cp -r (baseline) | ${median(rows.cp!).toFixed(2)} | 1.00x | - |`);
-  console.log(`| lora-workbench merge --no-verify | ${m.toFixed(2)} | ${(m / median(rows.cp!)).toFixed(2)}x | ${(median(rows.mergeRss!) / 2 ** 20).toFixed(0)} MiB |`);
+  console.log(`| dd bs=8M per file (user-space copy) | ${median(rows.dd!).toFixed(2)} | ${(median(rows.dd!) / median(rows.cp!)).toFixed(2)}x | - |`);
+  console.log(`| lora-workbench merge --no-verify | ${m.toFixed(2)} | ${(m / median(rows.cp!)).toFixed(2)}x (${(m / median(rows.dd!)).toFixed(2)}x dd) | ${(median(rows.mergeRss!) / 2 ** 20).toFixed(0)} MiB |`);
+  const mb = median(rows.mergeBuffered!);
+  console.log(`| lora-workbench merge --no-verify, buffered writes | ${mb.toFixed(2)} | ${(mb / median(rows.cp!)).toFixed(2)}x (${(mb / median(rows.dd!)).toFixed(2)}x dd) | - |`);
   console.log(`| lora-workbench merge (verify) | ${median(rows.mergeVerify!).toFixed(2)} | ${(median(rows.mergeVerify!) / median(rows.cp!)).toFixed(2)}x | - |`);
   if (rows.torch!.length) console.log(`| torch full-load merge (PEFT-style) | ${median(rows.torch!).toFixed(2)} | ${(median(rows.torch!) / median(rows.cp!)).toFixed(2)}x | ${(median(rows.torchRss!) / 2 ** 20).toFixed(0)} MiB |`);
   console.log(`\nlargest tensor in f32 (resized lm_head): ${(largestF32 / 2 ** 20).toFixed(0)} MiB; memory target 2x = ${(2 * largestF32 / 2 ** 20).toFixed(0)} MiB + constant`);

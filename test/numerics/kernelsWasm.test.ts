@@ -144,11 +144,12 @@ describe('numerics: wasm threads, memories, cancellation', function () {
 
   it('runs jobs on the calling thread for a while when a helper keeps it waiting (contention guard), same results', async () => {
     const one = await createWasmBackend({ threads: 1 });
-    // Big enough that the helper wakes and claims a chunk before the calling thread has taken them all, then sits on it.
+    // Big enough that the helper wakes and claims a chunk before the calling thread has taken them all (guided chunks:
+    // the calling thread's first claims are a quarter of the rows and more), then sits on it.
     const slow = await createWasmBackend({ threads: 2, slowHelper: { tid: 1, delayMs: 20 } });
     try {
-      const a = await matmulOn(one, 'f16', 4096, 512, 1);
-      for (let i = 0; i < 12; i++) assert.deepEqual(await matmulOn(slow, 'f16', 4096, 512, 1), a, `call ${i}`);
+      const a = await matmulOn(one, 'f16', 16384, 512, 1);
+      for (let i = 0; i < 12; i++) assert.deepEqual(await matmulOn(slow, 'f16', 16384, 512, 1), a, `call ${i}`);
       const runner = (slow as unknown as { runner: { inlineJobs: number } }).runner;
       assert.ok(runner.inlineJobs > 0, 'the guard never switched to the calling thread');
     } finally {
