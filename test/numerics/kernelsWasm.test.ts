@@ -144,13 +144,32 @@ describe('numerics: wasm threads, memories, cancellation', function () {
 
   it('runs jobs on the calling thread for a while when a helper keeps it waiting (contention guard), same results', async () => {
     const one = await createWasmBackend({ threads: 1 });
-    // Big enough that the helper wakes and claims a chunk before the calling thread has taken them all (guided chunks:
-    // the calling thread's first claims are a quarter of the rows and more), then sits on it.
+    // Big enough (32 MiB, ~1.5 ms on the calling thread alone) that the helper wakes and claims a chunk before the
+    // calling thread has taken them all (guided chunks: its first claims are a quarter of the rows and more), then
+    // sits on it; the same tensors every call, so only the matvec is timed by the guard.
     const slow = await createWasmBackend({ threads: 2, slowHelper: { tid: 1, delayMs: 20 } });
     try {
-      const a = await matmulOn(one, 'f16', 16384, 512, 1);
-      for (let i = 0; i < 12; i++) assert.deepEqual(await matmulOn(slow, 'f16', 16384, 512, 1), a, `call ${i}`);
+      const rows = 32768, cols = 512;
+      const wBytes = encode(randArray(rows * cols, 5), 'f16');
+      const xBytes = encode(randArray(cols, 6), 'f32');
+      const setUp = (be: Backend) => {
+        const w = be.alloc('f16', [rows, cols], 'w', 'none', 'weight');
+        be.write(w, wBytes);
+        const x = be.alloc('f32', [1, cols]);
+        be.write(x, xBytes);
+        return { w, x, out: be.alloc('f32', [1, rows]) };
+      };
+      const o = setUp(one);
+      one.matmul(o.out, o.w, o.x, 1);
+      const a = await one.read(o.out);
+      const t = setUp(slow);
       const runner = (slow as unknown as { runner: { inlineJobs: number } }).runner;
+      // Up to 40 calls: a helper that sleeps in Atomics.wait can wake late on a busy VM and find no rows left, which
+      // resets the guard's streak; the guard must still engage, and every result must stay exact.
+      for (let i = 0; i < 40 && runner.inlineJobs < 4; i++) {
+        slow.matmul(t.out, t.w, t.x, 1);
+        assert.deepEqual(await slow.read(t.out), a, `call ${i}`);
+      }
       assert.ok(runner.inlineJobs > 0, 'the guard never switched to the calling thread');
     } finally {
       one.dispose();
