@@ -188,19 +188,36 @@ export class DirectByteSink implements ByteSink {
 
 /**
  * Opens `p` for a new file's sequential write: O_DIRECT where the platform and the filesystem take it (Linux; tmpfs
- * and some others refuse it at open), else the buffered sink. LORA_WORKBENCH_BUFFERED_WRITES=1 forces buffered.
+ * refuses it at open, some filesystems only at the first write), else the buffered sink.
+ * LORA_WORKBENCH_BUFFERED_WRITES=1 forces buffered.
  */
 function openSink(p: string, direct: boolean): ByteSink {
   const O_DIRECT = (fs.constants as Record<string, number>)['O_DIRECT'];
   if (direct && O_DIRECT !== undefined && process.platform === 'linux') {
+    let fd: number;
     try {
-      return new DirectByteSink(p, fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_DIRECT, 0o666));
+      fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_DIRECT, 0o666);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      return new NodeByteSink(p, fs.openSync(p, 'wx'));
+    }
+    // Some filesystems take the flag at open and refuse the writes: one aligned block tells, before any data.
+    try {
+      probeBlock ??= alignedBlock(65536);
+      fs.writeSync(fd, probeBlock, 0, DIRECT_ALIGN, 0);
+      fs.ftruncateSync(fd, 0);
+      return new DirectByteSink(p, fd);
+    } catch (err) {
+      fs.closeSync(fd);
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+      return new NodeByteSink(p, fs.openSync(p, 'r+')); // the file this call created, empty
     }
   }
   return new NodeByteSink(p, fs.openSync(p, 'wx'));
 }
+
+/** Zeros for openSink's probe write (page-aligned, allocated on first use). */
+let probeBlock: Uint8Array | null = null;
 
 export function nodeHostEnv(): HostEnv {
   const p = process.platform;

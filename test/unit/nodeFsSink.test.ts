@@ -63,6 +63,26 @@ describe('NodeFs sinks', function () {
     }
   });
 
+  it('writes the same bytes on tmpfs (O_DIRECT there since Linux 6.6, buffered before)', async function () {
+    const shm = '/dev/shm';
+    let dir: string;
+    try {
+      dir = fs.mkdtempSync(path.join(shm, 'lwb-sink-'));
+    } catch {
+      console.log(`      skipped: no writable ${shm} (tmpfs) here`);
+      this.skip();
+    }
+    try {
+      const sink = await new NodeFs(undefined, { directWrites: true }).create(path.join(dir, 'out.bin'));
+      const data = pattern((1 << 20) + 77, 3);
+      await sink.write(data);
+      await sink.close();
+      assert.ok(fs.readFileSync(path.join(dir, 'out.bin')).equals(Buffer.from(data)));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to overwrite an existing file (either sink)', async () => {
     const file = path.join(tmp, 'exists.bin');
     fs.writeFileSync(file, 'x');
