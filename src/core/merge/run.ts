@@ -57,6 +57,14 @@ interface BaseRead {
   readonly read: Promise<void>;
 }
 
+/** A chunk of a copied or converted tensor being read into backend memory. */
+interface ChunkRead {
+  readonly e: number;
+  readonly m: number;
+  readonly inT: BTensor;
+  readonly read: Promise<unknown>;
+}
+
 class WriteBehind {
   private pending: { settled: Promise<unknown>; release: () => void } | null = null;
 
@@ -202,31 +210,49 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
             const cols = src.shape.length > 1 ? src.shape[src.shape.length - 1]! : n;
             const perChunk = Math.max(1, Math.floor(COPY_CHUNK / 4));
             const srcElem = DTYPE_BYTES[src.dtype];
-            for (let e = 0; e < n; e += perChunk) {
+            // The next chunk is read (a libuv thread) while this one is converted and handed to the writer.
+            const readChunk = (e: number): ChunkRead => {
               const m = Math.min(perChunk, n - e);
               // Integer tensors travel as raw bytes in an f32-typed buffer of the same byte length (rounded up).
               const inT = isFloatDType(src.dtype) ? backend.alloc(floatStorage(src.dtype), [m], t.name, 'none') : backend.alloc('f32', [Math.ceil((m * srcElem) / 4)], t.name, 'none');
-              let outT = inT;
-              try {
-                const raw = hostView(inT).subarray(0, m * srcElem);
-                await reader.read(src.file, src.begin + e * srcElem, raw);
-                if (convert) {
-                  outT = backend.alloc(floatStorage(t.dtype as FloatDType), [m], t.name, 'none');
-                  const bad = backend.loraMerge!(outT, inT, null, null, 0);
-                  if (bad >= 0) throw nonFinite(t, e + bad, cols);
+              const read = reader.read(src.file, src.begin + e * srcElem, hostView(inT).subarray(0, m * srcElem));
+              read.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+              return { e, m, inT, read };
+            };
+            let next: ChunkRead | null = readChunk(0);
+            try {
+              while (next) {
+                const { e, m, inT, read } = next;
+                next = null;
+                let outT = inT;
+                try {
+                  await read;
+                  if (e + perChunk < n) next = readChunk(e + perChunk);
+                  if (convert) {
+                    outT = backend.alloc(floatStorage(t.dtype as FloatDType), [m], t.name, 'none');
+                    const bad = backend.loraMerge!(outT, inT, null, null, 0);
+                    if (bad >= 0) throw nonFinite(t, e + bad, cols);
+                  }
+                } catch (err) {
+                  if (outT !== inT) backend.free(outT);
+                  backend.free(inT);
+                  throw err;
                 }
-              } catch (err) {
-                if (outT !== inT) backend.free(outT);
-                backend.free(inT);
-                throw err;
+                if (outT !== inT) backend.free(inT);
+                const done = outT;
+                await writes.submit(writer.write(t.name, hostView(done).subarray(0, m * DTYPE_BYTES[t.dtype])), () => backend.free(done));
+                dataDone += m * DTYPE_BYTES[t.dtype];
+                report(t.name);
+                await yieldToHost();
+                throwIfAborted(signal);
               }
-              if (outT !== inT) backend.free(inT);
-              const done = outT;
-              await writes.submit(writer.write(t.name, hostView(done).subarray(0, m * DTYPE_BYTES[t.dtype])), () => backend.free(done));
-              dataDone += m * DTYPE_BYTES[t.dtype];
-              report(t.name);
-              await yieldToHost();
-              throwIfAborted(signal);
+            } catch (err) {
+              const pending = next as ChunkRead | null;
+              if (pending) {
+                await pending.read.catch(() => undefined); // its memory is free only once the read is done
+                backend.free(pending.inT);
+              }
+              throw err;
             }
             dataDone -= outBytes; // added back below with the tensor
           }
