@@ -212,13 +212,25 @@ export class Workbench {
     return this.page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
   }
 
-  /** Entries of the Problems panel as their aria-labels (severity, message, position). */
-  async problems(): Promise<string[]> {
+  /**
+   * Entries of the Problems panel as their aria-labels (severity, message, position). The panel draws only the rows in
+   * view (files sorted by path), so `filter` (the panel's own filter box) narrows it to the rows a test looks for.
+   */
+  async problems(filter?: string): Promise<string[]> {
     await this.runCommand('Problems: Focus on Problems View');
     const panel = this.page.locator('.markers-panel');
     await panel.waitFor();
-    const rows = await panel.locator('[role="treeitem"]').all();
-    return Promise.all(rows.map(async (r) => (await r.getAttribute('aria-label')) ?? ''));
+    const box = this.page.locator('input[placeholder^="Filter (e.g. text"]').first();
+    if (filter !== undefined) {
+      await box.fill(filter);
+      await this.page.waitForTimeout(500); // the filter applies after a short debounce
+    }
+    try {
+      const rows = await panel.locator('[role="treeitem"]').all();
+      return await Promise.all(rows.map(async (r) => (await r.getAttribute('aria-label')) ?? ''));
+    } finally {
+      if (filter !== undefined) await box.fill('');
+    }
   }
 
   /**
