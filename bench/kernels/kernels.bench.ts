@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     const y = be.alloc('f32', [64, rows]);
     for (const dtype of ['f32', 'f16', 'bf16', 'q8_0'] as const) {
       const ws = Array.from({ length: copies }, (_, i) => {
-        const t = be.alloc(dtype, [rows, cols], 'weight', 'none', 'weight'); // the layout the engine loads weights in
+        const t = be.alloc(dtype, [rows, cols], `w${i}`, 'none', 'weight'); // the layout the engine loads weights in
         fill(be, t, dtype, rows * cols, i);
         return t;
       });
