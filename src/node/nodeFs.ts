@@ -51,6 +51,20 @@ class NodeByteSource implements ByteSource {
  */
 const WRITE_PIECE = 8 << 20;
 
+/** Writes data[0..length) at file offset `at` on a libuv thread, in pieces of at most WRITE_PIECE, short writes resumed. */
+function writeAll(fd: number, path: string, data: Uint8Array, length: number, at: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const step = (from: number): void => {
+      if (from >= length) return resolve();
+      fs.write(fd, data, from, Math.min(WRITE_PIECE, length - from), at + from, (err, n) => {
+        if (err) reject(ioError(err, path, 'write'));
+        else step(from + n);
+      });
+    };
+    step(0);
+  });
+}
+
 class NodeByteSink implements ByteSink {
   /** File offset of the next write: writes run on a libuv thread while the caller computes the next tensor. */
   private position = 0;
@@ -65,16 +79,7 @@ class NodeByteSink implements ByteSink {
   write(data: Uint8Array): Promise<void> {
     const at = this.position;
     this.position += data.length;
-    const run = (): Promise<void> => new Promise<void>((resolve, reject) => {
-      const step = (from: number): void => {
-        if (from >= data.length) return resolve();
-        fs.write(this.fd, data, from, Math.min(WRITE_PIECE, data.length - from), at + from, (err, n) => {
-          if (err) reject(ioError(err, this.path, 'write'));
-          else step(from + n);
-        });
-      };
-      step(0);
-    });
+    const run = (): Promise<void> => writeAll(this.fd, this.path, data, data.length, at);
     // A failed write fails this call; the next one still runs (and reports its own outcome).
     const done = this.tail.then(run, run);
     this.tail = done.catch(() => undefined);
@@ -143,22 +148,9 @@ export class DirectByteSink implements ByteSink {
 
   /** Starts the device write of the current block's first `length` bytes and moves to the other block. */
   private flush(length: number): void {
-    const block = this.blocks[this.current]!;
-    const at = this.blockOffset;
-    this.inFlight[this.current] = new Promise<void>((resolve) => {
-      const step = (from: number): void => {
-        if (from >= length) return resolve();
-        fs.write(this.fd, block, from, length - from, at + from, (err, n) => {
-          if (err) {
-            this.failure ??= ioError(err, this.path, 'write');
-            resolve();
-          } else {
-            step(from + n);
-          }
-        });
-      };
-      step(0);
-    });
+    // Never rejects: a failure is kept and reported by the next write() or close().
+    this.inFlight[this.current] = writeAll(this.fd, this.path, this.blocks[this.current]!, length, this.blockOffset)
+      .catch((err: CoreError) => { this.failure ??= err; });
     this.blockOffset += length;
     this.current ^= 1;
     this.fill = 0;
