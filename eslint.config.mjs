@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 const nodeBuiltins = ['fs', 'path', 'os', 'worker_threads', 'child_process', 'crypto', 'util', 'stream', 'url', 'events', 'buffer', 'zlib', 'v8', 'readline', 'net', 'http', 'https'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'out/**', 'node_modules/**', '.e2e-host/**', '.e2e-run/**', 'src/kernels/wasm/assembly/**', 'demo/**', 'bench/.tmp/**'] },
+  { ignores: ['dist/**', 'out/**', 'node_modules/**', '.e2e-host/**', '.e2e-run/**', 'src/kernels/wasm/assembly/**', 'demo/**', '.demo/**', 'bench/.tmp/**'] },
   {
     files: ['**/*.ts'],
     languageOptions: { parser: tseslint.parser },

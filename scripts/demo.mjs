@@ -1,8 +1,10 @@
 // `npm run demo`: builds and packages the extension, installs the .vsix into a real VS Code and opens demo/. Uses the
 // desktop `code` CLI when one is on PATH, else a local code-server (the e2e host, installed on first use) whose URL it
-// prints; that server runs until Ctrl+C. Usage: npm run demo [-- --code-server] [-- --port 8080] [-- --host 0.0.0.0]
+// prints; that server runs until Ctrl+C. The workspace it opens is a fresh copy of demo/ in .demo/ (ignored by git), so
+// quick fixes and merges tried in the demo never change the checkout or the tests' inputs.
+// Usage: npm run demo [-- --code-server] [-- --port 8080] [-- --host 0.0.0.0] [-- --keep]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -17,12 +19,25 @@ const { values: opts } = parseArgs({
     'code-server': { type: 'boolean', default: false },
     port: { type: 'string' },
     host: { type: 'string', default: '127.0.0.1' },
+    keep: { type: 'boolean', default: false },
   },
 });
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const extensionId = `${pkg.publisher}.${pkg.name}`.toLowerCase();
 const vsix = path.join(root, `${pkg.name}-${pkg.version}.vsix`);
-const demo = path.join(root, 'demo');
+const demoSource = path.join(root, 'demo');
+/** The workspace the demo opens: a copy of demo/, made anew on each run unless --keep (to go on where you left off). */
+const demo = path.join(root, '.demo');
+
+function freshDemoCopy() {
+  if (opts.keep && existsSync(path.join(demo, 'runs'))) {
+    say(`reusing ${path.relative(root, demo)}/ (--keep)`);
+    return;
+  }
+  rmSync(demo, { recursive: true, force: true });
+  cpSync(demoSource, demo, { recursive: true });
+  say(`a fresh copy of demo/ in ${path.relative(root, demo)}/ (changes you make there never touch demo/; --keep reuses it next time)`);
+}
 
 function die(message) {
   console.error(`[demo] ${message}`);
@@ -65,7 +80,8 @@ async function withCodeServer() {
 }
 
 async function main() {
-  if (!existsSync(path.join(demo, 'runs'))) die('demo/ is missing: run from a clone of the repository');
+  if (!existsSync(path.join(demoSource, 'runs'))) die('demo/ is missing: run from a clone of the repository');
+  freshDemoCopy();
   const r = spawnSync(process.execPath, ['scripts/package.mjs'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) die('packaging failed');
   const code = opts['code-server'] ? null : desktopCode();
