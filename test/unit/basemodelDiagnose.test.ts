@@ -67,8 +67,10 @@ describe('basemodel diagnose', () => {
     assert.equal(under(d, 'base-model-foreign-path'), '"/content/drive/MyDrive/stories"');
     assert.match(d.problems[0]!.message, /Colab/);
     assert.deepEqual(d.base.candidates.map((c) => c.path), [path.join(ws, 'models/stories')]);
-    const fixes = d.problems.find((p) => p.code === 'base-model-foreign-path')!.fixes.map((f) => f.kind);
-    assert.deepEqual(fixes, ['use-candidate', 'choose-base', 'relink-run']);
+    const fixes = d.problems.find((p) => p.code === 'base-model-foreign-path')!.fixes;
+    assert.deepEqual(fixes.map((f) => f.kind), ['use-candidate', 'use-candidate', 'choose-base', 'relink-run']);
+    // The workspace-relative form (unambiguous here) first, then the absolute path: each fix carries what it writes.
+    assert.deepEqual(fixes.slice(0, 2).map((f) => (f.kind === 'use-candidate' ? f.path : '')), ['models/stories', path.join(ws, 'models/stories')]);
     assert.equal(d.compatible, false);
     const json = diagnosisToJson(d);
     assert.deepEqual(Object.keys(json), ['config', 'format', 'base', 'compatible', 'problems']);
@@ -79,12 +81,35 @@ describe('basemodel diagnose', () => {
     assert.ok(has(m, 'base-model-missing', 'error'));
   });
 
+  it('base-model-relative (information) when a relative base names one model, found from the workspace folder', async () => {
+    makeBase(path.join(ws, 'models/tiny'));
+    const a = makeAdapter(path.join(ws, 'runs/r1/checkpoint-5'), { base: 'models/tiny' });
+    const d = await diagnoseAdapter(testFs(home), a, { workspaceFolders: [ws] });
+    assert.deepEqual(codes(d), ['base-model-relative:info']);
+    assert.equal(baseStatusOf(d), 'ok');
+    assert.match(d.problems[0]!.message, /relative to the workspace folder .*working directory/);
+    assert.equal(d.base.resolved, path.join(ws, 'models/tiny'));
+    assert.deepEqual(d.problems[0]!.fixes, [{ kind: 'make-absolute', value: path.join(ws, 'models/tiny') }]);
+  });
+
+  it('offers no relative "Use" fix when the relative form would itself be ambiguous', async () => {
+    makeBase(path.join(ws, 'models/stories'));
+    makeBase(path.join(ws, 'runs/r1/models/stories'), { ...TINY, hidden: 32, intermediate: 64 }); // same name, other shapes
+    const a = makeAdapter(path.join(ws, 'runs/r1/checkpoint-5'), { base: '/content/drive/MyDrive/stories' });
+    const d = await diagnoseAdapter(testFs(home), a, { workspaceFolders: [ws] });
+    const uses = d.problems.flatMap((p) => p.fixes).filter((f) => f.kind === 'use-candidate').map((f) => (f.kind === 'use-candidate' ? f.path : ''));
+    assert.deepEqual(uses, [path.join(ws, 'models/stories')]);
+  });
+
   it('base-model-relative-ambiguous names where it resolves and why', async () => {
     makeBase(path.join(ws, 'models/tiny'));
+    // A second model of the same relative name beside the run: the working directory decides which one loads.
+    makeBase(path.join(ws, 'runs/r1/models/tiny'));
     const a = makeAdapter(path.join(ws, 'runs/r1/checkpoint-5'), { base: 'models/tiny' });
     const d = await diagnoseAdapter(testFs(home), a, { workspaceFolders: [ws] });
     assert.deepEqual(codes(d), ['base-model-relative-ambiguous:warning']);
     assert.match(d.problems[0]!.message, /working directory/);
+    assert.match(d.problems[0]!.message, /Different working directories give different models/);
     assert.equal(d.base.kind, 'relative');
     assert.equal(d.base.resolved, path.join(ws, 'models/tiny'));
     assert.equal(d.compatible, true);

@@ -236,3 +236,27 @@ describe('safetensors header summary memo (byte-keyed)', () => {
     assert.throws(() => summarizeSafetensorsHeader('a3', a, 8 + a.length + 4));
   });
 });
+
+describe('checkpoint scan while HF Trainer is saving', () => {
+  it('never lists tmp-checkpoint-N (a checkpoint being written) as a run, a checkpoint or a problem', async () => {
+    const fsNode = await import('node:fs');
+    const os = await import('node:os');
+    const root = fsNode.mkdtempSync(path.join(os.tmpdir(), 'lw-tmpckpt-'));
+    try {
+      fsNode.cpSync(`${TREE}/hf-run`, path.join(root, 'hf-run'), { recursive: true });
+      // Trainer's staging folder: a partial copy of the next checkpoint (config written, weights not yet).
+      const tmp = path.join(root, 'hf-run', 'tmp-checkpoint-1250');
+      fsNode.mkdirSync(tmp);
+      fsNode.copyFileSync(path.join(root, 'hf-run', 'checkpoint-1000', 'adapter_config.json'), path.join(tmp, 'adapter_config.json'));
+      const res = await scanCheckpoints(new NodeFs(), [absolutePath(root)]);
+      const everything = JSON.stringify({ runs: res.runs, adapters: standaloneAdapters(res), health: allHealth(res) });
+      assert.ok(!everything.includes('tmp-checkpoint-1250'), everything.slice(0, 400));
+      fsNode.renameSync(tmp, path.join(root, 'hf-run', 'checkpoint-1250'));
+      const after = await scanCheckpoints(new NodeFs(), [absolutePath(root)]);
+      const names = after.runs.find((r) => r.path.endsWith('/hf-run'))!.checkpoints.map((c) => c.name);
+      assert.ok(names.includes('checkpoint-1250'), names.join(', '));
+    } finally {
+      fsNode.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -168,7 +168,7 @@ describe('preview: Open as Markdown', () => {
     assert.match(md, /^## Base$/m);
     assert.match(md, /, there was a girl named Lily\./);
     assert.match(md, /^## Base \+ stories-dora$/m);
-    assert.match(md, /L:scale 0\.5 · 12 L:tokens · L:ttft 4 ms · 800\.3 L:tokensPerSecond · eos/);
+    assert.match(md, /L:scale 0\.5 · 12 L:tokens · L:ttft 4 L:ms · 800\.3 L:tokensPerSecond · eos/);
   });
   it('fences model output with more backticks than it contains, so the output cannot end the block', () => {
     assert.ok(md.includes('````text\ncode: ```js\nx\n```\n````'), md);

@@ -293,7 +293,7 @@ function setColumns(columns: readonly ColumnInfo[]): void {
 
 function setStats(v: ColumnView, s: { ttftMs: number; tokensPerSecond: number; count: number }): void {
   v.stats.replaceChildren(
-    h('span', { class: 'ttft', 'data-value': s.ttftMs.toFixed(1) }, `${L.ttft} ${s.ttftMs.toFixed(0)} ms`),
+    h('span', { class: 'ttft', 'data-value': s.ttftMs.toFixed(1) }, `${L.ttft} ${s.ttftMs.toFixed(0)} ${L.ms}`),
     h('span', { class: 'tps', 'data-value': s.tokensPerSecond.toFixed(1) }, `${s.tokensPerSecond.toFixed(1)} ${L.tokensPerSecond}`),
     h('span', { class: 'count', 'data-value': String(s.count) }, `${s.count} ${L.tokens}`),
   );

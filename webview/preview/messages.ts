@@ -87,7 +87,7 @@ export const LABEL_KEYS = [
   'prompt', 'promptPlaceholder', 'format', 'formatRaw', 'formatAlpaca2', 'formatChat', 'formatChatUnavailable', 'system',
   'systemPlaceholder', 'parameters', 'maxNewTokens', 'temperature', 'topK', 'topP', 'repetitionPenalty', 'seed', 'run', 'stop',
   'runHint', 'addCheckpoint', 'removeColumn', 'scale', 'copy', 'openMarkdown', 'recentPrompts', 'recentNone', 'ttft',
-  'tokensPerSecond', 'tokens', 'stopped', 'finishedEos', 'finishedMax', 'finishedStop', 'waiting', 'generating', 'loading',
+  'tokensPerSecond', 'ms', 'tokens', 'stopped', 'finishedEos', 'finishedMax', 'finishedStop', 'waiting', 'generating', 'loading',
   'diagnosing', 'ready', 'untrusted', 'manageTrust', 'divergence', 'divergenceNone', 'retry', 'columns', 'greedy',
   'copied', 'error',
 ] as const;

@@ -8,7 +8,7 @@ import { normalizePeftConfig, type AdapterFormat, type PeftConfig } from '../pef
 import { MAX_CONFIG_BYTES, parseAdapterConfig, positionAt, valueRange, type ParsedAdapterConfig } from '../peft/parse';
 import { problem, type Fix, type Problem, type ProblemCode, type Severity } from '../peft/problems';
 import { validateAdapterConfig } from '../peft/validate';
-import { basename, dirname, joinPath, normalizePath, relativePath } from '../paths';
+import { basename, dirname, isInside, joinPath, normalizePath, relativePath } from '../paths';
 import type { FsPort } from '../ports';
 import { readSafetensorsHeader } from '../safetensors/header';
 import type { BinHeaderReader } from '../safetensors/modelWeights';
@@ -241,9 +241,7 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
     });
     candidates = candidates.filter((c) => c.report.compatible);
   }
-  const useFixes: Fix[] = candidates.slice(0, 3).map((c) => ({
-    kind: 'use-candidate', path: candidateValue(c), matched: c.report.matched, total: c.report.total, source: c.source,
-  }));
+  const useFixes = await candidateFixes(fs, candidates.slice(0, 3), adapterDir, ws);
   for (const b of baseProblems) {
     const broken = b.fixes.some((f) => f.kind === 'choose-base');
     problems.push(problem(b.code, b.severity, baseRange, b.message, broken ? [...useFixes, ...b.fixes, { kind: 'relink-run' }] : b.fixes));
@@ -282,6 +280,27 @@ function viaLabel(via: ResolvedVia | null): string {
 /** The value to write for a candidate: hub id for HF cache snapshots (portable), else its absolute path. */
 export function candidateValue(c: Candidate): string {
   return c.source === 'hf-cache' && c.hubId ? c.hubId : c.path;
+}
+
+/**
+ * "Use <candidate>" fixes, each with the exact value it writes. A candidate inside a workspace folder is also offered in
+ * its workspace-relative form (first: it survives moving or cloning the project) when that form names this one model
+ * from every likely working directory, i.e. when it would not itself be ambiguous.
+ */
+async function candidateFixes(fs: FsPort, candidates: readonly Candidate[], adapterDir: string, ws: readonly string[]): Promise<Fix[]> {
+  const out: Fix[] = [];
+  for (const c of candidates) {
+    const use = (path: string): Fix => ({ kind: 'use-candidate', path, matched: c.report.matched, total: c.report.total, source: c.source });
+    const value = candidateValue(c);
+    const folder = ws.find((w) => isInside(c.path, w));
+    if (folder && value === c.path) {
+      const rel = relativePath(folder, c.path);
+      const r = await resolveBaseModel(fs, rel, { adapterDir, workspaceFolders: ws });
+      if (r.kind === 'relative' && r.relativeHits.length > 0 && r.relativeHits.every((h) => h.path === c.path)) out.push(use(rel));
+    }
+    out.push(use(value));
+  }
+  return out;
 }
 
 function resolutionProblems(
@@ -342,6 +361,16 @@ function resolutionProblems(
         return;
       }
       const distinct = [...new Set(r.relativeHits.map((h) => h.path))];
+      const fromWorkspace = r.relativeHits.find((h) => h.role === 'workspace');
+      if (distinct.length === 1 && fromWorkspace) {
+        // The project layout people train from (`python train.py` in the project root, models/ beside runs/): one
+        // model, found from the workspace folder, so it is healthy here; a note says what it depends on.
+        issue('base-model-relative', 'info',
+          `"${raw}" is relative to the workspace folder (${fromWorkspace.against}) and names ${distinct[0]}. ` +
+          'PEFT resolves it against the working directory: scripts started from the workspace folder load this model.',
+          [{ kind: 'make-absolute', value: r.resolved! }]);
+        return;
+      }
       const list = r.relativeHits.map((h) => `${h.path} (${h.role === 'workspace' ? 'from the workspace folder' : h.role === 'run-cwd' ? 'from a likely training working directory' : 'from the adapter folder'})`);
       issue('base-model-relative-ambiguous', 'warning',
         `"${raw}" is relative: PEFT resolves it against the process working directory, not the adapter folder, so it works only when started from the right place. ` +

@@ -37,6 +37,12 @@ export interface WalkResult {
 /** DeepSpeed ZeRO state folders hold only optimizer/model-state shards: recorded by name, never entered. */
 export const DEEPSPEED_DIR = /^global_step\d+$/;
 
+/**
+ * HF Trainer writes a checkpoint into `tmp-checkpoint-N` and renames it to `checkpoint-N` when complete: a folder still
+ * being written, so it is never entered (not a run, not a broken adapter); the checkpoint appears once renamed.
+ */
+export const CHECKPOINT_BEING_WRITTEN = /^tmp-checkpoint-\d+$/;
+
 interface Pending {
   readonly path: string;
   readonly rel: string;
@@ -146,7 +152,7 @@ export async function walk(fs: FsPort, roots: readonly string[], opts: WalkOptio
       }
       if (kind !== 'dir') continue;
       subdirs.push(ent.name);
-      if (DEEPSPEED_DIR.test(ent.name)) continue;
+      if (DEEPSPEED_DIR.test(ent.name) || CHECKPOINT_BEING_WRITTEN.test(ent.name)) continue;
       const rel = p.rel === '' ? ent.name : `${p.rel}/${ent.name}`;
       if (exclude.matches(rel)) continue;
       if (p.depth + 1 > maxDepth) {

@@ -18,6 +18,7 @@ export type ProblemCode =
   | 'base-model-missing'
   | 'base-model-foreign-path'
   | 'base-model-relative-ambiguous'
+  | 'base-model-relative'
   | 'base-model-home-path'
   | 'base-model-cache-path'
   | 'base-model-not-cached'

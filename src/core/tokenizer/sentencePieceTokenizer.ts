@@ -147,7 +147,8 @@ export class SentencePieceTokenizer implements Tokenizer {
     const dec = this.makeStream(true, skip);
     let text = '';
     for (const id of ids) text += dec.push(id);
-    return text + dec.flush();
+    // A whole sequence decodes as sentencepiece does: an unfinished trailing character is U+FFFD per byte.
+    return text + dec.drainAll();
   }
 
   streamDecoder(previous: readonly number[]): StreamDecoder {
@@ -155,14 +156,19 @@ export class SentencePieceTokenizer implements Tokenizer {
     return this.makeStream(atStart, true);
   }
 
-  private makeStream(atStartInit: boolean, skipSpecial: boolean): StreamDecoder {
+  private makeStream(atStartInit: boolean, skipSpecial: boolean): StreamDecoder & { drainAll(): string } {
     let atStart = atStartInit;
     let pending: number[] = [];
     const strip = this.legacy ? this.sp.addDummyPrefix : this.addPrefixSpace;
-    const drain = (final: boolean): string => {
+    /** `final`: the stream ends here; `dropIncomplete`: a valid but unfinished trailing sequence is dropped, not U+FFFD. */
+    const drain = (final: boolean, dropIncomplete = false): string => {
       let out = '';
       while (pending.length > 0) {
         const len = utf8SequenceLength(pending, 0);
+        if (len < 0 && final && dropIncomplete) {
+          pending = [];
+          break;
+        }
         if (len < 0 && !final) break;
         if (len <= 0) {
           out += '\uFFFD';
@@ -197,7 +203,8 @@ export class SentencePieceTokenizer implements Tokenizer {
         atStart = false;
         return out + piece;
       },
-      flush: (): string => drain(true),
+      flush: (): string => drain(true, true),
+      drainAll: (): string => drain(true),
     };
   }
 }

@@ -13,7 +13,10 @@ export interface AddedTokenSpec {
 /** Incremental id -> text: returns only text that can no longer change (partial UTF-8 is held back). */
 export interface StreamDecoder {
   push(id: number): string;
-  /** Whatever is still held (incomplete bytes become U+FFFD). */
+  /**
+   * Whatever is still held when the stream ends. A trailing sequence that more bytes would have completed (generation
+   * stopped at max tokens inside a character) is dropped, never shown as U+FFFD; invalid bytes before it still are.
+   */
   flush(): string;
 }
 
@@ -137,7 +140,8 @@ export class DiffStreamDecoder implements StreamDecoder {
   }
 
   flush(): string {
-    const text = this.decodeAll(this.ids);
+    // Trailing U+FFFD here is an unfinished character (push held it back for the same reason): dropped at the end.
+    const text = this.decodeAll(this.ids).replace(/\uFFFD+$/, '');
     const out = text.length > this.emitted ? text.slice(this.emitted) : '';
     this.emitted = text.length;
     return out;

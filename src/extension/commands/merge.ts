@@ -11,6 +11,7 @@ import { readTorchBinTensors } from '../../core/torchpickle/binReader';
 import { Merge, type BackendChoice, type MergeParams, type MergeResult } from '../../engine/protocol';
 import { absolutePath, NodeFs } from '../../node/nodeFs';
 import type { EngineHost } from '../engineHost';
+import { showBaseFolderDialog } from '../platform/baseFolderDialog';
 import { toAbortSignal } from '../platform/cancellation';
 import { log } from '../platform/log';
 import type { CheckpointIndex } from '../views/checkpointIndex';
@@ -43,6 +44,18 @@ export function adapterFolderOf(arg: unknown, index: CheckpointIndex): string | 
   if (!folder) return undefined;
   const checkpoint = index.result.runs.flatMap((r) => r.checkpoints).find((c) => c.path === folder);
   return checkpoint?.adapter?.path ?? folder;
+}
+
+/** "Merge checkpoint-100 (1/3): base model": which adapter and which of the three prompts. */
+function stepTitle(adapter: string, step: number, what: string): string {
+  return vscode.l10n.t('Merge {0} ({1}/{2}): {3}', basename(adapter), step, 3, what);
+}
+
+/** Time left once there is something to estimate from (a second of work and 5% done); nothing before. */
+function etaText(elapsedSeconds: number, fraction: number): string {
+  if (elapsedSeconds < 1 || fraction < 0.05) return '';
+  const left = Math.round(elapsedSeconds / fraction - elapsedSeconds);
+  return left >= 1 ? vscode.l10n.t(', about {0} s left', left) : vscode.l10n.t(', almost done');
 }
 
 /** The diagnosis' own words for why a base does not fit. */
@@ -83,16 +96,18 @@ export function registerMerge(context: vscode.ExtensionContext, engine: EngineHo
         if (typeof p === 'string' && p !== d.base.resolved) options.push({ label: `$(lightbulb) ${p}`, description: vscode.l10n.t('compatible candidate'), path: p });
       }
       options.push({ label: `$(folder-opened) ${vscode.l10n.t('Choose Base Model Folder...')}` });
-      const placeHolder = d.base.resolved && d.compatible === false
-        ? vscode.l10n.t('The recorded base does not fit this adapter: {0}', incompatibility(d))
+      const refused = d.base.resolved && d.compatible === false;
+      // The reason is often several sentences: a notification shows it whole, a placeholder would cut it off.
+      if (refused) void vscode.window.showWarningMessage(vscode.l10n.t('The recorded base {0} does not fit {1}: {2}', d.base.resolved!, basename(adapter), incompatibility(d)));
+      const placeHolder = refused
+        ? vscode.l10n.t('The recorded base does not fit this adapter (the notification says why): choose another base model')
         : vscode.l10n.t('Base model to merge {0} into', basename(adapter));
-      const pick = await vscode.window.showQuickPick(options, { placeHolder, ignoreFocusOut: true });
+      const pick = await vscode.window.showQuickPick(options, { title: stepTitle(adapter, 1, vscode.l10n.t('base model')), placeHolder, ignoreFocusOut: true });
       if (!pick) return undefined;
       base = pick.path;
       if (!base) {
-        const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: vscode.l10n.t('Use as Base Model') });
-        if (!picked?.[0]) return undefined;
-        base = absolutePath(picked[0].fsPath);
+        base = await showBaseFolderDialog({ openLabel: vscode.l10n.t('Use as Base Model'), knownModels: index.result.models.map((m) => m.path) });
+        if (!base) return undefined;
       }
     }
     const check = await diagnoseAdapter(fs, adapter, { base, workspaceFolders: workspaceFolders(), binReader: readTorchBinTensors, candidates: 'never' });
@@ -105,6 +120,7 @@ export function registerMerge(context: vscode.ExtensionContext, engine: EngineHo
   const chooseOut = async (adapter: string): Promise<string | undefined> => {
     const suggestion = joinPath(dirname(adapter), `${basename(adapter)}-merged`);
     const value = await vscode.window.showInputBox({
+      title: stepTitle(adapter, 2, vscode.l10n.t('output folder')),
       prompt: vscode.l10n.t('Output folder for the merged model (must not exist, or be empty)'),
       value: suggestion, ignoreFocusOut: true,
       validateInput: async (v) => {
@@ -117,12 +133,13 @@ export function registerMerge(context: vscode.ExtensionContext, engine: EngineHo
     return value ? absolutePath(value.trim()) : undefined;
   };
 
-  const chooseDtype = async (): Promise<MergeParams['dtype'] | undefined> => {
+  const chooseDtype = async (adapter: string): Promise<MergeParams['dtype'] | undefined> => {
     const items: Array<vscode.QuickPickItem & { value: MergeParams['dtype'] }> = [
       { label: 'auto', description: vscode.l10n.t('keep the base model\'s dtype'), value: 'auto' },
       { label: 'bfloat16', value: 'bfloat16' }, { label: 'float16', value: 'float16' }, { label: 'float32', value: 'float32' },
     ];
-    return (await vscode.window.showQuickPick(items, { placeHolder: vscode.l10n.t('Data type of the merged weights'), ignoreFocusOut: true }))?.value;
+    const title = stepTitle(adapter, 3, vscode.l10n.t('data type'));
+    return (await vscode.window.showQuickPick(items, { title, placeHolder: vscode.l10n.t('Data type of the merged weights'), ignoreFocusOut: true }))?.value;
   };
 
   const runMergeJob = async (params: MergeParams): Promise<MergeResult> =>
@@ -137,8 +154,7 @@ export function registerMerge(context: vscode.ExtensionContext, engine: EngineHo
             const tensors = m.detail?.split(' ')[0] ?? '';
             let message: string;
             if (m.phase === 'merge') {
-              const elapsed = (Date.now() - started) / 1000;
-              const eta = frac > 0.02 ? vscode.l10n.t(', about {0} s left', Math.max(0, Math.round(elapsed / frac - elapsed))) : '';
+              const eta = etaText((Date.now() - started) / 1000, frac);
               message = vscode.l10n.t('{0} tensors · {1} of {2}{3}', tensors, formatBytes(m.done), formatBytes(m.total), eta);
             } else {
               message = vscode.l10n.t('Verifying {0} of {1} tensors', m.done, m.total);
@@ -159,7 +175,7 @@ export function registerMerge(context: vscode.ExtensionContext, engine: EngineHo
     if (!base) return undefined;
     const out = args?.out ? absolutePath(args.out) : await chooseOut(adapter);
     if (!out) return undefined;
-    const dtype = args?.dtype ?? (args ? 'auto' : await chooseDtype());
+    const dtype = args?.dtype ?? (args ? 'auto' : await chooseDtype(adapter));
     if (!dtype) return undefined;
     const cfg = vscode.workspace.getConfiguration('loraWorkbench.engine');
     const params: MergeParams = {

@@ -4,24 +4,20 @@
 
 import * as vscode from 'vscode';
 import { baseValueRefactors, type Diagnosis } from '../../core/basemodel/diagnose';
-import { relativePath } from '../../core/paths';
 import { valueRange } from '../../core/peft/parse';
 import type { Fix } from '../../core/peft/problems';
 import { DIAGNOSIS_SOURCE, toVsRange, type AdapterDiagnostics } from './adapterDiagnostics';
 import { CHOOSE_BASE, RELINK_RUN, workspaceEditForFix } from './baseCommands';
 
 /** User-facing title of a fix. */
-export function fixTitle(fix: Fix, d: Diagnosis | undefined, workspaceFolders: readonly string[]): string {
-  const show = (p: string): string => {
-    const ws = workspaceFolders.find((w) => p.startsWith(w + '/'));
-    return ws ? relativePath(ws, p) : p;
-  };
+export function fixTitle(fix: Fix, d: Diagnosis | undefined): string {
   switch (fix.kind) {
     case 'choose-base': return vscode.l10n.t('Choose base model folder...');
     case 'use-candidate':
+      // The title shows exactly the value written (an absolute path stays absolute; the relative form is its own fix).
       return fix.total > 0
-        ? vscode.l10n.t('Use {0} ({1}/{2} tensors match)', show(fix.path), fix.matched, fix.total)
-        : vscode.l10n.t('Use {0}', show(fix.path));
+        ? vscode.l10n.t('Use {0} ({1}/{2} tensors match)', fix.path, fix.matched, fix.total)
+        : vscode.l10n.t('Use {0}', fix.path);
     case 'rewrite-hub-id':
       return fix.revision ? vscode.l10n.t('Rewrite as hub id {0} + revision {1}', fix.hubId, fix.revision.slice(0, 12)) : vscode.l10n.t('Rewrite as hub id {0}', fix.hubId);
     case 'make-relative': return vscode.l10n.t('Make the base path relative ({0})', fix.value);
@@ -39,14 +35,13 @@ export class AdapterCodeActions implements vscode.CodeActionProvider {
   async provideCodeActions(document: vscode.TextDocument, range: vscode.Range, context: vscode.CodeActionContext): Promise<vscode.CodeAction[]> {
     const out: vscode.CodeAction[] = [];
     const d = this.diagnostics.get(document.uri);
-    const ws = this.diagnostics.workspaceFolders();
     const seen = new Set<string>();
     let preferred = false;
     const build = async (fix: Fix, kind: vscode.CodeActionKind, diag?: vscode.Diagnostic): Promise<void> => {
       const key = JSON.stringify(fix);
       if (seen.has(key)) return;
       seen.add(key);
-      const action = new vscode.CodeAction(fixTitle(fix, d, ws), kind);
+      const action = new vscode.CodeAction(fixTitle(fix, d), kind);
       if (diag) action.diagnostics = [diag];
       if (fix.kind === 'choose-base') action.command = { command: CHOOSE_BASE, title: action.title, arguments: [document.uri] };
       else if (fix.kind === 'relink-run') action.command = { command: RELINK_RUN, title: action.title, arguments: [document.uri] };

@@ -59,7 +59,7 @@ function commandLink(title: string, uri: vscode.Uri, fix: Fix): string {
   return `[${title.replace(/[[\]]/g, '')}](command:${APPLY_BASE_FIX}?${args})`;
 }
 
-export function baseHoverMarkdown(d: Diagnosis, uri: vscode.Uri, workspaceFolders: readonly string[]): vscode.MarkdownString {
+export function baseHoverMarkdown(d: Diagnosis, uri: vscode.Uri): vscode.MarkdownString {
   const md = new vscode.MarkdownString('', true);
   md.isTrusted = { enabledCommands: [APPLY_BASE_FIX] };
   md.appendMarkdown(`**${vscode.l10n.t('Base model')}**: \`${d.base.raw ?? 'null'}\` - ${kindLabel(d)}`);
@@ -94,7 +94,7 @@ export function baseHoverMarkdown(d: Diagnosis, uri: vscode.Uri, workspaceFolder
   const fixes: Fix[] = [];
   for (const p of baseProblems) for (const f of p.fixes) if (!fixes.some((x) => JSON.stringify(x) === JSON.stringify(f))) fixes.push(f);
   if (!fixes.some((f) => f.kind === 'choose-base')) fixes.push({ kind: 'choose-base' });
-  md.appendMarkdown(fixes.map((f) => commandLink(fixTitle(f, d, workspaceFolders), uri, f)).join(' · '));
+  md.appendMarkdown(fixes.map((f) => commandLink(fixTitle(f, d), uri, f)).join(' · '));
   return md;
 }
 
@@ -165,7 +165,7 @@ export class AdapterHover implements vscode.HoverProvider {
     if (typeof key !== 'string' || !HOVER_KEYS.has(key)) return undefined;
     let d = this.diagnostics.get(document.uri);
     if (!d || d.parsed.text !== text) d = await this.diagnostics.diagnose(document.uri);
-    const md = key === 'base_model_name_or_path' ? baseHoverMarkdown(d, document.uri, this.diagnostics.workspaceFolders()) : fieldHover(key, d);
+    const md = key === 'base_model_name_or_path' ? baseHoverMarkdown(d, document.uri) : fieldHover(key, d);
     return md ? new vscode.Hover(md) : undefined;
   }
 }

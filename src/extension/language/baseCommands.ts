@@ -14,6 +14,7 @@ import { parseAdapterConfig, positionAt } from '../../core/peft/parse';
 import type { Fix } from '../../core/peft/problems';
 import { absolutePath } from '../../node/nodeFs';
 import { registerCommand } from '../commands/funnel';
+import { showBaseFolderDialog } from '../platform/baseFolderDialog';
 import { isAdapterConfig, type AdapterDiagnostics } from './adapterDiagnostics';
 
 export const CHOOSE_BASE = 'loraWorkbench.chooseBaseModel';
@@ -73,11 +74,7 @@ async function testPick(diagnostics: AdapterDiagnostics): Promise<string | undef
 async function pickFolder(title: string, diagnostics: AdapterDiagnostics): Promise<string | undefined> {
   const hook = await testPick(diagnostics);
   if (hook) return hook;
-  const ws = vscode.workspace.workspaceFolders?.[0]?.uri;
-  const picked = await vscode.window.showOpenDialog({
-    canSelectFolders: true, canSelectFiles: false, canSelectMany: false, defaultUri: ws, title, openLabel: vscode.l10n.t('Use as Base Model'),
-  });
-  return picked?.[0] ? absolutePath(picked[0].fsPath) : undefined;
+  return showBaseFolderDialog({ title, openLabel: vscode.l10n.t('Use as Base Model') });
 }
 
 /** Check `folder` against the adapter; ask before writing an incompatible one. Returns false when the user declines. */

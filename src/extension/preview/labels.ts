@@ -35,6 +35,7 @@ export function previewLabels(): PreviewLabels {
     recentNone: vscode.l10n.t('(no recent prompts)'),
     ttft: vscode.l10n.t('first token'),
     tokensPerSecond: vscode.l10n.t('tok/s'),
+    ms: vscode.l10n.t('ms'),
     tokens: vscode.l10n.t('tokens'),
     stopped: vscode.l10n.t('Stopped'),
     finishedEos: vscode.l10n.t('End of sequence'),

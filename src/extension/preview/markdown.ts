@@ -50,7 +50,7 @@ export function toMarkdown(m: MarkdownInput): string {
     if (c.detail) meta.push(`\`${c.detail}\``);
     if (c.scale !== null) meta.push(`${L.scale} ${c.scale}`);
     const st = c.output?.stats;
-    if (st) meta.push(`${st.count} ${L.tokens}`, `${L.ttft} ${st.ttftMs.toFixed(0)} ms`, `${st.tokensPerSecond.toFixed(1)} ${L.tokensPerSecond}`);
+    if (st) meta.push(`${st.count} ${L.tokens}`, `${L.ttft} ${st.ttftMs.toFixed(0)} ${L.ms}`, `${st.tokensPerSecond.toFixed(1)} ${L.tokensPerSecond}`);
     if (c.output?.stopReason) meta.push(c.output.stopReason);
     if (meta.length) lines.push(meta.join(' · '), '');
     if (c.output?.error) lines.push(`> ${L.error}: ${c.output.error}`, '');

@@ -10,6 +10,7 @@ import { toCoreError } from '../../core/errors';
 import { Generate, type GenerateResult, type LoadResult } from '../../engine/protocol';
 import { NodeFs } from '../../node/nodeFs';
 import type { EngineHost } from '../engineHost';
+import { showBaseFolderDialog } from '../platform/baseFolderDialog';
 import { Disposable } from '../platform/dispose';
 import { log } from '../platform/log';
 import { webviewHtml } from '../platform/webviewHtml';
@@ -369,8 +370,8 @@ export class PreviewPanel extends Disposable {
     if (!this.fixes.has('choose-base')) {
       // Without the diagnosis commands (or when no fix was proposed): pick a folder for this preview only.
       add('choose-base', vscode.l10n.t('Choose Base Model Folder...'), async () => {
-        const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: vscode.l10n.t('Use as Base Model') });
-        if (picked?.[0]) await this.useBase(picked[0].fsPath);
+        const picked = await showBaseFolderDialog({ openLabel: vscode.l10n.t('Use as Base Model') });
+        if (picked) await this.useBase(picked);
       });
     }
     add('open-config', vscode.l10n.t('Open adapter_config.json'), async () => {

@@ -46,8 +46,9 @@ function writeBigPair(root: string): { base: string; adapter: string } {
  * one after another in the same quick-input widget, and on a busy machine an Enter can land while the input box is
  * still validating: so rather than a fixed sequence, press Enter whenever a prompt is open.
  */
-async function acceptPrompts(wb: Workbench, adapterLabel: string, done: Locator): Promise<void> {
+async function acceptPrompts(wb: Workbench, adapterLabel: string, done: Locator): Promise<Set<string>> {
   const widget = wb.page.locator('.quick-input-widget');
+  const titles = new Set<string>();
   // On a busy machine the menu click occasionally reaches the command without the tree node; it then asks which
   // adapter to merge (the palette flow): answer it with the same adapter.
   const adapterPick = wb.page.locator('.quick-input-widget input[placeholder*="Merge which checkpoint"]');
@@ -55,6 +56,8 @@ async function acceptPrompts(wb: Workbench, adapterLabel: string, done: Locator)
   while (!(await done.first().isVisible())) {
     if (Date.now() > deadline) throw new Error('the merge prompts did not lead to a merge');
     if (await widget.isVisible()) {
+      const title = (await widget.locator('.quick-input-title').textContent().catch(() => ''))?.trim();
+      if (title) titles.add(title);
       if (await adapterPick.isVisible()) {
         await wb.page.keyboard.type(adapterLabel);
         await sleep(500);
@@ -65,6 +68,7 @@ async function acceptPrompts(wb: Workbench, adapterLabel: string, done: Locator)
       await sleep(250);
     }
   }
+  return titles;
 }
 
 describe('merge into base model', () => {
@@ -86,7 +90,11 @@ describe('merge into base model', () => {
     const row = wb.treeRows(CHECKPOINTS_VIEW, 'checkpoint-200').first();
     await row.waitFor({ timeout: 30_000 });
     await wb.contextMenu(row, 'Merge into Base Model');
-    await acceptPrompts(wb, 'checkpoint-200', wb.notifications(/Merging checkpoint-200|Merged \d+ tensors/));
+    const titles = await acceptPrompts(wb, 'checkpoint-200', wb.notifications(/Merging checkpoint-200|Merged \d+ tensors/));
+    // Each prompt says which adapter it is for and where in the flow it is.
+    for (const want of ['Merge checkpoint-200 (1/3): base model', 'Merge checkpoint-200 (2/3): output folder', 'Merge checkpoint-200 (3/3): data type']) {
+      assert.ok(titles.has(want), `prompt title "${want}" not among ${JSON.stringify([...titles])}`);
+    }
     const msg = await wb.waitForNotification(/Merged \d+ tensors/, 120_000);
     assert.match(msg, /verified/);
     const out = path.join(ws, RUN, 'checkpoint-200-merged');
