@@ -30,10 +30,13 @@ export interface ChartOptions {
   readonly xDomain: readonly [number, number];
   readonly markers: readonly ChartMarker[];
   readonly noData: string;
+  /** Axis titles: the x axis (step) below the ticks, the y axis (what is plotted) rotated at the left edge. */
+  readonly xTitle: string;
+  readonly yTitle: string;
   readonly onMarkerClick?: (step: number) => void;
 }
 
-const M = { left: 56, right: 12, top: 22, bottom: 22 };
+const M = { left: 68, right: 12, top: 22, bottom: 36 };
 
 function el<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string, string | number>, parent?: Element): SVGElementTagNameMap[K] {
   const e = document.createElementNS(SVG, name);
@@ -117,6 +120,12 @@ function nearest(points: readonly Point[], step: number): Point | null {
   return b && Math.abs(b[0] - step) < Math.abs(a[0] - step) ? b : a;
 }
 
+function drawAxisTitles(svg: SVGSVGElement, o: ChartOptions, plotW: number, plotH: number): void {
+  el('text', { x: M.left + plotW / 2, y: o.height - 4, 'text-anchor': 'middle', class: 'axis-title x-title' }, svg).textContent = o.xTitle;
+  const cy = M.top + plotH / 2;
+  el('text', { x: 12, y: cy, 'text-anchor': 'middle', transform: `rotate(-90 12 ${cy})`, class: 'axis-title y-title' }, svg).textContent = o.yTitle;
+}
+
 /** Render one chart into `host` (replacing its content). Returns the number of path points drawn per series. */
 export function renderChart(host: HTMLElement, series: readonly ChartSeries[], o: ChartOptions): Record<string, number> {
   host.replaceChildren();
@@ -154,8 +163,9 @@ export function renderChart(host: HTMLElement, series: readonly ChartSeries[], o
     el('text', { x: M.left - 6, y: y(t) + 4, 'text-anchor': 'end', class: 'tick' }, svg).textContent = formatValue(t);
   }
   for (const t of niceTicks(x0, x1, Math.max(2, Math.floor(plotW / 90)))) {
-    el('text', { x: x(t), y: o.height - 6, 'text-anchor': 'middle', class: 'tick' }, svg).textContent = String(t);
+    el('text', { x: x(t), y: M.top + plotH + 14, 'text-anchor': 'middle', class: 'tick' }, svg).textContent = String(t);
   }
+  drawAxisTitles(svg, o, plotW, plotH);
   el('rect', { x: M.left, y: M.top, width: plotW, height: plotH, class: 'frame' }, svg);
 
   const markers = el('g', { class: 'markers' }, svg);

@@ -96,15 +96,15 @@ function render(): void {
 
   function draw(): void {
     const width = Math.max(240, app.clientWidth - 4);
-    const common = { width, xDomain, markers, noData: d.labels.noData, onMarkerClick, smoothing: state.smoothing };
+    const common = { width, xDomain, markers, noData: d.labels.noData, onMarkerClick, smoothing: state.smoothing, xTitle: d.labels.step };
     const lossSeries: ChartSeries[] = [
       { key: 'loss', label: d.labels.loss, points: d.series.loss },
       { key: 'evalLoss', label: d.labels.evalLoss, points: d.series.evalLoss, dots: true },
     ];
     const drawn = {
-      ...renderChart(hosts[0]!, lossSeries, { ...common, title: `${d.labels.loss} / ${d.labels.evalLoss}`, height: 260, logY: state.logY }),
-      ...renderChart(hosts[1]!, [{ key: 'learningRate', label: d.labels.learningRate, points: d.series.learningRate }], { ...common, title: d.labels.learningRate, height: 160, logY: false, smoothing: 0 }),
-      ...renderChart(hosts[2]!, [{ key: 'gradNorm', label: d.labels.gradNorm, points: d.series.gradNorm }], { ...common, title: d.labels.gradNorm, height: 160, logY: state.logY }),
+      ...renderChart(hosts[0]!, lossSeries, { ...common, title: `${d.labels.loss} / ${d.labels.evalLoss}`, yTitle: d.labels.lossAxis, height: 260, logY: state.logY }),
+      ...renderChart(hosts[1]!, [{ key: 'learningRate', label: d.labels.learningRate, points: d.series.learningRate }], { ...common, title: d.labels.learningRate, yTitle: d.labels.learningRate, height: 160, logY: false, smoothing: 0 }),
+      ...renderChart(hosts[2]!, [{ key: 'gradNorm', label: d.labels.gradNorm, points: d.series.gradNorm }], { ...common, title: d.labels.gradNorm, yTitle: d.labels.gradNorm, height: 160, logY: state.logY }),
     };
     if (!reported) {
       reported = true;

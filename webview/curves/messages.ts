@@ -8,6 +8,8 @@ export interface CurvesLabels {
   readonly learningRate: string;
   readonly gradNorm: string;
   readonly step: string;
+  /** The y-axis title of the loss chart (its series are training and eval loss). */
+  readonly lossAxis: string;
   readonly best: string;
   readonly logScale: string;
   readonly smoothing: string;

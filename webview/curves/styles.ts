@@ -13,6 +13,7 @@ header .source { color: var(--vscode-descriptionForeground); font-size: 0.9em; }
 .chart-host { position: relative; margin-bottom: 10px; }
 .chart { display: block; overflow: visible; }
 .chart-title { fill: var(--vscode-foreground); font-weight: 600; font-size: 12px; }
+.axis-title { fill: var(--vscode-descriptionForeground); font-size: 11px; }
 .tick { fill: var(--vscode-descriptionForeground); font-size: 10px; font-variant-numeric: tabular-nums; }
 .grid line { stroke: var(--vscode-editorWidget-border, var(--vscode-panel-border)); stroke-opacity: 0.35; stroke-width: 1; }
 .frame { fill: none; stroke: var(--vscode-editorWidget-border, var(--vscode-panel-border)); stroke-opacity: 0.6; }

@@ -79,20 +79,22 @@ function button(id: string, label: string, onClick: () => void, secondary = fals
   return b;
 }
 
-function field(id: string, label: string, control: ValueElement): HTMLElement {
+/** A labelled control; a hint ("0 = greedy") goes on its own line below, so labels stay one line and inputs align. */
+function field(id: string, label: string, control: ValueElement, hint?: string): HTMLElement {
   const wrap = h('div', { class: 'field' });
-  const lab = h('label', { for: id, id: `${id}-label` }, label);
+  const lab = h('label', { for: id, id: `${id}-label`, title: label }, label);
   control.id = id;
   control.setAttribute('aria-labelledby', `${id}-label`);
-  control.setAttribute('label', label); // vscode-elements forward `label` to the inner input's aria-label
+  control.setAttribute('label', hint ? `${label} (${hint})` : label); // vscode-elements forward `label` to the inner input's aria-label
   wrap.append(lab, control);
+  if (hint) wrap.append(h('span', { class: 'hint', id: `${id}-hint` }, hint));
   return wrap;
 }
 
-function numberField(id: keyof PreviewSettings, label: string, value: number, min: number, max: number, step: string): HTMLElement {
+function numberField(id: keyof PreviewSettings, label: string, value: number, min: number, max: number, step: string, hint?: string): HTMLElement {
   const f = el('vscode-textfield', { type: 'number', min: String(min), max: String(max), step });
   f.value = String(value);
-  return field(id, label, f);
+  return field(id, label, f, hint);
 }
 
 function render(m: InitMessage): void {
@@ -149,8 +151,8 @@ function render(m: InitMessage): void {
   const s = m.settings;
   params.append(
     numberField('maxNewTokens', L.maxNewTokens, s.maxNewTokens, LIMITS.maxNewTokens.min, LIMITS.maxNewTokens.max, '1'),
-    numberField('temperature', L.temperature, s.temperature, LIMITS.temperature.min, LIMITS.temperature.max, '0.05'),
-    numberField('topK', L.topK, s.topK, LIMITS.topK.min, LIMITS.topK.max, '1'),
+    numberField('temperature', L.temperature, s.temperature, LIMITS.temperature.min, LIMITS.temperature.max, '0.05', L.temperatureHint),
+    numberField('topK', L.topK, s.topK, LIMITS.topK.min, LIMITS.topK.max, '1', L.topKHint),
     numberField('topP', L.topP, s.topP, 0.01, LIMITS.topP.max, '0.01'),
     numberField('repetitionPenalty', L.repetitionPenalty, s.repetitionPenalty, LIMITS.repetitionPenalty.min, LIMITS.repetitionPenalty.max, '0.05'),
     numberField('seed', L.seed, s.seed, LIMITS.seed.min, LIMITS.seed.max, '1'),

@@ -85,7 +85,7 @@ export interface DiagnosisView {
 /** Every user-visible string of the webview, localized by the host (vscode.l10n) and sent in `init`. */
 export const LABEL_KEYS = [
   'prompt', 'promptPlaceholder', 'format', 'formatRaw', 'formatAlpaca2', 'formatChat', 'formatChatUnavailable', 'system',
-  'systemPlaceholder', 'parameters', 'maxNewTokens', 'temperature', 'topK', 'topP', 'repetitionPenalty', 'seed', 'run', 'stop',
+  'systemPlaceholder', 'parameters', 'maxNewTokens', 'temperature', 'temperatureHint', 'topK', 'topKHint', 'topP', 'repetitionPenalty', 'seed', 'run', 'stop',
   'runHint', 'addCheckpoint', 'removeColumn', 'scale', 'copy', 'openMarkdown', 'recentPrompts', 'recentNone', 'ttft',
   'tokensPerSecond', 'ms', 'tokens', 'stopped', 'finishedEos', 'finishedMax', 'finishedStop', 'waiting', 'generating', 'loading',
   'diagnosing', 'ready', 'untrusted', 'manageTrust', 'divergence', 'divergenceNone', 'retry', 'columns', 'greedy',
@@ -151,7 +151,7 @@ const hasOnly = (o: Obj, keys: readonly string[]): boolean => Object.keys(o).eve
 /** Settings as a run may use them (ranges included); null when anything is off. */
 export function validSettings(v: unknown): PreviewSettings | null {
   if (!isObj(v)) return null;
-  const keys = ['prompt', 'format', 'system', 'maxNewTokens', 'temperature', 'topK', 'topP', 'repetitionPenalty', 'seed'];
+  const keys = ['prompt', 'format', 'system', 'maxNewTokens', 'temperature', 'temperatureHint', 'topK', 'topKHint', 'topP', 'repetitionPenalty', 'seed'];
   if (!hasOnly(v, keys)) return null;
   const L = LIMITS;
   const ok =

@@ -12,8 +12,9 @@ h2 { font-size: 1em; font-weight: 600; margin: 0; overflow: hidden; text-overflo
 #prompt { min-height: 90px; }
 .side { display: flex; flex-direction: column; gap: 6px; }
 .field { display: flex; flex-direction: column; gap: 2px; }
-.field label { color: var(--vscode-descriptionForeground); font-size: 0.9em; }
-.params { display: grid; grid-template-columns: repeat(auto-fill, minmax(130px, 1fr)); gap: 6px 12px; margin: 10px 0; }
+.field label { color: var(--vscode-descriptionForeground); font-size: 0.9em; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.field .hint { color: var(--vscode-descriptionForeground); font-size: 0.8em; }
+.params { display: grid; grid-template-columns: repeat(auto-fill, minmax(120px, 1fr)); align-items: start; gap: 6px 12px; margin: 10px 0; }
 .params vscode-textfield { width: 100%; }
 .toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 8px; margin: 8px 0; }
 .toolbar .hint { color: var(--vscode-descriptionForeground); font-size: 0.9em; }
@@ -28,7 +29,7 @@ h2 { font-size: 1em; font-weight: 600; margin: 0; overflow: hidden; text-overflo
 #diagnosis code { font-family: var(--vscode-editor-font-family); color: var(--vscode-descriptionForeground); }
 #diagnosis .actions, #trust .actions { display: flex; flex-wrap: wrap; gap: 8px; margin-top: 6px; }
 #trust { border: 1px solid var(--vscode-editorWarning-foreground, var(--vscode-focusBorder)); padding: 8px 12px; margin: 8px 0; border-radius: 3px; }
-#columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 12px; margin-top: 8px; }
+#columns { display: grid; grid-auto-flow: column; grid-auto-columns: minmax(240px, 1fr); align-items: stretch; gap: 12px; margin-top: 8px; overflow-x: auto; padding-bottom: 4px; }
 .column { display: flex; flex-direction: column; border: 1px solid var(--vscode-editorWidget-border, var(--vscode-panel-border)); border-radius: 3px; min-width: 0; background: var(--vscode-editorWidget-background, transparent); }
 .column header { display: flex; align-items: center; gap: 6px; padding: 6px 8px; border-bottom: 1px solid var(--vscode-editorWidget-border, var(--vscode-panel-border)); }
 .column header h2 { flex: 1; }
@@ -40,10 +41,10 @@ h2 { font-size: 1em; font-weight: 600; margin: 0; overflow: hidden; text-overflo
 .column .state { padding: 0 8px; font-size: 0.85em; color: var(--vscode-descriptionForeground); }
 .column .state.error { color: var(--vscode-errorForeground); }
 .column .divergence { padding: 0 8px; font-size: 0.85em; color: var(--vscode-editorWarning-foreground, var(--vscode-descriptionForeground)); }
-.output { margin: 0; padding: 8px; min-height: 120px; max-height: 60vh; overflow: auto; white-space: pre-wrap; word-break: break-word; font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); color: var(--vscode-editor-foreground); }
+.output { flex: 1 1 auto; margin: 0; padding: 8px; min-height: 120px; max-height: 60vh; overflow: auto; white-space: pre-wrap; word-break: break-word; font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); color: var(--vscode-editor-foreground); }
 .output:focus { outline: 1px solid var(--vscode-focusBorder); outline-offset: -1px; }
 .output .tok.diverge { background: var(--vscode-diffEditor-insertedTextBackground, var(--vscode-editor-findMatchHighlightBackground)); outline: 1px solid var(--vscode-editorWarning-foreground, var(--vscode-focusBorder)); border-radius: 2px; }
 .output .cursor::after { content: '▍'; color: var(--vscode-editorCursor-foreground); }
-.column footer { display: flex; gap: 6px; padding: 6px 8px; border-top: 1px solid var(--vscode-editorWidget-border, var(--vscode-panel-border)); }
+.column footer { margin-top: auto; display: flex; gap: 6px; padding: 6px 8px; border-top: 1px solid var(--vscode-editorWidget-border, var(--vscode-panel-border)); }
 #notice { min-height: 1.2em; color: var(--vscode-descriptionForeground); font-size: 0.9em; }
 `;

@@ -290,7 +290,9 @@ export function candidateValue(c: Candidate): string {
 async function candidateFixes(fs: FsPort, candidates: readonly Candidate[], adapterDir: string, ws: readonly string[]): Promise<Fix[]> {
   const out: Fix[] = [];
   for (const c of candidates) {
-    const use = (path: string): Fix => ({ kind: 'use-candidate', path, matched: c.report.matched, total: c.report.total, source: c.source });
+    const use = (path: string): Fix => ({
+      kind: 'use-candidate', path, matched: c.report.matched, total: c.report.total, source: c.source, ...(path !== c.path ? { folder: c.path } : {}),
+    });
     const value = candidateValue(c);
     const folder = ws.find((w) => isInside(c.path, w));
     if (folder && value === c.path) {

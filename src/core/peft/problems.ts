@@ -41,7 +41,16 @@ export type Fix =
   /** Pick a folder, check compatibility, then write it. */
   | { readonly kind: 'choose-base' }
   /** Write a found compatible model (path as it should be written). */
-  | { readonly kind: 'use-candidate'; readonly path: string; readonly matched: number; readonly total: number; readonly source: CandidateSource }
+  | {
+    readonly kind: 'use-candidate';
+    /** The value written into base_model_name_or_path (absolute, workspace-relative or a hub id). */
+    readonly path: string;
+    readonly matched: number;
+    readonly total: number;
+    readonly source: CandidateSource;
+    /** The model folder it names, when `path` is not itself that absolute folder. */
+    readonly folder?: string;
+  }
   /** Replace a cache snapshot path by hub id + revision. */
   | { readonly kind: 'rewrite-hub-id'; readonly hubId: string; readonly revision: string | null }
   | { readonly kind: 'make-relative'; readonly value: string }

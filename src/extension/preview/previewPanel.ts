@@ -342,12 +342,15 @@ export class PreviewPanel extends Disposable {
       return seen.has(key) ? false : (seen.add(key), true);
     });
     let n = 0;
+    const usedForPreview = new Set<string>();
     for (const f of fixes) {
       const i = n++;
       switch (f.kind) {
         case 'use-candidate': {
-          const candidate = d.base.candidates.find((c) => c.path === f.path || c.hubId === f.path)?.path ?? f.path;
-          add(`use-${i}`, vscode.l10n.t('Use {0} for this preview', rel(candidate)), () => this.useBase(candidate));
+          const candidate = f.folder ?? d.base.candidates.find((c) => c.path === f.path || c.hubId === f.path)?.path ?? f.path;
+          // One "for this preview" button per model folder, one "Write" button per form of its value.
+          if (!usedForPreview.has(candidate)) add(`use-${i}`, vscode.l10n.t('Use {0} for this preview', rel(candidate)), () => this.useBase(candidate));
+          usedForPreview.add(candidate);
           if (commands.has(APPLY_BASE_FIX)) add(`write-${i}`, vscode.l10n.t('Write {0} into adapter_config.json', f.path), thenRecheck(APPLY_BASE_FIX, config, f));
           break;
         }

@@ -40,26 +40,36 @@ function healthSection(md: vscode.MarkdownString, health: readonly Health[]): vo
   }
 }
 
-function adapterRows(a: Adapter, base?: BaseStatusInfo): string[] {
+/**
+ * The adapter's rows, compact so the whole tooltip fits its box (a hover that scrolls hides what is below the fold):
+ * variant with r, alpha and scaling on one row, the weights' file, size, parameters and dtype on another.
+ */
+function adapterRows(a: Adapter): string[] {
   const rows: string[] = [];
-  rows.push(`| ${vscode.l10n.t('Variant')} | ${esc(variantLabel(a))} |`);
-  if (a.r !== null) rows.push(`| r | ${a.r}${Object.keys(a.rankPattern).length ? ` (${vscode.l10n.t('{0} rank_pattern entries', Object.keys(a.rankPattern).length)})` : ''} |`);
-  if (a.alpha !== null) rows.push(`| alpha | ${formatNum(a.alpha)}${Object.keys(a.alphaPattern).length ? ` (${vscode.l10n.t('{0} alpha_pattern entries', Object.keys(a.alphaPattern).length)})` : ''} |`);
-  if (a.scaling !== null) rows.push(`| ${vscode.l10n.t('Effective scaling')} | ${formatNum(a.scaling)}${a.variant === 'rslora' ? ' (α/√r)' : a.format === 'mlx' ? '' : ' (α/r)'} |`);
+  const shape: string[] = [esc(variantLabel(a))];
+  if (a.r !== null) shape.push(`r ${a.r}${Object.keys(a.rankPattern).length ? ` (${vscode.l10n.t('{0} rank_pattern entries', Object.keys(a.rankPattern).length)})` : ''}`);
+  if (a.alpha !== null) shape.push(`alpha ${formatNum(a.alpha)}${Object.keys(a.alphaPattern).length ? ` (${vscode.l10n.t('{0} alpha_pattern entries', Object.keys(a.alphaPattern).length)})` : ''}`);
+  if (a.scaling !== null) shape.push(`${vscode.l10n.t('Effective scaling')} ${formatNum(a.scaling)}${a.variant === 'rslora' ? ' (α/√r)' : a.format === 'mlx' ? '' : ' (α/r)'}`);
+  rows.push(`| ${vscode.l10n.t('Variant')} | ${shape.join(' · ')} |`);
   if (a.targetModules !== null) {
     rows.push(`| ${vscode.l10n.t('Target modules')} | ${typeof a.targetModules === 'string' ? code(a.targetModules) : a.targetModules.map(code).join(', ')} |`);
   }
   if (a.modulesToSave.length > 0) rows.push(`| modules_to_save | ${a.modulesToSave.map(code).join(', ')} |`);
-  if (a.params !== null) rows.push(`| ${vscode.l10n.t('Trainable parameters')} | ${formatCount(a.params)} (${a.params.toLocaleString('en-US')}) |`);
-  if (a.weightsFile !== null) rows.push(`| ${vscode.l10n.t('Weights')} | ${code(a.weightsFile)}${a.weightsBytes !== null ? ` · ${formatBytes(a.weightsBytes)}` : ''} |`);
-  if (a.dtype !== null) rows.push(`| dtype | ${a.dtypes.length > 1 ? a.dtypes.join(', ') : a.dtype} |`);
+  const weights: string[] = [];
+  if (a.weightsFile !== null) weights.push(`${code(a.weightsFile)}${a.weightsBytes !== null ? ` · ${formatBytes(a.weightsBytes)}` : ''}`);
+  if (a.params !== null) weights.push(`${vscode.l10n.t('Trainable parameters')} ${formatCount(a.params)}`);
+  if (a.dtype !== null) weights.push(a.dtypes.length > 1 ? a.dtypes.join(', ') : a.dtype);
+  if (weights.length > 0) rows.push(`| ${vscode.l10n.t('Weights')} | ${weights.join(' · ')} |`);
   rows.push(`| ${vscode.l10n.t('Base model (as written)')} | ${a.baseModel !== null ? code(a.baseModel) : vscode.l10n.t('(not recorded)')} |`);
-  if (base) {
-    const icon = base.status === 'ok' ? '$(pass)' : base.status === 'error' ? '$(error)' : base.status === 'warning' ? '$(warning)' : '$(question)';
-    rows.push(`| ${vscode.l10n.t('Base status')} | ${icon} ${esc(baseStatusLabel(base.status))}${base.resolved ? ` · ${code(base.resolved)}` : ''} |`);
-  }
   if (a.layout) rows.push(`| ${vscode.l10n.t('Layout')} | ${esc(a.layout)} |`);
   return rows;
+}
+
+/** The base status as a line under the title: the first thing read, never below the fold. */
+function baseStatusLine(md: vscode.MarkdownString, base?: BaseStatusInfo): void {
+  if (!base) return;
+  const icon = base.status === 'ok' ? '$(pass)' : base.status === 'error' ? '$(error)' : base.status === 'warning' ? '$(warning)' : '$(question)';
+  md.appendMarkdown(`\n\n${icon} **${vscode.l10n.t('Base status')}**: ${esc(baseStatusLabel(base.status))}${base.resolved ? ` · ${code(base.resolved)}` : ''}`);
 }
 
 function table(md: vscode.MarkdownString, rows: string[]): void {
@@ -76,7 +86,8 @@ function newMd(): vscode.MarkdownString {
 export function adapterTooltip(a: Adapter, base?: BaseStatusInfo): vscode.MarkdownString {
   const md = newMd();
   md.appendMarkdown(`**${esc(a.path)}**`);
-  table(md, adapterRows(a, base));
+  baseStatusLine(md, base);
+  table(md, adapterRows(a));
   healthSection(md, a.health);
   return md;
 }
@@ -84,14 +95,18 @@ export function adapterTooltip(a: Adapter, base?: BaseStatusInfo): vscode.Markdo
 export function checkpointTooltip(run: Run, c: Checkpoint, base?: BaseStatusInfo): vscode.MarkdownString {
   const md = newMd();
   md.appendMarkdown(`**${esc(c.name)}**${c.best ? ' $(star-full) ' + vscode.l10n.t('best') : ''}${c.final ? ' · ' + vscode.l10n.t('final output') : ''}\n\n${esc(c.path)}`);
+  if (c.adapter) baseStatusLine(md, base);
   const rows: string[] = [];
-  if (c.step !== null) rows.push(`| ${vscode.l10n.t('Step')} | ${c.step}${run.maxSteps ? ` / ${run.maxSteps}` : ''} |`);
-  if (c.metrics.epoch !== null) rows.push(`| ${vscode.l10n.t('Epoch')} | ${formatNum(c.metrics.epoch, 3)} |`);
-  if (c.metrics.loss !== null) rows.push(`| ${vscode.l10n.t('Training loss')} | ${formatNum(c.metrics.loss)} |`);
-  if (c.metrics.evalLoss !== null) rows.push(`| ${vscode.l10n.t('Eval loss')} | ${formatNum(c.metrics.evalLoss)} |`);
-  if (c.metrics.learningRate !== null) rows.push(`| ${vscode.l10n.t('Learning rate')} | ${c.metrics.learningRate.toExponential(3)} |`);
-  if (c.metrics.gradNorm !== null) rows.push(`| ${vscode.l10n.t('Grad norm')} | ${formatNum(c.metrics.gradNorm)} |`);
-  if (c.adapter) rows.push(...adapterRows(c.adapter, base));
+  const metrics: string[] = [];
+  if (c.step !== null) rows.push(`| ${vscode.l10n.t('Step')} | ${c.step}${run.maxSteps ? ` / ${run.maxSteps}` : ''}${c.metrics.epoch !== null ? ` · ${vscode.l10n.t('Epoch')} ${formatNum(c.metrics.epoch, 3)}` : ''} |`);
+  if (c.metrics.loss !== null) metrics.push(`${vscode.l10n.t('Training loss')} ${formatNum(c.metrics.loss)}`);
+  if (c.metrics.evalLoss !== null) metrics.push(`${vscode.l10n.t('Eval loss')} ${formatNum(c.metrics.evalLoss)}`);
+  if (metrics.length > 0) rows.push(`| ${vscode.l10n.t('Loss')} | ${metrics.join(' · ')} |`);
+  const optim: string[] = [];
+  if (c.metrics.learningRate !== null) optim.push(`${vscode.l10n.t('Learning rate')} ${c.metrics.learningRate.toExponential(3)}`);
+  if (c.metrics.gradNorm !== null) optim.push(`${vscode.l10n.t('Grad norm')} ${formatNum(c.metrics.gradNorm)}`);
+  if (optim.length > 0) rows.push(`| ${vscode.l10n.t('Optimizer')} | ${optim.join(' · ')} |`);
+  if (c.adapter) rows.push(...adapterRows(c.adapter));
   const f = c.files;
   const files = [
     f.optimizer && 'optimizer', f.scheduler && 'scheduler', f.rngState && 'rng_state', f.scaler && 'scaler', f.trainingArgs && 'training_args',

@@ -85,6 +85,7 @@ export class CurvesPanels implements vscode.Disposable {
       learningRate: vscode.l10n.t('Learning rate'),
       gradNorm: vscode.l10n.t('Grad norm'),
       step: vscode.l10n.t('Step'),
+      lossAxis: vscode.l10n.t('Loss'),
       best: vscode.l10n.t('best'),
       logScale: vscode.l10n.t('Log scale'),
       smoothing: vscode.l10n.t('Smoothing'),

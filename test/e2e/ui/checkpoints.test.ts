@@ -92,6 +92,11 @@ describe('checkpoint explorer', () => {
     assert.match(text, /Effective scaling\s*2/);
     assert.match(text, /Trainable parameters/);
     assert.match(text, /models\/stories260K/);
+    assert.match(text, /Base status/);
+    // The whole tooltip fits its box: nothing (the base status once was) hidden below a scrollbar.
+    const overflow = await wb.page.locator('.monaco-hover:visible .monaco-scrollable-element, .monaco-hover:visible .hover-contents').evaluateAll(
+      (els) => els.map((e) => e.scrollHeight - e.clientHeight));
+    assert.ok(overflow.length > 0 && overflow.every((d) => d <= 1), `tooltip scrolls by ${JSON.stringify(overflow)} px`);
     await wb.page.mouse.move(0, 0);
   });
 
@@ -165,6 +170,9 @@ describe('checkpoint explorer', () => {
     const marked = await view.locator('#chart-loss line.ckpt').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-step'))));
     assert.deepEqual(marked.filter((x) => steps.includes(x)), steps);
     assert.equal(await view.locator(`#chart-loss .best-star[data-step="${best}"]`).count(), 1);
+    // Every chart names its axes: step below, what it plots at the left.
+    const titles = await view.locator('svg.chart').evaluateAll((els) => els.map((e) => [e.querySelector('.x-title')?.textContent, e.querySelector('.y-title')?.textContent]));
+    assert.deepEqual(titles, [['Step', 'Loss'], ['Step', 'Learning rate'], ['Step', 'Grad norm']]);
     await waitForLog(/curves stories-lora: rendered/);
     await wb.page.mouse.move(1270, 790); // no tree tooltip over the chart in the screenshot
     await wb.page.keyboard.press('Escape');

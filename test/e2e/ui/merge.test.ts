@@ -119,7 +119,11 @@ describe('merge into base model', () => {
     await wb.contextMenu(row, 'Merge into Base Model');
     const toast = wb.notifications(/Merging big-adapter/).first();
     await acceptPrompts(wb, 'big-adapter', toast);
-    await toast.locator('.monaco-button, a.action-label', { hasText: /Cancel/ }).first().click();
+    // The toast re-renders on every progress report, so a pointer click (which waits for the button to hold still)
+    // can chase a replaced node until the merge ends: click it inside the page the moment it is found instead.
+    const cancel = toast.locator('.monaco-button, a.action-label', { hasText: /Cancel/ }).first();
+    await cancel.waitFor({ timeout: 30_000 });
+    await cancel.evaluate((e) => (e as HTMLElement).click());
     await waitForLog(/Merge into Base Model: cancelled/, 60_000);
     const parent = path.dirname(adapter);
     await sleep(1000);

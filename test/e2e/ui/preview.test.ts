@@ -190,6 +190,17 @@ describe('generation preview', () => {
     assert.equal(await added.locator('.output').textContent(), expected.text);
     assert.equal(await added.getAttribute('data-state'), 'done');
     assert.equal(await column('adapter', 'Base + checkpoint-200').locator('.output').textContent(), cliGenerate('runs/stories-lora/checkpoint-200').text);
+    // Layout, with the sidebar open: the three columns side by side (none wrapped below), their Copy buttons on one
+    // line, and the parameter inputs on one line with labels that fit (no wrapped "Temperature (0 = greedy)").
+    const tops = async (selector: string): Promise<number[]> => view.locator(selector).evaluateAll((els) => els.map((e) => Math.round(e.getBoundingClientRect().top)));
+    const columnTops = await tops('section.column');
+    assert.equal(new Set(columnTops).size, 1, `column tops ${JSON.stringify(columnTops)}`);
+    const copyTops = await tops('section.column footer vscode-button, section.column footer button');
+    assert.ok(copyTops.length >= 3 && new Set(copyTops).size === 1, `Copy button tops ${JSON.stringify(copyTops)}`);
+    const inputTops = await tops('.params vscode-textfield');
+    assert.equal(new Set(inputTops).size, 1, `parameter input tops ${JSON.stringify(inputTops)}`);
+    const cut = await view.locator('.params label').evaluateAll((els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent));
+    assert.deepEqual(cut, [], 'parameter labels cut off');
     await wb.screenshot('preview-three-columns');
   });
 
