@@ -1,5 +1,6 @@
 // Process entry of the `lora-workbench` bin (bundled to dist/cli.js with a shebang).
 
+import { cliTranslate } from './language';
 import { runCli } from './main';
 
 runCli(process.argv.slice(2), {
@@ -7,6 +8,7 @@ runCli(process.argv.slice(2), {
   stderr: process.stderr,
   cwd: process.cwd(),
   interactive: process.stderr.isTTY === true,
+  translate: cliTranslate(process.env),
 }).then(
   (code) => {
     process.exitCode = code;

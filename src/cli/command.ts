@@ -1,6 +1,7 @@
 // Shape of one CLI subcommand. Options are parsed with node:util parseArgs (strict), so unknown flags are usage errors.
 
 import type { ParseArgsConfig } from 'node:util';
+import type { Translate } from '../core/text';
 
 export interface CliIo {
   readonly stdout: NodeJS.WriteStream | NodeJS.WritableStream;
@@ -8,6 +9,8 @@ export interface CliIo {
   readonly cwd: string;
   /** True when stderr is a terminal (progress bars). */
   readonly interactive: boolean;
+  /** Translations of core messages for the human-readable output (LANG); absent: English. */
+  readonly translate?: Translate;
 }
 
 export interface CliCommand {

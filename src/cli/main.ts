@@ -3,6 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { CoreError, toCoreError } from '../core/errors';
+import { localizedMessage } from '../core/text';
 import { ENGINE_VERSION } from '../engine/probe';
 import { UsageError, type CliCommand, type CliIo } from './command';
 import { probeCommand } from './commands/probe';
@@ -63,7 +64,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 2;
     }
     const e = err instanceof CoreError ? err : toCoreError(err);
-    io.stderr.write(`lora-workbench ${command.name}: ${e.message}\n`);
+    io.stderr.write(`lora-workbench ${command.name}: ${localizedMessage(e, io.translate)}\n`);
     if (e.code === 'internal' && err instanceof Error && err.stack) io.stderr.write(err.stack + '\n');
     return e.code === 'incompatible' || e.code === 'non-finite' || e.code === 'bad-format' ? 1 : 2;
   }

@@ -3,6 +3,7 @@
 
 import { CoreError } from './errors';
 import type { FsPort } from './ports';
+import { tr } from './text';
 
 /** Config files are small; a larger one is corrupt or not what it claims to be. */
 export const MAX_JSON_CONFIG_BYTES = 16 * 1024 * 1024;
@@ -13,7 +14,7 @@ export async function readJsonObject(fs: FsPort, path: string, required: boolean
 export async function readJsonObject(fs: FsPort, path: string, required: boolean): Promise<Record<string, unknown> | null> {
   const st = await fs.stat(path);
   if (st?.kind !== 'file') {
-    if (required) throw new CoreError('not-found', `${path}: not found.`, path);
+    if (required) throw new CoreError('not-found', tr`${path}: not found.`, path);
     return null;
   }
   let v: unknown;
@@ -21,8 +22,8 @@ export async function readJsonObject(fs: FsPort, path: string, required: boolean
     v = JSON.parse(await fs.readText(path, MAX_JSON_CONFIG_BYTES));
   } catch (e) {
     if (e instanceof CoreError) throw e;
-    throw new CoreError('bad-format', `${path}: not valid JSON (${(e as Error).message}).`, path);
+    throw new CoreError('bad-format', tr`${path}: not valid JSON (${(e as Error).message}).`, path);
   }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CoreError('bad-format', `${path}: expected a JSON object.`, path);
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CoreError('bad-format', tr`${path}: expected a JSON object.`, path);
   return v as Record<string, unknown>;
 }

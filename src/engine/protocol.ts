@@ -2,6 +2,8 @@
 // has its own messages (webview/) and never talks to the worker directly.
 // Envelope host -> worker: {v, id, method, params}. Worker -> host: a union on `type`.
 
+import type { Text } from '../core/text';
+
 export const PROTOCOL_VERSION = 1;
 
 /** Declares a request: its method name ties Params and Result types together at compile time. */
@@ -168,7 +170,11 @@ export interface RequestMessage {
 export type WorkerMessage =
   | { readonly type: 'ready' }
   | { readonly type: 'result'; readonly id: number; readonly result: unknown }
-  | { readonly type: 'error'; readonly id: number; readonly code: string; readonly message: string; readonly file?: string }
+  | {
+    readonly type: 'error'; readonly id: number; readonly code: string; readonly message: string; readonly file?: string;
+    /** The message as a core Text (template + args, plain data), so the front end can show it in the user's language. */
+    readonly text?: Text;
+  }
   | { readonly type: 'progress'; readonly id: number; readonly phase: string; readonly done: number; readonly total: number; readonly detail?: string }
   | { readonly type: 'token'; readonly id: number; readonly stream?: string; readonly tokenId: number; readonly text: string }
   | { readonly type: 'log'; readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; readonly message: string };

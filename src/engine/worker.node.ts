@@ -61,7 +61,7 @@ port.on('message', (raw: unknown) => {
     (err: unknown) => {
       const e = toCoreError(err);
       if (e.code === 'internal') log('error', `${method}: ${(err as Error)?.stack ?? e.message}`);
-      post({ type: 'error', id, code: e.code, message: e.message, file: e.file });
+      post({ type: 'error', id, code: e.code, message: e.message, file: e.file, ...(e.text ? { text: e.text } : {}) });
     },
   ).finally(() => jobs.delete(id));
 });

@@ -4,6 +4,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CoreError, type CoreErrorCode } from '../core/errors';
+import { isText } from '../core/text';
 import {
   Cancel, PROTOCOL_VERSION, isWorkerMessage,
   type LogMessage, type ProgressMessage, type RequestType, type TokenMessage, type WorkerMessage,
@@ -103,7 +104,7 @@ export class EngineClient {
       case 'error': {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
-        p?.reject(new CoreError(m.code as CoreErrorCode, m.message, m.file));
+        p?.reject(new CoreError(m.code as CoreErrorCode, m.text && isText(m.text) ? m.text : m.message, m.file));
         return;
       }
     }

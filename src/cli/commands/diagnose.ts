@@ -4,6 +4,7 @@
 import { diagnoseAdapter, diagnosisToJson } from '../../core/basemodel/diagnose';
 import { absolutePath, NodeFs } from '../../node/nodeFs';
 import { UsageError, writeJson, type CliCommand } from '../command';
+import { localizedMessage } from '../../core/text';
 
 export const diagnoseCommand: CliCommand = {
   name: 'diagnose',
@@ -41,7 +42,7 @@ export const diagnoseCommand: CliCommand = {
       if (d.compat) io.stdout.write(`  tensors: ${d.compat.matched}/${d.compat.total} adapter tensors fit the base\n`);
       io.stdout.write(`  compatible: ${json.compatible === null ? 'unknown' : json.compatible ? 'yes' : 'no'}\n`);
       for (const c of b.candidates.slice(0, 5)) io.stdout.write(`  candidate: ${c}\n`);
-      for (const p of json.problems) io.stdout.write(`  ${p.line}:${p.column} ${p.severity} [${p.code}] ${p.message}\n`);
+      json.problems.forEach((p, i) => io.stdout.write(`  ${p.line}:${p.column} ${p.severity} [${p.code}] ${localizedMessage(d.problems[i]!, io.translate)}\n`));
     }
     return json.problems.some((p) => p.severity === 'error') ? 1 : 0;
   },

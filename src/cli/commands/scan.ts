@@ -9,6 +9,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { inspectAdapterFolders, scanCheckpoints, standaloneAdapters, type AdapterFolder } from '../../core/checkpoints/scan';
 import { relativePath } from '../../core/paths';
+import { localizedMessage, tr, type Translate } from '../../core/text';
 import { absolutePath, NodeFs } from '../../node/nodeFs';
 import { UsageError, writeJson, type CliCommand, type CliIo } from '../command';
 
@@ -37,8 +38,8 @@ function adapterSummary(a: Adapter): string {
   return parts.join(', ');
 }
 
-function healthLines(health: readonly Health[], indent: string): string[] {
-  return health.map((h) => `${indent}${h.severity === 'error' ? 'ERROR' : h.severity === 'warning' ? 'warn ' : 'info '} [${h.code}] ${h.message}`);
+function healthLines(health: readonly Health[], indent: string, translate?: Translate): string[] {
+  return health.map((h) => `${indent}${h.severity === 'error' ? 'ERROR' : h.severity === 'warning' ? 'warn ' : 'info '} [${h.code}] ${localizedMessage(h, translate)}`);
 }
 
 function checkpointLine(c: Checkpoint): string {
@@ -50,7 +51,7 @@ function checkpointLine(c: Checkpoint): string {
   return bits.join(' ').trimEnd();
 }
 
-export function formatScan(result: ScanResult, cwd: string): string {
+export function formatScan(result: ScanResult, cwd: string, translate?: Translate): string {
   const rel = (p: string): string => {
     const r = relativePath(cwd, p);
     return r.startsWith('../../') ? p : r;
@@ -59,11 +60,11 @@ export function formatScan(result: ScanResult, cwd: string): string {
   for (const run of result.runs) {
     const best = run.bestStep !== null ? `, best step ${run.bestStep}` : '';
     out.push(`${rel(run.path)}  [${run.kind}, ${run.checkpoints.length} checkpoint(s)${best}]`);
-    out.push(...healthLines(run.health, '    '));
+    out.push(...healthLines(run.health, '    ', translate));
     for (const c of run.checkpoints) {
       out.push(`  ${checkpointLine(c)}`);
       if (c.adapter) out.push(`      ${adapterSummary(c.adapter)}`);
-      out.push(...healthLines(c.health, '      '));
+      out.push(...healthLines(c.health, '      ', translate));
     }
   }
   const standalone = standaloneAdapters(result);
@@ -71,7 +72,7 @@ export function formatScan(result: ScanResult, cwd: string): string {
     out.push('', 'Adapters:');
     for (const a of standalone) {
       out.push(`  ${rel(a.path)}  ${adapterSummary(a)}`);
-      out.push(...healthLines(a.health, '      '));
+      out.push(...healthLines(a.health, '      ', translate));
     }
   }
   if (result.models.length > 0) {
@@ -80,12 +81,12 @@ export function formatScan(result: ScanResult, cwd: string): string {
       const params = m.params !== null ? `, ${formatCount(m.params)} params` : '';
       out.push(`  ${rel(m.path)}  ${m.architecture ?? m.modelType ?? 'unknown architecture'}, ${m.dtype ?? 'dtype?'}${params}`);
       if (m.mergedFrom) out.push(`      merged from ${m.mergedFrom.adapter ? rel(m.mergedFrom.adapter) : '?'} into ${m.mergedFrom.base ? rel(m.mergedFrom.base) : '?'}`);
-      out.push(...healthLines(m.health, '      '));
+      out.push(...healthLines(m.health, '      ', translate));
     }
   }
   if (result.problems.length > 0) {
     out.push('', 'Scan notes:');
-    out.push(...healthLines(result.problems, '  '));
+    out.push(...healthLines(result.problems, '  ', translate));
   }
   if (out.length === 0) out.push('No training runs, adapters or models found.');
   const errors = [...result.runs.flatMap((r) => r.checkpoints.flatMap((c) => c.health)), ...result.adapters.flatMap((a) => a.health)].filter((h) => h.severity === 'error').length;
@@ -182,7 +183,7 @@ export const scanCommand: CliCommand = {
     for (const p of positionals) {
       const abs = absolutePath(p, io.cwd);
       const st = await fs.stat(abs);
-      if (st === null) throw new CoreError('not-found', `${abs}: no such folder.`, abs);
+      if (st === null) throw new CoreError('not-found', tr`${abs}: no such folder.`, abs);
       if (st.kind !== 'dir') throw new CoreError('io', `${abs}: is not a folder.`, abs);
       roots.push(abs);
     }
@@ -195,7 +196,7 @@ export const scanCommand: CliCommand = {
       inspectAdapters: inspectSplit,
     });
     if (values.json) writeJson(io, result);
-    else io.stdout.write(formatScan(result, io.cwd));
+    else io.stdout.write(formatScan(result, io.cwd, io.translate));
     return 0;
   },
 };

@@ -10,6 +10,7 @@ import { readModelWeights, detectWeightsLayout } from '../safetensors/modelWeigh
 import { numel } from '../tensor/dtype';
 import type { Adapter, Health, HealthCode, MergeProvenance, ModelInfo, WeightsFile } from './model';
 import { checkSafetensors, checkTorchBin, MAX_SCAN_HEADER_BYTES } from './weightsHealth';
+import { tr, textFields } from '../text';
 
 export type JsonRead = { ok: true; value: unknown } | { ok: false; health: Health };
 
@@ -24,7 +25,7 @@ export async function readJsonFile(fs: FsPort, file: string, maxBytes: number, c
     const src = await fs.open(file);
     try {
       if (src.size > maxBytes) {
-        return { ok: false, health: { code: 'too-large', severity: 'warning', message: `${file}: ${src.size} bytes is larger than the ${maxBytes}-byte limit; not read.`, file } };
+        return { ok: false, health: { code: 'too-large', severity: 'warning', ...textFields(tr`${file}: ${src.size} bytes is larger than the ${maxBytes}-byte limit; not read.`), file } };
       }
       bytes = new Uint8Array(src.size);
       await readFully(src, 0, bytes);
@@ -32,21 +33,21 @@ export async function readJsonFile(fs: FsPort, file: string, maxBytes: number, c
       await src.close();
     }
   } catch (e) {
-    if (e instanceof CoreError && e.code === 'not-found') return { ok: false, health: { code, severity, message: `${file}: the file is missing (a dangling link?).`, file } };
+    if (e instanceof CoreError && e.code === 'not-found') return { ok: false, health: { code, severity, ...textFields(tr`${file}: the file is missing (a dangling link?).`), file } };
     return { ok: false, health: { code: 'unreadable', severity, message: e instanceof CoreError ? e.message : `${file}: cannot be read (${(e as Error).message}).`, file } };
   }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    return { ok: false, health: { code, severity, message: `${file}: is not UTF-8 text (saved in another encoding, or a binary file).`, file } };
+    return { ok: false, health: { code, severity, ...textFields(tr`${file}: is not UTF-8 text (saved in another encoding, or a binary file).`), file } };
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (e) {
     const hint = text.startsWith('version https://git-lfs') ? ' It is a Git LFS pointer: run git lfs pull.' : '';
-    return { ok: false, health: { code, severity, message: `${file}: is not valid JSON (${(e as Error).message}).${hint}`, file } };
+    return { ok: false, health: { code, severity, ...textFields(tr`${file}: is not valid JSON (${(e as Error).message}).${hint}`), file } };
   }
 }
 
@@ -83,7 +84,7 @@ export async function inspectAdapter(fs: FsPort, dir: string, files: readonly st
     const r = await readJsonFile(fs, configPath, MAX_SCAN_HEADER_BYTES, 'bad-config');
     if (!r.ok) health.push(r.health);
     else if (typeof r.value !== 'object' || r.value === null || Array.isArray(r.value)) {
-      health.push({ code: 'bad-config', severity: 'error', message: `${configPath}: is not a JSON object.`, file: configPath });
+      health.push({ code: 'bad-config', severity: 'error', ...textFields(tr`${configPath}: is not a JSON object.`), file: configPath });
     } else raw = r.value as Record<string, unknown>;
   }
 
@@ -111,7 +112,7 @@ export async function inspectAdapter(fs: FsPort, dir: string, files: readonly st
       scaling = numOrNull(lp.scale);
       targetModules = Array.isArray(lp.keys) ? lp.keys.filter((k): k is string => typeof k === 'string') : null;
       baseModel = typeof raw.model === 'string' ? raw.model : null;
-      health.push({ code: 'mlx-adapter', severity: 'info', message: `${configPath}: MLX adapter (not PEFT): MLX-LM's own format; PEFT tools cannot load it without conversion.`, file: configPath });
+      health.push({ code: 'mlx-adapter', severity: 'info', ...textFields(tr`${configPath}: MLX adapter (not PEFT): MLX-LM's own format; PEFT tools cannot load it without conversion.`), file: configPath });
     } else {
       peft = c;
       peftType = c.peftType;
@@ -125,7 +126,7 @@ export async function inspectAdapter(fs: FsPort, dir: string, files: readonly st
       rankPattern = patternRecord(c.rankPattern);
       alphaPattern = patternRecord(c.alphaPattern);
       if (format === 'unknown') {
-        health.push({ code: 'unknown-format', severity: 'warning', message: `${configPath}: has no "peft_type": not a PEFT adapter config PEFT can load.`, file: configPath });
+        health.push({ code: 'unknown-format', severity: 'warning', ...textFields(tr`${configPath}: has no "peft_type": not a PEFT adapter config PEFT can load.`), file: configPath });
       }
     }
   }
@@ -149,16 +150,16 @@ export async function inspectAdapter(fs: FsPort, dir: string, files: readonly st
       dtype = [...h.dtypeElems].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
       if (peft !== null && check.health.length === 0) {
         const mismatch = rankMismatch(peft.r, peft.rankPattern, h.loraARanks);
-        if (mismatch) health.push({ code: 'rank-mismatch', severity: 'warning', message: `${wpath}: ${mismatch}`, file: wpath });
+        if (mismatch) health.push({ code: 'rank-mismatch', severity: 'warning', ...textFields(tr`${wpath}: ${mismatch}`), file: wpath });
       }
     }
   }
 
   if (raw === null && weightsFile !== null && !health.some((h) => h.code === 'bad-config' || h.code === 'unreadable')) {
-    health.push({ code: 'missing-config', severity: 'error', message: `${dir}: has ${weightsFile} but no adapter_config.json; PEFT cannot load weights without their config.`, file: joinPath(dir, weightsFile) });
+    health.push({ code: 'missing-config', severity: 'error', ...textFields(tr`${dir}: has ${weightsFile} but no adapter_config.json; PEFT cannot load weights without their config.`), file: joinPath(dir, weightsFile) });
   }
   if (files.includes('adapter_config.json') && weightsFile === null) {
-    health.push({ code: 'missing-weights', severity: 'error', message: `${configPath}: no adapter weights next to it (adapter_model.safetensors or adapter_model.bin).`, file: configPath });
+    health.push({ code: 'missing-weights', severity: 'error', ...textFields(tr`${configPath}: no adapter weights next to it (adapter_model.safetensors or adapter_model.bin).`), file: configPath });
   }
 
   return {

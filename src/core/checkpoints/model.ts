@@ -3,6 +3,7 @@
 // added, never renamed.
 
 import type { AdapterFormat, LoraVariant } from '../peft/config';
+import type { Text } from '../text';
 
 export type HealthSeverity = 'error' | 'warning' | 'info';
 
@@ -32,6 +33,8 @@ export interface Health {
   readonly severity: HealthSeverity;
   /** One user-facing English sentence naming what is wrong and, where there is one, the fix. */
   readonly message: string;
+  /** The same message as a Text, for front ends that show it in the user's language. */
+  readonly text?: Text;
   /** Absolute path of the file (or folder) the finding is about. */
   readonly file: string;
 }

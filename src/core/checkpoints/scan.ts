@@ -9,6 +9,7 @@ import { inspectAdapter, inspectModel, isAdapterFolder, isModelFolder, readJsonF
 import type { Adapter, Checkpoint, CheckpointFiles, Health, ModelInfo, Run, RunKind, ScanResult } from './model';
 import { bestStepOf, metricsAt, parseTrainerState, stepFromName, type TrainerState } from './trainerState';
 import { DEEPSPEED_DIR, walk, yieldSometimes, type DirRecord, type WalkOptions } from './walk';
+import { tr, textFields } from '../text';
 
 export interface ScanOptions extends WalkOptions {
   /** Globs (relative to the root); only runs, adapters and models at or under a match are reported. Default: all. */
@@ -82,7 +83,7 @@ async function readTrainerState(fs: FsPort, file: string): Promise<{ state: Trai
   try {
     return { state: parseTrainerState(r.value), health: null };
   } catch (e) {
-    return { state: null, health: { code: 'bad-trainer-state', severity: 'warning', message: `${file}: ${(e as Error).message}.`, file } };
+    return { state: null, health: { code: 'bad-trainer-state', severity: 'warning', ...textFields(tr`${file}: ${(e as Error).message}.`), file } };
   }
 }
 
@@ -230,10 +231,10 @@ function makeCheckpoint(path: string, name: string, step: number | null, final: 
         ? {
             code: 'missing-adapter',
             severity: 'warning',
-            message: `${path}: has training state (${state.join(', ')}) but no adapter weights or config${files.deepspeed ? `; with DeepSpeed, run zero_to_fp32.py in the run folder to recover them` : ''}.`,
+            ...textFields(tr`${path}: has training state (${state.join(', ')}) but no adapter weights or config${files.deepspeed ? tr`; with DeepSpeed, run zero_to_fp32.py in the run folder to recover them` : ''}.`),
             file: path,
           }
-        : { code: 'missing-adapter', severity: 'warning', message: `${path}: no adapter or model weights (still being written?).`, file: path },
+        : { code: 'missing-adapter', severity: 'warning', ...textFields(tr`${path}: no adapter or model weights (still being written?).`), file: path },
     );
   }
   return {

@@ -5,6 +5,7 @@ import { CoreError, throwIfAborted } from '../errors';
 import type { FsPort } from '../ports';
 import { DEFAULT_SCAN_EXCLUDE, DEFAULT_SCAN_MAX_DEPTH, GlobSet } from './glob';
 import type { Health } from './model';
+import { tr, textFields } from '../text';
 
 export interface WalkOptions {
   /** Globs on the path relative to the root; matching folders are not entered. */
@@ -99,7 +100,7 @@ export async function walk(fs: FsPort, roots: readonly string[], opts: WalkOptio
     try {
       canonical = await fs.realpath(root);
     } catch (e) {
-      problems.push({ code: 'unreadable', severity: 'warning', message: `${root}: cannot be opened (${(e as Error).message}).`, file: root });
+      problems.push({ code: 'unreadable', severity: 'warning', ...textFields(tr`${root}: cannot be opened (${(e as Error).message}).`), file: root });
       continue;
     }
     if (visited.has(canonical)) continue;
@@ -114,7 +115,7 @@ export async function walk(fs: FsPort, roots: readonly string[], opts: WalkOptio
       entries = await fs.readDir(p.path);
     } catch (e) {
       const msg = e instanceof CoreError ? e.message : `${p.path}: cannot list the folder (${(e as Error).message}).`;
-      problems.push({ code: 'unreadable', severity: 'warning', message: `${msg} Its contents were not scanned.`, file: p.path });
+      problems.push({ code: 'unreadable', severity: 'warning', ...textFields(tr`${msg} Its contents were not scanned.`), file: p.path });
       return;
     }
     const files: string[] = [];
@@ -130,7 +131,7 @@ export async function walk(fs: FsPort, roots: readonly string[], opts: WalkOptio
           st = await fs.stat(childPath);
         } catch (e) {
           // ELOOP and friends: a link that can never be resolved.
-          problems.push({ code: 'symlink-loop', severity: 'info', message: `${childPath}: symbolic link cannot be followed (${(e as Error).message}); skipped.`, file: childPath });
+          problems.push({ code: 'symlink-loop', severity: 'info', ...textFields(tr`${childPath}: symbolic link cannot be followed (${(e as Error).message}); skipped.`), file: childPath });
           continue;
         }
         // A dangling link is kept as a file name, so a missing weights target is reported by the inspection.
@@ -180,7 +181,7 @@ export async function walk(fs: FsPort, roots: readonly string[], opts: WalkOptio
     await mapPool(level, limit, (p) => list(p, next));
     for (const l of links) {
       if (visited.has(l.canonical)) {
-        problems.push({ code: 'symlink-loop', severity: 'info', message: `${l.path}: links to a folder already scanned (${l.canonical}); not scanned twice.`, file: l.path });
+        problems.push({ code: 'symlink-loop', severity: 'info', ...textFields(tr`${l.path}: links to a folder already scanned (${l.canonical}); not scanned twice.`), file: l.path });
         continue;
       }
       visited.add(l.canonical);
@@ -192,7 +193,7 @@ export async function walk(fs: FsPort, roots: readonly string[], opts: WalkOptio
     problems.push({
       code: 'depth-limit',
       severity: 'info',
-      message: `${depthCutCount} folder(s) deeper than ${maxDepth} levels were not scanned (first: ${depthCut}); raise loraWorkbench.scan.maxDepth to include them.`,
+      ...textFields(tr`${depthCutCount} folder(s) deeper than ${maxDepth} levels were not scanned (first: ${depthCut}); raise loraWorkbench.scan.maxDepth to include them.`),
       file: depthCut,
     });
   }

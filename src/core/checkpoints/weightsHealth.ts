@@ -7,6 +7,7 @@ import type { ByteSource, FsPort } from '../ports';
 import { readFully } from '../safetensors/header';
 import { summarizeSafetensorsHeader, type HeaderSummary } from './headerSummary';
 import type { Health } from './model';
+import { tr, textFields } from '../text';
 
 const LFS_PREFIX = 'version https://git-lfs';
 /** Adapter configs and headers larger than this are not read during a scan (a real one is a few KB / MB). */
@@ -38,7 +39,7 @@ function lfsHealth(file: string, size: number, text: string): Health {
   return {
     code: 'lfs-pointer',
     severity: 'error',
-    message: `${file}: is a ${size}-byte Git LFS pointer, not the weights${real}. Run 'git lfs pull' (or download the file) to get them.`,
+    ...textFields(tr`${file}: is a ${size}-byte Git LFS pointer, not the weights${real}. Run 'git lfs pull' (or download the file) to get them.`),
     file,
   };
 }
@@ -92,17 +93,17 @@ async function checkSafetensorsHeader(src: ByteSource, file: string, scratch: Ui
     return { size, header: null, health };
   }
   if (size < 8) {
-    health.push({ code: 'truncated', severity: 'error', message: `${file}: ${size} bytes is too small to be a safetensors file (truncated).`, file });
+    health.push({ code: 'truncated', severity: 'error', ...textFields(tr`${file}: ${size} bytes is too small to be a safetensors file (truncated).`), file });
     return { size, header: null, health };
   }
   const dv = new DataView(start.buffer, start.byteOffset, 8);
   const headerLen = dv.getUint32(0, true) + dv.getUint32(4, true) * 2 ** 32;
   if (8 + headerLen > size) {
-    health.push({ code: 'truncated', severity: 'error', message: `${file}: the header claims ${headerLen} bytes but the file has ${size}: truncated (incomplete download or copy?).`, file });
+    health.push({ code: 'truncated', severity: 'error', ...textFields(tr`${file}: the header claims ${headerLen} bytes but the file has ${size}: truncated (incomplete download or copy?).`), file });
     return { size, header: null, health };
   }
   if (headerLen > MAX_SCAN_HEADER_BYTES) {
-    health.push({ code: 'malformed', severity: 'error', message: `${file}: header length ${headerLen} is implausible for an adapter (corrupt or not safetensors).`, file });
+    health.push({ code: 'malformed', severity: 'error', ...textFields(tr`${file}: header length ${headerLen} is implausible for an adapter (corrupt or not safetensors).`), file });
     return { size, header: null, health };
   }
   if (8 + headerLen > start.length) {
@@ -123,7 +124,7 @@ async function checkSafetensorsHeader(src: ByteSource, file: string, scratch: Ui
     health.push({
       code: 'empty-tensors',
       severity: 'error',
-      message: `${file}: holds no tensors (${size} bytes): typical of DeepSpeed ZeRO-3 saving without gathering the weights (huggingface/peft#2892). Re-save with the weights gathered (stage3_gather_16bit_weights_on_model_save).`,
+      ...textFields(tr`${file}: holds no tensors (${size} bytes): typical of DeepSpeed ZeRO-3 saving without gathering the weights (huggingface/peft#2892). Re-save with the weights gathered (stage3_gather_16bit_weights_on_model_save).`),
       file,
     });
   } else if (header.zeroSized > 0) {
@@ -131,7 +132,7 @@ async function checkSafetensorsHeader(src: ByteSource, file: string, scratch: Ui
     health.push({
       code: 'empty-tensors',
       severity: 'error',
-      message: `${file}: ${header.zeroSized} of ${header.tensorCount} tensors have zero elements (e.g. '${z.name}' ${JSON.stringify(z.shape)}): DeepSpeed ZeRO-3 saved partitioned placeholders (huggingface/peft#2450). Re-save with the weights gathered.`,
+      ...textFields(tr`${file}: ${header.zeroSized} of ${header.tensorCount} tensors have zero elements (e.g. '${z.name}' ${JSON.stringify(z.shape)}): DeepSpeed ZeRO-3 saved partitioned placeholders (huggingface/peft#2450). Re-save with the weights gathered.`),
       file,
     });
   }
@@ -209,7 +210,7 @@ export async function checkTorchBin(fs: FsPort, file: string): Promise<WeightsCh
       health.push({
         code: 'tiny-weights',
         severity: 'error',
-        message: `${file}: only ${size} bytes: an empty state dict, not LoRA weights (tloen/alpaca-lora#293: a PEFT/transformers version mismatch or a save hook that dropped the weights). Re-save the adapter.`,
+        ...textFields(tr`${file}: only ${size} bytes: an empty state dict, not LoRA weights (tloen/alpaca-lora#293: a PEFT/transformers version mismatch or a save hook that dropped the weights). Re-save the adapter.`),
         file,
       });
       return { size, header: null, health };
@@ -217,14 +218,14 @@ export async function checkTorchBin(fs: FsPort, file: string): Promise<WeightsCh
     if (text.startsWith('PK\x03\x04')) {
       const z = await checkZipTrailer(src);
       if (!z.ok) {
-        health.push({ code: z.truncated ? 'truncated' : 'malformed', severity: 'error', message: `${file}: ${z.reason} (${size} bytes). Copy or download it again.`, file });
+        health.push({ code: z.truncated ? 'truncated' : 'malformed', severity: 'error', ...textFields(tr`${file}: ${z.reason} (${size} bytes). Copy or download it again.`), file });
       } else if (z.entries === 0) {
-        health.push({ code: 'empty-tensors', severity: 'error', message: `${file}: the zip archive is empty.`, file });
+        health.push({ code: 'empty-tensors', severity: 'error', ...textFields(tr`${file}: the zip archive is empty.`), file });
       }
     } else if (start[0] === 0x80) {
-      health.push({ code: 'legacy-pickle', severity: 'info', message: `${file}: legacy (pre torch 1.6) torch.save format; its integrity is not checked.`, file });
+      health.push({ code: 'legacy-pickle', severity: 'info', ...textFields(tr`${file}: legacy (pre torch 1.6) torch.save format; its integrity is not checked.`), file });
     } else {
-      health.push({ code: 'malformed', severity: 'error', message: `${file}: neither a torch.save zip nor a pickle (starts with ${JSON.stringify(text.slice(0, 8))}).`, file });
+      health.push({ code: 'malformed', severity: 'error', ...textFields(tr`${file}: neither a torch.save zip nor a pickle (starts with ${JSON.stringify(text.slice(0, 8))}).`), file });
     }
     return { size, header: null, health };
   } finally {

@@ -9,6 +9,7 @@ import { floatStorage, isFloatDType, numel, type FloatDType } from '../tensor/dt
 import { decodeInto } from './convert';
 import type { InputReader } from './inputReader';
 import type { TensorOp } from './plan';
+import { tr } from '../text';
 
 type LoraOp = Extract<TensorOp, { kind: 'lora' }>;
 
@@ -106,7 +107,7 @@ function applyDora(w: Float32Array, rows: number, cols: number, magnitude: Float
  */
 export function mergeOnBackend(backend: Backend, w: BTensor, f: LoraFactors, scaling: number, outDtype: FloatDType): { out: BTensor; bad: number } {
   const merge = backend.loraMerge?.bind(backend);
-  if (!merge) throw new CoreError('unsupported', `The ${backend.info.name} backend cannot merge; use the wasm or reference backend.`);
+  if (!merge) throw new CoreError('unsupported', tr`The ${backend.info.name} backend cannot merge; use the wasm or reference backend.`);
   const bT = upload(backend, f.left, [f.rows, f.r], 'merge.B');
   const aT = upload(backend, f.right, [f.r, f.cols], 'merge.A');
   const out = backend.alloc(floatStorage(outDtype), [f.rows, f.cols], 'merge.out', 'none');

@@ -12,6 +12,7 @@ import { readSafetensorsHeader, type TensorInfo } from '../safetensors/header';
 import { readModelWeights, type BinHeaderReader, type ModelWeights, type WeightTensor } from '../safetensors/modelWeights';
 import { planShards, type OutTensorSpec, type ShardPlan } from '../safetensors/writer';
 import { dtypeFromTorchName, isFloatDType, numel, torchDTypeName, type DType, type FloatDType } from '../tensor/dtype';
+import { tr, type Text } from '../text';
 
 export type OutDTypeChoice = 'auto' | 'float16' | 'bfloat16' | 'float32';
 
@@ -117,12 +118,12 @@ export async function readAdapterWeights(fs: FsPort, folder: string, binReader: 
     file = bin;
     infos = await binReader(fs, bin);
   } else {
-    throw new CoreError('not-found', `${folder}: no adapter weights (adapter_model.safetensors or adapter_model.bin).`, folder);
+    throw new CoreError('not-found', tr`${folder}: no adapter weights (adapter_model.safetensors or adapter_model.bin).`, folder);
   }
   const tensors = new Map<string, WeightTensor>();
   for (const t of infos) {
     if (t.end - t.begin === 0 && numel(t.shape) === 0) {
-      throw new CoreError('bad-format', `${file}: tensor '${t.name}' is empty (shape ${JSON.stringify(t.shape)}): typical of a DeepSpeed ZeRO-3 save without gathering the weights.`, file);
+      throw new CoreError('bad-format', tr`${file}: tensor '${t.name}' is empty (shape ${JSON.stringify(t.shape)}): typical of a DeepSpeed ZeRO-3 save without gathering the weights.`, file);
     }
     tensors.set(t.name, { ...t, file });
   }
@@ -147,20 +148,20 @@ export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinH
   const warnings: string[] = [];
   const cfgPath = joinPath(inputs.adapterPath, 'adapter_config.json');
   const rawCfg = await readJsonObject(fs, cfgPath, false);
-  if (!rawCfg) throw new CoreError('not-found', `${inputs.adapterPath}: no adapter_config.json.`, inputs.adapterPath);
+  if (!rawCfg) throw new CoreError('not-found', tr`${inputs.adapterPath}: no adapter_config.json.`, inputs.adapterPath);
   const peft = normalizePeftConfig(rawCfg);
-  if (peft.format === 'mlx') throw new CoreError('unsupported', `${cfgPath}: this is an MLX-LM adapter config, not PEFT; merge it with mlx_lm.fuse.`, cfgPath);
+  if (peft.format === 'mlx') throw new CoreError('unsupported', tr`${cfgPath}: this is an MLX-LM adapter config, not PEFT; merge it with mlx_lm.fuse.`, cfgPath);
   const variant = variantOf(peft);
-  if (variant === 'other') throw new CoreError('unsupported', `${cfgPath}: peft_type '${peft.peftType}' is not LoRA; only LoRA adapters can be merged.`, cfgPath);
+  if (variant === 'other') throw new CoreError('unsupported', tr`${cfgPath}: peft_type '${peft.peftType}' is not LoRA; only LoRA adapters can be merged.`, cfgPath);
   if (peft.layerReplication !== null && !(Array.isArray(peft.layerReplication) && peft.layerReplication.length === 0)) {
-    throw new CoreError('unsupported', `${cfgPath}: layer_replication is set; PEFT forbids merging such adapters (the replicated layers share base weights).`, cfgPath);
+    throw new CoreError('unsupported', tr`${cfgPath}: layer_replication is set; PEFT forbids merging such adapters (the replicated layers share base weights).`, cfgPath);
   }
 
   const baseConfig = await readJsonObject(fs, joinPath(inputs.basePath, 'config.json'), false);
   const quant = baseConfig?.quantization_config as Record<string, unknown> | undefined;
   const quantMethod = typeof quant?.quant_method === 'string' ? quant.quant_method : quant ? 'unknown' : null;
   if (quantMethod === 'gptq') {
-    throw new CoreError('unsupported', `${inputs.basePath}: the base is GPTQ-quantized; merging into GPTQ weights is not possible. Point --base at the original 16-bit model.`, inputs.basePath);
+    throw new CoreError('unsupported', tr`${inputs.basePath}: the base is GPTQ-quantized; merging into GPTQ weights is not possible. Point --base at the original 16-bit model.`, inputs.basePath);
   }
 
   const base = await readModelWeights(fs, inputs.basePath, binReader);
@@ -194,11 +195,11 @@ export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinH
     else if (part === 'lora_embedding_B') parts.eb = t;
     else parts.mag = t;
   }
-  if (modules.size === 0 && fullTensors.length === 0) throw new CoreError('bad-format', `${adapter.file}: holds no tensors.`, adapter.file);
+  if (modules.size === 0 && fullTensors.length === 0) throw new CoreError('bad-format', tr`${adapter.file}: holds no tensors.`, adapter.file);
 
   const ops = new Map<string, TensorOp>();
   const extraOut: PlannedTensor[] = [];
-  const incompatible = (msg: string): CoreError => new CoreError('incompatible', `${msg} The adapter does not fit this base model (${inputs.basePath}).`, adapter.file);
+  const incompatible = (msg: Text): CoreError => new CoreError('incompatible', tr`${msg} The adapter does not fit this base model (${inputs.basePath}).`, adapter.file);
 
   // Square layers cannot be told apart by shape; decide them like the rest of the model (GPT-2 style Conv1D or not).
   let conv1dSeen = false;
@@ -227,32 +228,32 @@ export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinH
     const aT = embedding ? p.ea : p.a;
     const bT = embedding ? p.eb : p.b;
     if (!aT || !bT) {
-      if (p.bBias || p.mag) throw new CoreError('bad-format', `${adapter.file}: module '${module}' has a bias or magnitude but no lora_A/lora_B pair.`, adapter.file);
-      throw new CoreError('bad-format', `${adapter.file}: module '${module}' has ${aT ? 'lora_A' : 'lora_B'} without its partner.`, adapter.file);
+      if (p.bBias || p.mag) throw new CoreError('bad-format', tr`${adapter.file}: module '${module}' has a bias or magnitude but no lora_A/lora_B pair.`, adapter.file);
+      throw new CoreError('bad-format', tr`${adapter.file}: module '${module}' has ${aT ? 'lora_A' : 'lora_B'} without its partner.`, adapter.file);
     }
     if (aT.shape.length !== 2 || bT.shape.length !== 2 || aT.shape[0] !== bT.shape[1]) {
-      throw new CoreError('bad-format', `${adapter.file}: module '${module}': lora_A ${shapeStr(aT.shape)} and lora_B ${shapeStr(bT.shape)} do not form a rank-r pair.`, adapter.file);
+      throw new CoreError('bad-format', tr`${adapter.file}: module '${module}': lora_A ${shapeStr(aT.shape)} and lora_B ${shapeStr(bT.shape)} do not form a rank-r pair.`, adapter.file);
     }
     for (const t of [aT, bT, p.mag, p.bBias]) {
-      if (t && !isFloatDType(t.dtype)) throw new CoreError('bad-format', `${adapter.file}: '${t.name}' has dtype ${t.dtype}; adapter weights must be F32, F16 or BF16.`, adapter.file);
+      if (t && !isFloatDType(t.dtype)) throw new CoreError('bad-format', tr`${adapter.file}: '${t.name}' has dtype ${t.dtype}; adapter weights must be F32, F16 or BF16.`, adapter.file);
     }
     const tensorRank = aT.shape[0]!;
     if (tensorRank !== r) {
-      throw new CoreError('bad-format', `${adapter.file}: module '${module}' has rank ${tensorRank} in its weights but the config gives r=${r}${peft.rankPattern.length ? ' (after rank_pattern)' : ''}; PEFT would refuse to load it.`, adapter.file);
+      throw new CoreError('bad-format', tr`${adapter.file}: module '${module}' has rank ${tensorRank} in its weights but the config gives r=${r}${peft.rankPattern.length ? tr` (after rank_pattern)` : ''}; PEFT would refuse to load it.`, adapter.file);
     }
     const w = resolveBase(`${module}.weight`);
-    if (!w) throw incompatible(`The adapter changes '${module}', but the base has no '${module}.weight'.`);
+    if (!w) throw incompatible(tr`The adapter changes '${module}', but the base has no '${module}.weight'.`);
     if (!isFloatDType(w.dtype)) {
-      const advice = quantMethod ? ` The base is quantized (${quantMethod}); point --base at the original 16-bit weights (QLoRA adapters are merged onto them).` : '';
-      throw new CoreError('unsupported', `${w.file}: '${w.name}' is stored as ${w.dtype}; only F32/F16/BF16 weights can be merged.${advice}`, w.file);
+      const advice = quantMethod ? tr` The base is quantized (${quantMethod}); point --base at the original 16-bit weights (QLoRA adapters are merged onto them).` : '';
+      throw new CoreError('unsupported', tr`${w.file}: '${w.name}' is stored as ${w.dtype}; only F32/F16/BF16 weights can be merged.${advice}`, w.file);
     }
-    if (w.shape.length !== 2) throw incompatible(`'${w.name}' has shape ${shapeStr(w.shape)}; LoRA merging needs a 2-D weight.`);
+    if (w.shape.length !== 2) throw incompatible(tr`'${w.name}' has shape ${shapeStr(w.shape)}; LoRA merging needs a 2-D weight.`);
     const [R, C] = w.shape as [number, number];
     let layout: LoraLayout;
     if (embedding) {
       // lora_embedding_A (r, vocab), lora_embedding_B (dim, r); W (vocab, dim).
       if (R !== aT.shape[1] || C !== bT.shape[0]) {
-        throw incompatible(`Embedding '${module}': base ${shapeStr(w.shape)} vs lora_embedding_A ${shapeStr(aT.shape)} / lora_embedding_B ${shapeStr(bT.shape)}.`);
+        throw incompatible(tr`Embedding '${module}': base ${shapeStr(w.shape)} vs lora_embedding_A ${shapeStr(aT.shape)} / lora_embedding_B ${shapeStr(bT.shape)}.`);
       }
       layout = 'embedding';
     } else {
@@ -260,7 +261,7 @@ export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinH
       const linear = R === rout && C === rin;
       const conv = R === rin && C === rout;
       if (!linear && !conv) {
-        throw incompatible(`Module '${module}': base weight ${shapeStr(w.shape)} vs lora_A ${shapeStr(aT.shape)} and lora_B ${shapeStr(bT.shape)} (expected [${rout}, ${rin}]).`);
+        throw incompatible(tr`Module '${module}': base weight ${shapeStr(w.shape)} vs lora_A ${shapeStr(aT.shape)} and lora_B ${shapeStr(bT.shape)} (expected [${rout}, ${rin}]).`);
       }
       layout = linear && conv ? (squareIsConv1d ? 'conv1d' : 'linear') : linear ? 'linear' : 'conv1d';
       if ((layout === 'conv1d') !== peft.fanInFanOut && !fanWarned) {
@@ -271,17 +272,17 @@ export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinH
       }
     }
     if (p.mag) {
-      if (layout !== 'linear') throw new CoreError('unsupported', `${adapter.file}: DoRA on ${layout === 'embedding' ? 'an embedding' : 'a Conv1D'} layer ('${module}') is not supported by this merge.`, adapter.file);
-      if (numel(p.mag.shape) !== R) throw incompatible(`DoRA magnitude of '${module}' has ${numel(p.mag.shape)} values, the weight has ${R} rows.`);
+      if (layout !== 'linear') throw new CoreError('unsupported', tr`${adapter.file}: DoRA on ${layout === 'embedding' ? tr`an embedding` : tr`a Conv1D`} layer ('${module}') is not supported by this merge.`, adapter.file);
+      if (numel(p.mag.shape) !== R) throw incompatible(tr`DoRA magnitude of '${module}' has ${numel(p.mag.shape)} values, the weight has ${R} rows.`);
     } else if (variant === 'dora') {
-      throw new CoreError('bad-format', `${adapter.file}: use_dora is set but module '${module}' has no lora_magnitude_vector.`, adapter.file);
+      throw new CoreError('bad-format', tr`${adapter.file}: use_dora is set but module '${module}' has no lora_magnitude_vector.`, adapter.file);
     }
-    if (ops.has(w.name)) throw new CoreError('bad-format', `${adapter.file}: two adapter entries change '${w.name}'.`, adapter.file);
+    if (ops.has(w.name)) throw new CoreError('bad-format', tr`${adapter.file}: two adapter entries change '${w.name}'.`, adapter.file);
     ops.set(w.name, { kind: 'lora', src: w, module, layout, a: aT, b: bT, magnitude: p.mag ?? null, r, alpha, scaling });
     if (p.bBias) {
       const bias = resolveBase(`${module}.bias`);
-      if (!bias) throw incompatible(`lora_bias of '${module}' needs a base bias '${module}.bias', which the base does not have.`);
-      if (numel(bias.shape) !== numel(p.bBias.shape)) throw incompatible(`lora_B.bias of '${module}' has ${numel(p.bBias.shape)} values, the base bias ${numel(bias.shape)}.`);
+      if (!bias) throw incompatible(tr`lora_bias of '${module}' needs a base bias '${module}.bias', which the base does not have.`);
+      if (numel(bias.shape) !== numel(p.bBias.shape)) throw incompatible(tr`lora_B.bias of '${module}' has ${numel(p.bBias.shape)} values, the base bias ${numel(bias.shape)}.`);
       ops.set(bias.name, { kind: 'loraBias', src: bias, module, bias: p.bBias, scaling });
     }
   }
@@ -292,7 +293,7 @@ export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinH
   const tiedConfig = baseConfig ? baseConfig.tie_word_embeddings !== false : false;
   let lmHeadChanged = false;
   for (const [name, t] of fullTensors) {
-    if (!isFloatDType(t.dtype)) throw new CoreError('bad-format', `${adapter.file}: '${t.name}' has dtype ${t.dtype}; saved modules must be F32, F16 or BF16.`, adapter.file);
+    if (!isFloatDType(t.dtype)) throw new CoreError('bad-format', tr`${adapter.file}: '${t.name}' has dtype ${t.dtype}; saved modules must be F32, F16 or BF16.`, adapter.file);
     let target = resolveBase(name);
     const isLmHead = /(^|\.)lm_head\.weight$/.test(name);
     if (isLmHead) lmHeadChanged = true;
@@ -302,12 +303,12 @@ export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinH
       if (t.shape.length === 2) newVocab = t.shape[0]!;
       continue;
     }
-    if (!target) throw incompatible(`The adapter saves a full '${name}' (modules_to_save or bias), but the base has no such tensor.`);
-    if (ops.has(target.name)) throw new CoreError('bad-format', `${adapter.file}: '${target.name}' is both LoRA-adapted and saved in full.`, adapter.file);
+    if (!target) throw incompatible(tr`The adapter saves a full '${name}' (modules_to_save or bias), but the base has no such tensor.`);
+    if (ops.has(target.name)) throw new CoreError('bad-format', tr`${adapter.file}: '${target.name}' is both LoRA-adapted and saved in full.`, adapter.file);
     if (shapeStr(target.shape) !== shapeStr(t.shape)) {
       const resized = embedLike(target.name) && t.shape.length === 2 && target.shape.length === 2 && t.shape[1] === target.shape[1];
-      if (!resized) throw incompatible(`'${name}' is ${shapeStr(t.shape)} in the adapter but ${shapeStr(target.shape)} in the base.`);
-      if (newVocab !== null && newVocab !== t.shape[0]) throw new CoreError('bad-format', `${adapter.file}: the saved embeddings disagree on the vocabulary size (${newVocab} vs ${t.shape[0]}).`, adapter.file);
+      if (!resized) throw incompatible(tr`'${name}' is ${shapeStr(t.shape)} in the adapter but ${shapeStr(target.shape)} in the base.`);
+      if (newVocab !== null && newVocab !== t.shape[0]) throw new CoreError('bad-format', tr`${adapter.file}: the saved embeddings disagree on the vocabulary size (${newVocab} vs ${t.shape[0]}).`, adapter.file);
       newVocab = t.shape[0]!;
       warnings.push(`'${target.name}' is resized from ${target.shape[0]} to ${t.shape[0]} rows (the adapter's vocabulary); vocab_size is updated.`);
     }
@@ -321,7 +322,7 @@ export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinH
   if (newVocab !== null) {
     for (const [name, op] of ops) {
       if (op.kind === 'lora' && op.layout === 'embedding' && embedLike(name)) {
-        throw new CoreError('unsupported', `${adapter.file}: '${name}' gets an embedding LoRA while the vocabulary is resized.`, adapter.file);
+        throw new CoreError('unsupported', tr`${adapter.file}: '${name}' gets an embedding LoRA while the vocabulary is resized.`, adapter.file);
       }
     }
   }
@@ -364,7 +365,7 @@ export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinH
   }
   // A tied lm_head changed by LoRA needs the base embeddings as its starting point.
   if (tiedConfig && lmHeadChanged && !tensors.some((t) => /(^|\.)lm_head\.weight$/.test(t.name))) {
-    throw new CoreError('unsupported', `${adapter.file}: the adapter changes a tied lm_head that the base does not store; this merge cannot untie it.`, adapter.file);
+    throw new CoreError('unsupported', tr`${adapter.file}: the adapter changes a tied lm_head that the base does not store; this merge cannot untie it.`, adapter.file);
   }
 
   // Tokenizer: the adapter's when it ships one (resized vocabularies need it), else the base's.

@@ -16,6 +16,7 @@ import { InputReader, type FileDigest } from './inputReader';
 import { buildManifest } from './manifest';
 import type { MergePlan, PlannedTensor } from './plan';
 import { verifyMerge } from './verify';
+import { tr } from '../text';
 
 export interface MergeOptions {
   readonly signal?: AbortSignal;
@@ -88,24 +89,24 @@ class WriteBehind {
 export async function checkOutputFolder(io: WritableFsPort, out: string, base: string, adapter: string): Promise<void> {
   const parent = dirname(out);
   const pst = await io.stat(parent);
-  if (!pst || pst.kind !== 'dir') throw new CoreError('not-found', `${parent}: the output's parent folder does not exist.`, parent);
+  if (!pst || pst.kind !== 'dir') throw new CoreError('not-found', tr`${parent}: the output's parent folder does not exist.`, parent);
   const realParent = await io.realpath(parent);
   const realOut = joinPath(realParent, basename(out));
-  for (const [label, p] of [['base model', base], ['adapter', adapter]] as const) {
+  for (const [label, p] of [[tr`base model`, base], [tr`adapter`, adapter]] as const) {
     const rp = await io.realpath(p);
-    if (isInside(realOut, rp)) throw new CoreError('usage', `${out}: the output folder may not be inside the ${label} folder (${p}).`, out);
-    if (isInside(rp, realOut)) throw new CoreError('usage', `${out}: the output folder may not contain the ${label} folder (${p}).`, out);
+    if (isInside(realOut, rp)) throw new CoreError('usage', tr`${out}: the output folder may not be inside the ${label} folder (${p}).`, out);
+    if (isInside(rp, realOut)) throw new CoreError('usage', tr`${out}: the output folder may not contain the ${label} folder (${p}).`, out);
   }
   const st = await io.stat(out);
   if (st) {
-    if (st.kind !== 'dir') throw new CoreError('exists', `${out}: exists and is not a folder.`, out);
-    if ((await io.readDir(out)).length > 0) throw new CoreError('exists', `${out}: the output folder exists and is not empty.`, out);
+    if (st.kind !== 'dir') throw new CoreError('exists', tr`${out}: exists and is not a folder.`, out);
+    if ((await io.readDir(out)).length > 0) throw new CoreError('exists', tr`${out}: the output folder exists and is not empty.`, out);
   }
 }
 
 function nonFinite(t: PlannedTensor, index: number, cols: number): CoreError {
   const at = cols > 0 ? `[${Math.floor(index / cols)}, ${index % cols}]` : `${index}`;
-  return new CoreError('non-finite', `Merging '${t.name}' produced a non-finite value at ${at} (in ${t.dtype}); the adapter is broken or its scale overflows this dtype. Nothing was written.`);
+  return new CoreError('non-finite', tr`Merging '${t.name}' produced a non-finite value at ${at} (in ${t.dtype}); the adapter is broken or its scale overflows this dtype. Nothing was written.`);
 }
 
 /** Execute the plan. `out` must pass checkOutputFolder (checked again here). */
@@ -116,9 +117,9 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
   const parent = dirname(out);
   const free = await io.freeSpace(parent);
   if (free !== null && free < plan.outputBytes + SPACE_MARGIN) {
-    throw new CoreError('no-space', `${parent}: ${(free / 1e9).toFixed(2)} GB free, the merged model needs ${(plan.outputBytes / 1e9).toFixed(2)} GB.`, parent);
+    throw new CoreError('no-space', tr`${parent}: ${(free / 1e9).toFixed(2)} GB free, the merged model needs ${(plan.outputBytes / 1e9).toFixed(2)} GB.`, parent);
   }
-  if (!backend.loraMerge) throw new CoreError('unsupported', `The ${backend.info.name} backend cannot merge; use the wasm or reference backend.`);
+  if (!backend.loraMerge) throw new CoreError('unsupported', tr`The ${backend.info.name} backend cannot merge; use the wasm or reference backend.`);
   throwIfAborted(signal);
   const tmp = joinPath(parent, `.${basename(out)}.partial-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`);
   await io.mkdir(tmp);
@@ -132,7 +133,7 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
     const writes = new WriteBehind();
     const hostView = (t: BTensor): Uint8Array => {
       const v = backend.hostView(t);
-      if (!v) throw new CoreError('unsupported', `The ${backend.info.name} backend keeps tensors off the host; merge with the wasm or reference backend.`);
+      if (!v) throw new CoreError('unsupported', tr`The ${backend.info.name} backend keeps tensors off the host; merge with the wasm or reference backend.`);
       return v;
     };
 
@@ -204,7 +205,7 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
             const src = op.src;
             const convert = src.dtype !== t.dtype;
             if (convert && (!isFloatDType(src.dtype) || !isFloatDType(t.dtype))) {
-              throw new CoreError('internal', `cannot convert '${t.name}' from ${src.dtype} to ${t.dtype}`);
+              throw new CoreError('internal', tr`cannot convert '${t.name}' from ${src.dtype} to ${t.dtype}`);
             }
             const n = numel(src.shape);
             const cols = src.shape.length > 1 ? src.shape[src.shape.length - 1]! : n;
@@ -294,7 +295,7 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
 
     // Publish: an empty pre-existing output folder is replaced by the finished one.
     if (await io.stat(out)) {
-      if ((await io.readDir(out)).length > 0) throw new CoreError('exists', `${out}: the output folder was filled while merging.`, out);
+      if ((await io.readDir(out)).length > 0) throw new CoreError('exists', tr`${out}: the output folder was filled while merging.`, out);
       await io.removeTree(out);
     }
     await io.rename(tmp, out);

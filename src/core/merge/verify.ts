@@ -13,6 +13,7 @@ import { applyLora, applyLoraBias, loadLoraFactors, readF32 } from './compute';
 import { decodeInPlace, decodeInto, encodeInto } from './convert';
 import { InputReader } from './inputReader';
 import type { MergePlan, PlannedTensor } from './plan';
+import { tr } from '../text';
 
 /** Rows checked per tensor: first, middle, last and one more spread by the tensor's position. */
 export function sampleRows(rows: number, salt: number): number[] {
@@ -22,7 +23,7 @@ export function sampleRows(rows: number, salt: number): number[] {
 }
 
 function fail(t: PlannedTensor, why: string): CoreError {
-  return new CoreError('internal', `Verification failed for '${t.name}': ${why}. The output was not published.`);
+  return new CoreError('internal', tr`Verification failed for '${t.name}': ${why}. The output was not published.`);
 }
 
 export async function verifyMerge(plan: MergePlan, folder: string, io: WritableFsPort, backend: Backend,
@@ -31,9 +32,9 @@ export async function verifyMerge(plan: MergePlan, folder: string, io: WritableF
   const written = await readModelWeights(io, folder);
   const { totalSize } = await readShardIndex(io, joinPath(folder, SAFETENSORS_INDEX));
   const expectedTotal = plan.tensors.reduce((s, t) => s + tensorBytes(t), 0);
-  if (totalSize !== expectedTotal) throw new CoreError('internal', `Verification failed: index total_size ${totalSize} != ${expectedTotal}.`);
+  if (totalSize !== expectedTotal) throw new CoreError('internal', tr`Verification failed: index total_size ${totalSize} != ${expectedTotal}.`);
   if (written.tensors.size !== plan.tensors.length) {
-    throw new CoreError('internal', `Verification failed: the output holds ${written.tensors.size} tensors, the plan ${plan.tensors.length}.`);
+    throw new CoreError('internal', tr`Verification failed: the output holds ${written.tensors.size} tensors, the plan ${plan.tensors.length}.`);
   }
   // Plain ranged reads: the digests were taken while merging; re-hashing would read every file in full again.
   const inputs = new InputReader(io, { signal, hash: false });
@@ -62,7 +63,7 @@ export async function verifyMerge(plan: MergePlan, folder: string, io: WritableF
         const wT = backend.alloc('f32', [rowList.length, cols], `verify.${t.name}`);
         try {
           const view = backend.hostView(wT);
-          if (!view) throw new CoreError('unsupported', `The ${backend.info.name} backend cannot verify merges.`);
+          if (!view) throw new CoreError('unsupported', tr`The ${backend.info.name} backend cannot verify merges.`);
           for (let k = 0; k < rowList.length; k++) {
             await inputs.read(op.src.file, op.src.begin + rowList[k]! * cols * srcElem, view.subarray(k * cols * srcElem, (k + 1) * cols * srcElem));
           }

@@ -2,6 +2,7 @@
 // the exact source range, a user-facing message, and fix descriptors the editor turns into quick fixes.
 
 import type { SourceRange } from './parse';
+import { renderText, type Text } from '../text';
 
 export type Severity = 'error' | 'warning' | 'info';
 
@@ -65,12 +66,16 @@ export interface Problem {
   readonly code: ProblemCode;
   readonly severity: Severity;
   readonly range: SourceRange;
+  /** English, for the CLI's --json and logs. */
   readonly message: string;
+  /** The same message as a Text, for front ends that show it in the user's language. */
+  readonly text?: Text;
   readonly fixes: readonly Fix[];
 }
 
-export function problem(code: ProblemCode, severity: Severity, range: SourceRange, message: string, fixes: readonly Fix[] = []): Problem {
-  return { code, severity, range, message, fixes };
+export function problem(code: ProblemCode, severity: Severity, range: SourceRange, message: string | Text, fixes: readonly Fix[] = []): Problem {
+  if (typeof message === 'string') return { code, severity, range, message, fixes };
+  return { code, severity, range, message: renderText(message), text: message, fixes };
 }
 
 export function hasErrors(problems: readonly Problem[]): boolean {

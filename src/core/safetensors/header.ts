@@ -4,6 +4,7 @@
 import { CoreError } from '../errors';
 import type { ByteSource } from '../ports';
 import { DTYPE_BYTES, isDType, numel, type DType } from '../tensor/dtype';
+import { tr } from '../text';
 
 export interface TensorInfo {
   readonly name: string;
@@ -34,7 +35,7 @@ const LFS_PREFIX = 'version https://git-lfs';
 export async function readSafetensorsHeader(src: ByteSource): Promise<SafetensorsHeader> {
   const path = src.path;
   if (src.size < 8) {
-    throw new CoreError('bad-format', `${path}: ${src.size} bytes is too small for a safetensors file (truncated).`, path);
+    throw new CoreError('bad-format', tr`${path}: ${src.size} bytes is too small for a safetensors file (truncated).`, path);
   }
   const lenBytes = new Uint8Array(8);
   await readFully(src, 0, lenBytes);
@@ -42,16 +43,16 @@ export async function readSafetensorsHeader(src: ByteSource): Promise<Safetensor
     const head = new Uint8Array(Math.min(src.size, 64));
     await readFully(src, 0, head);
     if (new TextDecoder().decode(head).startsWith(LFS_PREFIX)) {
-      throw new CoreError('bad-format', `${path}: this is a Git LFS pointer, not the weights (run 'git lfs pull').`, path);
+      throw new CoreError('bad-format', tr`${path}: this is a Git LFS pointer, not the weights (run 'git lfs pull').`, path);
     }
   }
   const dv = new DataView(lenBytes.buffer);
   const headerLen = dv.getUint32(0, true) + dv.getUint32(4, true) * 2 ** 32;
   if (headerLen > MAX_HEADER_BYTES) {
-    throw new CoreError('bad-format', `${path}: header length ${headerLen} is implausible (corrupt or not safetensors).`, path);
+    throw new CoreError('bad-format', tr`${path}: header length ${headerLen} is implausible (corrupt or not safetensors).`, path);
   }
   if (8 + headerLen > src.size) {
-    throw new CoreError('bad-format', `${path}: header length ${headerLen} runs past the end of the file (${src.size} bytes): truncated.`, path);
+    throw new CoreError('bad-format', tr`${path}: header length ${headerLen} runs past the end of the file (${src.size} bytes): truncated.`, path);
   }
   const headerBytes = new Uint8Array(headerLen);
   await readFully(src, 8, headerBytes);
@@ -66,13 +67,13 @@ export function parseSafetensorsHeader(path: string, headerBytes: Uint8Array, fi
     text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
     json = JSON.parse(text);
   } catch (e) {
-    throw new CoreError('bad-format', `${path}: the safetensors header is not valid UTF-8 JSON (${(e as Error).message}).`, path);
+    throw new CoreError('bad-format', tr`${path}: the safetensors header is not valid UTF-8 JSON (${(e as Error).message}).`, path);
   }
   // JSON.parse keeps the last of two equal keys silently; a file naming a tensor twice is ambiguous, so refuse it.
   const dup = findDuplicateTopLevelKey(text);
-  if (dup !== null) throw new CoreError('bad-format', `${path}: the safetensors header names tensor '${dup}' twice.`, path);
+  if (dup !== null) throw new CoreError('bad-format', tr`${path}: the safetensors header names tensor '${dup}' twice.`, path);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new CoreError('bad-format', `${path}: the safetensors header is not a JSON object.`, path);
+    throw new CoreError('bad-format', tr`${path}: the safetensors header is not a JSON object.`, path);
   }
   const dataStart = 8 + headerBytes.length;
   const dataSize = fileSize - dataStart;
@@ -87,23 +88,23 @@ export function parseSafetensorsHeader(path: string, headerBytes: Uint8Array, fi
     }
     const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (!t || typeof t !== 'object' || typeof t.dtype !== 'string' || !Array.isArray(t.shape) || !Array.isArray(t.data_offsets)) {
-      throw new CoreError('bad-format', `${path}: tensor '${name}' has no valid dtype/shape/data_offsets.`, path);
+      throw new CoreError('bad-format', tr`${path}: tensor '${name}' has no valid dtype/shape/data_offsets.`, path);
     }
-    if (!isDType(t.dtype)) throw new CoreError('bad-format', `${path}: tensor '${name}' has unknown dtype '${t.dtype}'.`, path);
+    if (!isDType(t.dtype)) throw new CoreError('bad-format', tr`${path}: tensor '${name}' has unknown dtype '${t.dtype}'.`, path);
     const shape = t.shape as unknown[];
     if (!shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-      throw new CoreError('bad-format', `${path}: tensor '${name}' has an invalid shape ${JSON.stringify(shape)}.`, path);
+      throw new CoreError('bad-format', tr`${path}: tensor '${name}' has an invalid shape ${JSON.stringify(shape)}.`, path);
     }
     const [b, e] = t.data_offsets as unknown[];
     if (t.data_offsets.length !== 2 || !Number.isSafeInteger(b) || !Number.isSafeInteger(e) || (b as number) < 0 || (e as number) < (b as number)) {
-      throw new CoreError('bad-format', `${path}: tensor '${name}' has invalid data_offsets ${JSON.stringify(t.data_offsets)}.`, path);
+      throw new CoreError('bad-format', tr`${path}: tensor '${name}' has invalid data_offsets ${JSON.stringify(t.data_offsets)}.`, path);
     }
     const expected = numel(shape as number[]) * DTYPE_BYTES[t.dtype];
     if ((e as number) - (b as number) !== expected) {
-      throw new CoreError('bad-format', `${path}: tensor '${name}' (${t.dtype} ${JSON.stringify(shape)}) needs ${expected} bytes but its offsets span ${(e as number) - (b as number)}.`, path);
+      throw new CoreError('bad-format', tr`${path}: tensor '${name}' (${t.dtype} ${JSON.stringify(shape)}) needs ${expected} bytes but its offsets span ${(e as number) - (b as number)}.`, path);
     }
     if ((e as number) > dataSize) {
-      throw new CoreError('bad-format', `${path}: tensor '${name}' ends at byte ${e} of a ${dataSize}-byte data section: the file is truncated.`, path);
+      throw new CoreError('bad-format', tr`${path}: tensor '${name}' ends at byte ${e} of a ${dataSize}-byte data section: the file is truncated.`, path);
     }
     tensors.push({ name, dtype: t.dtype, shape: shape as number[], begin: dataStart + (b as number), end: dataStart + (e as number) });
   }
@@ -112,7 +113,7 @@ export function parseSafetensorsHeader(path: string, headerBytes: Uint8Array, fi
     const prev = tensors[i - 1]!;
     const cur = tensors[i]!;
     if (cur.begin < prev.end) {
-      throw new CoreError('bad-format', `${path}: tensors '${prev.name}' and '${cur.name}' overlap in the data section.`, path);
+      throw new CoreError('bad-format', tr`${path}: tensors '${prev.name}' and '${cur.name}' overlap in the data section.`, path);
     }
   }
   const byName = new Map(tensors.map((t) => [t.name, t] as const));
@@ -124,7 +125,7 @@ export async function readFully(src: ByteSource, offset: number, into: Uint8Arra
   let done = 0;
   while (done < into.length) {
     const n = await src.read(offset + done, into.subarray(done));
-    if (n <= 0) throw new CoreError('bad-format', `${src.path}: unexpected end of file at byte ${offset + done} (truncated).`, src.path);
+    if (n <= 0) throw new CoreError('bad-format', tr`${src.path}: unexpected end of file at byte ${offset + done} (truncated).`, src.path);
     done += n;
   }
 }

@@ -5,6 +5,7 @@ import { CoreError } from '../errors';
 import type { FsPort } from '../ports';
 import { isInside, joinPath, normalizePath } from '../paths';
 import { readSafetensorsHeader, type SafetensorsHeader, type TensorInfo } from './header';
+import { tr } from '../text';
 
 export type WeightsLayout = 'safetensors' | 'safetensors-sharded' | 'bin' | 'bin-sharded';
 
@@ -50,21 +51,21 @@ export async function readShardIndex(fs: FsPort, indexPath: string): Promise<{ w
     json = JSON.parse(await fs.readText(indexPath, 64 * 1024 * 1024));
   } catch (e) {
     if (e instanceof CoreError) throw e;
-    throw new CoreError('bad-format', `${indexPath}: not valid JSON (${(e as Error).message}).`, indexPath);
+    throw new CoreError('bad-format', tr`${indexPath}: not valid JSON (${(e as Error).message}).`, indexPath);
   }
   const wm = (json as { weight_map?: unknown })?.weight_map;
   if (!wm || typeof wm !== 'object' || Array.isArray(wm)) {
-    throw new CoreError('bad-format', `${indexPath}: has no "weight_map" object.`, indexPath);
+    throw new CoreError('bad-format', tr`${indexPath}: has no "weight_map" object.`, indexPath);
   }
   const folder = indexPath.slice(0, indexPath.lastIndexOf('/'));
   const weightMap = new Map<string, string>();
   for (const [tensor, file] of Object.entries(wm as Record<string, unknown>)) {
     if (typeof file !== 'string' || file.length === 0) {
-      throw new CoreError('bad-format', `${indexPath}: weight_map entry '${tensor}' is not a file name.`, indexPath);
+      throw new CoreError('bad-format', tr`${indexPath}: weight_map entry '${tensor}' is not a file name.`, indexPath);
     }
     const resolved = normalizePath(joinPath(folder, file));
     if (file.startsWith('/') || /^[A-Za-z]:[\\/]/.test(file) || file.includes('\\') || !isInside(resolved, folder)) {
-      throw new CoreError('bad-format', `${indexPath}: weight_map entry '${tensor}' points outside the model folder ('${file}').`, indexPath);
+      throw new CoreError('bad-format', tr`${indexPath}: weight_map entry '${tensor}' points outside the model folder ('${file}').`, indexPath);
     }
     weightMap.set(tensor, resolved);
   }
@@ -85,20 +86,20 @@ async function headerOf(fs: FsPort, file: string): Promise<SafetensorsHeader> {
 export async function readModelWeights(fs: FsPort, folder: string, binReader?: BinHeaderReader): Promise<ModelWeights> {
   const found = await detectWeightsLayout(fs, folder);
   if (!found) {
-    throw new CoreError('not-found', `${folder}: no model weights (model.safetensors, ${SAFETENSORS_INDEX}, pytorch_model.bin or ${BIN_INDEX}).`, folder);
+    throw new CoreError('not-found', tr`${folder}: no model weights (model.safetensors, ${SAFETENSORS_INDEX}, pytorch_model.bin or ${BIN_INDEX}).`, folder);
   }
   const tensors = new Map<string, WeightTensor>();
   let files: string[];
   const add = (file: string, infos: readonly TensorInfo[], only?: ReadonlySet<string>): void => {
     for (const t of infos) {
       if (only && !only.has(t.name)) continue;
-      if (tensors.has(t.name)) throw new CoreError('bad-format', `${file}: tensor '${t.name}' also appears in ${tensors.get(t.name)!.file}.`, file);
+      if (tensors.has(t.name)) throw new CoreError('bad-format', tr`${file}: tensor '${t.name}' also appears in ${tensors.get(t.name)!.file}.`, file);
       tensors.set(t.name, { ...t, file });
     }
   };
   const readInfos = async (file: string): Promise<readonly TensorInfo[]> => {
     if (found.layout.startsWith('safetensors')) return (await headerOf(fs, file)).tensors;
-    if (!binReader) throw new CoreError('unsupported', `${file}: reading PyTorch .bin weights is not available here.`, file);
+    if (!binReader) throw new CoreError('unsupported', tr`${file}: reading PyTorch .bin weights is not available here.`, file);
     return binReader(fs, file);
   };
   if (found.layout === 'safetensors' || found.layout === 'bin') {
@@ -113,7 +114,7 @@ export async function readModelWeights(fs: FsPort, folder: string, binReader?: B
       add(file, infos, wanted);
     }
     for (const [name, file] of weightMap) {
-      if (!tensors.has(name)) throw new CoreError('bad-format', `${found.entry}: '${name}' is mapped to ${file}, which does not contain it.`, found.entry);
+      if (!tensors.has(name)) throw new CoreError('bad-format', tr`${found.entry}: '${name}' is mapped to ${file}, which does not contain it.`, found.entry);
     }
   }
   let totalBytes = 0;

@@ -5,6 +5,7 @@
 import { CoreError } from '../errors';
 import type { ByteSink } from '../ports';
 import { DTYPE_BYTES, numel, type DType } from '../tensor/dtype';
+import { tr } from '../text';
 
 export interface OutTensorSpec {
   readonly name: string;
@@ -39,7 +40,7 @@ export function encodeSafetensorsHeader(tensors: readonly OutTensorSpec[], metad
   let offset = 0;
   for (const t of tensors) {
     const n = tensorBytes(t);
-    if (Object.prototype.hasOwnProperty.call(obj, t.name)) throw new CoreError('internal', `tensor '${t.name}' planned twice in one shard`);
+    if (Object.prototype.hasOwnProperty.call(obj, t.name)) throw new CoreError('internal', tr`tensor '${t.name}' planned twice in one shard`);
     obj[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + n] };
     offset += n;
   }
@@ -59,7 +60,7 @@ export function encodeSafetensorsHeader(tensors: readonly OutTensorSpec[], metad
  * limit gets a shard of its own (as transformers does). Always returns at least one shard.
  */
 export function planShards<T extends OutTensorSpec>(tensors: readonly T[], maxShardBytes: number, metadata: Readonly<Record<string, string>>): ShardPlan<T>[] {
-  if (!(maxShardBytes > 0)) throw new CoreError('usage', `shard size must be positive (got ${maxShardBytes}).`);
+  if (!(maxShardBytes > 0)) throw new CoreError('usage', tr`shard size must be positive (got ${maxShardBytes}).`);
   const groups: T[][] = [[]];
   let current = 0;
   for (const t of tensors) {
@@ -110,7 +111,7 @@ export class ShardWriter {
   }
 
   async writeHeader(): Promise<void> {
-    if (this.started) throw new CoreError('internal', `${this.sink.path}: header written twice`);
+    if (this.started) throw new CoreError('internal', tr`${this.sink.path}: header written twice`);
     this.started = true;
     await this.sink.write(this.plan.header);
     this.bytesWritten += this.plan.header.length;
@@ -125,11 +126,11 @@ export class ShardWriter {
   write(name: string, data: Uint8Array): Promise<void> {
     const t = this.current;
     if (!this.started || !t || t.name !== name) {
-      return Promise.reject(new CoreError('internal', `${this.sink.path}: bytes for '${name}' arrived out of plan order (expected '${t?.name ?? '(end)'}')`));
+      return Promise.reject(new CoreError('internal', tr`${this.sink.path}: bytes for '${name}' arrived out of plan order (expected '${t?.name ?? '(end)'}')`));
     }
     const need = tensorBytes(t);
     if (this.writtenInTensor + data.length > need) {
-      return Promise.reject(new CoreError('internal', `${this.sink.path}: '${name}' got ${this.writtenInTensor + data.length} bytes, planned ${need}`));
+      return Promise.reject(new CoreError('internal', tr`${this.sink.path}: '${name}' got ${this.writtenInTensor + data.length} bytes, planned ${need}`));
     }
     const written = data.length > 0 ? this.sink.write(data) : Promise.resolve();
     this.bytesWritten += data.length;
@@ -146,7 +147,7 @@ export class ShardWriter {
   async close(): Promise<void> {
     if (this.current !== null || this.bytesWritten !== this.plan.size) {
       await this.sink.close();
-      throw new CoreError('internal', `${this.sink.path}: closed after ${this.bytesWritten} of ${this.plan.size} bytes`);
+      throw new CoreError('internal', tr`${this.sink.path}: closed after ${this.bytesWritten} of ${this.plan.size} bytes`);
     }
     await this.sink.close();
   }

@@ -5,6 +5,7 @@
 
 import { CoreError } from '../errors';
 import type { DType } from '../tensor/dtype';
+import { tr } from '../text';
 
 /** torch storage class -> element dtype (the classes torch.save names in persistent ids). */
 export const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
@@ -57,8 +58,8 @@ const MARK = Symbol('mark');
 /** Run the restricted VM over `data.pkl` bytes; returns the top-level object (PDict -> Map, tensors as TensorRef). */
 export function restrictedUnpickle(bytes: Uint8Array, file: string): unknown {
   const refuse = (why: string): CoreError =>
-    new CoreError('bad-format', `${file}: refused to read this pickle: ${why}. A tensor file only needs torch's tensor rebuild functions; this one could run code if loaded with torch.load, so it is not loaded.`, file);
-  const bad = (why: string): CoreError => new CoreError('bad-format', `${file}: corrupt pickle (${why}).`, file);
+    new CoreError('bad-format', tr`${file}: refused to read this pickle: ${why}. A tensor file only needs torch's tensor rebuild functions; this one could run code if loaded with torch.load, so it is not loaded.`, file);
+  const bad = (why: string): CoreError => new CoreError('bad-format', tr`${file}: corrupt pickle (${why}).`, file);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dec = new TextDecoder('utf-8', { fatal: false });
   let pos = 0;

@@ -5,6 +5,7 @@
 import { CoreError } from '../errors';
 import type { ByteSource } from '../ports';
 import { readFully } from '../safetensors/header';
+import { tr } from '../text';
 
 export interface ZipEntry {
   readonly name: string;
@@ -33,7 +34,7 @@ function u64(dv: DataView, at: number): number {
 
 /** Read the central directory. Throws CoreError('bad-format') for anything that is not a sane zip. */
 export async function readZipDirectory(src: ByteSource): Promise<ZipDirectory> {
-  const bad = (why: string): CoreError => new CoreError('bad-format', `${src.path}: not a readable torch.save zip archive (${why}).`, src.path);
+  const bad = (why: string): CoreError => new CoreError('bad-format', tr`${src.path}: not a readable torch.save zip archive (${why}).`, src.path);
   if (src.size < 22) throw bad('too small');
   const tailLen = Math.min(src.size, 22 + 65535);
   const tail = new Uint8Array(tailLen);
@@ -103,13 +104,13 @@ export async function readZipDirectory(src: ByteSource): Promise<ZipDirectory> {
 /** Absolute file offset of a stored member's data (reads its local header for the name/extra lengths). */
 export async function memberDataOffset(src: ByteSource, entry: ZipEntry): Promise<number> {
   if (entry.method !== 0) {
-    throw new CoreError('unsupported', `${src.path}: member '${entry.name}' is compressed (method ${entry.method}); torch.save archives store members uncompressed.`, src.path);
+    throw new CoreError('unsupported', tr`${src.path}: member '${entry.name}' is compressed (method ${entry.method}); torch.save archives store members uncompressed.`, src.path);
   }
   const h = new Uint8Array(30);
   await readFully(src, entry.localHeaderOffset, h);
   const dv = new DataView(h.buffer);
-  if (dv.getUint32(0, true) !== LOCAL_SIG) throw new CoreError('bad-format', `${src.path}: corrupt local header for '${entry.name}'.`, src.path);
+  if (dv.getUint32(0, true) !== LOCAL_SIG) throw new CoreError('bad-format', tr`${src.path}: corrupt local header for '${entry.name}'.`, src.path);
   const start = entry.localHeaderOffset + 30 + dv.getUint16(26, true) + dv.getUint16(28, true);
-  if (start + entry.size > src.size) throw new CoreError('bad-format', `${src.path}: member '${entry.name}' is truncated.`, src.path);
+  if (start + entry.size > src.size) throw new CoreError('bad-format', tr`${src.path}: member '${entry.name}' is truncated.`, src.path);
   return start;
 }

@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import { CoreError, toCoreError } from '../../core/errors';
 import { log } from '../platform/log';
 import { requiresTrust } from './trust';
+import { localize } from '../platform/l10n';
 
 export interface CommandOptions {
   /** Commands that write models or run them are refused in Restricted Mode. */
@@ -44,7 +45,7 @@ export async function reportError(title: string, err: unknown): Promise<undefine
   const showLog = vscode.l10n.t('Show Log');
   const choice = await (e.code === 'untrusted'
     ? vscode.window.showWarningMessage(e.message, showLog)
-    : vscode.window.showErrorMessage(vscode.l10n.t('{0} failed: {1}', title, e.message), showLog));
+    : vscode.window.showErrorMessage(vscode.l10n.t('{0} failed: {1}', title, localize(e)), showLog));
   if (choice === showLog) log().show();
   return undefined;
 }

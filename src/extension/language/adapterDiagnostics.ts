@@ -10,6 +10,7 @@ import type { Problem, Severity } from '../../core/peft/problems';
 import { absolutePath, NodeFs } from '../../node/nodeFs';
 import { Disposable } from '../platform/dispose';
 import { log } from '../platform/log';
+import { localize } from '../platform/l10n';
 
 export const DIAGNOSIS_SOURCE = 'LoRA Workbench';
 export const ADAPTER_CONFIG_SELECTOR: vscode.DocumentSelector = { scheme: 'file', pattern: '**/adapter_config.json' };
@@ -97,7 +98,7 @@ export class AdapterDiagnostics extends Disposable {
   problemFor(uri: vscode.Uri, diag: vscode.Diagnostic): Problem | undefined {
     const d = this.latest.get(uri.toString());
     if (!d) return undefined;
-    return d.problems.find((p) => p.code === diag.code && toVsRange(d.parsed.text, p.range).isEqual(diag.range) && p.message === diag.message);
+    return d.problems.find((p) => p.code === diag.code && toVsRange(d.parsed.text, p.range).isEqual(diag.range) && localize(p) === diag.message);
   }
 
   schedule(uri: vscode.Uri, delayMs: number): void {
@@ -160,7 +161,7 @@ export class AdapterDiagnostics extends Disposable {
     if (this.versions.get(key) !== version) return;
     this.latest.set(key, d);
     this.collection.set(uri, d.problems.map((p) => {
-      const diag = new vscode.Diagnostic(toVsRange(d.parsed.text, p.range), p.message, toSeverity(p.severity));
+      const diag = new vscode.Diagnostic(toVsRange(d.parsed.text, p.range), localize(p), toSeverity(p.severity));
       diag.code = p.code;
       diag.source = DIAGNOSIS_SOURCE;
       if (p.code === 'legacy-key') diag.tags = [vscode.DiagnosticTag.Deprecated];

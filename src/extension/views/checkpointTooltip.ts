@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { Adapter, Checkpoint, Health, ModelInfo, Run } from '../../core/checkpoints/model';
 import { formatBytes, formatCount } from '../../core/format';
 import { baseStatusLabel, type BaseStatusInfo } from './baseStatus';
+import { localize } from '../platform/l10n';
 
 export function formatNum(x: number, digits = 4): string {
   return Number(x.toPrecision(digits)).toString();
@@ -36,7 +37,7 @@ function healthSection(md: vscode.MarkdownString, health: readonly Health[]): vo
   md.appendMarkdown('\n\n---\n\n');
   for (const h of health) {
     const icon = h.severity === 'error' ? '$(error)' : h.severity === 'warning' ? '$(warning)' : '$(info)';
-    md.appendMarkdown(`${icon} **${esc(h.code)}**: ${esc(h.message)}\n\n`);
+    md.appendMarkdown(`${icon} **${esc(h.code)}**: ${esc(localize(h))}\n\n`);
   }
 }
 

@@ -8,6 +8,8 @@ import { baseStatusIcon, baseStatusLabel, type BaseStatusCache } from './baseSta
 import type { CheckpointIndex } from './checkpointIndex';
 import { formatBytes, formatCount } from '../../core/format';
 import { adapterTooltip, checkpointTooltip, formatNum, modelTooltip, runTooltip, variantLabel } from './checkpointTooltip';
+import { healthMessageWithoutFile } from './healthText';
+import { localize } from '../platform/l10n';
 
 export type CheckpointNode =
   | { readonly type: 'run'; readonly run: Run }
@@ -167,11 +169,11 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
       }
       case 'health': {
         const h = node.health;
-        const item = new vscode.TreeItem(h.message.startsWith(h.file) ? h.message.slice(h.file.length).replace(/^:\s*/, '') : h.message, vscode.TreeItemCollapsibleState.None);
+        const item = new vscode.TreeItem(healthMessageWithoutFile(h), vscode.TreeItemCollapsibleState.None);
         item.id = `${node.parentId}/health:${h.code}:${h.file}`;
         item.description = h.code;
         item.iconPath = severityIcon(h);
-        item.tooltip = new vscode.MarkdownString().appendText(h.message);
+        item.tooltip = new vscode.MarkdownString().appendText(localize(h));
         item.contextValue = 'health';
         item.command = { command: 'vscode.open', title: vscode.l10n.t('Open'), arguments: [vscode.Uri.file(h.file)] };
         if (/\.(safetensors|bin|pt|pth)$/.test(h.file) || !/\.[a-z]+$/.test(h.file)) item.command = { command: 'revealInExplorer', title: vscode.l10n.t('Reveal in Explorer View'), arguments: [vscode.Uri.file(h.file)] };

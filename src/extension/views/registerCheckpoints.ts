@@ -11,6 +11,7 @@ import { BaseStatusCache } from './baseStatus';
 import { CheckpointIndex } from './checkpointIndex';
 import { CheckpointsTreeProvider, type CheckpointNode } from './checkpointsTree';
 import { CurvesPanels } from './curvesPanel';
+import { healthMessageWithoutFile } from './healthText';
 
 export const HEALTH_DIAGNOSTICS = 'lora-workbench-health';
 
@@ -23,7 +24,7 @@ function publishDiagnostics(collection: vscode.DiagnosticCollection, result: Sca
   const byFile = new Map<string, vscode.Diagnostic[]>();
   for (const h of allHealth(result)) {
     if (h.code === 'symlink-loop' || h.code === 'depth-limit' || h.code === 'mlx-adapter') continue;
-    const d = new vscode.Diagnostic(new vscode.Range(0, 0, 0, 0), h.message.startsWith(h.file) ? h.message.slice(h.file.length).replace(/^:\s*/, '') : h.message, toSeverity(h));
+    const d = new vscode.Diagnostic(new vscode.Range(0, 0, 0, 0), healthMessageWithoutFile(h), toSeverity(h));
     d.code = h.code;
     d.source = 'LoRA Workbench';
     const list = byFile.get(h.file) ?? [];
