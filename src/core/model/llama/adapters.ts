@@ -110,7 +110,9 @@ export async function loadAdapter(fs: FsPort, backend: Backend, folder: string,
       if (m) {
         const mod = m[1]!;
         const bInfo = byKey.get(`${mod}.lora_B.weight`) ?? mismatch(`'${key}' has no lora_B`);
-        const base = baseTensors.get(`${mod}.weight`) ?? mismatch(`'${mod}' is not a module of the base`);
+        // A tied base (Qwen3 small sizes, Gemma) stores no lm_head.weight: the head is embed_tokens.
+        const base = baseTensors.get(`${mod}.weight`) ?? (mod === 'lm_head' ? baseTensors.get('model.embed_tokens.weight') : undefined)
+          ?? mismatch(`'${mod}' is not a module of the base`);
         const [outDim, inDim] = base.shape as [number, number];
         const r = info.shape[0]!;
         if (info.shape[1] !== inDim || bInfo.shape[0] !== outDim || bInfo.shape[1] !== r) {

@@ -231,7 +231,7 @@ export class LlamaModel {
   private async activate(name: string, m: LoraModule, s: number, loader: TensorLoader): Promise<void> {
     let g: Float32Array | null = null;
     if (m.dora) {
-      const w = this.weights.tensors.get(`${name}.weight`);
+      const w = this.weights.tensors.get(`${name}.weight`) ?? (name === 'lm_head' ? this.weights.tensors.get('model.embed_tokens.weight') : undefined);
       if (!w) throw new CoreError('bad-format', `${this.weights.folder}: weight '${name}.weight' is missing.`, this.weights.folder);
       g = doraRowScale(await loader.readF32(w), m, s);
     }
