@@ -241,8 +241,8 @@ def b64(t):
     return base64.b64encode(t.float().contiguous().numpy().astype('<f4').tobytes()).decode('ascii')
 
 
-def run_case(name, cfg, weights, prompt_ids, steps, adapters=(), all_logits=False):
-    m = Llama(cfg, weights, adapters)
+def greedy_case(name, m, prompt_ids, steps, all_logits=False):
+    """Prefill then `steps` greedy tokens on model `m` (a forward(ids, pos0) -> logits object): the golden case."""
     logits = m.forward(prompt_ids, 0)
     first = logits[-1]
     out, pos, last = [], len(prompt_ids), first
@@ -262,6 +262,10 @@ def run_case(name, cfg, weights, prompt_ids, steps, adapters=(), all_logits=Fals
         case['allLogits'] = b64(logits)
     assert min(margins) > 1e-3, (name, min(margins))
     return case
+
+
+def run_case(name, cfg, weights, prompt_ids, steps, adapters=(), all_logits=False):
+    return greedy_case(name, Llama(cfg, weights, adapters), prompt_ids, steps, all_logits)
 
 
 # ---- generated models ------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ export type OpName =
   | 'rope'
   | 'softmax'
   | 'swiglu'
+  | 'geglu'
   | 'add'
   | 'mulRows'
   | 'addBias'
@@ -28,6 +29,16 @@ export interface BTensor {
   readonly shape: readonly number[];
   /** Name of the backend that owns it; passing a tensor to another backend is an error. */
   readonly owner: string;
+}
+
+/** Attention variations beyond Llama's (Gemma 2/3); every field is optional and defaults to Llama's behaviour. */
+export interface AttentionOptions {
+  /** Multiplies q·k (default 1/sqrt(headDim); Gemma: query_pre_attn_scalar^-0.5). */
+  readonly scale?: number;
+  /** attn_logit_softcapping: scores become cap * tanh(scores / cap) before the causal mask (Gemma 2). */
+  readonly softcap?: number;
+  /** Sliding window: the query at position p sees keys p - window + 1 .. p only (Gemma's local layers). */
+  readonly window?: number;
 }
 
 /** Capabilities reported by engine/probe. */
@@ -100,13 +111,16 @@ export interface Backend {
   rmsnorm(out: BTensor, x: BTensor, weight: BTensor, n: number, eps: number): void;
   /**
    * In place HF rotate_half RoPE on x[n, heads * headDim] for positions pos0..pos0+n-1.
-   * invFreq is f32 [headDim / 2] (rope_scaling already applied); attentionFactor scales cos/sin (llama3/yarn style, 1 if none).
+   * invFreq is f32 [rotaryDim / 2] (rope_scaling already applied); only the first rotaryDim dims of each head rotate
+   * (partial_rotary_factor), pairs (j, j + rotaryDim/2). attentionFactor scales cos/sin (longrope/yarn, 1 if none).
    */
   rope(x: BTensor, n: number, heads: number, headDim: number, pos0: number, invFreq: BTensor, attentionFactor: number): void;
   /** In place row softmax over x[n, cols]. */
   softmax(x: BTensor, n: number): void;
   /** out[n, hidden] = silu(gate) * up. */
   swiglu(out: BTensor, gate: BTensor, up: BTensor, n: number): void;
+  /** out[n, hidden] = gelu_tanh(gate) * up (GeGLU, Gemma's gelu_pytorch_tanh). */
+  geglu(out: BTensor, gate: BTensor, up: BTensor, n: number): void;
   /** out = a + b, elementwise over the first `count` values (out may alias a). */
   add(out: BTensor, a: BTensor, b: BTensor, count: number): void;
   /** x[i, j] *= v[j] for n rows (DoRA's per-output-row magnitude scale). */
@@ -116,10 +130,11 @@ export interface Backend {
   /**
    * Causal attention for n new query rows at positions pos0..pos0+n-1 over a KV cache holding positions 0..pos0+n-1.
    * q [n, nHeads*headDim], kCache/vCache [maxSeq, nKvHeads*headDim] (already holding the new rows), out like q.
-   * GQA: query head h reads kv head floor(h / (nHeads / nKvHeads)). Scores scaled by 1/sqrt(headDim).
+   * GQA: query head h reads kv head floor(h / (nHeads / nKvHeads)). Scores scaled by 1/sqrt(headDim) unless `options`
+   * says otherwise (scale, softcap, sliding window).
    */
   attention(out: BTensor, q: BTensor, kCache: BTensor, vCache: BTensor, n: number, pos0: number,
-    nHeads: number, nKvHeads: number, headDim: number): void;
+    nHeads: number, nKvHeads: number, headDim: number, options?: AttentionOptions): void;
   /** dst[dstRow .. dstRow+rows, :] = src[srcRow .. srcRow+rows, :] (same row width, f32). */
   copyRows(dst: BTensor, dstRow: number, src: BTensor, srcRow: number, rows: number): void;
   /** out[i, :] = table[ids[i], :] decoded to f32. */

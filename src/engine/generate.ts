@@ -126,7 +126,7 @@ export class GenerationEngine {
     const e = this.entry(p.modelId);
     const adapters = p.adapterPath ? [await this.adapter(e, p.adapterPath, ctx)] : [];
     const tok = await this.tokenizerFor(e, adapters);
-    const ids = encodePrompt(tok, p.text, p.format ?? 'raw', p.system);
+    const ids = encodePrompt(tok, p.text, p.format ?? 'raw', p.system, thinkingOf(p.thinking));
     return { ids, pieces: ids.map((id) => tok.idToPiece(id)) };
   }
 
@@ -156,7 +156,7 @@ export class GenerationEngine {
       if (!promptIds.every((id) => Number.isInteger(id) && id >= 0 && id < model.vocabSize)) {
         throw new CoreError('usage', `prompt ids must be integers in [0, ${model.vocabSize}).`);
       }
-    } else promptIds = encodePrompt(tok, p.prompt.text, p.prompt.format ?? 'raw', p.prompt.system);
+    } else promptIds = encodePrompt(tok, p.prompt.text, p.prompt.format ?? 'raw', p.prompt.system, thinkingOf(p.prompt.thinking));
     if (promptIds.length === 0) throw new CoreError('usage', 'The prompt is empty (no tokens); give some text or ids.');
     const sampling = resolveSampling(p, e.loaded.generation);
     const eosIds = p.stopAtEos === false ? [] : tok === e.loaded.tokenizer ? e.loaded.generation.eosIds : [tok.eosId ?? -1].filter((x) => x >= 0);
@@ -185,4 +185,9 @@ export class GenerationEngine {
   async dispose(): Promise<void> {
     for (const id of [...this.models.keys()]) await this.unload({ modelId: id });
   }
+}
+
+/** The chat options of a request: enable_thinking only when the request sets it. */
+function thinkingOf(thinking: boolean | undefined): { thinking?: boolean } {
+  return thinking === undefined ? {} : { thinking };
 }

@@ -96,7 +96,7 @@ export interface GenerateParams extends SamplingParams {
   readonly modelId: string;
   readonly adapters: readonly AdapterSpec[];
   /** Text (formatted and tokenized as the model's tokenizer config says) or token ids used verbatim. */
-  readonly prompt: { readonly text: string; readonly format?: PromptFormat; readonly system?: string } | { readonly ids: readonly number[] };
+  readonly prompt: { readonly text: string; readonly format?: PromptFormat; readonly system?: string; readonly thinking?: boolean } | { readonly ids: readonly number[] };
   /** Echoed in every `token` message so a host can route tokens of concurrent columns. */
   readonly stream?: string;
 }
@@ -120,6 +120,8 @@ export interface TokenizeParams {
   readonly text: string;
   readonly format?: PromptFormat;
   readonly system?: string;
+  /** Chat format: the template's enable_thinking (Qwen3); unset leaves the template's default. */
+  readonly thinking?: boolean;
 }
 export interface TokenizeResult {
   readonly ids: readonly number[];

@@ -15,6 +15,7 @@ import { greedy, SamplerChain } from '../../src/core/sampling/processors';
 import { loadTokenizer } from '../../src/core/tokenizer/loadTokenizer';
 import { ReferenceBackend } from '../../src/kernels/reference/referenceBackend';
 import { NodeFs } from '../../src/node/nodeFs';
+import { f32, maxAbsDiff } from './goldenHelpers';
 
 const FIX = path.join(__dirname, '..', 'fixtures');
 const GEN = path.join(FIX, 'generate');
@@ -31,17 +32,6 @@ interface Case {
   allLogits?: string;
 }
 
-const f32 = (b64: string): Float32Array => {
-  const buf = Buffer.from(b64, 'base64');
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-};
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
 const modelFolder = (name: string): string => (name === 'stories260K' ? path.join(FIX, 'stories260K') : path.join(GEN, name));
 const goldens = JSON.parse(fs.readFileSync(path.join(GEN, 'goldens.json'), 'utf8')) as { cases: Case[] };

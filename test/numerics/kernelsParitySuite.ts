@@ -219,6 +219,21 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
     });
   }
 
+  it('rope, partial rotary (Phi-3 partial_rotary_factor): the dims past rotaryDim pass through', async () => {
+    const [n, heads, hd, rot] = [3, 2, 24, 16];
+    const x = both('f32', [n, heads * hd], randArray(n * heads * hd, 42));
+    const inv = new Float32Array(rot / 2).map((_, i) => Math.fround(1 / 10000 ** ((2 * i) / rot)));
+    const f = both('f32', [rot / 2], inv);
+    const before = randArray(n * heads * hd, 42);
+    get().rope(x[0], n, heads, hd, 7, f[0], 1.25);
+    oracle.rope(x[1], n, heads, hd, 7, f[1], 1.25);
+    await check(x, { atol: 2e-6, rtol: 1e-5, nmse: 1e-11 }, 'rope partial');
+    const after = await oracle.read(x[1]);
+    for (let i = 0; i < n * heads; i++) {
+      for (let j = rot; j < hd; j++) assert.equal(after[i * hd + j], before[i * hd + j], 'pass-through dims are untouched');
+    }
+  });
+
   it('softmax rows of odd width, large logits', async () => {
     const x = both('f32', [3, 33], randArray(99, 51, 30));
     get().softmax(x[0], 3);
@@ -233,6 +248,9 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
     get().swiglu(out[0], g[0], u[0], 3);
     oracle.swiglu(out[1], g[1], u[1], 3);
     await check(out, { atol: 1e-6, rtol: 1e-5, nmse: 1e-11 }, 'swiglu');
+    get().geglu(out[0], g[0], u[0], 3);
+    oracle.geglu(out[1], g[1], u[1], 3);
+    await check(out, { atol: 1e-6, rtol: 1e-5, nmse: 1e-11 }, 'geglu');
     get().add(out[0], out[0], u[0], 123);
     oracle.add(out[1], out[1], u[1], 123);
     await check(out, TOL.act, 'add');
@@ -254,6 +272,22 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
       const out = zeros([n!, nh! * hd!]);
       get().attention(out[0], q[0], k[0], v[0], n!, pos0!, nh!, nkv!, hd!);
       oracle.attention(out[1], q[1], k[1], v[1], n!, pos0!, nh!, nkv!, hd!);
+      await check(out, { atol: 1e-6, rtol: 1e-4, nmse: 1e-10 }, 'attention');
+    });
+  }
+
+  // Gemma: query_pre_attn_scalar scale, logit soft-capping, sliding windows shorter and longer than the sequence.
+  for (const [n, pos0, window, softcap] of [[6, 0, 4, 0], [1, 20, 8, 50], [5, 9, 3, 0.5], [3, 2, 100, 0]]) {
+    it(`attention n=${n} pos0=${pos0} window=${window} softcap=${softcap}, scale 0.3`, async () => {
+      const [nh, nkv, hd] = [4, 2, 16];
+      const maxSeq = pos0! + n!;
+      const q = both('f32', [n!, nh * hd], randArray(n! * nh * hd, 74, 2));
+      const k = both('f32', [maxSeq, nkv * hd], randArray(maxSeq * nkv * hd, 75, 2));
+      const v = both('f32', [maxSeq, nkv * hd], randArray(maxSeq * nkv * hd, 76));
+      const out = zeros([n!, nh * hd]);
+      const options = { scale: 0.3, window: window!, ...(softcap ? { softcap: softcap! } : {}) };
+      get().attention(out[0], q[0], k[0], v[0], n!, pos0!, nh, nkv, hd, options);
+      oracle.attention(out[1], q[1], k[1], v[1], n!, pos0!, nh, nkv, hd, options);
       await check(out, { atol: 1e-6, rtol: 1e-4, nmse: 1e-10 }, 'attention');
     });
   }

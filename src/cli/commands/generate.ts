@@ -9,7 +9,7 @@ import { UsageError, writeJson, type CliCommand } from '../command';
 
 const USAGE = `lora-workbench generate --model <folder> [--adapter <folder>[=<scale>]]... (--prompt <text> | --prompt-ids 1,2,3)
     [--max-new-tokens 64] [--temperature 0] [--top-k N] [--top-p x] [--repetition-penalty x] [--seed N]
-    [--no-stop-at-eos] [--stop <text>]... [--format raw|alpaca2|chat] [--system <text>]
+    [--no-stop-at-eos] [--stop <text>]... [--format raw|alpaca2|chat] [--system <text>] [--no-thinking]
     [--backend auto|wasm|webgpu|reference] [--threads N] [--quantize q8_0] [--context N] [--json]
 
   Generate text from a base model with PEFT LoRA adapters applied on the fly (never merged).
@@ -20,6 +20,7 @@ const USAGE = `lora-workbench generate --model <folder> [--adapter <folder>[=<sc
   --prompt-ids 1,2,3        prompt token ids, used verbatim (no BOS added)
   --format <f>              raw (default), alpaca2 ([INST] <<SYS>> template), chat (the model's chat_template)
   --system <text>           system prompt for alpaca2/chat
+  --no-thinking             chat: render the template with enable_thinking=false (Qwen3 answers without thinking)
   --max-new-tokens N        default 64
   --temperature x           0 = greedy (default: generation_config.json, greedy unless do_sample)
   --top-k N, --top-p x, --repetition-penalty x, --seed N (default 0: same seed, same output)
@@ -71,6 +72,7 @@ export const generateCommand: CliCommand = {
     'prompt-ids': { type: 'string' },
     format: { type: 'string' },
     system: { type: 'string' },
+    'no-thinking': { type: 'boolean' },
     'max-new-tokens': { type: 'string' },
     temperature: { type: 'string' },
     'top-k': { type: 'string' },
@@ -100,7 +102,8 @@ export const generateCommand: CliCommand = {
     const adapters = ((values.adapter as string[] | undefined) ?? []).map((a) => parseAdapterArg(a, io.cwd));
     const prompt: GenerateParams['prompt'] = hasIds
       ? { ids: parsePromptIds(values['prompt-ids'] as string) }
-      : { text: values.prompt as string, format: format as PromptFormat, system: values.system as string | undefined };
+      : { text: values.prompt as string, format: format as PromptFormat, system: values.system as string | undefined,
+        ...(values['no-thinking'] === true ? { thinking: false } : {}) };
     const maxNewTokens = num(values, 'max-new-tokens', true) ?? 64;
     const sampling = {
       maxNewTokens,

@@ -18,6 +18,7 @@ import { findCandidates, type Candidate } from './candidates';
 import { isCommitHash, originLabel, type BaseKind, type ForeignOrigin } from './classify';
 import { checkCompatibility, type AdapterTensor, type CompatReport } from './compat';
 import { BaseModelCache, type BaseModelInfo } from './inspect';
+import { quantizedBaseIssue } from './quantizedName';
 import { resolveBaseModel, type BaseResolution, type ResolvedVia } from './resolve';
 import { readTokenizerSize, type TokenizerSize } from './tokenizerSize';
 
@@ -211,13 +212,6 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
       } else if (info.weightsError) {
         baseIssue('base-model-incomplete', 'error', `The base weights at ${where} are unusable: ${info.weightsError}`, fixesBroken);
       }
-      if (info.quantization) {
-        const q = info.quantization;
-        const refuse = /gptq|awq|aqlm|exl/i.test(q.method);
-        baseIssue('base-model-quantized', 'warning',
-          `The base is quantized (${q.method}${q.bits ? `, ${q.bits}-bit` : ''}). Fine for QLoRA inference, but merge onto the original 16-bit weights` +
-          `${refuse ? ` - merging into ${q.method} weights is not possible` : ' - merging into quantized weights loses quality'}.`);
-      }
       if (info.weights && adapter.tensors) {
         compat = checkCompatibility({ config, adapterTensors: adapter.tensors, base: info, adapterTokenizer: adapter.tokenizer });
         for (const f of compat.findings) {
@@ -228,6 +222,8 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
       }
     }
   }
+  const quantized = quantizedBaseIssue(raw, info?.quantization ?? null);
+  if (quantized) baseIssue('base-model-quantized', 'warning', quantized.message, quantized.fixes);
   const baseHasError = baseProblems.some((b) => b.severity === 'error');
   // false as soon as something fails to load or fit; null when nothing could be compared (no base, no tensors).
   const compatible: boolean | null = compat ? compat.compatible && !baseHasError : baseHasError ? false : null;

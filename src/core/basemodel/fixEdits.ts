@@ -14,6 +14,8 @@ export function editsForFix(parsed: ParsedAdapterConfig, fix: Fix): TextEdit[] |
       return setTopLevel(parsed, 'base_model_name_or_path', fix.kind === 'use-candidate' ? fix.path : fix.value);
     case 'rewrite-hub-id':
       return editBaseModel(parsed, fix.hubId, fix.revision ?? undefined);
+    case 'use-original':
+      return editBaseModel(parsed, fix.hubId, undefined);
     case 'remove-revision':
       // PEFT writes "revision": null; keep the key (minimal edit) but make it null.
       return setTopLevel(parsed, 'revision', null);

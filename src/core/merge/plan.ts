@@ -241,7 +241,10 @@ export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinH
     if (tensorRank !== r) {
       throw new CoreError('bad-format', tr`${adapter.file}: module '${module}' has rank ${tensorRank} in its weights but the config gives r=${r}${peft.rankPattern.length ? tr` (after rank_pattern)` : ''}; PEFT would refuse to load it.`, adapter.file);
     }
-    const w = resolveBase(`${module}.weight`);
+    // A LoRA on the lm_head of a tied base (Qwen3 small sizes, Gemma) starts from the embeddings, as a new tensor.
+    const tiedHead = !resolveBase(`${module}.weight`) && /(^|\.)lm_head$/.test(module) && baseConfig?.tie_word_embeddings !== false
+      ? [...base.tensors.values()].find((t) => /(^|\.)(embed_tokens|wte|word_embeddings)\.weight$/.test(t.name)) ?? null : null;
+    const w = resolveBase(`${module}.weight`) ?? tiedHead;
     if (!w) throw incompatible(tr`The adapter changes '${module}', but the base has no '${module}.weight'.`);
     if (!isFloatDType(w.dtype)) {
       const advice = quantMethod ? tr` The base is quantized (${quantMethod}); point --base at the original 16-bit weights (QLoRA adapters are merged onto them).` : '';
@@ -277,8 +280,13 @@ export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinH
     } else if (variant === 'dora') {
       throw new CoreError('bad-format', tr`${adapter.file}: use_dora is set but module '${module}' has no lora_magnitude_vector.`, adapter.file);
     }
+    const op: TensorOp = { kind: 'lora', src: w, module, layout, a: aT, b: bT, magnitude: p.mag ?? null, r, alpha, scaling };
+    if (tiedHead) {
+      extraOut.push({ name: 'lm_head.weight', dtype: w.dtype, shape: w.shape, op });
+      continue;
+    }
     if (ops.has(w.name)) throw new CoreError('bad-format', tr`${adapter.file}: two adapter entries change '${w.name}'.`, adapter.file);
-    ops.set(w.name, { kind: 'lora', src: w, module, layout, a: aT, b: bT, magnitude: p.mag ?? null, r, alpha, scaling });
+    ops.set(w.name, op);
     if (p.bBias) {
       const bias = resolveBase(`${module}.bias`);
       if (!bias) throw incompatible(tr`lora_bias of '${module}' needs a base bias '${module}.bias', which the base does not have.`);
@@ -341,7 +349,10 @@ export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinH
     tensors.push({ name: t.name, dtype: outDtypeOf(t.dtype), shape, op });
     if (op.kind === 'lora') largestComputeElems = Math.max(largestComputeElems, numel(t.shape));
   }
-  for (const e of extraOut) tensors.push({ ...e, dtype: forced ?? (baseSorted.find((t) => embedLike(t.name))?.dtype ?? e.dtype) });
+  for (const e of extraOut) {
+    tensors.push({ ...e, dtype: forced ?? (baseSorted.find((t) => embedLike(t.name))?.dtype ?? e.dtype) });
+    if (e.op.kind === 'lora') largestComputeElems = Math.max(largestComputeElems, numel(e.shape));
+  }
 
   // Config: dtype, vocabulary, no quantization, untied when lm_head diverged from the embeddings.
   const floatDtypes = new Map<FloatDType, number>();

@@ -14,8 +14,19 @@ export function alpaca2Prompt(instruction: string, system = ALPACA2_DEFAULT_SYST
   return `[INST] <<SYS>>\n${system}\n<</SYS>>\n\n${instruction} [/INST]`;
 }
 
-/** Render the tokenizer's chat_template for one user turn (and an optional system turn). */
-export function renderChatTemplate(tokenizer: Tokenizer, user: string, system?: string): string {
+/** Switches a chat template may read besides the messages. */
+export interface ChatOptions {
+  /** Qwen3's enable_thinking: false renders an empty <think></think> block so the model answers directly. */
+  readonly thinking?: boolean;
+}
+
+/**
+ * Render the tokenizer's chat_template for one user turn (and an optional system turn) with add_generation_prompt, as
+ * transformers' apply_chat_template does: bos/eos tokens (@huggingface/jinja itself provides strftime_now, which
+ * Llama 3.1+ date headers call, and raise_exception), and enable_thinking only when the caller sets it (templates
+ * test `enable_thinking is defined`).
+ */
+export function renderChatTemplate(tokenizer: Tokenizer, user: string, system?: string, options: ChatOptions = {}): string {
   const source = tokenizer.chatTemplate;
   if (!source) throw new CoreError('unsupported', 'this model has no chat_template in tokenizer_config.json; use the raw or alpaca2 format.');
   const messages = [...(system ? [{ role: 'system', content: system }] : []), { role: 'user', content: user }];
@@ -25,6 +36,7 @@ export function renderChatTemplate(tokenizer: Tokenizer, user: string, system?: 
       add_generation_prompt: true,
       bos_token: tokenizer.bosToken ?? '',
       eos_token: tokenizer.eosToken ?? '',
+      ...(options.thinking !== undefined ? { enable_thinking: options.thinking } : {}),
     });
   } catch (e) {
     throw new CoreError('bad-format', `chat_template failed to render: ${(e as Error).message}`);
@@ -35,13 +47,13 @@ export function renderChatTemplate(tokenizer: Tokenizer, user: string, system?: 
  * Token ids of a text prompt in the given format. Chat templates write BOS themselves, so they are tokenized without
  * special tokens (as apply_chat_template does); raw and alpaca2 text get BOS/EOS as the tokenizer config says.
  */
-export function encodePrompt(tokenizer: Tokenizer, text: string, format: PromptFormat = 'raw', system?: string): number[] {
+export function encodePrompt(tokenizer: Tokenizer, text: string, format: PromptFormat = 'raw', system?: string, chat: ChatOptions = {}): number[] {
   switch (format) {
     case 'raw':
       return tokenizer.encode(text).ids;
     case 'alpaca2':
       return tokenizer.encode(alpaca2Prompt(text, system)).ids;
     case 'chat':
-      return tokenizer.encode(renderChatTemplate(tokenizer, text, system), { addSpecialTokens: false }).ids;
+      return tokenizer.encode(renderChatTemplate(tokenizer, text, system, chat), { addSpecialTokens: false }).ids;
   }
 }

@@ -54,6 +54,8 @@ export type Fix =
   }
   /** Replace a cache snapshot path by hub id + revision. */
   | { readonly kind: 'rewrite-hub-id'; readonly hubId: string; readonly revision: string | null }
+  /** A pre-quantized base: point base_model_name_or_path at its 16-bit original (what a QLoRA adapter merges into). */
+  | { readonly kind: 'use-original'; readonly hubId: string }
   | { readonly kind: 'make-relative'; readonly value: string }
   | { readonly kind: 'make-absolute'; readonly value: string }
   | { readonly kind: 'remove-revision' }

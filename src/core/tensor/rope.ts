@@ -1,5 +1,5 @@
 // RoPE inverse frequencies with rope_scaling applied, as transformers' modeling_rope_utils computes them
-// (default, linear, dynamic NTK, llama3), in f32 like torch. The result feeds Backend.rope (HF rotate_half).
+// (default, linear, dynamic NTK, llama3, longrope with Phi-3's older name 'su'), in f32 like torch. The result feeds Backend.rope (HF rotate_half).
 
 /** The config.json fields RoPE depends on (snake_case names as in HF configs). */
 export interface RopeConfig {
@@ -10,6 +10,8 @@ export interface RopeConfig {
   /** partial_rotary_factor (default 1): only the first headDim*factor dims rotate. */
   readonly partialRotaryFactor?: number;
   readonly maxPositionEmbeddings?: number;
+  /** original_max_position_embeddings at the top level of config.json (Phi-3 longrope). */
+  readonly originalMaxPositionEmbeddings?: number | null;
   /** rope_scaling from config.json, verbatim (null/absent: default RoPE). */
   readonly ropeScaling?: Readonly<Record<string, unknown>> | null;
 }
@@ -19,7 +21,7 @@ export interface RopeFreqs {
   readonly invFreq: Float32Array;
   /** Multiplies cos and sin (1 for the types here; yarn/longrope use others). */
   readonly attentionFactor: number;
-  readonly ropeType: 'default' | 'linear' | 'dynamic' | 'llama3';
+  readonly ropeType: 'default' | 'linear' | 'dynamic' | 'llama3' | 'longrope';
 }
 
 const f = Math.fround;
@@ -82,7 +84,36 @@ export function computeInvFreq(config: RopeConfig, seqLen?: number): RopeFreqs {
       }
       return { invFreq: inv, attentionFactor: 1, ropeType: 'llama3' };
     }
+    case 'longrope': case 'su':
+      return longrope(config, scaling!, base, dim, seqLen);
     default:
-      throw new RangeError(`rope_scaling type '${type}' is not supported (supported: default, linear, dynamic, llama3)`);
+      throw new RangeError(`rope_scaling type '${type}' is not supported (supported: default, linear, dynamic, llama3, longrope)`);
   }
+}
+
+function factorList(scaling: Readonly<Record<string, unknown>>, key: string, len: number): number[] {
+  const v = scaling[key];
+  if (!Array.isArray(v) || v.length !== len || !v.every((x) => typeof x === 'number')) {
+    throw new RangeError(`rope_scaling.${key} must list ${len} numbers`);
+  }
+  return v as number[];
+}
+
+/**
+ * LongRoPE (Phi-3): per-frequency factors, long_factor once the sequence passes the pretrained context (the switch
+ * transformers' longrope_frequency_update makes), short_factor below it; cos/sin scaled by
+ * sqrt(1 + ln(factor) / ln(original)) with factor = max_position_embeddings / original unless attention_factor is set.
+ */
+function longrope(config: RopeConfig, scaling: Readonly<Record<string, unknown>>, base: number, dim: number, seqLen?: number): RopeFreqs {
+  const topOriginal = config.originalMaxPositionEmbeddings ?? null;
+  const original = topOriginal ?? num(scaling, 'original_max_position_embeddings', config.maxPositionEmbeddings);
+  const factor = topOriginal !== null && config.maxPositionEmbeddings !== undefined
+    ? config.maxPositionEmbeddings / topOriginal : num(scaling, 'factor', 1);
+  const given = scaling['attention_factor'];
+  const attentionFactor = typeof given === 'number' ? given
+    : factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(original));
+  const ext = factorList(scaling, seqLen !== undefined && seqLen > original ? 'long_factor' : 'short_factor', dim / 2);
+  const inv = new Float32Array(dim / 2);
+  for (let i = 0; i < inv.length; i++) inv[i] = f(1 / f(f(ext[i]!) * f(base ** f((2 * i) / dim))));
+  return { invFreq: inv, attentionFactor, ropeType: 'longrope' };
 }

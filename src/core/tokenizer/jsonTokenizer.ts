@@ -51,6 +51,8 @@ export class JsonTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
+    // @huggingface/tokenizers throws on an empty list; an empty prompt or stream context decodes to ''.
+    if (ids.length === 0) return '';
     return this.tok.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true, clean_up_tokenization_spaces: false });
   }
 

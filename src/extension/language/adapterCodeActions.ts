@@ -20,6 +20,7 @@ export function fixTitle(fix: Fix, d: Diagnosis | undefined): string {
         : vscode.l10n.t('Use {0}', fix.path);
     case 'rewrite-hub-id':
       return fix.revision ? vscode.l10n.t('Rewrite as hub id {0} + revision {1}', fix.hubId, fix.revision.slice(0, 12)) : vscode.l10n.t('Rewrite as hub id {0}', fix.hubId);
+    case 'use-original': return vscode.l10n.t('Use the 16-bit original {0}', fix.hubId);
     case 'make-relative': return vscode.l10n.t('Make the base path relative ({0})', fix.value);
     case 'make-absolute': return vscode.l10n.t('Make the base path absolute ({0})', fix.value);
     case 'remove-revision': return vscode.l10n.t('Remove the revision "{0}"', d?.config?.revision ?? '');

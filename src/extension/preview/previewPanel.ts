@@ -362,6 +362,9 @@ export class PreviewPanel extends Disposable {
           if (commands.has(APPLY_BASE_FIX)) add(`fix-${i}`, vscode.l10n.t('Fix adapter_config.json: {0}', what), thenRecheck(APPLY_BASE_FIX, config, f));
           break;
         }
+        case 'use-original':
+          if (commands.has(APPLY_BASE_FIX)) add(`fix-${i}`, vscode.l10n.t('Use the 16-bit original {0}', f.hubId), thenRecheck(APPLY_BASE_FIX, config, f));
+          break;
         case 'choose-base':
           if (commands.has(CHOOSE_BASE)) add('choose-base', vscode.l10n.t('Choose Base Model Folder...'), thenRecheck(CHOOSE_BASE, config));
           break;

@@ -2,6 +2,7 @@
 // the WASM backend (which calls these on views into its own memory). Sums accumulate in float64 so the oracle is more
 // exact than any f32 kernel; results are rounded to f32 once on store. Math follows llama2.c run.c and HF Llama.
 
+import type { AttentionOptions } from '../../core/backend';
 import { encodeInto } from '../../core/merge/convert';
 import { f16ToF32, type FloatDType } from '../../core/tensor/dtype';
 
@@ -154,11 +155,12 @@ export function rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array
 }
 
 /**
- * HF rotate_half RoPE in place: for each head, pairs (j, j + headDim/2) rotate by angle pos * invFreq[j].
+ * HF rotate_half RoPE in place: for each head, pairs (j, j + half) rotate by angle pos * invFreq[j], half =
+ * invFreq.length (headDim/2, or less with partial_rotary_factor: the dims past 2*half pass through).
  * The angle is formed in f32 as transformers does (`inv_freq.float() @ position_ids.float()`).
  */
 export function rope(x: Float32Array, n: number, heads: number, headDim: number, pos0: number, invFreq: Float32Array, attentionFactor: number): void {
-  const half = headDim / 2;
+  const half = invFreq.length;
   const cos = new Float64Array(half);
   const sin = new Float64Array(half);
   for (let i = 0; i < n; i++) {
@@ -204,6 +206,15 @@ export function swiglu(out: Float32Array, gate: Float32Array, up: Float32Array, 
   }
 }
 
+/** out = gelu_tanh(gate) * up over count values (torch gelu(approximate='tanh')). */
+export function geglu(out: Float32Array, gate: Float32Array, up: Float32Array, count: number): void {
+  const c = Math.sqrt(2 / Math.PI);
+  for (let i = 0; i < count; i++) {
+    const g = gate[i]!;
+    out[i] = 0.5 * g * (1 + Math.tanh(c * (g + 0.044715 * g * g * g))) * up[i]!;
+  }
+}
+
 export function add(out: Float32Array, a: Float32Array, b: Float32Array, count: number): void {
   for (let i = 0; i < count; i++) out[i] = a[i]! + b[i]!;
 }
@@ -220,37 +231,40 @@ export function addBias(x: Float32Array, bias: Float32Array, n: number): void {
 
 /**
  * Causal attention with GQA over an f32 KV cache (see Backend.attention). Query row i sits at position pos0 + i and
- * attends to cache rows 0..pos0+i.
+ * attends to cache rows t0..pos0+i, t0 = 0 or the start of its sliding window; scores are scaled, then soft-capped.
  */
 export function attention(out: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, n: number, pos0: number,
-  nHeads: number, nKvHeads: number, headDim: number): void {
+  nHeads: number, nKvHeads: number, headDim: number, options: AttentionOptions = {}): void {
   const group = nHeads / nKvHeads;
   const qStride = nHeads * headDim;
   const kvStride = nKvHeads * headDim;
-  const scale = 1 / Math.sqrt(headDim);
+  const scale = options.scale ?? 1 / Math.sqrt(headDim);
+  const cap = options.softcap ?? 0;
   const scores = new Float64Array(pos0 + n);
   for (let i = 0; i < n; i++) {
     const len = pos0 + i + 1;
+    const t0 = options.window ? Math.max(0, len - options.window) : 0;
     for (let h = 0; h < nHeads; h++) {
       const kvh = Math.floor(h / group);
       const qo = i * qStride + h * headDim;
       let m = -Infinity;
-      for (let t = 0; t < len; t++) {
+      for (let t = t0; t < len; t++) {
         const ko = t * kvStride + kvh * headDim;
         let s = 0;
         for (let d = 0; d < headDim; d++) s += q[qo + d]! * k[ko + d]!;
         s *= scale;
+        if (cap > 0) s = cap * Math.tanh(s / cap);
         scores[t] = s;
         if (s > m) m = s;
       }
       let sum = 0;
-      for (let t = 0; t < len; t++) {
+      for (let t = t0; t < len; t++) {
         scores[t] = Math.exp(scores[t]! - m);
         sum += scores[t]!;
       }
       for (let d = 0; d < headDim; d++) {
         let acc = 0;
-        for (let t = 0; t < len; t++) acc += scores[t]! * v[t * kvStride + kvh * headDim + d]!;
+        for (let t = t0; t < len; t++) acc += scores[t]! * v[t * kvStride + kvh * headDim + d]!;
         out[qo + d] = acc / sum;
       }
     }

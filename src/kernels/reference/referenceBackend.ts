@@ -1,7 +1,7 @@
 // The reference backend: tensors in plain ArrayBuffers in their stored format (q8_0 kept in GGUF block layout), every op
 // from refOps.ts. Always available, pure (no node:*), and the oracle of the parity tests.
 
-import type { Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
+import type { AttentionOptions, Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
 import { decodeToF32, floatDType, numel } from '../../core/tensor/dtype';
 import { quantizeQ8_0 } from '../../core/tensor/q8_0';
 import * as ref from './refOps';
@@ -120,6 +120,10 @@ export class ReferenceBackend implements Backend {
     ref.swiglu(this.f32(out), this.f32(gate), this.f32(up), n * matrixShape(this.own(out).shape)[1]);
   }
 
+  geglu(out: BTensor, gate: BTensor, up: BTensor, n: number): void {
+    ref.geglu(this.f32(out), this.f32(gate), this.f32(up), n * matrixShape(this.own(out).shape)[1]);
+  }
+
   add(out: BTensor, a: BTensor, b: BTensor, count: number): void {
     ref.add(this.f32(out), this.f32(a), this.f32(b), count);
   }
@@ -132,8 +136,9 @@ export class ReferenceBackend implements Backend {
     ref.addBias(this.f32(x), this.vector(bias), n);
   }
 
-  attention(out: BTensor, q: BTensor, kCache: BTensor, vCache: BTensor, n: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number): void {
-    ref.attention(this.f32(out), this.f32(q), this.f32(kCache), this.f32(vCache), n, pos0, nHeads, nKvHeads, headDim);
+  attention(out: BTensor, q: BTensor, kCache: BTensor, vCache: BTensor, n: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number,
+    options?: AttentionOptions): void {
+    ref.attention(this.f32(out), this.f32(q), this.f32(kCache), this.f32(vCache), n, pos0, nHeads, nKvHeads, headDim, options);
   }
 
   copyRows(dst: BTensor, dstRow: number, src: BTensor, srcRow: number, rows: number): void {

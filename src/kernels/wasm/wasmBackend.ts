@@ -9,7 +9,7 @@
 // memory64 is not used: it needs a flag on Node 20 (and >4 GiB memories created inside wasm there), while several
 // memory32 spaces work on every Node and cost ~0.5 us per hand-off (KERNELS.md). TODO(#6): a memory64 build for Node 24.
 
-import type { Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
+import type { AttentionOptions, Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
 import { floatDType, numel, type FloatStorage } from '../../core/tensor/dtype';
 import * as ref from '../reference/refOps';
 import { checkShape, matrixShape } from '../reference/referenceBackend';
@@ -444,7 +444,7 @@ export class WasmBackend implements Backend {
     const f = new OpFrame(s);
     const fp = f.stage(F, 'in');
     const scratch = s.scratch(headDim * 4);
-    this.exports[s.index]!['rope']!(X.ptr, n, heads, headDim, pos0, fp, attentionFactor, scratch);
+    this.exports[s.index]!['rope']!(X.ptr, n, heads, headDim, F.bytes / 4, pos0, fp, attentionFactor, scratch);
     f.finish();
   }
 
@@ -454,9 +454,18 @@ export class WasmBackend implements Backend {
   }
 
   swiglu(out: BTensor, gate: BTensor, up: BTensor, n: number): void {
+    this.gated('swiglu', out, gate, up, n);
+  }
+
+  geglu(out: BTensor, gate: BTensor, up: BTensor, n: number): void {
+    this.gated('geglu', out, gate, up, n);
+  }
+
+  /** The gated MLP activations: out = act(gate) * up elementwise. */
+  private gated(kernel: 'swiglu' | 'geglu', out: BTensor, gate: BTensor, up: BTensor, n: number): void {
     const O = this.f32t(out);
     const count = n * O.cols;
-    this.elementwise((ex, p) => ex['swiglu']!(p[0]!, p[1]!, p[2]!, count), [[O, 'out'], [this.f32t(gate), 'in'], [this.f32t(up), 'in']], count * 4);
+    this.elementwise((ex, p) => ex[kernel]!(p[0]!, p[1]!, p[2]!, count), [[O, 'out'], [this.f32t(gate), 'in'], [this.f32t(up), 'in']], count * 4);
   }
 
   add(out: BTensor, a: BTensor, b: BTensor, count: number): void {
@@ -471,7 +480,8 @@ export class WasmBackend implements Backend {
     this.rowBroadcast(x, bias, n, 2);
   }
 
-  attention(out: BTensor, q: BTensor, kCache: BTensor, vCache: BTensor, n: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number): void {
+  attention(out: BTensor, q: BTensor, kCache: BTensor, vCache: BTensor, n: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number,
+    options: AttentionOptions = {}): void {
     const K = this.f32t(kCache), V = this.f32t(vCache), Q = this.f32t(q), O = this.f32t(out);
     const s = K.space;
     const threads = this.runner.threads;
@@ -479,7 +489,7 @@ export class WasmBackend implements Backend {
     const qBytes = n * nHeads * headDim * 4;
     const scoreStride = Math.ceil(seq / 16) * 16;
     if (!s.tryBeginOp(this.staged(s, [Q, qBytes], [O, qBytes], [V, seq * nKvHeads * headDim * 4]) + threads * scoreStride * 4 + 256)) {
-      ref.attention(this.view(O), this.view(Q), this.view(K), this.view(V), n, pos0, nHeads, nKvHeads, headDim);
+      ref.attention(this.view(O), this.view(Q), this.view(K), this.view(V), n, pos0, nHeads, nKvHeads, headDim, options);
       return;
     }
     const f = new OpFrame(s);
@@ -489,7 +499,8 @@ export class WasmBackend implements Backend {
     const scratch = s.scratch(threads * scoreStride * 4);
     const units = n * nHeads;
     const chunk = this.chunkFor(units, units * seq * headDim * 2, Math.max(1, Math.floor(units / (threads * 4))));
-    this.runner.run('attention', s.index, units, chunk, [op, qp, K.ptr, vp, pos0, nHeads, nKvHeads, headDim, scratch, scoreStride]);
+    this.runner.run('attention', s.index, units, chunk, [op, qp, K.ptr, vp, pos0, nHeads, nKvHeads, headDim, scratch, scoreStride,
+      options.scale ?? 1 / Math.sqrt(headDim), options.softcap ?? 0, options.window ?? 0]);
     f.finish();
   }
 

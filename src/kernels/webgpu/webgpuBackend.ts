@@ -3,7 +3,7 @@
 // GPUDevice from webgpuDevice.node.ts (Dawn through the optional `webgpu` package), so it also runs in a browser.
 // Ops are submitted in order on the device queue; read/argmax await a buffer map, as Backend's async reads allow.
 
-import type { Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
+import type { AttentionOptions, Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
 import { decodeToF32, floatDType, numel } from '../../core/tensor/dtype';
 import { quantizeQ8_0 } from '../../core/tensor/q8_0';
 import { Q8_BLOCK_BYTES, f16Lut } from '../reference/refOps';
@@ -163,7 +163,8 @@ export class WebGpuBackend implements Backend {
 
   rope(x: BTensor, n: number, heads: number, headDim: number, pos0: number, invFreq: BTensor, attentionFactor: number): void {
     const X = this.f32t(x), F = this.f32t(invFreq);
-    this.dispatch('rope', [n, heads, headDim, pos0, f32bits(attentionFactor), 0, 0, 0], [X.buffer, F.buffer], [Math.ceil(headDim / 2 / 64), heads, n]);
+    const half = F.count;
+    this.dispatch('rope', [n, heads, headDim, pos0, f32bits(attentionFactor), half, 0, 0], [X.buffer, F.buffer], [Math.ceil(half / 64), heads, n]);
   }
 
   softmax(x: BTensor, n: number): void {
@@ -172,9 +173,19 @@ export class WebGpuBackend implements Backend {
   }
 
   swiglu(out: BTensor, gate: BTensor, up: BTensor, n: number): void {
+    this.gated('swiglu', out, gate, up, n);
+  }
+
+  geglu(out: BTensor, gate: BTensor, up: BTensor, n: number): void {
+    this.gated('geglu', out, gate, up, n);
+  }
+
+  /** The gated MLP activations: out = act(gate) * up elementwise (swiglu.wgsl, act 0 or 1). */
+  private gated(act: 'swiglu' | 'geglu', out: BTensor, gate: BTensor, up: BTensor, n: number): void {
     const O = this.f32t(out), G = this.f32t(gate), U = this.f32t(up);
     const count = n * O.cols;
-    this.withDistinctOut(O, [G, U], (o) => this.dispatch('swiglu', [count, 0, 0, 0], [G.buffer, U.buffer, o.buffer], grid1d(count)), count);
+    const params = [count, act === 'geglu' ? 1 : 0, 0, 0];
+    this.withDistinctOut(O, [G, U], (o) => this.dispatch('swiglu', params, [G.buffer, U.buffer, o.buffer], grid1d(count)), count);
   }
 
   add(out: BTensor, a: BTensor, b: BTensor, count: number): void {
@@ -195,11 +206,13 @@ export class WebGpuBackend implements Backend {
     vec.release();
   }
 
-  attention(out: BTensor, q: BTensor, kCache: BTensor, vCache: BTensor, n: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number): void {
+  attention(out: BTensor, q: BTensor, kCache: BTensor, vCache: BTensor, n: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number,
+    options: AttentionOptions = {}): void {
     const O = this.f32t(out), Q = this.f32t(q), K = this.f32t(kCache), V = this.f32t(vCache);
     const seq = pos0 + n;
     const scores = this.alloc('f32', [n * nHeads, seq]) as GpuTensor;
-    this.withDistinctOut(O, [Q, K, V], (o) => this.dispatch('attention', [n, pos0, nHeads, nKvHeads, headDim, seq, f32bits(1 / Math.sqrt(headDim)), 0],
+    const params = [n, pos0, nHeads, nKvHeads, headDim, seq, f32bits(options.scale ?? 1 / Math.sqrt(headDim)), f32bits(options.softcap ?? 0), options.window ?? 0, 0, 0, 0];
+    this.withDistinctOut(O, [Q, K, V], (o) => this.dispatch('attention', params,
       [Q.buffer, K.buffer, V.buffer, o.buffer, scores.buffer], [nHeads, n, 1]), n * nHeads * headDim);
     this.free(scores);
   }

@@ -14,6 +14,7 @@ import type { WeightTensor } from '../../safetensors/modelWeights';
 import { hasTokenizer } from '../../tokenizer/loadTokenizer';
 import { readTorchBinTensors } from '../../torchpickle/binReader';
 import { TensorLoader } from '../tensorLoader';
+import { languageModelName } from './families';
 
 /** One adapted linear module. */
 export interface LoraModule {
@@ -56,11 +57,13 @@ export interface LoadedAdapter {
 
 const PREFIX = 'base_model.model.';
 
-/** Strip PEFT's prefix and a leftover adapter name ('lora_A.default.weight' from some tools). */
-function normalizeKey(key: string): string {
-  let k = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key;
-  k = k.replace(/\.(lora_[AB]|lora_embedding_[AB]|lora_magnitude_vector)\.default(\.weight|\.bias)?$/, '.$1$2');
-  return k;
+/**
+ * Strip PEFT's prefix and a leftover adapter name ('lora_A.default.weight' from some tools); a multimodal Gemma 3
+ * adapter's language-model keys get the text model's names, and its vision-tower keys null (text never reaches them).
+ */
+function normalizeKey(key: string): string | null {
+  const k = key.startsWith(PREFIX) ? key.slice(PREFIX.length) : key;
+  return languageModelName(k.replace(/\.(lora_[AB]|lora_embedding_[AB]|lora_magnitude_vector)\.default(\.weight|\.bias)?$/, '.$1$2'));
 }
 
 
@@ -89,7 +92,10 @@ export async function loadAdapter(fs: FsPort, backend: Backend, folder: string,
     infos = await readTorchBinTensors(fs, weightsPath);
   }
   const byKey = new Map<string, WeightTensor>();
-  for (const t of infos) byKey.set(normalizeKey(t.name), { ...t, file: weightsPath });
+  for (const t of infos) {
+    const key = normalizeKey(t.name);
+    if (key !== null) byKey.set(key, { ...t, file: weightsPath });
+  }
 
   const loader = new TensorLoader(fs, backend, signal);
   const modules = new Map<string, LoraModule>();
@@ -104,7 +110,9 @@ export async function loadAdapter(fs: FsPort, backend: Backend, folder: string,
       if (m) {
         const mod = m[1]!;
         const bInfo = byKey.get(`${mod}.lora_B.weight`) ?? mismatch(`'${key}' has no lora_B`);
-        const base = baseTensors.get(`${mod}.weight`) ?? mismatch(`'${mod}' is not a module of the base`);
+        // A tied base (Qwen3 small sizes, Gemma) stores no lm_head.weight: the head is embed_tokens.
+        const base = baseTensors.get(`${mod}.weight`) ?? (mod === 'lm_head' ? baseTensors.get('model.embed_tokens.weight') : undefined)
+          ?? mismatch(`'${mod}' is not a module of the base`);
         const [outDim, inDim] = base.shape as [number, number];
         const r = info.shape[0]!;
         if (info.shape[1] !== inDim || bInfo.shape[0] !== outDim || bInfo.shape[1] !== r) {

@@ -1,41 +1,20 @@
 // LlamaForCausalLM forward pass written against the Backend interface: RMSNorm -> attention (RoPE, GQA, KV cache) ->
 // residual -> RMSNorm -> SwiGLU MLP -> residual, then the final norm and lm_head. Batched prefill, then one token at
 // a time. LoRA adapters are applied on the fly inside `linear`. Reads like llama2.c run.c / candle llama.rs;
-// semantics from transformers modeling_llama.py.
+// semantics from transformers modeling_llama.py. The same skeleton runs Qwen3 (q/k norms), Gemma 2/3 (sandwich norms,
+// GeGLU, scaled embeddings, soft-capping, sliding-window layers, local RoPE) and Phi-3 (fused projections, longrope):
+// config.variant says which step applies (modeling_{qwen3,gemma2,gemma3,phi3}.py).
 
-import type { Backend, BTensor, WeightDType } from '../../backend';
+import type { AttentionOptions, Backend, BTensor, WeightDType } from '../../backend';
 import { CoreError, throwIfAborted } from '../../errors';
 import type { FsPort, ProgressFn } from '../../ports';
-import type { ModelWeights, WeightTensor } from '../../safetensors/modelWeights';
+import type { ModelWeights } from '../../safetensors/modelWeights';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../tensor/dtype';
 import { computeInvFreq } from '../../tensor/rope';
 import { TensorLoader } from '../tensorLoader';
-import { doraRowScale, type LoadedAdapter } from './adapters';
+import { doraRowScale, type LoadedAdapter, type LoraModule } from './adapters';
 import type { LlamaConfig } from './config';
-
-/** A linear layer y = x W^T (+ b), named by its module path so adapters can find it. */
-export interface Linear {
-  readonly name: string;
-  /** (outDim, inDim) in its stored format */
-  readonly w: BTensor;
-  /** (outDim) f32, or null */
-  readonly bias: BTensor | null;
-  readonly outDim: number;
-  readonly inDim: number;
-}
-
-interface Layer {
-  /** (dim) f32 */
-  readonly attnNorm: BTensor;
-  readonly q: Linear; // (nHeads*headDim, dim)
-  readonly k: Linear; // (nKvHeads*headDim, dim)
-  readonly v: Linear; // (nKvHeads*headDim, dim)
-  readonly o: Linear; // (dim, nHeads*headDim)
-  /** (dim) f32 */
-  readonly mlpNorm: BTensor;
-  readonly gate: Linear; // (hidden, dim)
-  readonly up: Linear; // (hidden, dim)
-  readonly down: Linear; // (dim, hidden)
-}
+import { LayerLoader, linearKey, type Layer, type Linear } from './layers';
 
 /** One adapter's contribution to one module at its current scale. */
 interface ActiveTerm {
@@ -72,13 +51,18 @@ export class LlamaModel {
   private finalNorm!: BTensor;
   private lmHead!: Linear;
   private readonly layers: Layer[] = [];
+  /** Module path of each fused module (Phi-3) -> its parts, for slicing adapters by rows. */
+  private readonly fusedParts = new Map<string, Linear[]>();
   /** Per layer (ctx, nKvHeads*headDim) f32 */
   private readonly kCache: BTensor[] = [];
   private readonly vCache: BTensor[] = [];
-  /** (headDim/2) f32 */
+  /** (rotaryDim/2) f32: global layers' RoPE; Gemma 3's sliding layers use invFreqLocal (rope_local_base_freq). */
   private invFreq!: BTensor;
+  private invFreqLocal: BTensor | null = null;
   private ropeLen: number;
   private attentionFactor = 1;
+  /** Gemma: (dim) f32, every entry sqrt(hidden_size) rounded to the weights' dtype; null elsewhere. */
+  private embedScale: BTensor | null = null;
   /** Effective weights under the active adapters (modules_to_save replace base tensors). */
   private view!: { embed: BTensor; norm: BTensor; lmHead: Linear; layers: Layer[] };
   private active = new Map<string, ActiveTerm[]>();
@@ -109,66 +93,41 @@ export class LlamaModel {
     return m;
   }
 
-  private tensor(name: string): WeightTensor {
-    const t = this.weights.tensors.get(name);
-    if (!t) throw new CoreError('bad-format', `${this.weights.folder}: weight '${name}' is missing.`, this.weights.folder);
-    return t;
-  }
-
   private async loadWeights(options: LoadOptions): Promise<void> {
     const c = this.config;
-    if (c.partialRotaryFactor !== 1) throw new CoreError('unsupported', 'partial_rotary_factor other than 1 is not supported.');
     const loader = new TensorLoader(this.fs, this.backend, options.signal);
-    const total = this.weights.totalBytes;
-    const progress = (): void => options.onProgress?.('load-weights', loader.bytesRead, total);
+    const progress = (): void => options.onProgress?.('load-weights', loader.bytesRead, this.weights.totalBytes);
     const q = options.quantize === 'q8_0' ? 'q8_0' as const : undefined;
-    const linear = async (name: string, outDim: number, inDim: number): Promise<Linear> => {
-      const wt = this.tensor(`${name}.weight`);
-      if (wt.shape.length !== 2 || wt.shape[0] !== outDim || wt.shape[1] !== inDim) {
-        throw new CoreError('bad-format', `${wt.file}: '${name}.weight' has shape [${wt.shape}], config.json implies [${outDim}, ${inDim}].`, wt.file);
-      }
-      const w = await loader.load(wt, q && inDim % 32 === 0 ? q : undefined);
-      const bt = this.weights.tensors.get(`${name}.bias`);
-      const bias = bt ? await loader.load(bt, 'f32') : null;
-      progress();
-      return { name, w, bias, outDim, inDim };
-    };
-    const vector = async (name: string): Promise<BTensor> => loader.load(this.tensor(name), 'f32');
+    const layers = new LayerLoader(this.weights, loader, c, q, progress);
     try {
       const dim = c.hiddenSize;
-      const qDim = c.numHeads * c.headDim;
       const kvDim = c.numKvHeads * c.headDim;
-      const emb = this.tensor('model.embed_tokens.weight');
+      const emb = layers.tensor('model.embed_tokens.weight');
       if (emb.shape[1] !== dim) throw new CoreError('bad-format', `${emb.file}: embed_tokens has ${emb.shape[1]} columns, hidden_size is ${dim}.`, emb.file);
       this.embedTokens = await loader.load(emb, q && dim % 32 === 0 ? q : undefined);
       progress();
       for (let l = 0; l < c.numLayers; l++) {
         throwIfAborted(options.signal);
-        const p = `model.layers.${l}`;
-        this.backend.beginGroup?.(this.layerBytes(p, q !== undefined, kvDim));
-        this.layers.push({
-          attnNorm: await vector(`${p}.input_layernorm.weight`),
-          q: await linear(`${p}.self_attn.q_proj`, qDim, dim),
-          k: await linear(`${p}.self_attn.k_proj`, kvDim, dim),
-          v: await linear(`${p}.self_attn.v_proj`, kvDim, dim),
-          o: await linear(`${p}.self_attn.o_proj`, dim, qDim),
-          mlpNorm: await vector(`${p}.post_attention_layernorm.weight`),
-          gate: await linear(`${p}.mlp.gate_proj`, c.intermediateSize, dim),
-          up: await linear(`${p}.mlp.up_proj`, c.intermediateSize, dim),
-          down: await linear(`${p}.mlp.down_proj`, dim, c.intermediateSize),
-        });
+        this.backend.beginGroup?.(this.layerBytes(`model.layers.${l}`, q !== undefined, kvDim));
+        const layer = await layers.layer(l);
+        for (const part of [layer.q, layer.k, layer.v, layer.gate, layer.up]) {
+          if (part.row0 !== null) this.fusedParts.set(part.name, [...(this.fusedParts.get(part.name) ?? []), part]);
+        }
+        this.layers.push(layer);
         this.kCache.push(this.backend.alloc('f32', [this.contextLength, kvDim], `k_cache.${l}`));
         this.vCache.push(this.backend.alloc('f32', [this.contextLength, kvDim], `v_cache.${l}`));
       }
-      this.finalNorm = await vector('model.norm.weight');
+      this.finalNorm = await layers.norm('model.norm.weight');
       const vocab = emb.shape[0]!;
-      if (this.weights.tensors.has('lm_head.weight') && !c.tieWordEmbeddings) this.lmHead = await linear('lm_head', vocab, dim);
-      else this.lmHead = { name: 'lm_head', w: this.embedTokens, bias: null, outDim: vocab, inDim: dim };
+      if (this.weights.tensors.has('lm_head.weight') && !c.tieWordEmbeddings) this.lmHead = await layers.linear('lm_head', vocab, dim);
+      else this.lmHead = { name: 'lm_head', w: this.embedTokens, bias: null, outDim: vocab, inDim: dim, row0: null };
+      if (c.variant.embedScale) this.embedScale = loader.upload(new Float32Array(dim).fill(embedNormalizer(dim, emb.dtype)), [dim], 'embed_scale');
       this.weightBytes = loader.bytesRead;
     } finally {
       await loader.close();
     }
-    this.setRope(this.config.maxPositionEmbeddings);
+    // longrope starts on short_factor (transformers' original_inv_freq); the others at the configured length.
+    this.setRope(ropeTypeOf(c) === 'longrope' ? longropeOriginal(c) : c.maxPositionEmbeddings);
     this.view = { embed: this.embedTokens, norm: this.finalNorm, lmHead: this.lmHead, layers: this.layers };
   }
 
@@ -190,32 +149,50 @@ export class LlamaModel {
     return this.view.lmHead.outDim;
   }
 
-  /** (Re)compute inverse frequencies for sequences up to `len` (only dynamic NTK depends on it). */
+  /** (Re)compute inverse frequencies for sequences up to `len` (dynamic NTK and longrope depend on it). */
   private setRope(len: number): void {
     const c = this.config;
+    const rope = { headDim: c.headDim, partialRotaryFactor: c.partialRotaryFactor, maxPositionEmbeddings: c.ropeMaxPositions };
     let rf;
     try {
-      rf = computeInvFreq({ headDim: c.headDim, ropeTheta: c.ropeTheta, maxPositionEmbeddings: c.maxPositionEmbeddings, ropeScaling: c.ropeScaling }, len);
+      const maxPositionEmbeddings = ropeTypeOf(c) === 'longrope' ? c.ropeMaxPositions : c.maxPositionEmbeddings;
+      rf = computeInvFreq({ ...rope, ropeTheta: c.ropeTheta, maxPositionEmbeddings, ropeScaling: c.ropeScaling,
+        originalMaxPositionEmbeddings: c.originalMaxPositionEmbeddings }, len);
     } catch (e) {
       throw new CoreError('unsupported', `config.json: ${(e as Error).message}.`);
     }
-    if (this.invFreq) this.backend.free(this.invFreq);
-    this.invFreq = this.backend.alloc('f32', [rf.invFreq.length], 'rope.inv_freq');
-    this.backend.write(this.invFreq, new Uint8Array(rf.invFreq.buffer, rf.invFreq.byteOffset, rf.invFreq.byteLength));
+    this.invFreq = this.replaceVector(this.invFreq, rf.invFreq, 'rope.inv_freq');
+    if (c.variant.localRopeTheta !== null) {
+      // Gemma 3's sliding layers: their own base, never scaled (rotary_emb_local is a default RoPE).
+      const local = computeInvFreq({ ...rope, ropeTheta: c.variant.localRopeTheta }).invFreq;
+      this.invFreqLocal = this.replaceVector(this.invFreqLocal, local, 'rope.inv_freq_local');
+    }
     this.attentionFactor = rf.attentionFactor;
     this.ropeLen = len;
   }
 
+  private replaceVector(old: BTensor | null | undefined, values: Float32Array, label: string): BTensor {
+    if (old) this.backend.free(old);
+    const t = this.backend.alloc('f32', [values.length], label);
+    this.backend.write(t, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    return t;
+  }
+
   /**
    * Dynamic NTK grows the RoPE base once the sequence passes max_position_embeddings and resets it for short ones,
-   * exactly when transformers' dynamic_rope_update does (keys already cached keep their rotation, as there).
+   * exactly when transformers' dynamic_rope_update does; longrope switches between short_factor and long_factor at
+   * original_max_position_embeddings as longrope_frequency_update does (keys already cached keep their rotation, as there).
    */
-  private updateDynamicRope(seqLen: number): void {
-    const s = this.config.ropeScaling;
-    if (!s || (s.rope_type ?? s.type) !== 'dynamic') return;
-    const orig = this.config.maxPositionEmbeddings;
-    if (seqLen > this.ropeLen) this.setRope(seqLen);
-    else if (seqLen < orig && this.ropeLen > orig) this.setRope(orig);
+  private updateRope(seqLen: number): void {
+    const type = ropeTypeOf(this.config);
+    if (type === 'dynamic') {
+      const orig = this.config.maxPositionEmbeddings;
+      if (seqLen > this.ropeLen) this.setRope(seqLen);
+      else if (seqLen < orig && this.ropeLen > orig) this.setRope(orig);
+    } else if (type === 'longrope') {
+      const orig = longropeOriginal(this.config);
+      if ((seqLen > orig) !== (this.ropeLen > orig)) this.setRope(seqLen > orig ? orig + 1 : orig);
+    }
   }
 
   /**
@@ -229,52 +206,84 @@ export class LlamaModel {
     this.activeEmbedding = [];
     const overrides = new Map<string, BTensor>();
     const live = bindings.filter((b) => b.scale !== 0);
-    const upload = (values: Float32Array, label: string): BTensor => {
-      const t = this.backend.alloc('f32', [values.length], label);
-      this.backend.write(t, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-      this.activeTensors.push(t);
-      return t;
-    };
     const loader = new TensorLoader(this.fs, this.backend);
     try {
       for (const { adapter, scale } of live) {
-        for (const [name, m] of adapter.modules) {
-          const s = m.scaling * scale;
-          let dora: ActiveTerm['dora'] = null;
-          if (m.dora) {
-            const g = doraRowScale(await loader.readF32(this.tensor(`${name}.weight`)), m, s);
-            const h = g.map((x) => 1 - 1 / x);
-            dora = { g: upload(g, `${name}.dora_g`), h: upload(h, `${name}.dora_h`) };
-          }
-          const bias = m.loraBias ? upload(m.loraBias.map((x) => x * s), `${name}.lora_bias`) : null;
-          const list = this.active.get(name) ?? [];
-          list.push({ a: m.a, b: m.b, scale: s, dora, bias });
-          this.active.set(name, list);
-        }
+        for (const [name, m] of adapter.modules) await this.activate(name, m, m.scaling * scale, loader);
         if (adapter.embedding) this.activeEmbedding.push({ ...adapter.embedding, scale: adapter.embedding.scaling * scale });
-        for (const [name, t] of adapter.overrides) overrides.set(name, t);
+        for (const [name, t] of adapter.overrides) overrides.set(name, await this.overrideTensor(name, t));
       }
     } finally {
       await loader.close();
     }
     this.bindings = live;
+    this.view = this.viewWith(overrides);
+  }
+
+  private upload(values: Float32Array, label: string): BTensor {
+    const t = this.backend.alloc('f32', [values.length], label);
+    this.backend.write(t, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    this.activeTensors.push(t);
+    return t;
+  }
+
+  /** Add one adapter module's term at effective scale `s`; a fused module gets one row slice per part. */
+  private async activate(name: string, m: LoraModule, s: number, loader: TensorLoader): Promise<void> {
+    let g: Float32Array | null = null;
+    if (m.dora) {
+      const w = this.weights.tensors.get(`${name}.weight`) ?? (name === 'lm_head' ? this.weights.tensors.get('model.embed_tokens.weight') : undefined);
+      if (!w) throw new CoreError('bad-format', `${this.weights.folder}: weight '${name}.weight' is missing.`, this.weights.folder);
+      g = doraRowScale(await loader.readF32(w), m, s);
+    }
+    const bias = m.loraBias ? m.loraBias.map((x) => x * s) : null;
+    const parts = this.fusedParts.get(name) ?? [{ name, row0: null, outDim: m.b.shape[0]! }];
+    for (const part of parts) {
+      const r0 = part.row0 ?? 0;
+      const slice = (v: Float32Array): Float32Array => v.subarray(r0, r0 + part.outDim);
+      const key = linearKey(part);
+      let b = m.b;
+      if (part.row0 !== null) {
+        b = this.backend.alloc('f32', [part.outDim, m.r], `${key}.lora_B`);
+        this.backend.copyRows(b, 0, m.b, r0, part.outDim);
+        this.activeTensors.push(b);
+      }
+      const dora = g ? { g: this.upload(slice(g), `${key}.dora_g`), h: this.upload(slice(g).map((x) => 1 - 1 / x), `${key}.dora_h`) } : null;
+      const list = this.active.get(key) ?? [];
+      list.push({ a: m.a, b, scale: s, dora, bias: bias ? this.upload(slice(bias), `${key}.lora_bias`) : null });
+      this.active.set(key, list);
+    }
+  }
+
+  /** A modules_to_save / trained tensor as the forward pass uses it (Gemma's norms as 1 + w). */
+  private async overrideTensor(name: string, t: BTensor): Promise<BTensor> {
+    const module = name.replace(/\.(weight|bias)$/, '');
+    if (this.fusedParts.has(module)) throw new CoreError('unsupported', `a full '${name}' (modules_to_save) on a fused module is not supported.`);
+    if (!this.config.variant.normPlusOne || !/norm\.weight$/.test(name)) return t;
+    return this.upload((await this.backend.read(t)).map((x) => Math.fround(1 + x)), `${name}+1`);
+  }
+
+  private viewWith(overrides: ReadonlyMap<string, BTensor>): LlamaModel['view'] {
     const pick = (name: string, base: BTensor): BTensor => overrides.get(name) ?? base;
+    const pickOpt = (name: string, base: BTensor | null): BTensor | null => (base ? pick(name, base) : null);
     const lin = (l: Linear): Linear => {
       const w = overrides.get(`${l.name}.weight`);
       const bias = overrides.get(`${l.name}.bias`);
       return w || bias ? { ...l, w: w ?? l.w, bias: bias ?? l.bias, outDim: w ? w.shape[0]! : l.outDim } : l;
     };
-    const embed = pick('model.embed_tokens.weight', this.embedTokens);
     const lmHeadW = overrides.get('lm_head.weight');
-    this.view = {
-      embed,
+    return {
+      embed: pick('model.embed_tokens.weight', this.embedTokens),
       norm: pick('model.norm.weight', this.finalNorm),
       lmHead: lmHeadW ? { ...this.lmHead, w: lmHeadW, outDim: lmHeadW.shape[0]! } : this.lmHead,
       layers: this.layers.map((L, l) => {
         const p = `model.layers.${l}`;
         return {
           attnNorm: pick(`${p}.input_layernorm.weight`, L.attnNorm), q: lin(L.q), k: lin(L.k), v: lin(L.v), o: lin(L.o),
-          mlpNorm: pick(`${p}.post_attention_layernorm.weight`, L.mlpNorm), gate: lin(L.gate), up: lin(L.up), down: lin(L.down),
+          qNorm: pickOpt(`${p}.self_attn.q_norm.weight`, L.qNorm), kNorm: pickOpt(`${p}.self_attn.k_norm.weight`, L.kNorm),
+          mlpNorm: pick(`${p}.post_attention_layernorm.weight`, L.mlpNorm),
+          preFfnNorm: pickOpt(`${p}.pre_feedforward_layernorm.weight`, L.preFfnNorm),
+          postFfnNorm: pickOpt(`${p}.post_feedforward_layernorm.weight`, L.postFfnNorm),
+          gate: lin(L.gate), up: lin(L.up), down: lin(L.down),
         };
       }),
     };
@@ -315,7 +324,7 @@ export class LlamaModel {
   private linear(out: BTensor, l: Linear, x: BTensor, n: number): void {
     const b = this.backend;
     b.matmul(out, l.w, x, n);
-    const terms = this.active.get(l.name);
+    const terms = this.active.get(linearKey(l));
     if (terms) {
       // DoRA terms need W x alone, before any other adapter adds to it.
       const base = terms.some((t) => t.dora) ? this.buf('dora_base', l.outDim, n) : null;
@@ -365,30 +374,27 @@ export class LlamaModel {
   }
 
   private async forwardChunk(ids: readonly number[], pos0: number, wantLogits: boolean, allRows: boolean): Promise<Float32Array | null> {
-    const b = this.backend;
-    const c = this.config;
     const n = ids.length;
-    const dim = c.hiddenSize;
-    const hd = c.headDim;
-    const qDim = c.numHeads * hd;
-    const kvDim = c.numKvHeads * hd;
-    const ff = c.intermediateSize;
     const W = this.view;
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= W.embed.shape[0]!) throw new CoreError('usage', `token id ${id} is outside the vocabulary (${W.embed.shape[0]}).`);
     }
-    this.updateDynamicRope(pos0 + n);
+    this.updateRope(pos0 + n);
+    const x = this.buf('x', this.config.hiddenSize, n); // (n, dim) residual stream
+    this.embed(x, ids);
+    for (let l = 0; l < this.config.numLayers; l++) {
+      this.attentionBlock(x, l, n, pos0);
+      this.mlpBlock(x, l, n);
+    }
+    return wantLogits ? this.head(x, n, allRows) : null;
+  }
 
-    const x = this.buf('x', dim, n); // (n, dim) residual stream
-    const xb = this.buf('xb', dim, n); // (n, dim) normed input / attention output
-    const q = this.buf('q', qDim, n); // (n, nHeads*hd)
-    const k = this.buf('k', kvDim, n); // (n, nKv*hd)
-    const v = this.buf('v', kvDim, n); // (n, nKv*hd)
-    const att = this.buf('att', qDim, n); // (n, nHeads*hd)
-    const gate = this.buf('gate', ff, n); // (n, ff)
-    const up = this.buf('up', ff, n); // (n, ff)
-
-    b.embed(x, W.embed, Int32Array.from(ids));
+  /** x (n, dim) = embed_tokens[ids] (+ embedding LoRA), times Gemma's sqrt(hidden_size). */
+  private embed(x: BTensor, ids: readonly number[]): void {
+    const b = this.backend;
+    const n = ids.length;
+    const dim = this.config.hiddenSize;
+    b.embed(x, this.view.embed, Int32Array.from(ids));
     for (const e of this.activeEmbedding) {
       // Embedding LoRA: x += (s * A[:, ids]^T) B^T, the A columns gathered on the host.
       const g = new Float32Array(n * e.r);
@@ -397,45 +403,87 @@ export class LlamaModel {
       });
       const ga = this.buf('emb_lora_a', e.r, n);
       b.write(ga, new Uint8Array(g.buffer));
+      const xb = this.buf('xb', dim, n);
       b.matmul(xb, e.b, ga, n);
       b.add(x, x, xb, n * dim);
     }
+    if (this.embedScale) b.mulRows(x, this.embedScale, n);
+  }
 
-    for (let l = 0; l < c.numLayers; l++) {
-      const L = W.layers[l]!;
-      // Attention block.
-      b.rmsnorm(xb, x, L.attnNorm, n, c.rmsNormEps);
-      this.linear(q, L.q, xb, n);
-      this.linear(k, L.k, xb, n);
-      this.linear(v, L.v, xb, n);
-      b.rope(q, n, c.numHeads, hd, pos0, this.invFreq, this.attentionFactor);
-      b.rope(k, n, c.numKvHeads, hd, pos0, this.invFreq, this.attentionFactor);
-      b.copyRows(this.kCache[l]!, pos0, k, 0, n);
-      b.copyRows(this.vCache[l]!, pos0, v, 0, n);
-      b.attention(att, q, this.kCache[l]!, this.vCache[l]!, n, pos0, c.numHeads, c.numKvHeads, hd);
-      this.linear(xb, L.o, att, n);
-      b.add(x, x, xb, n * dim);
-      // MLP block: down(silu(gate(x)) * up(x)).
-      b.rmsnorm(xb, x, L.mlpNorm, n, c.rmsNormEps);
-      this.linear(gate, L.gate, xb, n);
-      this.linear(up, L.up, xb, n);
-      b.swiglu(gate, gate, up, n);
-      this.linear(xb, L.down, gate, n);
-      b.add(x, x, xb, n * dim);
-    }
-    if (!wantLogits) return null;
+  /** x += o_proj(attention(rope(norm(q)), rope(norm(k)), v)), Gemma: normed before the residual add. */
+  private attentionBlock(x: BTensor, l: number, n: number, pos0: number): void {
+    const b = this.backend;
+    const c = this.config;
+    const v = c.variant;
+    const L = this.view.layers[l]!;
+    const hd = c.headDim;
+    const xb = this.buf('xb', c.hiddenSize, n); // (n, dim) normed input / attention output
+    const q = this.buf('q', c.numHeads * hd, n); // (n, nHeads*hd)
+    const k = this.buf('k', c.numKvHeads * hd, n); // (n, nKv*hd)
+    const vv = this.buf('v', c.numKvHeads * hd, n); // (n, nKv*hd)
+    const att = this.buf('att', c.numHeads * hd, n); // (n, nHeads*hd)
+    b.rmsnorm(xb, x, L.attnNorm, n, c.rmsNormEps);
+    this.linear(q, L.q, xb, n);
+    this.linear(k, L.k, xb, n);
+    this.linear(vv, L.v, xb, n);
+    // Qwen3 / Gemma 3: RMSNorm over each head (rows of headDim) before RoPE.
+    if (L.qNorm) b.rmsnorm(q, q, L.qNorm, n * c.numHeads, c.rmsNormEps);
+    if (L.kNorm) b.rmsnorm(k, k, L.kNorm, n * c.numKvHeads, c.rmsNormEps);
+    const window = v.layerWindows[l] ?? null;
+    const invFreq = window !== null && this.invFreqLocal ? this.invFreqLocal : this.invFreq;
+    const af = invFreq === this.invFreq ? this.attentionFactor : 1;
+    b.rope(q, n, c.numHeads, hd, pos0, invFreq, af);
+    b.rope(k, n, c.numKvHeads, hd, pos0, invFreq, af);
+    b.copyRows(this.kCache[l]!, pos0, k, 0, n);
+    b.copyRows(this.vCache[l]!, pos0, vv, 0, n);
+    const options: AttentionOptions = {
+      ...(v.attnScale !== null ? { scale: v.attnScale } : {}),
+      ...(v.attnSoftcap !== null ? { softcap: v.attnSoftcap } : {}),
+      ...(window !== null ? { window } : {}),
+    };
+    b.attention(att, q, this.kCache[l]!, this.vCache[l]!, n, pos0, c.numHeads, c.numKvHeads, hd, options);
+    this.linear(xb, L.o, att, n);
+    if (v.sandwichNorms) b.rmsnorm(xb, xb, L.mlpNorm, n, c.rmsNormEps);
+    b.add(x, x, xb, n * c.hiddenSize);
+  }
 
+  /** x += down(act(gate(h)) * up(h)), h = norm(x); Gemma normalizes the MLP output too. */
+  private mlpBlock(x: BTensor, l: number, n: number): void {
+    const b = this.backend;
+    const c = this.config;
+    const L = this.view.layers[l]!;
+    const xb = this.buf('xb', c.hiddenSize, n);
+    const gate = this.buf('gate', c.intermediateSize, n); // (n, ff)
+    const up = this.buf('up', c.intermediateSize, n); // (n, ff)
+    b.rmsnorm(xb, x, L.preFfnNorm ?? L.mlpNorm, n, c.rmsNormEps);
+    this.linear(gate, L.gate, xb, n);
+    this.linear(up, L.up, xb, n);
+    if (c.variant.activation === 'gelu_tanh') b.geglu(gate, gate, up, n);
+    else b.swiglu(gate, gate, up, n);
+    this.linear(xb, L.down, gate, n);
+    if (L.postFfnNorm) b.rmsnorm(xb, xb, L.postFfnNorm, n, c.rmsNormEps);
+    b.add(x, x, xb, n * c.hiddenSize);
+  }
+
+  /** Logits of the last row (or all rows): final norm, lm_head, then Gemma 2's final soft-capping on the host. */
+  private async head(x: BTensor, n: number, allRows: boolean): Promise<Float32Array> {
+    const b = this.backend;
+    const c = this.config;
+    const W = this.view;
     const rows = allRows ? n : 1;
     let h = x;
     if (!allRows && n > 1) {
-      h = this.buf('last', dim, 1);
+      h = this.buf('last', c.hiddenSize, 1);
       b.copyRows(h, 0, x, n - 1, 1);
     }
-    const xn = this.buf('final', dim, rows); // (rows, dim)
+    const xn = this.buf('final', c.hiddenSize, rows); // (rows, dim)
     b.rmsnorm(xn, h, W.norm, rows, c.rmsNormEps);
     const logits = this.exact('logits', [rows, W.lmHead.outDim]); // (rows, vocab)
     this.linear(logits, W.lmHead, xn, rows);
-    return b.read(logits);
+    const out = await b.read(logits);
+    const cap = c.variant.finalSoftcap;
+    if (cap !== null) for (let i = 0; i < out.length; i++) out[i] = Math.fround(Math.tanh(Math.fround(out[i]! / cap)) * cap);
+    return out;
   }
 
   dispose(): void {
@@ -443,14 +491,34 @@ export class LlamaModel {
   }
 }
 
+const ropeTypeOf = (c: LlamaConfig): string | null => {
+  const s = c.ropeScaling;
+  const t = s ? String(s.rope_type ?? s.type ?? 'default') : null;
+  return t === 'su' ? 'longrope' : t;
+};
+
+/** longrope's switch point: original_max_position_embeddings (top level, else in rope_scaling, else max_position_embeddings). */
+function longropeOriginal(c: LlamaConfig): number {
+  const inScaling = c.ropeScaling?.original_max_position_embeddings;
+  return c.originalMaxPositionEmbeddings ?? (typeof inScaling === 'number' ? inScaling : c.ropeMaxPositions);
+}
+
+/** Gemma's sqrt(hidden_size) as a tensor of the embedding's dtype (transformers casts it: sqrt(3072) becomes 55.5 in bf16). */
+function embedNormalizer(dim: number, dtype: string): number {
+  const v = Math.sqrt(dim);
+  if (dtype === 'BF16') return bf16ToF32(f32ToBf16(v));
+  if (dtype === 'F16') return f16ToF32(f32ToF16(v));
+  return Math.fround(v);
+}
+
 /**
  * Default KV cache length: max_position_embeddings, times the factor for linear scaling; dynamic NTK exists to run past
  * it, so it gets the engine's cap. An explicit contextLength always wins.
  */
 function defaultContext(c: LlamaConfig): number {
-  const s = c.ropeScaling;
-  const type = s ? s.rope_type ?? s.type : null;
+  const type = ropeTypeOf(c);
   if (type === 'dynamic') return Number.MAX_SAFE_INTEGER;
+  const s = c.ropeScaling;
   const f = s && typeof s.factor === 'number' && s.factor > 1 ? s.factor : 1;
   return c.maxPositionEmbeddings * (type === 'linear' ? f : 1);
 }

@@ -697,8 +697,8 @@ export function rmsnorm(out: usize, x: usize, wt: usize, n: i32, d: i32, eps: f3
 }
 
 /** HF rotate_half RoPE in place; scratch holds half cos + half sin floats. */
-export function rope(x: usize, n: i32, heads: i32, hd: i32, pos0: i32, invFreq: usize, af: f32, scratch: usize): void {
-  const half = hd >> 1;
+/** Rotates pairs (j, j + half) of each head; half = rotaryDim / 2 (< hd / 2 with partial_rotary_factor). */
+export function rope(x: usize, n: i32, heads: i32, hd: i32, half: i32, pos0: i32, invFreq: usize, af: f32, scratch: usize): void {
   const cs = scratch;
   const sn = scratch + (<usize>half << 2);
   const h4 = half & ~3;
@@ -752,6 +752,16 @@ export function swiglu(out: usize, g: usize, u: usize, count: i32): void {
   }
 }
 
+/** GeGLU with torch's gelu(approximate='tanh'): 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) * up. */
+export function geglu(out: usize, g: usize, u: usize, count: i32): void {
+  const c = <f32>Math.sqrt(2 / Math.PI);
+  for (let i = 0; i < count; i++) {
+    const o = <usize>i << 2;
+    const gv = load<f32>(g + o);
+    store<f32>(out + o, <f32>0.5 * gv * (1 + Mathf.tanh(c * (gv + <f32>0.044715 * gv * gv * gv))) * load<f32>(u + o));
+  }
+}
+
 /** op 0: out = a + b; 1: out = a * b (b broadcast over rows of width d when d > 0); 2: out = a + b broadcast. */
 export function binary(out: usize, a: usize, b: usize, count: i32, d: i32, op: i32): void {
   const width = d > 0 ? d : count;
@@ -775,10 +785,10 @@ export function binary(out: usize, a: usize, b: usize, count: i32, d: i32, op: i
 
 // ---- attention over the KV cache, GQA; parallel over (query row, head) units ----------------------------------------
 
+/** scale multiplies q·k; softcap > 0 caps scores at softcap * tanh(s / softcap); window > 0 is a sliding window. */
 export function attention(r0: i32, r1: i32, tid: i32, out: usize, q: usize, k: usize, v: usize, pos0: i32,
-  nHeads: i32, nKv: i32, hd: i32, scratch: usize, scoreStride: i32): void {
+  nHeads: i32, nKv: i32, hd: i32, scratch: usize, scoreStride: i32, scale: f32, softcap: f32, window: i32): void {
   const group = nHeads / nKv;
-  const scale = <f32>(1 / Math.sqrt(<f64>hd));
   const sc = scratch + (<usize>tid * <usize>scoreStride << 2);
   const h4 = hd & ~3;
   const kvRow = <usize>(nKv * hd) << 2;
@@ -787,29 +797,31 @@ export function attention(r0: i32, r1: i32, tid: i32, out: usize, q: usize, k: u
     const h = u % nHeads;
     const kvh = h / group;
     const len = pos0 + i + 1;
+    const t0 = window > 0 ? max(0, len - window) : 0;
     const qp = q + ((<usize>i * <usize>nHeads + <usize>h) * <usize>hd << 2);
     let m: f32 = -Infinity;
-    let kp = k + (<usize>(kvh * hd) << 2);
-    for (let t = 0; t < len; t++) {
+    let kp = k + (<usize>t0 * kvRow) + (<usize>(kvh * hd) << 2);
+    for (let t = t0; t < len; t++) {
       let acc = f32x4.splat(0);
       for (let j = 0; j < h4; j += 4) acc = fma(v128.load(qp + (<usize>j << 2)), v128.load(kp + (<usize>j << 2)), acc);
       let s = hsum(acc);
       for (let j = h4; j < hd; j++) s += load<f32>(qp + (<usize>j << 2)) * load<f32>(kp + (<usize>j << 2));
       s *= scale;
+      if (softcap > 0) s = softcap * Mathf.tanh(s / softcap);
       store<f32>(sc + (<usize>t << 2), s);
       m = max(m, s);
       kp += kvRow;
     }
     let sum: f32 = 0;
-    for (let t = 0; t < len; t++) {
+    for (let t = t0; t < len; t++) {
       const e = Mathf.exp(load<f32>(sc + (<usize>t << 2)) - m);
       store<f32>(sc + (<usize>t << 2), e);
       sum += e;
     }
     const op = out + ((<usize>i * <usize>nHeads + <usize>h) * <usize>hd << 2);
     for (let j = 0; j < hd; j++) store<f32>(op + (<usize>j << 2), 0);
-    let vp = v + (<usize>(kvh * hd) << 2);
-    for (let t = 0; t < len; t++) {
+    let vp = v + (<usize>t0 * kvRow) + (<usize>(kvh * hd) << 2);
+    for (let t = t0; t < len; t++) {
       const pv = load<f32>(sc + (<usize>t << 2));
       const p = f32x4.splat(pv);
       for (let j = 0; j < h4; j += 4) {

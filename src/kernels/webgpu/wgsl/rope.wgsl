@@ -1,8 +1,9 @@
-// HF rotate_half RoPE in place: pairs (j, j + headDim/2) of every head rotate by (pos0 + i) * invFreq[j].
+// HF rotate_half RoPE in place: pairs (j, j + half) of every head rotate by (pos0 + i) * invFreq[j]; half = rotaryDim/2
+// (headDim/2, less with partial_rotary_factor: the dims past 2*half pass through).
 // WGSL's cos/sin only promise 2^-11 absolute error (SwiftShader is off by 1e-5 already near 2*pi, more at position
 // 4000), so the angle is reduced by 2*pi in three parts (Cody-Waite) and by quadrant, then evaluated by Taylor series.
 
-struct Params { n: u32, heads: u32, headDim: u32, pos0: u32, attentionFactor: f32, _p0: u32, _p1: u32, _p2: u32 }
+struct Params { n: u32, heads: u32, headDim: u32, pos0: u32, attentionFactor: f32, half: u32, _p1: u32, _p2: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> invFreq: array<f32>;
@@ -30,7 +31,7 @@ fn cosSin(a: f32) -> vec2<f32> {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let half = p.headDim / 2u;
+  let half = p.half;
   let j = gid.x;
   let h = gid.y;
   let i = gid.z;
