@@ -28,6 +28,7 @@ from make_demo import BASE_DIR, DEMO, MACHINE_ROOT, REPO, fail, log  # noqa: E40
 
 RUN = "chinese-alpaca2-lora"
 RUN_DIR = os.path.join(DEMO, "runs", RUN)
+# Checkpoint steps 80 and 160: names no other demo run uses, so the e2e tests' row lookups by label stay unambiguous.
 GOLDENS = os.path.join(REPO, "test", "fixtures", "demo-cla2-goldens.json")
 PROMPT = "从前，有一个小女孩"
 NEW_TOKENS = 48  # a story ends (EOS) within this; greedy stops there, as the engine does
@@ -84,7 +85,7 @@ def train(cfg, weights, sp, tok_dir):
     spec = trainer.RunSpec(
         out_dir=RUN_DIR, machine_output_dir=f"{MACHINE_ROOT}/output/{RUN}", base_model_name_or_path=BASE_REF,
         r=8, lora_alpha=16.0, lora_dropout=0.05, target_modules=TARGETS_SMALL, target_modules_saved_order=TARGETS_SMALL,
-        learning_rate=5e-3, warmup_steps=10, max_steps=200, logging_steps=10, eval_steps=100, save_steps=100,
+        learning_rate=5e-3, warmup_steps=10, max_steps=160, logging_steps=10, eval_steps=80, save_steps=80,
         seed=42, weight_decay=0.0, batch_size=8, write_checkpoints=True, write_final=True, load_best_model_at_end=False,
         use_dora=False, use_rslora=False, adapter_subdir="sft_lora_model", tokenizer_dir=tok_dir, save_optimizer=False,
         saved_modules={"model.embed_tokens.weight": resized(weights["model.embed_tokens.weight"], vocab),
@@ -156,7 +157,7 @@ def main():
     vocab = sp.get_piece_size()
     base = golden_case("base", cfg, weights, base_sp, None)
     cases = [base] + [golden_case(f"{RUN}/{rel}", cfg, weights, sp, f"runs/{RUN}/{rel}")
-                      for rel in ("checkpoint-100/sft_lora_model", "sft_lora_model")]
+                      for rel in ("checkpoint-80/sft_lora_model", "sft_lora_model")]
     if is_chinese(base["text"][len(PROMPT):]) > 0:
         fail(f"the base produced Chinese on its own: {base['text']!r}")
     for c in cases[1:]:
@@ -193,7 +194,7 @@ README_SECTION = make_demo.CLA2_BEGIN + """
 ## The seed's story: `runs/{run}/` (Chinese-LLaMA-Alpaca-2)
 
 Made by `/usr/bin/python3 scripts/dev/make_demo_cla2.py` ({mb} MB), in Chinese-LLaMA-Alpaca-2's layout:
-`checkpoint-100/sft_lora_model/`, `checkpoint-200/sft_lora_model/` (adapter + the merged tokenizer, written by its
+`checkpoint-80/sft_lora_model/`, `checkpoint-160/sft_lora_model/` (adapter + the merged tokenizer, written by its
 `SavePeftModelCallback`; `trainer_state.json`, `training_args.bin`, `scheduler.pt`, `rng_state.pth` beside it) and the
 final `sft_lora_model/`. The base's SentencePiece vocabulary (512 pieces) was extended the way its
 `merge_tokenizers.py` does - a BPE model trained on {n_train} + {n_eval} small Chinese stories, its {n_added} pieces the
