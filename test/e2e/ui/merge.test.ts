@@ -5,9 +5,8 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Locator } from 'playwright-core';
 import { encodeSafetensorsHeader } from '../../../src/core/safetensors/writer';
-import { CHECKPOINTS_VIEW, Workbench, commandTitle, e2eEnv, waitForLog } from '../support/workbench';
+import { CHECKPOINTS_VIEW, Workbench, acceptMergePrompts, commandTitle, e2eEnv, waitForLog } from '../support/workbench';
 
 const RUN = 'runs/stories-lora';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -41,32 +40,6 @@ function writeBigPair(root: string): { base: string; adapter: string } {
   return { base, adapter };
 }
 
-/**
- * Accept the merge prompts (base pick, suggested output folder, dtype) with Enter until `done` shows. The prompts come
- * one after another in the same quick-input widget, and on a busy machine an Enter can land while the input box is
- * still validating: so rather than a fixed sequence, press Enter whenever a prompt is open.
- */
-async function acceptPrompts(wb: Workbench, adapterLabel: string, done: Locator): Promise<void> {
-  const widget = wb.page.locator('.quick-input-widget');
-  // On a busy machine the menu click occasionally reaches the command without the tree node; it then asks which
-  // adapter to merge (the palette flow): answer it with the same adapter.
-  const adapterPick = wb.page.locator('.quick-input-widget input[placeholder*="Merge which checkpoint"]');
-  const deadline = Date.now() + 150_000;
-  while (!(await done.first().isVisible())) {
-    if (Date.now() > deadline) throw new Error('the merge prompts did not lead to a merge');
-    if (await widget.isVisible()) {
-      if (await adapterPick.isVisible()) {
-        await wb.page.keyboard.type(adapterLabel);
-        await sleep(500);
-      }
-      await wb.page.keyboard.press('Enter');
-      await sleep(1000);
-    } else {
-      await sleep(250);
-    }
-  }
-}
-
 describe('merge into base model', () => {
   let wb: Workbench;
   let ws: string;
@@ -86,7 +59,7 @@ describe('merge into base model', () => {
     const row = wb.treeRows(CHECKPOINTS_VIEW, 'checkpoint-200').first();
     await row.waitFor({ timeout: 30_000 });
     await wb.contextMenu(row, 'Merge into Base Model');
-    await acceptPrompts(wb, 'checkpoint-200', wb.notifications(/Merging checkpoint-200|Merged \d+ tensors/));
+    await acceptMergePrompts(wb, 'checkpoint-200', wb.notifications(/Merging checkpoint-200|Merged \d+ tensors/));
     const msg = await wb.waitForNotification(/Merged \d+ tensors/, 120_000);
     assert.match(msg, /verified/);
     const out = path.join(ws, RUN, 'checkpoint-200-merged');
@@ -110,7 +83,7 @@ describe('merge into base model', () => {
     await row.waitFor({ timeout: 90_000 });
     await wb.contextMenu(row, 'Merge into Base Model');
     const toast = wb.notifications(/Merging big-adapter/).first();
-    await acceptPrompts(wb, 'big-adapter', toast);
+    await acceptMergePrompts(wb, 'big-adapter', toast);
     await toast.locator('.monaco-button, a.action-label', { hasText: /Cancel/ }).first().click();
     await waitForLog(/Merge into Base Model: cancelled/, 60_000);
     const parent = path.dirname(adapter);
