@@ -17,7 +17,7 @@ const CONFIG = `${RUN}/${FINAL}/adapter_config.json`;
 const MERGED = `${RUN}/${FINAL}-merged`;
 interface Golden { name: string; text: string; new_token_ids: number[] }
 const GOLDENS = JSON.parse(fs.readFileSync(path.join(ROOT, 'test/fixtures/demo-cla2-goldens.json'), 'utf8')) as { prompt: string; vocab_size: number; max_new_tokens: number; cases: Golden[] };
-const FINAL_GOLDEN = GOLDENS.cases.find((c) => c.name.endsWith(`/${FINAL}`))!;
+const FINAL_GOLDEN = GOLDENS.cases.find((c) => c.name === `${path.basename(RUN)}/${FINAL}`)!;
 
 describe('the seed\'s story: a Chinese-LLaMA-Alpaca-2 adapter with a resized vocabulary', () => {
   let wb: Workbench;
@@ -144,6 +144,7 @@ describe('the seed\'s story: a Chinese-LLaMA-Alpaca-2 adapter with a resized voc
 
   /** Preview Generation on a Checkpoints row, greedy run of the goldens' prompt; the text and token count of a column. */
   async function runPreview(label: string | RegExp, kind: 'base' | 'adapter'): Promise<{ text: string; count: string }> {
+    await wb.runCommand('View: Close All Editors'); // one webview at a time: wb.webview() finds the active one
     await wb.openContainer();
     await wb.contextMenu(wb.treeRows(CHECKPOINTS_VIEW, label).first(), 'Preview Generation...');
     const view: FrameLocator = wb.webview();
