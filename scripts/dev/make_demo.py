@@ -36,6 +36,12 @@ ALL_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "
 ALL_MODULES_SAVED = ["k_proj", "o_proj", "q_proj", "v_proj", "up_proj", "down_proj", "gate_proj"]
 # Where the runs were made on "the training machine" (absolute paths end up in trainer_state.json / training_args).
 MACHINE_ROOT = "/home/alex/lora-workbench-demo"
+# Checkpoint names of the modules_to_save tensors an adapter may carry whole (embed_tokens / lm_head).
+SAVED_WHOLE = ("model.embed_tokens.weight", "lm_head.weight")
+OWN_RUNS = ("stories-lora", "stories-lora-colab", "stories-dora")
+# demo/README.md's section written by make_demo_cla2.py, kept as it is when this script rewrites the README.
+CLA2_BEGIN = "<!-- made by scripts/dev/make_demo_cla2.py -->"
+CLA2_END = "<!-- end of make_demo_cla2.py -->"
 COLAB_ROOT = "/content/drive/MyDrive"
 
 
@@ -90,15 +96,19 @@ def load_adapter_dir(d, cfg, weights):
         W = weights[mod + ".weight"]
         assert A.shape == (r, W.shape[1]) and B.shape == (W.shape[0], r), (key, A.shape, B.shape, W.shape)
         modules[mod] = llama.LoraModule(A, B, scaling, m)
+    # modules_to_save tensors, saved whole under base_model.model.<checkpoint name>
+    saved = {k[len("base_model.model."):]: t for k, t in tensors.items()
+             if any(k == f"base_model.model.{n}" for n in SAVED_WHOLE)}
     expected = 3 if conf["use_dora"] else 2
-    if len(tensors) != expected * len(modules):
+    if len(tensors) != expected * len(modules) + len(saved):
         fail(f"{d}: unexpected tensors {sorted(tensors)[:5]}...")
-    return llama.Adapter(modules, dropout=0.0, use_dora=conf["use_dora"]), conf
+    return llama.Adapter(modules, dropout=0.0, use_dora=conf["use_dora"], saved=saved), conf
 
 
 def merged_weights(weights, adapter):
-    """PEFT merge_and_unload semantics in fp32: W + s*BA; DoRA: (m / ||W + s*BA||_row) * (W + s*BA)."""
-    out = dict(weights)
+    """PEFT merge_and_unload semantics in fp32: W + s*BA; DoRA: (m / ||W + s*BA||_row) * (W + s*BA); modules_to_save
+    tensors replace the base's (with a resized vocabulary, a different row count)."""
+    out = dict(weights, **adapter.saved)
     for name, mod in adapter.modules.items():
         W = weights[name + ".weight"] + mod.scaling * (mod.B @ mod.A)
         if mod.m is not None:
@@ -151,9 +161,11 @@ def main():
     kite_train_ids, kite_eval_ids = tokenize_all(sp, kite_train), tokenize_all(sp, kite_eval)
     boat_train_ids, boat_eval_ids = tokenize_all(sp, boat_train), tokenize_all(sp, boat_eval)
 
-    if os.path.isdir(RUNS):
-        shutil.rmtree(RUNS)
-    os.makedirs(RUNS)
+    # Only this script's runs: make_demo_cla2.py owns runs/chinese-alpaca2-lora/.
+    for own in OWN_RUNS:
+        if os.path.isdir(os.path.join(RUNS, own)):
+            shutil.rmtree(os.path.join(RUNS, own))
+    os.makedirs(RUNS, exist_ok=True)
 
     common = dict(seed=42, weight_decay=0.0, batch_size=8, write_checkpoints=True, write_final=True,
                   load_best_model_at_end=True, use_dora=False, use_rslora=False)
@@ -298,7 +310,12 @@ def write_readme(results, texts, counts, total_mb):
         dora_text=texts["stories-dora"],
         ckpt_texts="\n".join(f"  - `{k}`: \"{v}\"" for k, v in texts.items() if "checkpoint-" in k),
     )
-    with open(os.path.join(DEMO, "README.md"), "w") as f:
+    path = os.path.join(DEMO, "README.md")
+    old = open(path, encoding="utf-8").read() if os.path.isfile(path) else ""
+    if CLA2_BEGIN in old:
+        kept = old[old.index(CLA2_BEGIN):old.index(CLA2_END) + len(CLA2_END)]
+        readme = readme.replace("\n## How it was made", "\n" + kept + "\n\n## How it was made", 1)
+    with open(path, "w", encoding="utf-8") as f:
         f.write(readme)
 
 

@@ -7,6 +7,7 @@ import { registerCommand } from './commands/funnel';
 import { EngineHost } from './engineHost';
 import { createLog, log } from './platform/log';
 import type { CheckpointIndex } from './views/checkpointIndex';
+import { registerDiagnoseCommand } from './language/diagnoseCommand';
 import { registerDiagnosis } from './language/registerDiagnosis';
 import { registerPreview } from './preview/register';
 import { registerMerge } from './commands/merge';
@@ -24,7 +25,8 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi {
   const engine = new EngineHost(context.extensionPath);
   context.subscriptions.push(engine);
   const checkpoints = registerCheckpoints(context); // CheckpointIndex: workspace runs/adapters + onDidChange, for preview/merge/diagnose
-  registerDiagnosis(context); // base-model diagnostics, hovers, quick fixes on adapter_config.json (issue 4)
+  const diagnostics = registerDiagnosis(context); // base-model diagnostics, hovers, quick fixes on adapter_config.json (issue 4)
+  context.subscriptions.push(registerDiagnoseCommand(diagnostics, checkpoints)); // "Diagnose Base Model" on checkpoints and adapters (issue 13)
   registerPreview(context, engine, checkpoints); // "Preview Generation...": base vs adapters side by side (issue 8)
   registerMerge(context, engine, checkpoints); // "Merge into Base Model...": streaming exact merge in the engine worker (issue 5)
 

@@ -204,28 +204,33 @@ describe('basemodel diagnose', () => {
     assert.equal(under(d, 'fan-in-fan-out-mismatch'), 'true');
   });
 
-  it('vocab-mismatch: resized embeddings vs base vocab (55296 vs 32000 class) and vs the adapter tokenizer', async () => {
+  it('vocab-mismatch: no saved embeddings, but a tokenizer bigger than the base (new tokens untrained)', async () => {
     const base = makeBase(path.join(ws, 'base')); // vocab 512
-    const a = makeAdapter(path.join(ws, 'a'), { base, savedVocab: 600 });
-    const d = await diagnoseAdapter(testFs(home), a);
-    assert.ok(has(d, 'vocab-mismatch', 'error'));
-    assert.match(d.problems.find((p) => p.code === 'vocab-mismatch')!.message, /600 rows but the base has 512/);
-    assert.equal(under(d, 'vocab-mismatch'), '[\n    "embed_tokens",\n    "lm_head"\n  ]');
-    // Tokenizer larger than the saved rows: ids out of range.
-    fs.writeFileSync(path.join(a, 'tokenizer.model'), sentencePieceModel(640));
-    const d2 = await diagnoseAdapter(testFs(home), a);
-    assert.ok(d2.problems.filter((p) => p.code === 'vocab-mismatch').some((p) => /640 tokens/.test(p.message)));
-    // No saved embeddings, but a bigger tokenizer than the base: new tokens untrained.
     const b = makeAdapter(path.join(ws, 'b'), { base });
     fs.writeFileSync(path.join(b, 'tokenizer.model'), sentencePieceModel(600));
-    const d3 = await diagnoseAdapter(testFs(home), b);
-    assert.ok(has(d3, 'vocab-mismatch', 'error'));
-    // Against a base with the resized vocabulary (and a tokenizer of the saved size) everything fits.
-    fs.writeFileSync(path.join(a, 'tokenizer.model'), sentencePieceModel(600));
-    const big = makeBase(path.join(ws, 'base600'), { ...TINY, vocab: 600 });
-    assert.ok(!has(await diagnoseAdapter(testFs(home), a, { base: big }), 'vocab-mismatch'));
+    const d = await diagnoseAdapter(testFs(home), b);
+    assert.deepEqual(codes(d), ['vocab-mismatch:error']);
+    assert.match(d.problems[0]!.message, /600 tokens but the base has 512 embedding rows and the adapter saves no embed_tokens\/lm_head/);
+    assert.equal(d.compatible, false);
   });
 
+  it('a saved embedding of the base\'s own size with a matching tokenizer is plain modules_to_save: no vocab finding', async () => {
+    const base = makeBase(path.join(ws, 'base'));
+    const a = makeAdapter(path.join(ws, 'a'), { base, savedVocab: 512 });
+    fs.writeFileSync(path.join(a, 'tokenizer.model'), sentencePieceModel(512));
+    const d = await diagnoseAdapter(testFs(home), a);
+    assert.deepEqual(codes(d), []);
+    assert.equal(d.compatible, true);
+  });
+
+  it('resized vocabulary after a tie: the saved lm_head of a tied base maps to the embeddings', async () => {
+    const base = makeBase(path.join(ws, 'tied'), TINY, { tied: true });
+    const a = makeAdapter(path.join(ws, 'a'), { base, savedVocab: 600 });
+    fs.writeFileSync(path.join(a, 'tokenizer.model'), sentencePieceModel(600));
+    const d = await diagnoseAdapter(testFs(home), a);
+    assert.deepEqual(codes(d), ['vocab-resized:info']);
+    assert.equal(d.compatible, true);
+  });
   it('layers-out-of-range, base-model-quantized, layer-replication', async () => {
     const q = makeBase(path.join(ws, 'q'), TINY, { config: { quantization_config: { quant_method: 'bitsandbytes', load_in_4bit: true } } });
     const d = await diagnoseAdapter(testFs(home), makeAdapter(path.join(ws, 'a'), { base: q, extra: { layers_to_transform: [0, 5], layer_replication: [[0, 2]] } }));
@@ -283,17 +288,83 @@ describe('basemodel diagnose', () => {
   });
 });
 
-describe('lora-workbench diagnose (CLI)', () => {
-  async function cli(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (b: Buffer) => (out += b.toString()));
-    stderr.on('data', (b: Buffer) => (err += b.toString()));
-    const code = await runCli(args, { stdout, stderr, cwd, interactive: false });
-    return { code, out, err };
+describe('the vocabulary judgement (issue 13): a resized vocabulary the adapter carries is compatible', () => {
+  interface Case {
+    readonly name: string;
+    readonly spec: { savedVocab: number; savedHeadRows?: number; savedHidden?: number };
+    readonly tokenizer: number | null;
+    readonly code: string;
+    readonly severity: 'error' | 'info';
+    readonly message: RegExp;
+    readonly compatible: boolean;
   }
+  const cases: Case[] = [
+    {
+      name: 'resized and consistent (rows agree with each other and the tokenizer, hidden size matches)',
+      spec: { savedVocab: 600 }, tokenizer: 600, code: 'vocab-resized', severity: 'info', compatible: true,
+      message: /^The vocabulary is resized: 512 -> 600 \(model\.embed_tokens and lm_head saved in full, 600 tokens .*tokenizer\.model\)\. Loading resizes the base's embeddings to 600 and uses the adapter's tokenizer; merging replaces the base's embeddings with the saved ones, writes vocab_size=600 to config\.json and copies the adapter's tokenizer\.$/,
+    },
+    {
+      name: 'resized, tokenizer smaller than the saved rows (rows padded): still fine',
+      spec: { savedVocab: 640 }, tokenizer: 600, code: 'vocab-resized', severity: 'info', compatible: true, message: /512 -> 640/,
+    },
+    {
+      name: 'the tokenizer needs more rows than saved',
+      spec: { savedVocab: 600 }, tokenizer: 640, code: 'vocab-mismatch', severity: 'error', compatible: false,
+      message: /tokenizer \(.*tokenizer\.model\) has 640 tokens but its saved model\.embed_tokens and lm_head have 600 rows: ids >= 600 index out of range/,
+    },
+    {
+      name: 'the saved rows disagree with each other',
+      spec: { savedVocab: 600, savedHeadRows: 599 }, tokenizer: 600, code: 'vocab-mismatch', severity: 'error', compatible: false,
+      message: /saved model\.embed_tokens has 600 rows but the saved lm_head has 599: one vocabulary cannot have both sizes/,
+    },
+    {
+      name: 'the vocabulary was resized but no tokenizer is shipped',
+      spec: { savedVocab: 600 }, tokenizer: null, code: 'vocab-mismatch', severity: 'error', compatible: false,
+      message: /saves model\.embed_tokens and lm_head with 600 rows but the base has 512, and no tokenizer is saved with the adapter/,
+    },
+    {
+      name: 'the hidden size differs from the base',
+      spec: { savedVocab: 600, savedHidden: 32 }, tokenizer: 600, code: 'vocab-mismatch', severity: 'error', compatible: false,
+      message: /saves model\.embed_tokens as \[600, 32\] but the base's hidden size is 64/,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: ${c.code} (${c.severity}), compatible ${c.compatible}, diagnose exits ${c.compatible ? 0 : 1}`, async () => {
+      const ws = tempDir('diag-vocab-');
+      const base = makeBase(path.join(ws, 'base'));
+      const a = makeAdapter(path.join(ws, 'a'), { base, ...c.spec });
+      if (c.tokenizer !== null) fs.writeFileSync(path.join(a, 'tokenizer.model'), sentencePieceModel(c.tokenizer));
+      const d = await diagnoseAdapter(testFs(tempDir('diag-vocab-home-')), a);
+      assert.deepEqual(codes(d), [`${c.code}:${c.severity}`]);
+      assert.match(d.problems[0]!.message, c.message);
+      assert.equal(under(d, c.code), '[\n    "embed_tokens",\n    "lm_head"\n  ]');
+      assert.equal(d.compatible, c.compatible);
+      assert.deepEqual(d.incompatibilities.map((p) => p.code), c.compatible ? [] : ['vocab-mismatch']);
+      assert.equal(baseStatusOf(d), c.compatible ? 'ok' : 'error');
+      const out = await cliRun(['diagnose', a, '--json'], ws);
+      assert.equal(out.code, c.compatible ? 0 : 1, out.err);
+      const j = JSON.parse(out.out) as { compatible: boolean; problems: Array<{ code: string; severity: string; message: string }> };
+      assert.equal(j.compatible, c.compatible);
+      assert.deepEqual(j.problems.map((p) => [p.code, p.severity]), [[c.code, c.severity]]);
+      assert.match(j.problems[0]!.message, c.message);
+    });
+  }
+});
+
+async function cliRun(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (b: Buffer) => (out += b.toString()));
+  stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const code = await runCli(args, { stdout, stderr, cwd, interactive: false });
+  return { code, out, err };
+}
+
+describe('lora-workbench diagnose (CLI)', () => {
+  const cli = cliRun;
   it('exits 0 / 1 / 2 and prints the issue\'s JSON shape', async () => {
     const ws = tempDir('diag-cli-');
     const base = makeBase(path.join(ws, 'base'));
@@ -389,10 +460,10 @@ describe('diagnose: real PEFT-saved adapters (test/fixtures/merge, written by to
       }
     });
   }
-  it('resized_vocab: one vocab-mismatch naming both saved modules', async () => {
+  it('resized_vocab (PEFT saved no tokenizer with it): one vocab-mismatch naming both saved modules', async () => {
     const d = await run('resized_vocab', 'llama_f32');
     assert.deepEqual(codes(d), ['vocab-mismatch:error']);
-    assert.match(d.problems[0]!.message, /embed_tokens and lm_head with 40 rows but the base has 32/);
+    assert.match(d.problems[0]!.message, /embed_tokens and lm_head with 40 rows but the base has 32, and no tokenizer is saved/);
   });
   it('conv1d (GPT-2, lora_bias): fits gpt2_f32 with the Conv1D note; fits nothing in a LLaMA', async () => {
     const d = await run('conv1d', 'gpt2_f32');

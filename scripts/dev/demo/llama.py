@@ -60,12 +60,15 @@ class LoraModule:
 
 
 class Adapter:
-    """A set of LoRA modules keyed by the module path, e.g. 'model.layers.0.self_attn.q_proj'."""
+    """A set of LoRA modules keyed by the module path, e.g. 'model.layers.0.self_attn.q_proj', plus whole tensors
+    trained in full (PEFT modules_to_save), keyed by checkpoint name, e.g. 'model.embed_tokens.weight'. The forward
+    finds those in the weights dict the trainer passes (the same tensor objects), so `saved` only owns them."""
 
-    def __init__(self, modules, dropout=0.0, use_dora=False):
+    def __init__(self, modules, dropout=0.0, use_dora=False, saved=None):
         self.modules = modules
         self.dropout = dropout
         self.use_dora = use_dora
+        self.saved = saved or {}
 
     def parameters(self):
         # registration order of PEFT's LoraLayer: lora_A, lora_B, ..., lora_magnitude_vector
@@ -73,7 +76,7 @@ class Adapter:
         for key in self.modules:
             mod = self.modules[key]
             out += [mod.A, mod.B] + ([mod.m] if mod.m is not None else [])
-        return out
+        return out + list(self.saved.values())
 
     def named_parameters(self):
         for key, mod in self.modules.items():
@@ -90,6 +93,8 @@ class Adapter:
             sd[f"base_model.model.{key}.lora_B.weight"] = mod.B.detach().clone()
             if mod.m is not None:
                 sd[f"base_model.model.{key}.lora_magnitude_vector"] = mod.m.detach().clone()
+        for name, t in self.saved.items():
+            sd[f"base_model.model.{name}"] = t.detach().clone()   # modules_to_save: saved whole, adapter name stripped
         return sd
 
 
@@ -115,7 +120,7 @@ def linear(x, weights, name, adapter, training):
 def forward(cfg, weights, ids, adapter=None, training=False):
     """ids: (B, T) int64 -> logits (B, T, vocab), causal, positions 0..T-1 (no padding on the left)."""
     Bsz, T = ids.shape
-    h = F.embedding(ids, weights["model.embed_tokens.weight"])  # (B, T, dim)
+    h = F.embedding(ids, _whole(weights, adapter, "model.embed_tokens.weight"))  # (B, T, dim)
     cos, sin = rope_cos_sin(cfg, torch.arange(T))
     mask = torch.full((T, T), float("-inf")).triu(1)
     groups = cfg.n_heads // cfg.n_kv_heads
@@ -138,8 +143,14 @@ def forward(cfg, weights, ids, adapter=None, training=False):
         u = linear(x, weights, p + "mlp.up_proj", adapter, training)
         h = h + linear(F.silu(g) * u, weights, p + "mlp.down_proj", adapter, training)
     h = rms_norm(h, weights["model.norm.weight"], cfg.eps)
-    head = weights["model.embed_tokens.weight"] if cfg.tied else weights["lm_head.weight"]
+    head = _whole(weights, adapter, "model.embed_tokens.weight" if cfg.tied else "lm_head.weight")
     return F.linear(h, head)
+
+
+def _whole(weights, adapter, name):
+    """A tensor the adapter saves whole (modules_to_save) replaces the base's, as PEFT's ModulesToSaveWrapper does;
+    with a resized vocabulary it has more rows (vocab', dim)."""
+    return adapter.saved[name] if adapter is not None and name in adapter.saved else weights[name]
 
 
 @torch.no_grad()

@@ -68,7 +68,8 @@ def _batch(examples):
 
 def causal_lm_loss(cfg, weights, adapter, ids, labels, training):
     logits = llama.forward(cfg, weights, ids, adapter, training)
-    return F.cross_entropy(logits[:, :-1].reshape(-1, cfg.vocab), labels[:, 1:].reshape(-1), ignore_index=-100)
+    vocab = logits.shape[-1]  # the adapter's own when it resized the vocabulary
+    return F.cross_entropy(logits[:, :-1].reshape(-1, vocab), labels[:, 1:].reshape(-1), ignore_index=-100)
 
 
 def evaluate(cfg, weights, adapter, eval_set, batch_size):
@@ -108,6 +109,8 @@ def train(spec, cfg, weights, base_dir, train_set, eval_set, log=print):
     torch.manual_seed(spec.seed)
     adapter = init_adapter(cfg, weights, spec.r, spec.lora_alpha, spec.lora_dropout, spec.target_modules,
                            spec.use_rslora, spec.use_dora)
+    # modules_to_save (Chinese-LLaMA-Alpaca-2: embed_tokens, lm_head): tensors of `weights` trained in full
+    adapter.saved = {name: t.clone().requires_grad_(True) for name, t in getattr(spec, "saved_modules", {}).items()}
     params = adapter.parameters()
     n_trainable = sum(p.numel() for p in params)
     n_nonembed = sum(t.numel() for k, t in weights.items() if k != "model.embed_tokens.weight") + n_trainable
@@ -146,6 +149,8 @@ def train(spec, cfg, weights, base_dir, train_set, eval_set, log=print):
     }
     config = peft_files.lora_config(spec.base_model_name_or_path, spec.r, spec.lora_alpha, spec.lora_dropout,
                                     spec.target_modules_saved_order, spec.use_rslora, spec.use_dora)
+    config.update(getattr(spec, "config_overrides", {}))
+    layout = _Layout(spec, base_dir)
     data_gen = torch.Generator().manual_seed(spec.seed)
     tr_loss_total, tr_loss_window, last_logged = 0.0, 0.0, 0
     total_tokens = 0
@@ -194,8 +199,9 @@ def train(spec, cfg, weights, base_dir, train_set, eval_set, log=print):
                 snapshots[global_step] = adapter.state_dict_for_save()
                 if spec.write_checkpoints:
                     d = os.path.join(spec.out_dir, ckpt_name)
-                    _save_model(d, adapter, config, training_args, base_dir)
-                    torch.save(opt.state_dict(), os.path.join(d, "optimizer.pt"))
+                    layout.save_model(d, adapter, config, training_args)
+                    if layout.save_optimizer:
+                        torch.save(opt.state_dict(), os.path.join(d, "optimizer.pt"))
                     torch.save(sched.state_dict(), os.path.join(d, "scheduler.pt"))
                     torch.save({"python": random.getstate(), "numpy": np.random.get_state(),
                                 "cpu": torch.random.get_rng_state()}, os.path.join(d, "rng_state.pth"))
@@ -222,7 +228,7 @@ def train(spec, cfg, weights, base_dir, train_set, eval_set, log=print):
                 if mod.m is not None:
                     mod.m.copy_(best[f"base_model.model.{key}.lora_magnitude_vector"])
     if spec.write_final:
-        _save_model(spec.out_dir, adapter, config, training_args, base_dir)
+        layout.save_model(spec.out_dir, adapter, config, training_args, final=True)
         _json(os.path.join(spec.out_dir, "trainer_state.json"), state)
         train_results = dict(train_metrics, train_samples=len(train_set))
         final_eval = evaluate(cfg, weights, adapter, eval_set, bs)
@@ -234,9 +240,22 @@ def train(spec, cfg, weights, base_dir, train_set, eval_set, log=print):
     return adapter, snapshots, state, config
 
 
-def _save_model(d, adapter, config, training_args, base_dir):
-    """Trainer.save_model for a PeftModel: save_pretrained + training_args.bin + tokenizer files."""
-    peft_files.save_adapter(d, adapter, config)
-    torch.save(training_args, os.path.join(d, "training_args.bin"))
-    for name in TOKENIZER_FILES:
-        shutil.copyfile(os.path.join(base_dir, name), os.path.join(d, name))
+class _Layout:
+    """Where a save puts its files. HF Trainer (default): adapter, training_args.bin and tokenizer in the folder itself.
+    Chinese-LLaMA-Alpaca-2 (spec.adapter_subdir = "sft_lora_model"): its SavePeftModelCallback writes the adapter and
+    the (merged) tokenizer to <folder>/sft_lora_model/, Trainer keeps training_args.bin etc. in <folder>; the final save
+    is <output_dir>/sft_lora_model/ only. spec.save_optimizer = False leaves optimizer.pt out (size; with DeepSpeed it
+    would sit in global_stepN/, which the demo does not reproduce)."""
+
+    def __init__(self, spec, base_dir):
+        self.subdir = getattr(spec, "adapter_subdir", None)
+        self.tokenizer_dir = getattr(spec, "tokenizer_dir", None) or base_dir
+        self.save_optimizer = getattr(spec, "save_optimizer", True)
+
+    def save_model(self, d, adapter, config, training_args, final=False):
+        adapter_dir = os.path.join(d, self.subdir) if self.subdir else d
+        peft_files.save_adapter(adapter_dir, adapter, config)
+        if not (final and self.subdir):
+            torch.save(training_args, os.path.join(d, "training_args.bin"))
+        for name in TOKENIZER_FILES:
+            shutil.copyfile(os.path.join(self.tokenizer_dir, name), os.path.join(adapter_dir, name))

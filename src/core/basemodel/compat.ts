@@ -131,8 +131,7 @@ export function checkCompatibility(input: CompatInput): CompatReport {
   const rankErrors: string[] = [];
   let linearVotes = 0;
   let convVotes = 0;
-  let adapterVocab: number | null = null;
-  const resized: Array<{ module: string; rows: number; baseRows: number }> = [];
+  const saved: SavedEmbedding[] = [];
   const conv = usesConv1D(base);
 
   const tensors = input.adapterTensors ?? [];
@@ -141,7 +140,8 @@ export function checkCompatibility(input: CompatInput): CompatReport {
     if (p.suffix === '') continue; // not a module tensor (e.g. trainable token deltas): nothing to map
     total++;
     // LoRA factors, DoRA magnitudes and lora_B biases are checked against the base *weight* of their module.
-    const baseT = lookup.find(`${p.module}.${p.role === 'full' ? p.suffix : 'weight'}`);
+    const baseT = lookup.find(`${p.module}.${p.role === 'full' ? p.suffix : 'weight'}`) ??
+      (p.role === 'full' && isLmHead(p.module) ? embeddingTensor(names) : null); // tied embeddings store no lm_head
     if (!baseT) {
       missing.push(t.name);
       continue;
@@ -199,29 +199,17 @@ export function checkCompatibility(input: CompatInput): CompatReport {
         break;
       }
       case 'full': {
-        const same = a.length === w.length && a.every((d, i) => d === w[i]);
-        if (same) break;
-        if (a.length === 2 && w.length === 2 && a[1] === w[1] && a[0] !== w[0] && (isEmbeddingModule(p.module) || isLmHead(p.module))) {
-          adapterVocab = a[0]!;
-          ok = false;
-          resized.push({ module: p.module, rows: a[0]!, baseRows: w[0]! });
-        } else bad('the saved module has a different shape');
+        if ((isEmbeddingModule(p.module) || isLmHead(p.module)) && a.length === 2 && w.length === 2) {
+          // Judged together below (vocab-resized / vocab-mismatch): the rows may differ, the hidden size may not.
+          saved.push({ module: p.module, rows: a[0]!, hidden: a[1]!, baseRows: w[0]!, baseHidden: w[1]! });
+          ok = a[1] === w[1];
+        } else if (a.length !== w.length || a.some((d, i) => d !== w[i])) bad('the saved module has a different shape');
         break;
       }
     }
-    if (p.role === 'full' && (isEmbeddingModule(p.module) || isLmHead(p.module)) && a.length === 2 && adapterVocab === null) adapterVocab = a[0]!;
     if (ok) matched++;
   }
 
-  if (resized.length > 0) {
-    const r0 = resized[0]!;
-    findings.push({
-      code: 'vocab-mismatch', severity: 'error', path: ['modules_to_save'],
-      message: `The adapter saves ${resized.map((r) => r.module).join(' and ')} with ${r0.rows} rows but the base has ${r0.baseRows}: the vocabulary was resized for training. ` +
-        `Resize the base's embeddings to ${r0.rows} before loading (model.resize_token_embeddings(${r0.rows})) and use the tokenizer saved with the adapter; ` +
-        `merging must also write vocab_size=${r0.rows}.`,
-    });
-  }
   if (missing.length > 0) {
     findings.push({
       code: 'adapter-base-missing-module', severity: 'error', path: BASE_KEY,
@@ -262,22 +250,7 @@ export function checkCompatibility(input: CompatInput): CompatReport {
   }
 
   // Vocabulary: saved embedding rows vs base vocab vs the tokenizer shipped with the adapter.
-  const baseVocab = base.vocabSize ?? embeddingRows(names);
-  const tok = input.adapterTokenizer;
-  if (tok) {
-    if (adapterVocab !== null && tok.size > adapterVocab) {
-      findings.push({
-        code: 'vocab-mismatch', severity: 'error', path: ['modules_to_save'],
-        message: `The adapter's tokenizer (${tok.source}) has ${tok.size} tokens but its saved embeddings have ${adapterVocab} rows: ids >= ${adapterVocab} index out of range.`,
-      });
-    } else if (adapterVocab === null && baseVocab !== null && tok.size > baseVocab) {
-      findings.push({
-        code: 'vocab-mismatch', severity: 'error', path: config.modulesToSave.length > 0 ? ['modules_to_save'] : BASE_KEY,
-        message: `The adapter's tokenizer (${tok.source}) has ${tok.size} tokens but the base has ${baseVocab} embedding rows and the adapter saves no ` +
-          'embed_tokens/lm_head: the added tokens have no trained embeddings (was modules_to_save lost?).',
-      });
-    }
-  }
+  findings.push(...vocabFindings(saved, base.vocabSize ?? embeddingRows(names), input.adapterTokenizer, config.modulesToSave.length > 0));
 
   // Target modules that exist nowhere in the base (PEFT raises "Target modules ... not found in the base model").
   if (weights) {
@@ -321,13 +294,17 @@ export function checkCompatibility(input: CompatInput): CompatReport {
   return {
     total, matched, mapped, adaptedModules: modules.size,
     compatible: !findings.some((f) => f.severity === 'error'),
-    findings, adapterVocab,
+    findings, adapterVocab: saved[0]?.rows ?? null,
   };
 }
 
-function embeddingRows(names: ReadonlyMap<string, { shape: readonly number[] }>): number | null {
-  for (const [n, t] of names) if (/(embed_tokens|wte|word_embeddings|tok_embeddings)\.weight$/.test(n) && t.shape.length === 2) return t.shape[0]!;
+function embeddingTensor(names: ReadonlyMap<string, { shape: readonly number[] }>): { name: string; shape: readonly number[] } | null {
+  for (const [n, t] of names) if (/(embed_tokens|wte|word_embeddings|tok_embeddings)\.weight$/.test(n) && t.shape.length === 2) return { name: n, shape: t.shape };
   return null;
+}
+
+function embeddingRows(names: ReadonlyMap<string, { shape: readonly number[] }>): number | null {
+  return embeddingTensor(names)?.shape[0] ?? null;
 }
 
 function countLayers(names: ReadonlyMap<string, { shape: readonly number[] }>): number | null {
@@ -337,4 +314,59 @@ function countLayers(names: ReadonlyMap<string, { shape: readonly number[] }>): 
     if (m) max = Math.max(max, Number(m[1]));
   }
   return max >= 0 ? max + 1 : null;
+}
+
+/** A saved embed_tokens / lm_head (modules_to_save) next to the base tensor it replaces. */
+interface SavedEmbedding {
+  readonly module: string;
+  readonly rows: number;
+  readonly hidden: number;
+  readonly baseRows: number;
+  readonly baseHidden: number;
+}
+
+const VOCAB_KEY = ['modules_to_save'];
+
+/**
+ * The vocabulary judgement (issue 13). A resized vocabulary the adapter carries itself - saved rows that agree with each
+ * other and with the adapter's tokenizer, at the base's hidden size - loads and merges (Chinese-LLaMA-Alpaca-2:
+ * 32000 -> 55296), so it is information; vocab-mismatch stays an error only where loading really breaks.
+ */
+function vocabFindings(saved: readonly SavedEmbedding[], baseVocab: number | null, tok: CompatInput['adapterTokenizer'], hasModulesToSave: boolean): Finding[] {
+  const err = (message: string): Finding[] => [{ code: 'vocab-mismatch', severity: 'error', path: VOCAB_KEY, message }];
+  const names = saved.map((s) => s.module).join(' and ');
+  if (saved.length === 0) {
+    if (!tok || baseVocab === null || tok.size <= baseVocab) return [];
+    return [{
+      code: 'vocab-mismatch', severity: 'error', path: hasModulesToSave ? VOCAB_KEY : BASE_KEY,
+      message: `The adapter's tokenizer (${tok.source}) has ${tok.size} tokens but the base has ${baseVocab} embedding rows and the adapter saves no ` +
+        'embed_tokens/lm_head: the added tokens have no trained embeddings (was modules_to_save lost?).',
+    }];
+  }
+  const wrongWidth = saved.find((s) => s.hidden !== s.baseHidden);
+  if (wrongWidth) {
+    return err(`The adapter saves ${wrongWidth.module} as [${wrongWidth.rows}, ${wrongWidth.hidden}] but the base's hidden size is ${wrongWidth.baseHidden}: ` +
+      'the saved rows cannot replace the base\'s embeddings (was this adapter trained on another model size?).');
+  }
+  const rows = saved[0]!.rows;
+  const other = saved.find((s) => s.rows !== rows);
+  if (other) {
+    return err(`The saved ${saved[0]!.module} has ${rows} rows but the saved ${other.module} has ${other.rows}: one vocabulary cannot have both sizes, ` +
+      'so loading fails with a size mismatch whichever size the base is resized to.');
+  }
+  if (tok && tok.size > rows) {
+    return err(`The adapter's tokenizer (${tok.source}) has ${tok.size} tokens but its saved ${names} have ${rows} rows: ids >= ${rows} index out of range.`);
+  }
+  const from = saved[0]!.baseRows;
+  if (rows === from) return [];
+  if (!tok) {
+    return err(`The adapter saves ${names} with ${rows} rows but the base has ${from}, and no tokenizer is saved with the adapter: ` +
+      `the vocabulary was resized for training, but the base's tokenizer does not know ids >= ${from}. Save the training tokenizer next to the adapter.`);
+  }
+  return [{
+    code: 'vocab-resized', severity: 'info', path: VOCAB_KEY,
+    message: `The vocabulary is resized: ${from} -> ${rows} (${names} saved in full, ${tok.size} tokens in the adapter's tokenizer ${tok.source}). ` +
+      `Loading resizes the base's embeddings to ${rows} and uses the adapter's tokenizer; merging replaces the base's embeddings with the saved ones, ` +
+      `writes vocab_size=${rows} to config.json and copies the adapter's tokenizer.`,
+  }];
 }

@@ -68,8 +68,14 @@ export interface Diagnosis {
   readonly base: BaseDiagnosis;
   readonly adapter: AdapterWeightsInfo;
   readonly compat: CompatReport | null;
-  /** true/false once a base was compared; null when no base could be checked. */
+  /**
+   * THE compatibility judgement (issue 13), shared by the CLI, the editor, the Checkpoints view, merge, preview and
+   * "Add Checkpoint...": false when the base cannot be loaded, the adapter weights cannot be read, or a header check
+   * fails; true once a base was compared and fits; null when nothing could be compared (no base folder, no tensors).
+   */
   readonly compatible: boolean | null;
+  /** The error problems that make `compatible` false, in source order (empty otherwise): the reasons to show. */
+  readonly incompatibilities: readonly Problem[];
   readonly problems: readonly Problem[];
 }
 
@@ -155,7 +161,7 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
   };
   const noWeights: AdapterWeightsInfo = { file: null, tensors: null, error: null, tokenizer: null };
   if (!config || parsed.format !== 'peft') {
-    return { configPath, adapterDir, parsed, format: parsed.format, config, base: emptyBase, adapter: noWeights, compat: null, compatible: null, problems };
+    return { configPath, adapterDir, parsed, format: parsed.format, config, base: emptyBase, adapter: noWeights, compat: null, compatible: null, incompatibilities: [], problems };
   }
 
   // Independent reads run concurrently: adapter header, adapter tokenizer, base resolution (stats only).
@@ -224,9 +230,14 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
   }
   const quantized = quantizedBaseIssue(raw, info?.quantization ?? null);
   if (quantized) baseIssue('base-model-quantized', 'warning', quantized.message, quantized.fixes);
-  const baseHasError = baseProblems.some((b) => b.severity === 'error');
+  // Errors that break loading this adapter on this base; validation findings (json-syntax, invalid-value) are not among them.
+  const breaking = new Set<ProblemCode>([
+    'adapter-weights-unreadable',
+    ...[...(compat?.findings ?? []), ...baseProblems].filter((f) => f.severity === 'error').map((f) => f.code),
+  ]);
+  const breaks = (p: { code: ProblemCode; severity: Severity }): boolean => p.severity === 'error' && breaking.has(p.code);
   // false as soon as something fails to load or fit; null when nothing could be compared (no base, no tensors).
-  const compatible: boolean | null = compat ? compat.compatible && !baseHasError : baseHasError ? false : null;
+  const compatible: boolean | null = problems.some(breaks) || baseProblems.some(breaks) ? false : compat ? true : null;
 
   // Candidates for broken or incompatible bases.
   const want = opts.candidates ?? 'when-broken';
@@ -250,12 +261,19 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
     }
   }
   revisionProblems(parsed, config, resolution, problems);
+  const sorted = sortProblems(problems);
 
   const base: BaseDiagnosis = {
     raw, kind: opts.base !== undefined && cls.kind === 'null' ? 'null' : resolution.kind, resolved, via, origin: cls.origin ?? null,
     hubId: cls.hubId ?? null, revision: config.revision, resolution, info, candidates,
   };
-  return { configPath, adapterDir, parsed, format: parsed.format, config, base, adapter, compat, compatible, problems: sortProblems(problems) };
+  return { configPath, adapterDir, parsed, format: parsed.format, config, base, adapter, compat, compatible, incompatibilities: sorted.filter(breaks), problems: sorted };
+}
+
+/** Why a missing base matters: the seed's confusion (DOMAIN.md §1) - a LoRA checkpoint is not a model. */
+function adapterOnly(expected: string): string {
+  return `This checkpoint holds only the adapter (its LoRA weights and this config), not the model: it is applied on top of the base it was trained on, ` +
+    `which is expected at ${expected}. Put the base back, relink it, or merge the adapter into the base to get a model that stands alone.`;
 }
 
 function viaLabel(via: ResolvedVia | null): string {
@@ -346,7 +364,8 @@ function resolutionProblems(
       const where = c.origin ? ` It was recorded on ${originLabel(c.origin)}.` : '';
       const also = r.via === 'search-path' ? ` A model of the same name is at ${r.resolved}.` : '';
       issue(c.origin ? 'base-model-foreign-path' : 'base-model-missing', 'error',
-        `The base model folder "${raw}" does not exist on this machine.${where}${also} Loading fails (a missing path is tried as a hub id: HFValidationError).`,
+        `The base model folder "${raw}" does not exist on this machine.${where}${also} Loading fails (a missing path is tried as a hub id: HFValidationError). ` +
+        adapterOnly(raw ?? ''),
         [...foundElsewhere, ...broken]);
       return;
     }
@@ -355,7 +374,7 @@ function resolutionProblems(
         const also = r.via === 'search-path' ? ` A model of that name is at ${r.resolved}.` : '';
         issue('base-model-missing', 'error',
           `The relative base path "${raw}" names no folder relative to the workspace, the run's likely working directories or the adapter folder.${also} ` +
-          'PEFT resolves it against the process working directory at load time.', [...foundElsewhere, ...broken]);
+          'PEFT resolves it against the process working directory at load time. ' + adapterOnly(`${raw} under the training working directory`), [...foundElsewhere, ...broken]);
         return;
       }
       const distinct = [...new Set(r.relativeHits.map((h) => h.path))];
@@ -402,7 +421,8 @@ function resolutionProblems(
         // "models/llama" next to an existing models/ folder: a relative path whose model has gone, not a hub id.
         issue('base-model-missing', 'error',
           `"${raw}" looks like a relative path (${r.relativeParents[0]} exists) but the model folder is not there; ` +
-          'transformers then tries it as a hub id, which fails. Was the model moved or renamed?', broken);
+          'transformers then tries it as a hub id, which fails. Was the model moved or renamed? ' +
+          adapterOnly(joinPath(r.relativeParents[0]!, basename(raw ?? ''))), broken);
         return;
       }
       issue('base-model-not-cached', offline ? 'error' : 'warning',

@@ -32,6 +32,7 @@ export type ProblemCode =
   | 'adapter-base-shape-mismatch'
   | 'rank-mismatch'
   | 'vocab-mismatch'
+  | 'vocab-resized'
   | 'fan-in-fan-out-mismatch'
   | 'target-module-not-found'
   | 'layers-out-of-range'

@@ -60,7 +60,7 @@ function etaText(elapsedSeconds: number, fraction: number): string {
 
 /** The diagnosis' own words for why a base does not fit. */
 function incompatibility(d: Diagnosis): string {
-  const errors = d.problems.filter((p) => p.severity === 'error').map((p) => p.message);
+  const errors = d.incompatibilities.map((p) => p.message);
   return errors.length ? errors.slice(0, 3).join(' ') : vscode.l10n.t('The adapter\'s tensors do not match this base model.');
 }
 

@@ -9,7 +9,7 @@ import { originLabel } from '../../core/basemodel/classify';
 import { moduleScaling } from '../../core/peft/config';
 import { valueRange } from '../../core/peft/parse';
 import { parseAdapterKey } from '../../core/basemodel/compat';
-import type { Fix } from '../../core/peft/problems';
+import type { Fix, Severity } from '../../core/peft/problems';
 import type { AdapterDiagnostics } from './adapterDiagnostics';
 import { fixTitle } from './adapterCodeActions';
 import { APPLY_BASE_FIX } from './baseCommands';
@@ -54,6 +54,10 @@ function viaLabel(d: Diagnosis): string {
   }
 }
 
+function severityIcon(s: Severity): string {
+  return s === 'error' ? '$(error)' : s === 'warning' ? '$(warning)' : '$(info)';
+}
+
 function commandLink(title: string, uri: vscode.Uri, fix: Fix): string {
   const args = encodeURIComponent(JSON.stringify([uri.toString(), fix]));
   return `[${title.replace(/[[\]]/g, '')}](command:${APPLY_BASE_FIX}?${args})`;
@@ -89,7 +93,7 @@ export function baseHoverMarkdown(d: Diagnosis, uri: vscode.Uri): vscode.Markdow
   const baseProblems = d.problems.filter((p) => p.range.offset === onValue.offset && p.range.length === onValue.length);
   // The messages themselves are in the diagnostic hover VS Code shows above this one: list the codes only.
   if (baseProblems.length > 0) {
-    md.appendMarkdown(`${baseProblems.map((p) => `${p.severity === 'error' ? '$(error)' : p.severity === 'warning' ? '$(warning)' : '$(info)'} \`${p.code}\``).join('  ')}\n\n`);
+    md.appendMarkdown(`${baseProblems.map((p) => `${severityIcon(p.severity)} \`${p.code}\``).join('  ')}\n\n`);
   }
   const fixes: Fix[] = [];
   for (const p of baseProblems) for (const f of p.fixes) if (!fixes.some((x) => JSON.stringify(x) === JSON.stringify(f))) fixes.push(f);
@@ -103,10 +107,11 @@ function fieldHover(key: string, d: Diagnosis): vscode.MarkdownString | undefine
   if (!c) return undefined;
   const md = new vscode.MarkdownString('', true);
   const tensors = d.adapter.tensors ?? [];
-  const codeFor: Record<string, string> = {
-    r: 'rank-mismatch', fan_in_fan_out: 'fan-in-fan-out-mismatch', modules_to_save: 'vocab-mismatch', target_modules: 'target-module-not-found', revision: 'revision-suspicious',
+  const codesFor: Record<string, readonly string[]> = {
+    r: ['rank-mismatch'], fan_in_fan_out: ['fan-in-fan-out-mismatch'], modules_to_save: ['vocab-mismatch', 'vocab-resized'],
+    target_modules: ['target-module-not-found'], revision: ['revision-suspicious'],
   };
-  const problemsHere = d.problems.filter((p) => p.code === codeFor[key]);
+  const problemsHere = d.problems.filter((p) => codesFor[key]?.includes(p.code));
   switch (key) {
     case 'r':
     case 'lora_alpha': {
@@ -151,7 +156,7 @@ function fieldHover(key: string, d: Diagnosis): vscode.MarkdownString | undefine
     default:
       return undefined;
   }
-  for (const p of problemsHere) md.appendMarkdown(`\n\n${p.severity === 'error' ? '$(error)' : '$(warning)'} \`${p.code}\` ${p.message}`);
+  for (const p of problemsHere) md.appendMarkdown(`\n\n${severityIcon(p.severity)} \`${p.code}\` ${p.message}`);
   return md;
 }
 

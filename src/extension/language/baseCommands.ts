@@ -80,9 +80,9 @@ async function pickFolder(title: string, diagnostics: AdapterDiagnostics): Promi
 /** Check `folder` against the adapter; ask before writing an incompatible one. Returns false when the user declines. */
 async function confirmCompatible(diagnostics: AdapterDiagnostics, uri: vscode.Uri, folder: string): Promise<{ ok: boolean; summary: string }> {
   const d = await diagnostics.diagnose(uri, { base: folder, candidates: 'never' });
-  const errors = d.problems.filter((p) => p.severity === 'error' && p.code !== 'json-syntax');
+  const errors = d.incompatibilities;
   const summary = d.compat ? vscode.l10n.t('{0}/{1} adapter tensors fit', d.compat.matched, d.compat.total) : vscode.l10n.t('tensors not compared');
-  if (errors.length === 0) return { ok: true, summary };
+  if (d.compatible !== false) return { ok: true, summary };
   const writeAnyway = vscode.l10n.t('Write Anyway');
   const answer = await vscode.window.showWarningMessage(
     vscode.l10n.t('{0} does not fit this adapter: {1}', folder, errors[0]!.message), { modal: true, detail: errors.slice(1, 4).map((p) => p.message).join('\n') }, writeAnyway);

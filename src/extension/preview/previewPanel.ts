@@ -283,8 +283,9 @@ export class PreviewPanel extends Disposable {
       this.setStatus('error', e.message);
       return null;
     }
-    const blocking = d.problems.filter((p) => p.severity === 'error');
-    if (!d.base.resolved || d.compatible === false || blocking.length > 0) {
+    // The diagnosis' one judgement decides (issue 13): a resized vocabulary the adapter carries is not a reason to refuse.
+    const blocking = d.incompatibilities;
+    if (!d.base.resolved || d.compatible === false) {
       const title = !d.base.resolved
         ? vscode.l10n.t('The base model of this adapter cannot be found.')
         : vscode.l10n.t('The base model at {0} does not fit this adapter.', rel(d.base.resolved));

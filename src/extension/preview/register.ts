@@ -95,7 +95,7 @@ export function registerPreview(context: vscode.ExtensionContext, engine: Engine
         const checked = await Promise.all(candidates.map(async (a) => {
           try {
             const d = await diagnoseAdapter(fs, a.path, { base: basePath, candidates: 'never', cache });
-            return { a, ok: d.compatible !== false, why: d.problems.find((p) => p.severity === 'error')?.message ?? '' };
+            return { a, ok: d.compatible !== false, why: d.incompatibilities[0]?.message ?? '' };
           } catch (e) {
             return { a, ok: false, why: (e as Error).message };
           }

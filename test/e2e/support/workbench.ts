@@ -340,3 +340,34 @@ export function commandTitle(commandId: string): string {
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/**
+ * Accept the merge prompts (base pick, suggested output folder, dtype) with Enter until `done` shows. The prompts come
+ * one after another in the same quick-input widget, and on a busy machine an Enter can land while the input box is
+ * still validating: so rather than a fixed sequence, press Enter whenever a prompt is open.
+ */
+export async function acceptMergePrompts(wb: Workbench, adapterLabel: string, done: Locator): Promise<Set<string>> {
+  const widget = wb.page.locator('.quick-input-widget');
+  // The prompts' titles, for tests of what each prompt says.
+  const titles = new Set<string>();
+  // On a busy machine the menu click occasionally reaches the command without the tree node; it then asks which
+  // adapter to merge (the palette flow): answer it with the same adapter.
+  const adapterPick = wb.page.locator('.quick-input-widget input[placeholder*="Merge which checkpoint"]');
+  const deadline = Date.now() + 150_000;
+  while (!(await done.first().isVisible())) {
+    if (Date.now() > deadline) throw new Error('the merge prompts did not lead to a merge');
+    if (await widget.isVisible()) {
+      const title = (await widget.locator('.quick-input-title').textContent().catch(() => ''))?.trim();
+      if (title) titles.add(title);
+      if (await adapterPick.isVisible()) {
+        await wb.page.keyboard.type(adapterLabel);
+        await sleep(500);
+      }
+      await wb.page.keyboard.press('Enter');
+      await sleep(1000);
+    } else {
+      await sleep(250);
+    }
+  }
+  return titles;
+}

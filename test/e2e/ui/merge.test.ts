@@ -5,9 +5,8 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Locator } from 'playwright-core';
 import { encodeSafetensorsHeader } from '../../../src/core/safetensors/writer';
-import { CHECKPOINTS_VIEW, Workbench, commandTitle, e2eEnv, waitForLog } from '../support/workbench';
+import { CHECKPOINTS_VIEW, Workbench, acceptMergePrompts, commandTitle, e2eEnv, waitForLog } from '../support/workbench';
 
 const RUN = 'runs/stories-lora';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -41,36 +40,6 @@ function writeBigPair(root: string): { base: string; adapter: string } {
   return { base, adapter };
 }
 
-/**
- * Accept the merge prompts (base pick, suggested output folder, dtype) with Enter until `done` shows. The prompts come
- * one after another in the same quick-input widget, and on a busy machine an Enter can land while the input box is
- * still validating: so rather than a fixed sequence, press Enter whenever a prompt is open.
- */
-async function acceptPrompts(wb: Workbench, adapterLabel: string, done: Locator): Promise<Set<string>> {
-  const widget = wb.page.locator('.quick-input-widget');
-  const titles = new Set<string>();
-  // On a busy machine the menu click occasionally reaches the command without the tree node; it then asks which
-  // adapter to merge (the palette flow): answer it with the same adapter.
-  const adapterPick = wb.page.locator('.quick-input-widget input[placeholder*="Merge which checkpoint"]');
-  const deadline = Date.now() + 150_000;
-  while (!(await done.first().isVisible())) {
-    if (Date.now() > deadline) throw new Error('the merge prompts did not lead to a merge');
-    if (await widget.isVisible()) {
-      const title = (await widget.locator('.quick-input-title').textContent().catch(() => ''))?.trim();
-      if (title) titles.add(title);
-      if (await adapterPick.isVisible()) {
-        await wb.page.keyboard.type(adapterLabel);
-        await sleep(500);
-      }
-      await wb.page.keyboard.press('Enter');
-      await sleep(1000);
-    } else {
-      await sleep(250);
-    }
-  }
-  return titles;
-}
-
 describe('merge into base model', () => {
   let wb: Workbench;
   let ws: string;
@@ -90,7 +59,7 @@ describe('merge into base model', () => {
     const row = wb.treeRows(CHECKPOINTS_VIEW, 'checkpoint-200').first();
     await row.waitFor({ timeout: 30_000 });
     await wb.contextMenu(row, 'Merge into Base Model');
-    const titles = await acceptPrompts(wb, 'checkpoint-200', wb.notifications(/Merging checkpoint-200|Merged \d+ tensors/));
+    const titles = await acceptMergePrompts(wb, 'checkpoint-200', wb.notifications(/Merging checkpoint-200|Merged \d+ tensors/));
     // Each prompt says which adapter it is for and where in the flow it is.
     for (const want of ['Merge checkpoint-200 (1/3): base model', 'Merge checkpoint-200 (2/3): output folder', 'Merge checkpoint-200 (3/3): data type']) {
       assert.ok(titles.has(want), `prompt title "${want}" not among ${JSON.stringify([...titles])}`);
@@ -118,7 +87,7 @@ describe('merge into base model', () => {
     await row.waitFor({ timeout: 90_000 });
     await wb.contextMenu(row, 'Merge into Base Model');
     const toast = wb.notifications(/Merging big-adapter/).first();
-    await acceptPrompts(wb, 'big-adapter', toast);
+    await acceptMergePrompts(wb, 'big-adapter', toast);
     // The toast re-renders on every progress report, so a pointer click (which waits for the button to hold still)
     // can chase a replaced node until the merge ends: click it inside the page the moment it is found instead.
     const cancel = toast.locator('.monaco-button, a.action-label', { hasText: /Cancel/ }).first();

@@ -177,6 +177,8 @@ describe('generation preview', () => {
   it('"Add Checkpoint..." adds a compatible checkpoint column, which runs like the others', async () => {
     await setField('maxNewTokens', String(N));
     await view.locator('#add-column').click();
+    // The picker lists every compatible adapter of the workspace (more than fit on screen): filter to the one meant.
+    await wb.page.locator('.quick-input-widget input').fill('stories-lora/checkpoint-100');
     const row = wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'checkpoint-100' }).first();
     await row.waitFor({ timeout: 30_000 });
     await row.click();
