@@ -66,3 +66,10 @@ export function localizedMessage(x: HasText, translate?: Translate): string {
 export function textFields(value: Text): { message: string; text: Text } {
   return { message: renderText(value), text: value };
 }
+
+/** `{message, text}` of a thrown error: its Text when it carries one (a CoreError built from a Text), else its message. */
+export function errorTextFields(e: unknown): { message: string; text?: Text } {
+  const message = e instanceof Error ? e.message : String(e);
+  const text = (e as { text?: unknown } | null)?.text;
+  return isText(text) ? { message, text } : { message };
+}

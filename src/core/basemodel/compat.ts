@@ -6,6 +6,7 @@
 import { moduleScaling, type PeftConfig } from '../peft/config';
 import type { ProblemCode, Severity } from '../peft/problems';
 import type { BaseModelInfo } from './inspect';
+import { tr, textFields, type Text } from '../text';
 
 export interface AdapterTensor {
   readonly name: string;
@@ -18,6 +19,8 @@ export interface Finding {
   readonly severity: Severity;
   readonly path: ReadonlyArray<string | number>;
   readonly message: string;
+  /** The message as a Text to translate. */
+  readonly text?: Text;
 }
 
 export interface CompatReport {
@@ -213,19 +216,19 @@ export function checkCompatibility(input: CompatInput): CompatReport {
   if (missing.length > 0) {
     findings.push({
       code: 'adapter-base-missing-module', severity: 'error', path: BASE_KEY,
-      message: `${missing.length} of ${total} adapter tensors have no counterpart in the base (e.g. ${missing.slice(0, 3).join(', ')}): this adapter was trained on a different architecture.`,
+      ...textFields(tr`${missing.length} of ${total} adapter tensors have no counterpart in the base (e.g. ${missing.slice(0, 3).join(', ')}): this adapter was trained on a different architecture.`),
     });
   }
   if (shapeErrors.length > 0) {
     findings.push({
       code: 'adapter-base-shape-mismatch', severity: 'error', path: BASE_KEY,
-      message: `${shapeErrors.length} adapter tensors do not fit the base's shapes (a different model size?): ${shapeErrors.slice(0, 2).join('; ')}${shapeErrors.length > 2 ? '; ...' : ''}`,
+      ...textFields(tr`${shapeErrors.length} adapter tensors do not fit the base's shapes (a different model size?): ${shapeErrors.slice(0, 2).join('; ')}${shapeErrors.length > 2 ? '; ...' : ''}`),
     });
   }
   if (rankErrors.length > 0) {
     findings.push({
       code: 'rank-mismatch', severity: 'error', path: config.rankPattern.length > 0 ? ['rank_pattern'] : ['r'],
-      message: `${rankErrors.length} LoRA tensors disagree with the configured rank; PEFT builds layers from the config and loading fails with a size mismatch: ${rankErrors.slice(0, 2).join('; ')}`,
+      ...textFields(tr`${rankErrors.length} LoRA tensors disagree with the configured rank; PEFT builds layers from the config and loading fails with a size mismatch: ${rankErrors.slice(0, 2).join('; ')}`),
     });
   }
 
@@ -236,15 +239,13 @@ export function checkCompatibility(input: CompatInput): CompatReport {
     if (config.fanInFanOut && layoutLinear) {
       findings.push({
         code: 'fan-in-fan-out-mismatch', severity: 'warning', path: ['fan_in_fan_out'],
-        message: 'fan_in_fan_out is true but the base stores its weights as nn.Linear [out, in]. PEFT forces it to false at load, ' +
-          'but a tool that trusts the file transposes the delta: square q/k/v/o projections get silently wrong weights. Set it to false.',
+        ...textFields(tr`fan_in_fan_out is true but the base stores its weights as nn.Linear [out, in]. PEFT forces it to false at load, but a tool that trusts the file transposes the delta: square q/k/v/o projections get silently wrong weights. Set it to false.`),
       });
     } else if (!config.fanInFanOut && layoutConv && mapped > 0) {
       // PEFT itself saves false here (it flips the flag in memory only), so this is common and merely informative.
       findings.push({
         code: 'fan-in-fan-out-mismatch', severity: 'info', path: ['fan_in_fan_out'],
-        message: 'fan_in_fan_out is false but the base uses GPT-2 Conv1D weights [in, out]. PEFT switches it to true at load (and saves false); ' +
-          'a tool that trusts the file would compute transposed deltas for the square projections.',
+        ...textFields(tr`fan_in_fan_out is false but the base uses GPT-2 Conv1D weights [in, out]. PEFT switches it to true at load (and saves false); a tool that trusts the file would compute transposed deltas for the square projections.`),
       });
     }
   }
@@ -262,7 +263,7 @@ export function checkCompatibility(input: CompatInput): CompatReport {
       if (notFound.length > 0) {
         findings.push({
           code: 'target-module-not-found', severity: 'error', path: ['target_modules'],
-          message: `target_modules ${notFound.map((t) => `"${t}"`).join(', ')} match no module of the base (${base.architecture ?? 'unknown architecture'}): PEFT raises "Target modules not found" when loading.`,
+          ...textFields(tr`target_modules ${notFound.map((t) => `"${t}"`).join(', ')} match no module of the base (${base.architecture ?? 'unknown architecture'}): PEFT raises "Target modules not found" when loading.`),
         });
       }
     } else if (typeof tm === 'string' && tm !== 'all-linear') {
@@ -275,7 +276,7 @@ export function checkCompatibility(input: CompatInput): CompatReport {
       if (re && ![...moduleNames].some((m) => re!.test(m) || re!.test('base_model.model.' + m))) {
         findings.push({
           code: 'target-module-not-found', severity: 'error', path: ['target_modules'],
-          message: `The target_modules regex matches no module path of the base (PEFT uses re.fullmatch).`,
+          ...textFields(tr`The target_modules regex matches no module path of the base (PEFT uses re.fullmatch).`),
         });
       }
     }
@@ -285,7 +286,7 @@ export function checkCompatibility(input: CompatInput): CompatReport {
       if (out.length > 0) {
         findings.push({
           code: 'layers-out-of-range', severity: 'error', path: ['layers_to_transform'],
-          message: `layers_to_transform names layer${out.length > 1 ? 's' : ''} ${out.join(', ')}, but the base has ${nLayers} layers (0-${nLayers - 1}).`,
+          ...textFields(tr`layers_to_transform names layer${out.length > 1 ? 's' : ''} ${out.join(', ')}, but the base has ${nLayers} layers (0-${nLayers - 1}).`),
         });
       }
     }
@@ -333,40 +334,34 @@ const VOCAB_KEY = ['modules_to_save'];
  * 32000 -> 55296), so it is information; vocab-mismatch stays an error only where loading really breaks.
  */
 function vocabFindings(saved: readonly SavedEmbedding[], baseVocab: number | null, tok: CompatInput['adapterTokenizer'], hasModulesToSave: boolean): Finding[] {
-  const err = (message: string): Finding[] => [{ code: 'vocab-mismatch', severity: 'error', path: VOCAB_KEY, message }];
+  const err = (message: Text): Finding[] => [{ code: 'vocab-mismatch', severity: 'error', path: VOCAB_KEY, ...textFields(message) }];
   const names = saved.map((s) => s.module).join(' and ');
   if (saved.length === 0) {
     if (!tok || baseVocab === null || tok.size <= baseVocab) return [];
     return [{
       code: 'vocab-mismatch', severity: 'error', path: hasModulesToSave ? VOCAB_KEY : BASE_KEY,
-      message: `The adapter's tokenizer (${tok.source}) has ${tok.size} tokens but the base has ${baseVocab} embedding rows and the adapter saves no ` +
-        'embed_tokens/lm_head: the added tokens have no trained embeddings (was modules_to_save lost?).',
+      ...textFields(tr`The adapter's tokenizer (${tok.source}) has ${tok.size} tokens but the base has ${baseVocab} embedding rows and the adapter saves no embed_tokens/lm_head: the added tokens have no trained embeddings (was modules_to_save lost?).`),
     }];
   }
   const wrongWidth = saved.find((s) => s.hidden !== s.baseHidden);
   if (wrongWidth) {
-    return err(`The adapter saves ${wrongWidth.module} as [${wrongWidth.rows}, ${wrongWidth.hidden}] but the base's hidden size is ${wrongWidth.baseHidden}: ` +
-      'the saved rows cannot replace the base\'s embeddings (was this adapter trained on another model size?).');
+    return err(tr`The adapter saves ${wrongWidth.module} as [${wrongWidth.rows}, ${wrongWidth.hidden}] but the base's hidden size is ${wrongWidth.baseHidden}: the saved rows cannot replace the base's embeddings (was this adapter trained on another model size?).`);
   }
   const rows = saved[0]!.rows;
   const other = saved.find((s) => s.rows !== rows);
   if (other) {
-    return err(`The saved ${saved[0]!.module} has ${rows} rows but the saved ${other.module} has ${other.rows}: one vocabulary cannot have both sizes, ` +
-      'so loading fails with a size mismatch whichever size the base is resized to.');
+    return err(tr`The saved ${saved[0]!.module} has ${rows} rows but the saved ${other.module} has ${other.rows}: one vocabulary cannot have both sizes, so loading fails with a size mismatch whichever size the base is resized to.`);
   }
   if (tok && tok.size > rows) {
-    return err(`The adapter's tokenizer (${tok.source}) has ${tok.size} tokens but its saved ${names} have ${rows} rows: ids >= ${rows} index out of range.`);
+    return err(tr`The adapter's tokenizer (${tok.source}) has ${tok.size} tokens but its saved ${names} have ${rows} rows: ids >= ${rows} index out of range.`);
   }
   const from = saved[0]!.baseRows;
   if (rows === from) return [];
   if (!tok) {
-    return err(`The adapter saves ${names} with ${rows} rows but the base has ${from}, and no tokenizer is saved with the adapter: ` +
-      `the vocabulary was resized for training, but the base's tokenizer does not know ids >= ${from}. Save the training tokenizer next to the adapter.`);
+    return err(tr`The adapter saves ${names} with ${rows} rows but the base has ${from}, and no tokenizer is saved with the adapter: the vocabulary was resized for training, but the base's tokenizer does not know ids >= ${from}. Save the training tokenizer next to the adapter.`);
   }
   return [{
     code: 'vocab-resized', severity: 'info', path: VOCAB_KEY,
-    message: `The vocabulary is resized: ${from} -> ${rows} (${names} saved in full, ${tok.size} tokens in the adapter's tokenizer ${tok.source}). ` +
-      `Loading resizes the base's embeddings to ${rows} and uses the adapter's tokenizer; merging replaces the base's embeddings with the saved ones, ` +
-      `writes vocab_size=${rows} to config.json and copies the adapter's tokenizer.`,
+    ...textFields(tr`The vocabulary is resized: ${from} -> ${rows} (${names} saved in full, ${tok.size} tokens in the adapter's tokenizer ${tok.source}). Loading resizes the base's embeddings to ${rows} and uses the adapter's tokenizer; merging replaces the base's embeddings with the saved ones, writes vocab_size=${rows} to config.json and copies the adapter's tokenizer.`),
   }];
 }

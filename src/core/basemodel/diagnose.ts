@@ -19,8 +19,9 @@ import { isCommitHash, originLabel, type BaseKind, type ForeignOrigin } from './
 import { checkCompatibility, type AdapterTensor, type CompatReport } from './compat';
 import { BaseModelCache, type BaseModelInfo } from './inspect';
 import { quantizedBaseIssue } from './quantizedName';
-import { resolveBaseModel, type BaseResolution, type ResolvedVia } from './resolve';
+import { resolveBaseModel, type BaseResolution, type RelativeHit, type ResolvedVia } from './resolve';
 import { readTokenizerSize, type TokenizerSize } from './tokenizerSize';
+import { joinText, renderText, tr, type Text } from '../text';
 
 export interface DiagnoseOptions {
   /** Check against this folder instead of the recorded value (CLI --base, "Choose base model folder..."). */
@@ -175,10 +176,10 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
   const adapter: AdapterWeightsInfo = { ...weightsRead, tokenizer };
   const docStart = { offset: parsed.root?.offset ?? 0, length: 1 };
   if (adapter.error) {
-    problems.push(problem('adapter-weights-unreadable', 'error', docStart, `The adapter weights cannot be read: ${adapter.error}`));
+    problems.push(problem('adapter-weights-unreadable', 'error', docStart, tr`The adapter weights cannot be read: ${adapter.error}`));
   } else if (!adapter.file) {
     problems.push(problem('adapter-weights-missing', 'warning', docStart,
-      'No adapter_model.safetensors or adapter_model.bin next to this config: there is nothing to load, and tensor checks are skipped.'));
+      tr`No adapter_model.safetensors or adapter_model.bin next to this config: there is nothing to load, and tensor checks are skipped.`));
   }
 
   // Resolve: the override folder, else the recorded value.
@@ -190,12 +191,12 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
     via = 'override';
   }
   const fixesBroken: Fix[] = [{ kind: 'choose-base' }];
-  const baseProblems: Array<{ code: ProblemCode; severity: Severity; message: string; fixes: Fix[] }> = [];
-  const baseIssue = (code: ProblemCode, severity: Severity, message: string, fixes: Fix[] = []): void => {
+  const baseProblems: Array<{ code: ProblemCode; severity: Severity; message: string | Text; fixes: Fix[] }> = [];
+  const baseIssue = (code: ProblemCode, severity: Severity, message: string | Text, fixes: Fix[] = []): void => {
     baseProblems.push({ code, severity, message, fixes });
   };
   for (const e of resolution.errors) {
-    if (!baseProblems.some((b) => b.message.includes(e))) baseIssue('base-model-unreadable', 'error', `The base model path cannot be accessed: ${e}`, fixesBroken);
+    if (!baseProblems.some((b) => renderText(b.message).includes(e))) baseIssue('base-model-unreadable', 'error', tr`The base model path cannot be accessed: ${e}`, fixesBroken);
   }
 
   if (opts.base === undefined) resolutionProblems(resolution, raw, hfCacheRoots(fs.env), baseIssue, fixesBroken, isHubOffline(fs.env));
@@ -205,25 +206,25 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
   let compat: CompatReport | null = null;
   if (resolved) {
     const st = await safeStat(fs, resolved);
-    if (st.error) baseIssue('base-model-unreadable', 'error', `${resolved}: ${st.error}`, fixesBroken);
-    else if (st.kind !== 'dir') baseIssue('base-model-missing', 'error', `${resolved} is ${st.kind === null ? 'gone' : 'not a folder'}.`, fixesBroken);
+    if (st.error) baseIssue('base-model-unreadable', 'error', tr`${resolved}: ${st.error}`, fixesBroken);
+    else if (st.kind !== 'dir') baseIssue('base-model-missing', 'error', tr`${resolved} is ${st.kind === null ? 'gone' : 'not a folder'}.`, fixesBroken);
     else {
       info = await cache.get(fs, resolved, binReader);
       const where = via === 'override' ? resolved : `${resolved} (${viaLabel(via)})`;
-      if (info.configError) baseIssue('base-model-incomplete', 'error', `The base at ${where} has an unreadable config.json: ${info.configError}`, fixesBroken);
-      else if (!info.hasConfig) baseIssue('base-model-incomplete', 'error', `The base at ${where} has no config.json: transformers cannot load it as a model.`, fixesBroken);
+      if (info.configError) baseIssue('base-model-incomplete', 'error', tr`The base at ${where} has an unreadable config.json: ${info.configError}`, fixesBroken);
+      else if (!info.hasConfig) baseIssue('base-model-incomplete', 'error', tr`The base at ${where} has no config.json: transformers cannot load it as a model.`, fixesBroken);
       if (!info.layout) {
         baseIssue('base-model-incomplete', 'error',
-          `The base at ${where} has no weights (model.safetensors, model.safetensors.index.json, pytorch_model.bin or its index): is the download or copy incomplete?`, fixesBroken);
+          tr`The base at ${where} has no weights (model.safetensors, model.safetensors.index.json, pytorch_model.bin or its index): is the download or copy incomplete?`, fixesBroken);
       } else if (info.weightsError) {
-        baseIssue('base-model-incomplete', 'error', `The base weights at ${where} are unusable: ${info.weightsError}`, fixesBroken);
+        baseIssue('base-model-incomplete', 'error', tr`The base weights at ${where} are unusable: ${info.weightsError}`, fixesBroken);
       }
       if (info.weights && adapter.tensors) {
         compat = checkCompatibility({ config, adapterTensors: adapter.tensors, base: info, adapterTokenizer: adapter.tokenizer });
         for (const f of compat.findings) {
           const range = f.path[0] === 'base_model_name_or_path' ? baseRange : valueRange(parsed, f.path);
           const onBase = f.path[0] === 'base_model_name_or_path' && (f.code === 'adapter-base-missing-module' || f.code === 'adapter-base-shape-mismatch');
-          problems.push(problem(f.code, f.severity, range, f.message, onBase ? fixesBroken : []));
+          problems.push(problem(f.code, f.severity, range, f.text ?? f.message, onBase ? fixesBroken : []));
         }
       }
     }
@@ -271,9 +272,8 @@ export async function diagnoseAdapter(fs: FsPort, configPathOrFolder: string, op
 }
 
 /** Why a missing base matters: the seed's confusion (DOMAIN.md §1) - a LoRA checkpoint is not a model. */
-function adapterOnly(expected: string): string {
-  return `This checkpoint holds only the adapter (its LoRA weights and this config), not the model: it is applied on top of the base it was trained on, ` +
-    `which is expected at ${expected}. Put the base back, relink it, or merge the adapter into the base to get a model that stands alone.`;
+function adapterOnly(expected: string): Text {
+  return tr`This checkpoint holds only the adapter (its LoRA weights and this config), not the model: it is applied on top of the base it was trained on, which is expected at ${expected}. Put the base back, relink it, or merge the adapter into the base to get a model that stands alone.`;
 }
 
 function viaLabel(via: ResolvedVia | null): string {
@@ -321,14 +321,14 @@ async function candidateFixes(fs: FsPort, candidates: readonly Candidate[], adap
 
 function resolutionProblems(
   r: BaseResolution, raw: string | null, cacheRoots: ReadonlyArray<{ path: string }>,
-  issue: (code: ProblemCode, severity: Severity, message: string, fixes?: Fix[]) => void, broken: Fix[], offline: boolean,
+  issue: (code: ProblemCode, severity: Severity, message: string | Text, fixes?: Fix[]) => void, broken: Fix[], offline: boolean,
 ): void {
   const c = r.classification;
   const foundElsewhere = r.via === 'search-path' && r.resolved ? [{ kind: 'use-candidate', path: r.resolved, matched: 0, total: 0, source: 'search-path' } as Fix] : [];
   switch (r.kind) {
     case 'null':
       issue('base-model-null', 'error',
-        raw === null ? 'base_model_name_or_path is missing or null: PEFT cannot tell which model this adapter belongs to.' : 'base_model_name_or_path is empty: PEFT cannot tell which model this adapter belongs to.', broken);
+        raw === null ? tr`base_model_name_or_path is missing or null: PEFT cannot tell which model this adapter belongs to.` : tr`base_model_name_or_path is empty: PEFT cannot tell which model this adapter belongs to.`, broken);
       return;
     case 'absolute':
     case 'windows':
@@ -338,43 +338,41 @@ function resolutionProblems(
       if (r.via === 'path') {
         if (r.kind === 'hf-cache-snapshot' && c.hubId) {
           issue('base-model-cache-path', 'info',
-            `This is a Hugging Face cache snapshot of ${c.hubId}${c.snapshot ? ` at commit ${c.snapshot.slice(0, 12)}` : ''}; "${c.hubId}" with that revision is portable across machines.`,
+            tr`This is a Hugging Face cache snapshot of ${c.hubId}${c.snapshot ? tr` at commit ${c.snapshot.slice(0, 12)}` : ''}; "${c.hubId}" with that revision is portable across machines.`,
             [{ kind: 'rewrite-hub-id', hubId: c.hubId, revision: c.snapshot && isCommitHash(c.snapshot) ? c.snapshot : null }]);
         }
         return;
       }
       if (r.via === 'home') {
         issue('base-model-home-path', 'error',
-          `transformers does not expand "~": "${raw}" is not a folder to it, so it is tried as a hub id and fails. The folder exists at ${r.resolved}.`,
+          tr`transformers does not expand "~": "${raw}" is not a folder to it, so it is tried as a hub id and fails. The folder exists at ${r.resolved}.`,
           [{ kind: 'make-absolute', value: r.resolved! }]);
         return;
       }
       if (r.kind === 'hf-cache-snapshot' && c.hubId) {
         const rewrite: Fix = { kind: 'rewrite-hub-id', hubId: c.hubId, revision: c.snapshot && isCommitHash(c.snapshot) ? c.snapshot : null };
-        const here = r.via === 'hf-cache' ? ` The same snapshot is in your cache (${r.resolved}).` : ' That snapshot is not in your cache; as a hub id it would be downloaded.';
+        const here = r.via === 'hf-cache' ? tr` The same snapshot is in your cache (${r.resolved}).` : tr` That snapshot is not in your cache; as a hub id it would be downloaded.`;
         issue(c.origin ? 'base-model-foreign-path' : 'base-model-missing', 'error',
-          `This Hugging Face cache path does not exist here${c.origin ? ` (it was recorded on ${originLabel(c.origin)})` : ''}.${here}`, [rewrite, ...broken]);
+          tr`This Hugging Face cache path does not exist here${c.origin ? tr` (it was recorded on ${originLabel(c.origin)})` : ''}.${here}`, [rewrite, ...broken]);
         return;
       }
       if (r.via === 'modelscope-cache') {
-        issue('base-model-foreign-path', 'error', `This ModelScope cache path does not exist here; the same model is in your ModelScope cache at ${r.resolved}.`,
+        issue('base-model-foreign-path', 'error', tr`This ModelScope cache path does not exist here; the same model is in your ModelScope cache at ${r.resolved}.`,
           [{ kind: 'make-absolute', value: r.resolved! }, ...broken]);
         return;
       }
-      const where = c.origin ? ` It was recorded on ${originLabel(c.origin)}.` : '';
-      const also = r.via === 'search-path' ? ` A model of the same name is at ${r.resolved}.` : '';
+      const where = c.origin ? tr` It was recorded on ${originLabel(c.origin)}.` : '';
+      const also = r.via === 'search-path' ? tr` A model of the same name is at ${r.resolved}.` : '';
       issue(c.origin ? 'base-model-foreign-path' : 'base-model-missing', 'error',
-        `The base model folder "${raw}" does not exist on this machine.${where}${also} Loading fails (a missing path is tried as a hub id: HFValidationError). ` +
-        adapterOnly(raw ?? ''),
+        tr`The base model folder "${raw}" does not exist on this machine.${where}${also} Loading fails (a missing path is tried as a hub id: HFValidationError). ${adapterOnly(raw ?? '')}`,
         [...foundElsewhere, ...broken]);
       return;
     }
     case 'relative': {
       if (r.relativeHits.length === 0) {
-        const also = r.via === 'search-path' ? ` A model of that name is at ${r.resolved}.` : '';
+        const also = r.via === 'search-path' ? tr` A model of that name is at ${r.resolved}.` : '';
         issue('base-model-missing', 'error',
-          `The relative base path "${raw}" names no folder relative to the workspace, the run's likely working directories or the adapter folder.${also} ` +
-          'PEFT resolves it against the process working directory at load time. ' + adapterOnly(`${raw} under the training working directory`), [...foundElsewhere, ...broken]);
+          tr`The relative base path "${raw}" names no folder relative to the workspace, the run's likely working directories or the adapter folder.${also} PEFT resolves it against the process working directory at load time. ${adapterOnly(renderText(tr`${raw} under the training working directory`))}`, [...foundElsewhere, ...broken]);
         return;
       }
       const distinct = [...new Set(r.relativeHits.map((h) => h.path))];
@@ -383,15 +381,15 @@ function resolutionProblems(
         // The project layout people train from (`python train.py` in the project root, models/ beside runs/): one
         // model, found from the workspace folder, so it is healthy here; a note says what it depends on.
         issue('base-model-relative', 'info',
-          `"${raw}" is relative to the workspace folder (${fromWorkspace.against}) and names ${distinct[0]}. ` +
-          'PEFT resolves it against the working directory: scripts started from the workspace folder load this model.',
+          tr`"${raw}" is relative to the workspace folder (${fromWorkspace.against}) and names ${distinct[0]}. PEFT resolves it against the working directory: scripts started from the workspace folder load this model.`,
           [{ kind: 'make-absolute', value: r.resolved! }]);
         return;
       }
-      const list = r.relativeHits.map((h) => `${h.path} (${h.role === 'workspace' ? 'from the workspace folder' : h.role === 'run-cwd' ? 'from a likely training working directory' : 'from the adapter folder'})`);
+      const from = (h: RelativeHit): Text =>
+        h.role === 'workspace' ? tr`from the workspace folder` : h.role === 'run-cwd' ? tr`from a likely training working directory` : tr`from the adapter folder`;
+      const list = joinText(r.relativeHits.slice(0, 3).map((h) => tr`${h.path} (${from(h)})`), '; ');
       issue('base-model-relative-ambiguous', 'warning',
-        `"${raw}" is relative: PEFT resolves it against the process working directory, not the adapter folder, so it works only when started from the right place. ` +
-        `Found: ${list.slice(0, 3).join('; ')}${distinct.length > 1 ? '. Different working directories give different models.' : '.'} Make it absolute or a hub id to be safe.`,
+        tr`"${raw}" is relative: PEFT resolves it against the process working directory, not the adapter folder, so it works only when started from the right place. Found: ${list}${distinct.length > 1 ? tr`. Different working directories give different models.` : tr`.`} Make it absolute or a hub id to be safe.`,
         [{ kind: 'make-absolute', value: r.resolved! }]);
       return;
     }
@@ -402,31 +400,28 @@ function resolutionProblems(
       const hub = c.hubId ?? raw ?? '';
       if (r.hfCache && !r.hfCache.snapshotDir) {
         issue('base-model-not-cached', offline ? 'error' : 'warning',
-          `${hub} is in the Hugging Face cache (${r.hfCache.repoDir}) but not at revision "${r.hfCache.revision}"` +
-          `${r.hfCache.snapshots.length ? ` (snapshots: ${r.hfCache.snapshots.map((s) => s.slice(0, 8)).join(', ')})` : ''}: loading downloads it${offline ? ', which HF_HUB_OFFLINE forbids' : ''}.`,
+          tr`${hub} is in the Hugging Face cache (${r.hfCache.repoDir}) but not at revision "${r.hfCache.revision}"${r.hfCache.snapshots.length ? ` (snapshots: ${r.hfCache.snapshots.map((s) => s.slice(0, 8)).join(', ')})` : ''}: loading downloads it${offline ? tr`, which HF_HUB_OFFLINE forbids` : ''}.`,
           broken);
         return;
       }
       if (r.via === 'modelscope-cache') {
         issue('base-model-not-cached', 'warning',
-          `${hub} is not in the Hugging Face cache but is in the ModelScope cache (${r.resolved}); transformers does not look there. Write the folder path instead.`,
+          tr`${hub} is not in the Hugging Face cache but is in the ModelScope cache (${r.resolved}); transformers does not look there. Write the folder path instead.`,
           [{ kind: 'make-absolute', value: r.resolved! }, ...broken]);
         return;
       }
       if (r.via === 'search-path') {
-        issue('base-model-not-cached', 'warning', `${hub} is not in the Hugging Face cache; a copy is in your model folders (${r.resolved}).`, [...foundElsewhere, ...broken]);
+        issue('base-model-not-cached', 'warning', tr`${hub} is not in the Hugging Face cache; a copy is in your model folders (${r.resolved}).`, [...foundElsewhere, ...broken]);
         return;
       }
       if (r.relativeParents && r.relativeParents.length > 0) {
         // "models/llama" next to an existing models/ folder: a relative path whose model has gone, not a hub id.
         issue('base-model-missing', 'error',
-          `"${raw}" looks like a relative path (${r.relativeParents[0]} exists) but the model folder is not there; ` +
-          'transformers then tries it as a hub id, which fails. Was the model moved or renamed? ' +
-          adapterOnly(joinPath(r.relativeParents[0]!, basename(raw ?? ''))), broken);
+          tr`"${raw}" looks like a relative path (${r.relativeParents[0]} exists) but the model folder is not there; transformers then tries it as a hub id, which fails. Was the model moved or renamed? ${adapterOnly(joinPath(r.relativeParents[0]!, basename(raw ?? '')))}`, broken);
         return;
       }
       issue('base-model-not-cached', offline ? 'error' : 'warning',
-        `${hub} is not in the Hugging Face cache (${cacheRoots.map((x) => x.path).join(', ')}) nor in your model folders: loading downloads it${offline ? ', which HF_HUB_OFFLINE forbids' : ''}, and compatibility cannot be checked.`,
+        tr`${hub} is not in the Hugging Face cache (${cacheRoots.map((x) => x.path).join(', ')}) nor in your model folders: loading downloads it${offline ? tr`, which HF_HUB_OFFLINE forbids` : ''}, and compatibility cannot be checked.`,
         broken);
       return;
     }
@@ -440,15 +435,15 @@ function revisionProblems(parsed: ParsedAdapterConfig, config: PeftConfig, r: Ba
   const fixes: Fix[] = [{ kind: 'remove-revision' }];
   if (BOGUS_REVISIONS.has(rev.toLowerCase())) {
     problems.push(problem('revision-suspicious', 'warning', range,
-      `revision "${rev}" is not a commit or branch of the base repo (tools write their own name here). AutoPeftModel applies it to the base model and loading fails (transformers#29849). Remove it.`, fixes));
+      tr`revision "${rev}" is not a commit or branch of the base repo (tools write their own name here). AutoPeftModel applies it to the base model and loading fails (transformers#29849). Remove it.`, fixes));
     return;
   }
   const hit = r.hfCache;
   if ((r.kind === 'hub-id' || r.kind === 'hf-cache-snapshot') && hit && !isCommitHash(rev) && !hit.refs.includes(rev)) {
     problems.push(problem('revision-suspicious', 'warning', range,
-      `revision "${rev}" is not a branch or tag of ${hit.hubId} in your cache (refs: ${hit.refs.join(', ') || 'none'}) nor a commit hash. AutoPeftModel applies it to the base model.`, fixes));
+      tr`revision "${rev}" is not a branch or tag of ${hit.hubId} in your cache (refs: ${hit.refs.join(', ') || 'none'}) nor a commit hash. AutoPeftModel applies it to the base model.`, fixes));
   } else if (!isCommitHash(rev) && /\s/.test(rev)) {
-    problems.push(problem('revision-suspicious', 'warning', range, `revision "${rev}" contains whitespace: it cannot be a git ref.`, fixes));
+    problems.push(problem('revision-suspicious', 'warning', range, tr`revision "${rev}" contains whitespace: it cannot be a git ref.`, fixes));
   }
 }
 

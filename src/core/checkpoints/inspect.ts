@@ -10,7 +10,7 @@ import { readModelWeights, detectWeightsLayout } from '../safetensors/modelWeigh
 import { numel } from '../tensor/dtype';
 import type { Adapter, Health, HealthCode, MergeProvenance, ModelInfo, WeightsFile } from './model';
 import { checkSafetensors, checkTorchBin, MAX_SCAN_HEADER_BYTES } from './weightsHealth';
-import { tr, textFields } from '../text';
+import { errorTextFields, tr, textFields } from '../text';
 
 export type JsonRead = { ok: true; value: unknown } | { ok: false; health: Health };
 
@@ -34,7 +34,7 @@ export async function readJsonFile(fs: FsPort, file: string, maxBytes: number, c
     }
   } catch (e) {
     if (e instanceof CoreError && e.code === 'not-found') return { ok: false, health: { code, severity, ...textFields(tr`${file}: the file is missing (a dangling link?).`), file } };
-    return { ok: false, health: { code: 'unreadable', severity, message: e instanceof CoreError ? e.message : `${file}: cannot be read (${(e as Error).message}).`, file } };
+    return { ok: false, health: { code: 'unreadable', severity, ...(e instanceof CoreError ? errorTextFields(e) : textFields(tr`${file}: cannot be read (${(e as Error).message}).`)), file } };
   }
   let text: string;
   try {
@@ -46,7 +46,7 @@ export async function readJsonFile(fs: FsPort, file: string, maxBytes: number, c
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (e) {
-    const hint = text.startsWith('version https://git-lfs') ? ' It is a Git LFS pointer: run git lfs pull.' : '';
+    const hint = text.startsWith('version https://git-lfs') ? tr` It is a Git LFS pointer: run git lfs pull.` : '';
     return { ok: false, health: { code, severity, ...textFields(tr`${file}: is not valid JSON (${(e as Error).message}).${hint}`), file } };
   }
 }
@@ -226,7 +226,7 @@ export async function inspectModel(fs: FsPort, dir: string): Promise<ModelInfo |
       const msg = (e as Error).message;
       const file = e instanceof CoreError && e.file ? e.file : found.entry;
       const code: HealthCode = /Git LFS/.test(msg) ? 'lfs-pointer' : /truncated/.test(msg) ? 'truncated' : 'malformed';
-      health.push({ code, severity: 'error', message: msg, file });
+      health.push({ code, severity: 'error', ...errorTextFields(e), file });
     }
   } else if (found) {
     const st = await fs.stat(found.entry).catch(() => null);

@@ -7,7 +7,7 @@ import type { ByteSource, FsPort } from '../ports';
 import { readFully } from '../safetensors/header';
 import { summarizeSafetensorsHeader, type HeaderSummary } from './headerSummary';
 import type { Health } from './model';
-import { tr, textFields } from '../text';
+import { errorTextFields, tr, textFields } from '../text';
 
 const LFS_PREFIX = 'version https://git-lfs';
 /** Adapter configs and headers larger than this are not read during a scan (a real one is a few KB / MB). */
@@ -35,7 +35,7 @@ function ascii(bytes: Uint8Array): string {
 
 function lfsHealth(file: string, size: number, text: string): Health {
   const m = /size (\d+)/.exec(text);
-  const real = m ? ` of ${m[1]} bytes` : '';
+  const real = m ? tr` of ${m[1]} bytes` : '';
   return {
     code: 'lfs-pointer',
     severity: 'error',
@@ -52,7 +52,7 @@ async function openChecked(fs: FsPort, file: string, health: Health[]): Promise<
     health.push({
       code: err?.code === 'not-found' ? 'missing-weights' : 'unreadable',
       severity: 'error',
-      message: err?.code === 'not-found' ? `${file}: the file is missing (a dangling link?).` : `${file}: cannot be read (${(e as Error).message}).`,
+      ...textFields(err?.code === 'not-found' ? tr`${file}: the file is missing (a dangling link?).` : tr`${file}: cannot be read (${(e as Error).message}).`),
       file,
     });
     return null;
@@ -117,7 +117,7 @@ async function checkSafetensorsHeader(src: ByteSource, file: string, scratch: Ui
     header = summarizeSafetensorsHeader(file, headerBytes, size);
   } catch (e) {
     const msg = (e as Error).message;
-    health.push({ code: /truncated/.test(msg) ? 'truncated' : 'malformed', severity: 'error', message: msg, file });
+    health.push({ code: /truncated/.test(msg) ? 'truncated' : 'malformed', severity: 'error', ...errorTextFields(e), file });
     return { size, header: null, health };
   }
   if (header.tensorCount === 0) {

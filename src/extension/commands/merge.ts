@@ -17,6 +17,7 @@ import { log } from '../platform/log';
 import type { CheckpointIndex } from '../views/checkpointIndex';
 import type { CheckpointNode } from '../views/checkpointsTree';
 import { registerCommand } from './funnel';
+import { localize } from '../platform/l10n';
 
 export const MERGE_COMMAND = 'loraWorkbench.mergeAdapter';
 const PREVIEW_COMMAND = 'loraWorkbench.previewGeneration';
@@ -60,7 +61,7 @@ function etaText(elapsedSeconds: number, fraction: number): string {
 
 /** The diagnosis' own words for why a base does not fit. */
 function incompatibility(d: Diagnosis): string {
-  const errors = d.incompatibilities.map((p) => p.message);
+  const errors = d.incompatibilities.map((p) => localize(p));
   return errors.length ? errors.slice(0, 3).join(' ') : vscode.l10n.t('The adapter\'s tensors do not match this base model.');
 }
 

@@ -13,6 +13,7 @@ import type { Fix, Severity } from '../../core/peft/problems';
 import type { AdapterDiagnostics } from './adapterDiagnostics';
 import { fixTitle } from './adapterCodeActions';
 import { APPLY_BASE_FIX } from './baseCommands';
+import { localize } from '../platform/l10n';
 
 const HOVER_KEYS = new Set(['base_model_name_or_path', 'r', 'lora_alpha', 'target_modules', 'fan_in_fan_out', 'modules_to_save', 'revision']);
 
@@ -156,7 +157,7 @@ function fieldHover(key: string, d: Diagnosis): vscode.MarkdownString | undefine
     default:
       return undefined;
   }
-  for (const p of problemsHere) md.appendMarkdown(`\n\n${severityIcon(p.severity)} \`${p.code}\` ${p.message}`);
+  for (const p of problemsHere) md.appendMarkdown(`\n\n${severityIcon(p.severity)} \`${p.code}\` ${localize(p)}`);
   return md;
 }
 

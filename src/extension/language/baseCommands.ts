@@ -16,6 +16,7 @@ import { absolutePath } from '../../node/nodeFs';
 import { registerCommand } from '../commands/funnel';
 import { showBaseFolderDialog } from '../platform/baseFolderDialog';
 import { isAdapterConfig, type AdapterDiagnostics } from './adapterDiagnostics';
+import { localize } from '../platform/l10n';
 
 export const CHOOSE_BASE = 'loraWorkbench.chooseBaseModel';
 export const APPLY_BASE_FIX = 'loraWorkbench.applyBaseFix';
@@ -85,7 +86,7 @@ async function confirmCompatible(diagnostics: AdapterDiagnostics, uri: vscode.Ur
   if (d.compatible !== false) return { ok: true, summary };
   const writeAnyway = vscode.l10n.t('Write Anyway');
   const answer = await vscode.window.showWarningMessage(
-    vscode.l10n.t('{0} does not fit this adapter: {1}', folder, errors[0]!.message), { modal: true, detail: errors.slice(1, 4).map((p) => p.message).join('\n') }, writeAnyway);
+    vscode.l10n.t('{0} does not fit this adapter: {1}', folder, localize(errors[0]!)), { modal: true, detail: errors.slice(1, 4).map((p) => localize(p)).join('\n') }, writeAnyway);
   return { ok: answer === writeAnyway, summary };
 }
 

@@ -12,6 +12,7 @@ import { registerCommand } from '../commands/funnel';
 import type { CheckpointIndex } from '../views/checkpointIndex';
 import { toVsRange, type AdapterDiagnostics } from './adapterDiagnostics';
 import { targetConfig } from './baseCommands';
+import { localize } from '../platform/l10n';
 
 export const DIAGNOSE_BASE_COMMAND = 'loraWorkbench.diagnoseBaseModel';
 
@@ -37,7 +38,7 @@ function findings(d: Diagnosis): string {
   const head = d.base.resolved
     ? vscode.l10n.t('The base model of {0} is fine: {1} ({2}).', vscode.workspace.asRelativePath(d.adapterDir), d.base.resolved, fit)
     : vscode.l10n.t('Nothing to fix in {0}.', vscode.workspace.asRelativePath(d.configPath));
-  return [head, ...d.problems.map((p) => `[${p.code}] ${p.message}`)].join(' ');
+  return [head, ...d.problems.map((p) => `[${p.code}] ${localize(p)}`)].join(' ');
 }
 
 export function registerDiagnoseCommand(diagnostics: AdapterDiagnostics, index: CheckpointIndex): vscode.Disposable {

@@ -21,6 +21,7 @@ import {
 } from '../../../webview/preview/messages';
 import { previewLabels } from './labels';
 import { toMarkdown } from './markdown';
+import { localize } from '../platform/l10n';
 
 /** What the preview was opened on: an adapter folder (its base is resolved from adapter_config.json) or a full model. */
 export type PreviewTarget = { readonly kind: 'adapter'; readonly path: string } | { readonly kind: 'model'; readonly path: string };
@@ -289,7 +290,7 @@ export class PreviewPanel extends Disposable {
       const title = !d.base.resolved
         ? vscode.l10n.t('The base model of this adapter cannot be found.')
         : vscode.l10n.t('The base model at {0} does not fit this adapter.', rel(d.base.resolved));
-      this.showDiagnosis({ title, problems: (blocking.length ? blocking : d.problems).map((p) => ({ severity: p.severity, code: p.code, message: p.message })), actions: await this.fixActions(d) });
+      this.showDiagnosis({ title, problems: (blocking.length ? blocking : d.problems).map((p) => ({ severity: p.severity, code: p.code, message: localize(p) })), actions: await this.fixActions(d) });
       this.setStatus('error', title);
       log().info(`preview ${rel(this.target.path)}: base ${d.base.raw ?? '(none)'} unusable: ${blocking.map((p) => p.code).join(', ')}`);
       return null;

@@ -14,6 +14,7 @@ import { log } from '../platform/log';
 import type { CheckpointIndex } from '../views/checkpointIndex';
 import type { CheckpointNode } from '../views/checkpointsTree';
 import { PreviewPanel, type PreviewServices, type PreviewTarget } from './previewPanel';
+import { localize } from '../platform/l10n';
 
 export const PREVIEW_COMMAND = 'loraWorkbench.previewGeneration';
 /** Explorer folders the command applies to: adapter folders (adapter_config.json) and full models (config.json + weights). */
@@ -95,7 +96,7 @@ export function registerPreview(context: vscode.ExtensionContext, engine: Engine
         const checked = await Promise.all(candidates.map(async (a) => {
           try {
             const d = await diagnoseAdapter(fs, a.path, { base: basePath, candidates: 'never', cache });
-            return { a, ok: d.compatible !== false, why: d.incompatibilities[0]?.message ?? '' };
+            return { a, ok: d.compatible !== false, why: d.incompatibilities[0] ? localize(d.incompatibilities[0]) : '' };
           } catch (e) {
             return { a, ok: false, why: (e as Error).message };
           }

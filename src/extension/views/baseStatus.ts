@@ -8,6 +8,7 @@ import { BaseModelCache } from '../../core/basemodel/inspect';
 import type { Adapter } from '../../core/checkpoints/model';
 import { absolutePath, NodeFs } from '../../node/nodeFs';
 import { log } from '../platform/log';
+import { localize } from '../platform/l10n';
 
 export interface BaseStatusInfo {
   readonly status: BaseStatus;
@@ -85,7 +86,7 @@ export class BaseStatusCache implements vscode.Disposable {
     const searchPaths = vscode.workspace.getConfiguration('loraWorkbench').get<string[]>('modelSearchPaths', []);
     const d = await diagnoseAdapter(this.fs, path, { workspaceFolders: folders, searchPaths, candidates: 'never', cache: this.cache });
     const problem = d.problems.find((p) => p.severity === 'error') ?? d.problems.find((p) => p.severity === 'warning');
-    return { status: baseStatusOf(d), name: baseDisplayName(d), resolved: d.base.resolved, problem: problem?.message ?? null };
+    return { status: baseStatusOf(d), name: baseDisplayName(d), resolved: d.base.resolved, problem: problem ? localize(problem) : null };
   }
 }
 

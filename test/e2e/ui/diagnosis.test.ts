@@ -135,7 +135,7 @@ describe('base-model diagnosis', () => {
       await squiggles().first().waitFor({ timeout: 30_000 });
       // The editor's squiggle can show before the Problems view has redrawn, and the view draws only the rows in view
       // (warnings of other runs can fill it): poll it, filtered to the messages this test expects.
-      const gone = (p: string): boolean => /stories260K/.test(p) && /(is gone|does not exist)/.test(p);
+      const gone = (p: string): boolean => /stories260K/.test(p) && /(is gone|does not exist|is not there)/.test(p);
       let problems = await wb.problems('exist');
       for (const deadline = Date.now() + 30_000; !problems.some(gone) && Date.now() < deadline;) {
         await wb.page.waitForTimeout(500);
