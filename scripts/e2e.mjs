@@ -261,7 +261,13 @@ async function main() {
         workspace: ctx.workspace,
         trusted: phase !== 'restricted',
         smokeTestDriver: phase === 'host',
-        env: { LORA_E2E_PHASE: phase, ...(opts.grep ? { LORA_E2E_GREP: opts.grep } : {}), ...(phase === 'host' ? swiftShaderEnv() : {}) },
+        env: {
+          LORA_E2E_PHASE: phase,
+          ...(opts.grep ? { LORA_E2E_GREP: opts.grep } : {}),
+          ...(phase === 'host' ? swiftShaderEnv() : {}),
+          // 50 ms after each merged tensor: the cancel test's merge then lasts seconds instead of under one.
+          ...(phase === 'ui' ? { LORA_WORKBENCH_TEST_MERGE_DELAY_MS: '50' } : {}),
+        },
       });
       log(`${phase}: code-server ${server.url} ready in ${secs(Date.now() - phaseStart)}`);
       counts = phase === 'host' ? await runHostPhase(server, ctx) : await runMochaPhase(phase, server, ctx);

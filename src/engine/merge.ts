@@ -21,6 +21,15 @@ function absolute(p: unknown, what: string): string {
   return normalizePath(p);
 }
 
+/**
+ * LORA_WORKBENCH_TEST_MERGE_DELAY_MS: a pause after each merged tensor, set only by the e2e runner so that a merge of
+ * a small test model lasts long enough to be cancelled from its notification (a 1 GiB merge takes under a second).
+ */
+function testDelayAfterTensor(): (() => Promise<void>) | undefined {
+  const ms = Number(process.env.LORA_WORKBENCH_TEST_MERGE_DELAY_MS);
+  return Number.isFinite(ms) && ms > 0 ? () => new Promise((resolve) => setTimeout(resolve, ms)) : undefined;
+}
+
 /** Peak resident set size of this process, in bytes (worker threads share it). */
 export function peakRssBytes(): number {
   return process.resourceUsage().maxRSS * 1024;
@@ -51,6 +60,7 @@ export async function handleMerge(params: MergeParams, ctx: JobContext, io: Writ
       verify: params.verify ?? true,
       toolVersion: ENGINE_VERSION,
       settings: { backend: backend.info.name, threads: backend.info.threads },
+      afterTensor: testDelayAfterTensor(),
     });
     return {
       out: summary.out,

@@ -26,6 +26,8 @@ export interface MergeOptions {
   readonly toolVersion: string;
   /** Settings recorded in the manifest (backend, threads...). */
   readonly settings?: Readonly<Record<string, unknown>>;
+  /** Awaited after each tensor: lets end-to-end tests hold a merge open long enough to cancel it. */
+  readonly afterTensor?: () => Promise<void>;
 }
 
 export interface MergeSummary {
@@ -260,6 +262,7 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
           dataDone += outBytes;
           tensorsDone++;
           await yieldToHost();
+          await options.afterTensor?.();
         }
         await writes.drain();
         await writer.close();

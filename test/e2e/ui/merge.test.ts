@@ -11,21 +11,25 @@ import { CHECKPOINTS_VIEW, Workbench, acceptMergePrompts, commandTitle, e2eEnv, 
 const RUN = 'runs/stories-lora';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A base + adapter big enough that merging takes many seconds: 64 f32 [2048, 2048] weights (1 GiB), LoRA r=8 on all of them. */
+/**
+ * A base + adapter with many tensors: 128 f32 [512, 512] weights (128 MiB), LoRA r=8 on all of them. The e2e runner
+ * pauses 50 ms after each merged tensor (LORA_WORKBENCH_TEST_MERGE_DELAY_MS), so the merge lasts over 6 s: a real 1 GiB
+ * merge finishes in under a second here, too fast to cancel from its notification.
+ */
 function writeBigPair(root: string): { base: string; adapter: string } {
   const base = path.join(root, 'e2e-merge', 'big-base');
   const adapter = path.join(root, 'e2e-merge', 'big-adapter');
   fs.mkdirSync(base, { recursive: true });
   fs.mkdirSync(adapter, { recursive: true });
-  const n = 2048;
-  const names = Array.from({ length: 64 }, (_, i) => `model.layers.${i}.self_attn.q_proj`);
+  const n = 512;
+  const names = Array.from({ length: 128 }, (_, i) => `model.layers.${i}.self_attn.q_proj`);
   const weight = Buffer.alloc(n * n * 4);
   for (let i = 0; i < n * n; i++) weight.writeFloatLE(((i * 2654435761) % 1000) / 1e4 - 0.05, i * 4);
   const fd = fs.openSync(path.join(base, 'model.safetensors'), 'w');
   fs.writeSync(fd, encodeSafetensorsHeader(names.map((m) => ({ name: `${m}.weight`, dtype: 'F32' as const, shape: [n, n] })), { format: 'pt' }));
   for (const _ of names) fs.writeSync(fd, weight);
   fs.closeSync(fd);
-  fs.writeFileSync(path.join(base, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: n, num_hidden_layers: 64, vocab_size: 32, torch_dtype: 'float32' }));
+  fs.writeFileSync(path.join(base, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: n, num_hidden_layers: 128, vocab_size: 32, torch_dtype: 'float32' }));
   const r = 8;
   const specs = names.flatMap((m) => [
     { name: `base_model.model.${m}.lora_A.weight`, dtype: 'F32' as const, shape: [r, n] },
@@ -80,7 +84,7 @@ describe('merge into base model', () => {
   });
 
   it('cancelling mid-way from the notification leaves no folder behind', async function () {
-    this.timeout(300_000); // writes a 1 GiB base first, then waits for the scan to list it
+    this.timeout(300_000); // writes a 128 MiB base first, then waits for the scan to list it
     const { adapter } = writeBigPair(ws);
     await wb.runCommand(commandTitle('loraWorkbench.refreshCheckpoints')); // don't wait on the file watcher's debounce
     const row = wb.treeRows(CHECKPOINTS_VIEW, /big-adapter/).first();
