@@ -42,6 +42,8 @@ OWN_RUNS = ("stories-lora", "stories-lora-colab", "stories-dora")
 # demo/README.md's section written by make_demo_cla2.py, kept as it is when this script rewrites the README.
 CLA2_BEGIN = "<!-- made by scripts/dev/make_demo_cla2.py -->"
 CLA2_END = "<!-- end of make_demo_cla2.py -->"
+QWEN3_BEGIN = "<!-- made by scripts/dev/make_demo_qwen3.py -->"
+QWEN3_END = "<!-- end of make_demo_qwen3.py -->"
 COLAB_ROOT = "/content/drive/MyDrive"
 
 
@@ -312,9 +314,11 @@ def write_readme(results, texts, counts, total_mb):
     )
     path = os.path.join(DEMO, "README.md")
     old = open(path, encoding="utf-8").read() if os.path.isfile(path) else ""
-    if CLA2_BEGIN in old:
-        kept = old[old.index(CLA2_BEGIN):old.index(CLA2_END) + len(CLA2_END)]
-        readme = readme.replace("\n## How it was made", "\n" + kept + "\n\n## How it was made", 1)
+    # The other demo scripts' sections (the seed's story, the Qwen3 demo) stay as they wrote them.
+    for begin, end in ((CLA2_BEGIN, CLA2_END), (QWEN3_BEGIN, QWEN3_END)):
+        if begin in old:
+            kept = old[old.index(begin):old.index(end) + len(end)]
+            readme = readme.replace("\n## How it was made", "\n" + kept + "\n\n## How it was made", 1)
     with open(path, "w", encoding="utf-8") as f:
         f.write(readme)
 

@@ -1,4 +1,4 @@
-"""LlamaForCausalLM forward in plain torch, with PEFT-style unmerged LoRA / rsLoRA / DoRA on nn.Linear modules.
+"""LlamaForCausalLM forward in plain torch (and Qwen3ForCausalLM: the same plus per-head q_norm/k_norm before RoPE), with PEFT-style unmerged LoRA / rsLoRA / DoRA on nn.Linear modules.
 
 Semantics follow transformers' modeling_llama.py (RMSNorm in fp32, rotate_half RoPE, GQA via repeat_kv, SiLU-gated MLP,
 untied lm_head) and PEFT's lora/layer.py + lora/dora.py (y = W x + s * B(A(dropout(x))); DoRA rescales by m / ||W + s BA||_row
@@ -127,8 +127,13 @@ def forward(cfg, weights, ids, adapter=None, training=False):
     for i in range(cfg.n_layers):
         p = f"model.layers.{i}."
         x = rms_norm(h, weights[p + "input_layernorm.weight"], cfg.eps)
-        q = linear(x, weights, p + "self_attn.q_proj", adapter, training).view(Bsz, T, cfg.n_heads, cfg.head_dim).transpose(1, 2)
-        k = linear(x, weights, p + "self_attn.k_proj", adapter, training).view(Bsz, T, cfg.n_kv_heads, cfg.head_dim).transpose(1, 2)
+        q = linear(x, weights, p + "self_attn.q_proj", adapter, training).view(Bsz, T, cfg.n_heads, cfg.head_dim)
+        k = linear(x, weights, p + "self_attn.k_proj", adapter, training).view(Bsz, T, cfg.n_kv_heads, cfg.head_dim)
+        if p + "self_attn.q_norm.weight" in weights:
+            # Qwen3: RMSNorm over each head's dims (weight of size head_dim), before RoPE (modeling_qwen3.py)
+            q = rms_norm(q, weights[p + "self_attn.q_norm.weight"], cfg.eps)
+            k = rms_norm(k, weights[p + "self_attn.k_norm.weight"], cfg.eps)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = linear(x, weights, p + "self_attn.v_proj", adapter, training).view(Bsz, T, cfg.n_kv_heads, cfg.head_dim).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin

@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from . import llama, peft_files
 
 TOKENIZER_FILES = ("special_tokens_map.json", "tokenizer.model", "tokenizer_config.json")
+# A run on a tokenizer.json tokenizer (Qwen) copies these instead (RunSpec.tokenizer_files).
+JSON_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 NOMINAL_TOKENS_PER_SECOND = 40000.0  # fixed "throughput" used for *_runtime fields (determinism)
 
 
@@ -55,10 +57,13 @@ def init_adapter(cfg, weights, r, alpha, dropout, target_modules, use_rslora=Fal
     return llama.Adapter(modules, dropout=dropout, use_dora=use_dora)
 
 
+PAD_ID = 2  # eos of the LLaMA tokenizer; a run on another tokenizer sets its own (make_demo_qwen3.py)
+
+
 def _batch(examples):
     """Right-pad with eos (pad_token = eos_token, as LLaMA fine-tuning scripts set it); labels -100 on padding."""
     T = max(len(e) for e in examples)
-    ids = torch.full((len(examples), T), 2, dtype=torch.int64)
+    ids = torch.full((len(examples), T), PAD_ID, dtype=torch.int64)
     labels = torch.full((len(examples), T), -100, dtype=torch.int64)
     for j, e in enumerate(examples):
         ids[j, : len(e)] = torch.tensor(e)
@@ -251,11 +256,12 @@ class _Layout:
         self.subdir = getattr(spec, "adapter_subdir", None)
         self.tokenizer_dir = getattr(spec, "tokenizer_dir", None) or base_dir
         self.save_optimizer = getattr(spec, "save_optimizer", True)
+        self.tokenizer_files = getattr(spec, "tokenizer_files", TOKENIZER_FILES)
 
     def save_model(self, d, adapter, config, training_args, final=False):
         adapter_dir = os.path.join(d, self.subdir) if self.subdir else d
         peft_files.save_adapter(adapter_dir, adapter, config)
         if not (final and self.subdir):
             torch.save(training_args, os.path.join(d, "training_args.bin"))
-        for name in TOKENIZER_FILES:
+        for name in self.tokenizer_files:
             shutil.copyfile(os.path.join(self.tokenizer_dir, name), os.path.join(adapter_dir, name))

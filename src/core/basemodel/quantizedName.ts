@@ -2,6 +2,8 @@
 // 16-bit originals a QLoRA adapter trained on them merges into, by the naming conventions those uploads follow: the
 // same repository without the suffix, and the upstream organisation for the families unsloth mirrors.
 
+import { tr, type Text } from '../text';
+
 export interface QuantizedName {
   /** bitsandbytes, gptq or awq, as the suffix says. */
   readonly method: string;
@@ -43,17 +45,17 @@ export function quantizedBaseName(hubId: string): QuantizedName | null {
  * on it but merges into the 16-bit original, offered as fixes. null when neither says it is quantized.
  */
 export function quantizedBaseIssue(raw: string | null, quantization: { readonly method: string; readonly bits: number | null } | null):
-  { message: string; fixes: Array<{ kind: 'use-original'; hubId: string }> } | null {
+  { message: Text; fixes: Array<{ kind: 'use-original'; hubId: string }> } | null {
   const named = raw !== null ? quantizedBaseName(raw) : null;
   if (!quantization && !named) return null;
   const method = quantization?.method ?? named!.method;
   const refuse = /gptq|awq|aqlm|exl/i.test(method);
   const bits = quantization?.bits ? `, ${quantization.bits}-bit` : '';
   const originals = named?.originals ?? [];
-  const offer = originals.length > 0 ? ` The 16-bit original is likely ${originals.join(' or ')}.` : '';
+  const offer = originals.length > 0 ? tr` The 16-bit original is likely ${originals.join(' or ')}.` : '';
+  const merging = refuse ? tr` - merging into ${method} weights is not possible` : tr` - merging into quantized weights loses quality`;
   return {
-    message: `The base is quantized (${method}${bits}). Fine for QLoRA inference, but a QLoRA adapter merges into the original 16-bit weights`
-      + `${refuse ? ` - merging into ${method} weights is not possible` : ' - merging into quantized weights loses quality'}.${offer}`,
+    message: tr`The base is quantized (${method}${bits}). Fine for QLoRA inference, but a QLoRA adapter merges into the original 16-bit weights${merging}.${offer}`,
     fixes: originals.map((hubId) => ({ kind: 'use-original' as const, hubId })),
   };
 }

@@ -148,4 +148,36 @@ describe('base-model diagnosis', () => {
     }
     await squiggles().first().waitFor({ state: 'detached', timeout: 30_000 });
   });
+  it('a QLoRA adapter on an unsloth bnb-4bit base gets the "Use the 16-bit original" quick fix', async () => {
+    const dir = path.join(ws, 'e2e-diagnosis', 'qlora-adapter');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(path.join(path.dirname(broken), 'adapter_model.safetensors'), path.join(dir, 'adapter_model.safetensors'));
+    const config = JSON.parse(readFileSync(broken, 'utf8')) as Record<string, unknown>;
+    config.base_model_name_or_path = 'unsloth/Qwen3-0.6B-unsloth-bnb-4bit';
+    writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify(config, null, 2) + '\n');
+    await wb.runCommand('View: Close All Editors');
+    await wb.page.keyboard.press('Control+P');
+    await wb.page.locator('.quick-input-widget input').fill('qlora-adapter/adapter_config.json');
+    const row = wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'qlora-adapter' }).first();
+    await row.waitFor({ timeout: 20_000 });
+    await row.click();
+    const value = wb.page.locator('.editor-instance .monaco-editor .view-lines span', { hasText: /bnb-4bit"/ }).first();
+    await value.waitFor({ timeout: 20_000 });
+    const item = wb.page.locator('.action-widget .monaco-list-row', { hasText: 'Use the 16-bit original unsloth/Qwen3-0.6B' }).first();
+    for (let attempt = 1; ; attempt++) {
+      await value.click();
+      await wb.page.keyboard.press('Escape');
+      await wb.page.keyboard.press('Control+.');
+      if (await item.waitFor({ timeout: 10_000 }).then(() => true, () => false)) break;
+      if (attempt >= 4) throw new Error('the "Use the 16-bit original" quick fix was not offered');
+      await wb.dismissTransient();
+      await sleep(1000); // the diagnosis of a new file may still be running
+    }
+    const offered = (await wb.page.locator('.action-widget .monaco-list-row').allTextContents()).join(' | ');
+    assert.match(offered, /Use the 16-bit original Qwen\/Qwen3-0\.6B/, offered);
+    await wb.screenshot('diagnosis-qlora-original');
+    await sleep(250);
+    await item.click();
+    await wb.page.locator('.editor-instance .monaco-editor .view-lines span', { hasText: /^"unsloth\/Qwen3-0\.6B"/ }).first().waitFor({ timeout: 15_000 });
+  });
 });

@@ -20,11 +20,11 @@ interface CliOut {
 }
 
 /** The CLI over the same engine, on the same workspace copy the workbench has open. */
-function cliGenerate(adapter: string | null, maxNewTokens = N): CliOut {
+function cliGenerate(adapter: string | null, maxNewTokens = N, run: { model?: string; prompt?: string; format?: string } = {}): CliOut {
   const ws = e2eEnv().workspace;
-  const args = [path.join(ROOT, 'dist', 'cli.js'), 'generate', '--model', path.join(ws, 'models/stories260K'),
-    ...(adapter ? ['--adapter', path.join(ws, adapter)] : []),
-    '--prompt', PROMPT, '--temperature', '0', '--max-new-tokens', String(maxNewTokens), '--json'];
+  const args = [path.join(ROOT, 'dist', 'cli.js'), 'generate', '--model', path.join(ws, run.model ?? 'models/stories260K'),
+    ...(adapter ? ['--adapter', path.join(ws, adapter)] : []), ...(run.format ? ['--format', run.format] : []),
+    '--prompt', run.prompt ?? PROMPT, '--temperature', '0', '--max-new-tokens', String(maxNewTokens), '--json'];
   const out = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 })) as CliOut;
   assert.ok(out.ids.length > 0 && typeof out.text === 'string', JSON.stringify(out).slice(0, 300));
   return out;
@@ -53,7 +53,7 @@ describe('generation preview', () => {
     }
   };
   /** Context menu "Preview Generation..." on a Checkpoints row; on a loaded machine a menu click can be lost, so retry. */
-  const openFromCheckpoints = async (label: string): Promise<void> => {
+  const openFromCheckpoints = async (label: string | RegExp): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
       await wb.contextMenu(wb.treeRows(CHECKPOINTS_VIEW, label).first(), 'Preview Generation...');
       view = wb.webview();
@@ -247,5 +247,31 @@ describe('generation preview', () => {
     const text = (await lines.filter({ hasText: /Preview:\s+checkpoint-60/ }).first().textContent()) ?? '';
     assert.match(text, /Once\s+upon\s+a\s+time/);
     assert.match(text, /Max\s+new\s+tokens/);
+  });
+  it('previews the Qwen3 demo with its chat template: each column shows what `generate --format chat` prints', async () => {
+    await wb.runCommand('View: Close All Editors');
+    await view.locator('#app').waitFor({ state: 'detached', timeout: 15_000 });
+    await wb.treeRows(CHECKPOINTS_VIEW, /^qwen3-lora$/).first().waitFor({ timeout: 30_000 });
+    await openFromCheckpoints(/^qwen3-lora$/);
+    await view.locator('#status[data-state="ready"]').waitFor({ timeout: 60_000 });
+    await waitForLog(/preview: loaded .*qwen3-tiny/);
+    // The model ships Qwen3's chat_template, so the chat format is offered; choose it as a user would.
+    const chatOption = view.locator('#format vscode-option[value="chat"]');
+    assert.notEqual(await chatOption.getAttribute('disabled'), '', 'chat format offered');
+    await view.locator('#format').evaluate((el) => { (el as HTMLElement & { value: string }).value = 'chat'; });
+    const question = 'Tell me a story.';
+    await setField('prompt', question);
+    await setField('maxNewTokens', '120');
+    const before = await lastRun();
+    await view.locator('#run').click();
+    await waitRunDone(before, 120_000);
+    const run = { model: 'models/qwen3-tiny', prompt: question, format: 'chat' };
+    const base = cliGenerate(null, 120, run);
+    const tuned = cliGenerate('runs/qwen3-lora', 120, run);
+    assert.equal(await column('base').locator('.output').textContent(), base.text);
+    assert.equal(await column('adapter').locator('.output').textContent(), tuned.text);
+    assert.match(base.text, /Mia/);
+    assert.match(tuned.text, /Sam/);
+    await wb.screenshot('preview-qwen3-chat');
   });
 });
