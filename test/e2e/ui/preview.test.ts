@@ -238,16 +238,6 @@ describe('generation preview', () => {
     assert.equal(await column('base').locator('.output').textContent(), cliGenerate(null).text);
   });
 
-  it('"Open as Markdown" opens the prompt, settings and every column in an untitled Markdown editor', async () => {
-    await view.locator('#open-markdown').click();
-    const lines = wb.page.locator('.editor-instance .monaco-editor .view-lines');
-    // Only the lines in view are rendered; the top has the title, the prompt and the settings.
-    await lines.filter({ hasText: /Preview:\s+checkpoint-60/ }).first().waitFor({ timeout: 30_000 });
-    // Monaco renders spaces as U+00A0: match on \s.
-    const text = (await lines.filter({ hasText: /Preview:\s+checkpoint-60/ }).first().textContent()) ?? '';
-    assert.match(text, /Once\s+upon\s+a\s+time/);
-    assert.match(text, /Max\s+new\s+tokens/);
-  });
   it('previews the Qwen3 demo with its chat template: each column shows what `generate --format chat` prints', async () => {
     await wb.runCommand('View: Close All Editors');
     await view.locator('#app').waitFor({ state: 'detached', timeout: 15_000 });
@@ -273,5 +263,17 @@ describe('generation preview', () => {
     assert.match(base.text, /Mia/);
     assert.match(tuned.text, /Sam/);
     await wb.screenshot('preview-qwen3-chat');
+  });
+
+  it('"Open as Markdown" opens the prompt, settings and every column in an untitled Markdown editor', async () => {
+    await view.locator('#open-markdown').click();
+    const lines = wb.page.locator('.editor-instance .monaco-editor .view-lines');
+    // Only the lines in view are rendered; the top has the title, the prompt and the settings.
+    // The panel open now is the Qwen3 one of the test before (chat format).
+    await lines.filter({ hasText: /Preview:\s+qwen3-lora/ }).first().waitFor({ timeout: 30_000 });
+    // Monaco renders spaces as U+00A0: match on \s.
+    const text = (await lines.filter({ hasText: /Preview:\s+qwen3-lora/ }).first().textContent()) ?? '';
+    assert.match(text, /Tell\s+me\s+a\s+story/);
+    assert.match(text, /Max\s+new\s+tokens/);
   });
 });
