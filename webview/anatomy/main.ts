@@ -55,13 +55,13 @@ function heatmap(d: AnatomyDataMessage, max: number): HTMLTableElement {
   const table = h('table', 'heatmap');
   table.id = 'heatmap';
   const head = table.createTHead().insertRow();
-  head.append(h('th', undefined, d.labels.layer), ...d.targets.map((t) => h('th', undefined, t)));
+  head.append(h('th', undefined, d.labels.layer), ...d.grid.targets.map((t) => h('th', undefined, t)));
   const body = table.createTBody();
-  for (const layer of d.layers) {
+  for (const layer of d.grid.layers) {
     const row = body.insertRow();
     row.append(h('th', undefined, String(layer)));
-    for (const t of d.targets) {
-      const c = d.cells.find((x) => x.layer === layer && x.target === t);
+    for (const t of d.grid.targets) {
+      const c = d.grid.cells.find((x) => x.layer === layer && x.target === t);
       const v = c ? valueOf(c, metric) : null;
       const td = h('td', v === null ? 'empty' : 'cell', v === null ? '·' : format(v, metric, d.relative));
       if (c && v !== null) {
@@ -99,7 +99,7 @@ function render(): void {
   if (!data) return;
   const d = data;
   if (metric === 'dora' && !d.hasDora) metric = 'size';
-  const values = d.cells.map((c) => valueOf(c, metric)).filter((v): v is number => v !== null && Number.isFinite(v));
+  const values = d.grid.cells.map((c) => valueOf(c, metric)).filter((v): v is number => v !== null && Number.isFinite(v));
   const max = values.length ? Math.max(...values) : 0;
   const header = h('header');
   header.append(h('h1', undefined, d.title), h('div', 'subtitle', d.subtitle));
@@ -107,11 +107,11 @@ function render(): void {
   legend.id = 'legend';
   legend.append(h('span', undefined, d.labels.legend), h('span', undefined, format(0, metric, d.relative)), h('span', 'bar'), h('span', undefined, format(max, metric, d.relative)));
   const note = h('p', 'note', metric === 'size' ? (d.relative ? d.labels.relativeNote : d.labels.absoluteNote) : '');
-  const outside = d.cells.filter((c) => c.layer === null);
+  const outside = d.grid.cells.filter((c) => c.layer === null);
   const extra = h('div', 'outside');
   if (outside.length) extra.append(h('span', 'note', `${d.labels.outside}: `), ...outside.map((c) => h('span', undefined, `${c.module} ${format(valueOf(c, metric) ?? 0, metric, d.relative)}  `)));
   app.replaceChildren(header, metricButtons(d), heatmap(d, max), legend, note, extra);
-  vscode.postMessage({ type: 'rendered', cells: d.cells.filter((c) => c.layer !== null).length, metric });
+  vscode.postMessage({ type: 'rendered', cells: d.grid.cells.filter((c) => c.layer !== null).length, metric });
 }
 
 window.addEventListener('message', (ev: MessageEvent<HostToAnatomy>) => {

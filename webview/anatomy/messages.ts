@@ -28,10 +28,8 @@ export interface AnatomyDataMessage {
   readonly title: string;
   /** Paths, variant and base. */
   readonly subtitle: string;
-  /** Heatmap rows (decoder layers) and columns (target modules), in display order. */
-  readonly layers: readonly number[];
-  readonly targets: readonly string[];
-  readonly cells: readonly AnatomyCell[];
+  /** Heatmap rows (decoder layers) and columns (target modules) in display order, and the cells. */
+  readonly grid: { readonly layers: readonly number[]; readonly targets: readonly string[]; readonly cells: readonly AnatomyCell[] };
   /** Whether sizes are relative to the base weights. */
   readonly relative: boolean;
   readonly hasDora: boolean;

@@ -63,7 +63,7 @@ function message(a: AdapterAnatomy): AnatomyDataMessage {
     title: a.against ? vscode.l10n.t('{0} minus {1}', basename(a.adapter), basename(a.against)) : vscode.l10n.t('Anatomy of {0}', basename(a.adapter)),
     subtitle: [a.against ? `${name(a.adapter)} − ${name(a.against)}` : name(a.adapter), a.variant,
       a.base ? vscode.l10n.t('base {0}', name(a.base)) : vscode.l10n.t('base not found: absolute sizes')].join(' · '),
-    layers: a.layers, targets: a.targets, cells: a.modules.map(cellOf), relative: a.base !== null,
+    grid: { layers: a.layers, targets: a.targets, cells: a.modules.map(cellOf) }, relative: a.base !== null,
     hasDora: a.modules.some((m) => m.dora?.relativeChange !== null && m.dora !== null),
     labels: {
       size: vscode.l10n.t('Update size'), rank: vscode.l10n.t('Effective rank'), dora: vscode.l10n.t('DoRA magnitude change'),
