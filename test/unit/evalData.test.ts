@@ -201,3 +201,20 @@ describe('lora-workbench eval: arguments', () => {
     assert.match(notAdapter.err, /neither a training run nor an adapter folder/);
   });
 });
+
+describe('engine/eval cancellation', function () {
+  this.timeout(60000);
+  it('stops between examples when the job is aborted, with the standard cancellation error', async () => {
+    const engine = new GenerationEngine(nodeFs, async () => new ReferenceBackend());
+    try {
+      const { modelId } = await engine.load({ modelPath: STORIES, backend: 'reference' }, job());
+      const controller = new AbortController();
+      let seen = 0;
+      const ctx: JobContext = { ...job(), signal: controller.signal, progress: (_p, done) => { seen = done; if (done === 3) controller.abort(); } };
+      await assert.rejects(engine.evaluate({ modelId, dataPath: path.join(DEMO, 'data', 'eval.jsonl'), candidates: [{ label: 'base', adapters: [] }] }, ctx), { code: 'cancelled' });
+      assert.equal(seen, 3, 'no example after the abort');
+    } finally {
+      await engine.dispose();
+    }
+  });
+});

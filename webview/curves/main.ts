@@ -121,7 +121,7 @@ function drawDataEval(host: HTMLElement, e: DataEvalMessage, common: Omit<ChartO
   const drawn = renderChart(host, series, { ...common, title: e.title, yTitle: e.labels.series, height: 200, logY: false });
   const note = document.createElement('p');
   note.className = 'data-best';
-  note.textContent = `★ ${e.labels.best} · ${e.labels.interval}`;
+  note.textContent = [`★ ${e.labels.best}`, ...(e.base !== null ? [`- - ${e.labels.base} ${e.base.toFixed(4)}`] : []), `| ${e.labels.interval}`].join(' · ');
   host.prepend(note);
   return drawn;
 }
