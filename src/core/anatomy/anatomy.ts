@@ -2,7 +2,7 @@
 // from r x r Gram matrices (B A is never formed), relative to the base weight's norm when the base is given; DoRA's
 // magnitude change; and the same for the difference of two adapters' updates via stacked factors [s1 B1, -s2 B2][A1; A2].
 
-import { CoreError } from '../errors';
+import { CoreError, throwIfAborted } from '../errors';
 import type { FsPort, ProgressFn } from '../ports';
 import { tr } from '../text';
 import { readAdapterFactors, readBaseNorms, type BaseWeightNorms, type ModuleFactors } from './factors';
@@ -59,6 +59,8 @@ export interface AnatomyOptions {
   readonly against?: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressFn;
+  /** Called between modules so a host thread (the extension host) stays responsive on large adapters. */
+  readonly yieldToEvents?: () => Promise<void>;
 }
 
 /** A low-rank update scale * B A as factors: B (out, r), A (r, in). */
@@ -176,6 +178,8 @@ export async function adapterAnatomy(fs: FsPort, folder: string, options: Anatom
   const modules: ModuleAnatomy[] = [];
   for (const [i, name] of names.entries()) {
     options.onProgress?.('anatomy', i, names.length, name);
+    await options.yieldToEvents?.();
+    throwIfAborted(options.signal);
     const x = byModule.get(name);
     const y = otherBy.get(name);
     const update = x && y ? stackedDifference(x, y) : x ? asLowRank(x) : negated(y!);

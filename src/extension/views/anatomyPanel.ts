@@ -81,7 +81,11 @@ export function registerAnatomy(context: vscode.ExtensionContext, index: Checkpo
 
   const show = async (adapter: string, against: string | undefined): Promise<AdapterAnatomy> => {
     const anatomy = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: vscode.l10n.t('Adapter anatomy of {0}', basename(adapter)) },
-      async () => adapterAnatomy(fs, adapter, { base: (await baseFor(fs, adapter)) ?? undefined, against }));
+      async () => adapterAnatomy(fs, adapter, {
+        base: (await baseFor(fs, adapter)) ?? undefined, against,
+        // A 7B adapter's r x r problems take seconds of CPU: let the extension host serve other requests in between.
+        yieldToEvents: () => new Promise((r) => setImmediate(r)),
+      }));
     const key = `${adapter}|${against ?? ''}`;
     let panel = panels.get(key);
     const msg = message(anatomy);
