@@ -32,7 +32,8 @@ const USAGE = `lora-workbench eval <run folder | adapter folder...> --base <mode
                       an unchanged checkpoint on unchanged data and settings is not evaluated again
   --no-cache          neither read nor write the cache
   --json              {dataPath, format, examples, results: [{label, step, adapters, loss, perplexity, lossCi95,
-                      perplexityCi95, tokens, examples, truncated, skipped, ms, cached, final}], best, cacheFile}`;
+                      perplexityCi95, tokens, examples, truncated, skipped, ms, cached, final}], best (the checkpoint with the
+                      lowest loss; the base is the yardstick), cacheFile}`;
 
 interface Target {
   readonly candidates: readonly RunCandidate[];
@@ -81,7 +82,8 @@ function writeTable(io: CliIo, r: EvalResult, rows: ReadonlyArray<RunCandidate |
     const time = x.cached ? 'cached' : `${(x.ms / 1000).toFixed(1)} s`;
     io.stdout.write(`${mark} ${x.label.padEnd(width)}${step.padStart(6)}  ${fmt(x.loss).padStart(8)}  ${ci.padEnd(19)}${x.perplexity.toFixed(3).padStart(9)}  ${String(x.tokens).padStart(7)}  ${time}\n`);
   });
-  if (best >= 0) io.stdout.write(`* best on this data: ${r.results[best]!.label}\n`);
+  if (best > 0) io.stdout.write(`* best on this data: ${r.results[best]!.label}\n`);
+  if (best > 0 && r.results[0]!.loss < r.results[best]!.loss) io.stdout.write('note: the base model does better than every checkpoint on this data.\n');
   const cut = r.results[0]?.truncated ?? 0;
   if (cut > 0) io.stdout.write(`note: ${cut} example(s) were cut to the model's context length.\n`);
 }
@@ -119,9 +121,10 @@ export const evalCommand: CliCommand = {
     });
     if (result === null) return 130;
     const rows = [null, ...target.candidates];
-    const best = bestIndex(result.results);
+    // The best checkpoint (the base is the yardstick, not a candidate), as the extension marks it.
+    const best = bestIndex(result.results.slice(1)) + 1;
     const results = result.results.map((r, i) => ({ ...r, step: rows[i]?.step ?? null, final: rows[i]?.final ?? false }));
-    if (values.json) writeJson(io, { ...result, results, best: best >= 0 ? result.results[best]!.label : null });
+    if (values.json) writeJson(io, { ...result, results, best: best > 0 ? result.results[best]!.label : null });
     else writeTable(io, result, rows, best);
     return 0;
   },
