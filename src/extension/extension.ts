@@ -32,9 +32,9 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi {
   const checkpoints = registerCheckpoints(context, evalResults); // CheckpointIndex: workspace runs/adapters + onDidChange, for preview/merge/diagnose
   const diagnostics = registerDiagnosis(context); // base-model diagnostics, hovers, quick fixes on adapter_config.json (issue 4)
   context.subscriptions.push(registerDiagnoseCommand(diagnostics, checkpoints)); // "Diagnose Base Model" on checkpoints and adapters (issue 13)
-  registerPreview(context, engine, checkpoints); // "Preview Generation...": base vs adapters side by side (issue 8)
+  const preview = registerPreview(context, engine, checkpoints); // "Preview Generation...": base vs adapters side by side (issue 8)
   registerMerge(context, engine, checkpoints); // "Merge into Base Model...": streaming exact merge in the engine worker (issue 5)
-  registerEvaluate(context, engine, checkpoints, evalResults); // "Evaluate Checkpoints...": loss on the user's data per checkpoint (issue 20)
+  registerEvaluate(context, engine, preview.models, checkpoints, evalResults); // "Evaluate Checkpoints...": loss on the user's data per checkpoint (issue 20)
   registerAnatomy(context, checkpoints); // "Show Adapter Anatomy" / "Compare Adapter Anatomy...": what each module's update is (issue 20)
 
   const probeEngine = (): Promise<ProbeResult> => engine.get().request(Probe, { webgpu: true });

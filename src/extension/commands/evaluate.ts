@@ -10,7 +10,8 @@ import { defaultEvalCachePath } from '../../core/eval/cache';
 import { bestIndex, runCandidates, type RunCandidate } from '../../core/eval/candidates';
 import { basename } from '../../core/paths';
 import { readTorchBinTensors } from '../../core/torchpickle/binReader';
-import { Eval, Load, type BackendChoice, type EvalResult, type PromptFormat } from '../../engine/protocol';
+import { Eval, type EvalResult, type PromptFormat } from '../../engine/protocol';
+import type { PreviewApi } from '../preview/register';
 import { absolutePath, NodeFs } from '../../node/nodeFs';
 import type { EngineHost } from '../engineHost';
 import { showBaseFolderDialog } from '../platform/baseFolderDialog';
@@ -91,11 +92,6 @@ async function chooseBase(fs: NodeFs, candidate: RunCandidate, index: Checkpoint
   return showBaseFolderDialog({ openLabel: vscode.l10n.t('Use as Base Model'), knownModels: index.result.models.map((m) => m.path) });
 }
 
-function backendSetting(): { backend: BackendChoice; threads: number } {
-  const cfg = vscode.workspace.getConfiguration('loraWorkbench.engine');
-  return { backend: cfg.get<BackendChoice>('backend', 'auto'), threads: cfg.get<number>('threads', 0) };
-}
-
 /** The engine's results as the tree and the curves panel read them. */
 function evaluationOf(run: Run, candidates: readonly RunCandidate[], dataPath: string, r: EvalResult): RunEvaluation {
   const rows = [null, ...candidates];
@@ -108,7 +104,10 @@ function evaluationOf(run: Run, candidates: readonly RunCandidate[], dataPath: s
   return { runPath: run.path, dataPath, format: r.format, examples: r.examples, points, best: best >= 0 ? checkpoints[best]! : null };
 }
 
-export function registerEvaluate(context: vscode.ExtensionContext, engine: EngineHost, index: CheckpointIndex, results: EvalResults): void {
+/** Base models loaded in the engine worker, shared with the preview's panels (refcounted). */
+export type ModelLeases = PreviewApi['models'];
+
+export function registerEvaluate(context: vscode.ExtensionContext, engine: EngineHost, models: ModelLeases, index: CheckpointIndex, results: EvalResults): void {
   const fs = new NodeFs();
   context.subscriptions.push(registerCommand(EVALUATE_COMMAND, vscode.l10n.t('Evaluate Checkpoints'), async (arg) => {
     const run = await runOf(arg, index);
@@ -124,7 +123,7 @@ export function registerEvaluate(context: vscode.ExtensionContext, engine: Engin
     if (!format) return undefined;
     const base = args.base ?? await chooseBase(fs, candidates[0]!, index);
     if (!base) return undefined;
-    const r = await evaluate(engine, run, candidates, base, dataPath, format);
+    const r = await evaluate(engine, models, run, candidates, base, dataPath, format);
     const evaluation = evaluationOf(run, candidates, dataPath, r);
     results.set(evaluation);
     log().info(`eval ${run.path} on ${dataPath}: ${r.results.map((x) => `${x.label}=${x.loss.toFixed(4)}${x.cached ? ' (cached)' : ''}`).join(', ')}; best ${evaluation.best?.label ?? '-'}`);
@@ -137,27 +136,37 @@ export function registerEvaluate(context: vscode.ExtensionContext, engine: Engin
   }, { requiresTrust: true }));
 }
 
-async function evaluate(engine: EngineHost, run: Run, candidates: readonly RunCandidate[], base: string, dataPath: string, format: PromptFormat): Promise<EvalResult> {
+async function evaluate(engine: EngineHost, models: ModelLeases, run: Run, candidates: readonly RunCandidate[], base: string, dataPath: string, format: PromptFormat): Promise<EvalResult> {
   return vscode.window.withProgress({
     location: vscode.ProgressLocation.Notification, cancellable: true,
     title: vscode.l10n.t('Evaluating {0} on {1}', run.name, basename(dataPath)),
   }, async (progress, token) => {
     const signal = toAbortSignal(token);
-    const load = await engine.get().request(Load, { modelPath: base, ...backendSetting() }, { signal });
-    let last = 0;
-    const r = await engine.get().request(Eval, {
-      modelId: load.modelId, dataPath, format, cacheFile: defaultEvalCachePath(run.path),
-      candidates: [{ label: 'base', adapters: [] }, ...candidates.map((c) => ({ label: c.label, adapters: [{ path: c.path, scale: 1 }] }))],
-    }, {
-      signal,
-      onProgress: (m) => {
-        if (m.phase !== 'eval' || m.total <= 0) return;
-        const pct = (100 * m.done) / m.total;
-        progress.report({ increment: pct - last, message: m.detail ?? '' });
-        last = pct;
-      },
-    });
-    if (signal.aborted) throw new CoreError('cancelled', 'Cancelled.');
-    return r;
+    // Leased, not loaded outright: the base stays loaded only while a preview panel also uses it.
+    const load = await models.acquireModel(base, () => undefined);
+    try {
+      return await runEval(engine, load.modelId, run, candidates, dataPath, format, signal, progress);
+    } finally {
+      models.releaseModel(base);
+    }
   });
+}
+
+async function runEval(engine: EngineHost, modelId: string, run: Run, candidates: readonly RunCandidate[], dataPath: string, format: PromptFormat,
+  signal: AbortSignal, progress: vscode.Progress<{ message?: string; increment?: number }>): Promise<EvalResult> {
+  let last = 0;
+  const r = await engine.get().request(Eval, {
+    modelId, dataPath, format, cacheFile: defaultEvalCachePath(run.path),
+    candidates: [{ label: 'base', adapters: [] }, ...candidates.map((c) => ({ label: c.label, adapters: [{ path: c.path, scale: 1 }] }))],
+  }, {
+    signal,
+    onProgress: (m) => {
+      if (m.phase !== 'eval' || m.total <= 0) return;
+      const pct = (100 * m.done) / m.total;
+      progress.report({ increment: pct - last, message: m.detail ?? '' });
+      last = pct;
+    },
+  });
+  if (signal.aborted) throw new CoreError('cancelled', 'Cancelled.');
+  return r;
 }
