@@ -130,6 +130,16 @@ describe('adapter anatomy (r x r Gram problem vs the formed update in float64)',
     }
   });
 
+  it('embedding LoRA and lm_head sit outside the layers; modules_to_save tensors are listed as saved whole', async () => {
+    const embed = await adapterAnatomy(fs, path.join(__dirname, '..', 'fixtures', 'generate', 'adapter-embed'));
+    assert.deepEqual(embed.modules.map((m) => [m.module, m.layer]), [['lm_head', null], ['model.embed_tokens', null]]);
+    assert.deepEqual([embed.layers, embed.targets], [[], []]);
+    assert.ok(embed.modules.every((m) => m.norm > 0 && m.singularValues.length === m.r));
+    const cla2 = await adapterAnatomy(fs, path.join(DEMO, 'runs', 'chinese-alpaca2-lora', 'sft_lora_model'));
+    assert.deepEqual(cla2.savedTensors, ['lm_head.weight', 'model.embed_tokens.weight']);
+    assert.deepEqual(cla2.targets, ['q_proj', 'v_proj']);
+  });
+
   it('a rank-deficient A (repeated rows) gives zero singular values, not NaN; a zero B gives a zero update', () => {
     const a = [1, 2, 3, 1, 2, 3, 0, 1, 0]; // (3, 3), rank 2
     const b = [1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1]; // (4, 3)

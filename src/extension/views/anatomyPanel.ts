@@ -62,7 +62,8 @@ function message(a: AdapterAnatomy): AnatomyDataMessage {
     type: 'data',
     title: a.against ? vscode.l10n.t('{0} minus {1}', basename(a.adapter), basename(a.against)) : vscode.l10n.t('Anatomy of {0}', basename(a.adapter)),
     subtitle: [a.against ? `${name(a.adapter)} − ${name(a.against)}` : name(a.adapter), a.variant,
-      a.base ? vscode.l10n.t('base {0}', name(a.base)) : vscode.l10n.t('base not found: absolute sizes')].join(' · '),
+      a.base ? vscode.l10n.t('base {0}', name(a.base)) : vscode.l10n.t('base not found: absolute sizes'),
+      ...(a.savedTensors.length ? [vscode.l10n.t('saved whole: {0}', a.savedTensors.join(', '))] : [])].join(' · '),
     grid: { layers: a.layers, targets: a.targets, cells: a.modules.map(cellOf) }, relative: a.base !== null,
     hasDora: a.modules.some((m) => m.dora?.relativeChange !== null && m.dora !== null),
     labels: {
