@@ -51,6 +51,13 @@ describe('eval data: record kinds', () => {
     assert.deepEqual(ex[3], { kind: 'text', line: 5, text: 'Once upon a time.' });
   });
 
+  it('reads a JSON array of records (alpaca_data.json), numbering records from 1', () => {
+    const ex = parseEvalData('/d/alpaca_data.json', JSON.stringify([{ instruction: 'a', input: '', output: 'b' }, { text: 'c' }], null, 2));
+    assert.deepEqual(ex, [{ kind: 'instruction', line: 1, prompt: 'a', response: 'b' }, { kind: 'text', line: 2, text: 'c' }]);
+    assert.throws(() => parseEvalData('/d/a.json', '[1]'), /\/d\/a\.json:1: expected a JSON object/);
+    assert.throws(() => parseEvalData('/d/a.json', '[{'), /\/d\/a\.json: not valid JSON/);
+  });
+
   it('splits a plain text file into paragraphs; errors name the file and line', () => {
     assert.deepEqual(parseEvalData('/d/s.txt', 'One.\nTwo.\n\n\nThree.\n').map((e) => e.kind === 'text' && [e.line, e.text]), [[1, 'One.\nTwo.'], [5, 'Three.']]);
     assert.throws(() => parseEvalData('/d/x.jsonl', '{"text": "a"}\n{bad'), /\/d\/x\.jsonl:2: not valid JSON/);

@@ -22,7 +22,7 @@ const USAGE = `lora-workbench eval <run folder | adapter folder...> --base <mode
 
   <run folder>        every checkpoint of a training run that holds an adapter (checkpoint-N folders, final output)
   <adapter folder>    or one or more adapter folders
-  --data <file>       JSONL: Alpaca {instruction, input, output} (loss on the output only), {messages: [...]} or
+  --data <file>       JSONL (or a JSON array): Alpaca {instruction, input, output} (loss on the output only), {messages: [...]} or
                       ShareGPT {conversations: [...]} (loss on the assistant turns), {text} (loss on every token);
                       or a plain text file, one example per blank-line-separated paragraph
   --format <f>        how prompts are rendered, as in the preview: raw (default), alpaca2, chat (the chat_template)

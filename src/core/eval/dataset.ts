@@ -14,14 +14,15 @@ export type EvalExample =
 const SHAREGPT_ROLES: Readonly<Record<string, string>> = { human: 'user', user: 'user', gpt: 'assistant', assistant: 'assistant', system: 'system', chatgpt: 'assistant', bing: 'assistant', bard: 'assistant' };
 
 /**
- * Parse an evaluation file: JSONL when every non-empty line is a JSON object (or the file is named *.jsonl / *.json
- * lines), else plain text split on blank lines. Errors name the file and line.
+ * Parse an evaluation file: a JSON array of records (alpaca_data.json, LLaMA-Factory's *.json; `line` is then the
+ * record's 1-based index), JSONL when the file is *.jsonl or starts with an object, else plain text split on blank
+ * lines. Errors name the file and line.
  */
 export function parseEvalData(path: string, content: string): EvalExample[] {
   const lines = content.split(/\r?\n/);
   const first = lines.find((l) => l.trim() !== '')?.trim() ?? '';
   const looksJsonl = /\.jsonl$/i.test(path) || first.startsWith('{');
-  const examples = looksJsonl ? parseJsonl(path, lines) : parsePlainText(lines);
+  const examples = first.startsWith('[') ? parseJsonArray(path, content) : looksJsonl ? parseJsonl(path, lines) : parsePlainText(lines);
   if (examples.length === 0) throw new CoreError('bad-format', tr`${path}: holds no examples.`, path);
   return examples;
 }
@@ -39,6 +40,17 @@ function parseJsonl(path: string, lines: readonly string[]): EvalExample[] {
     out.push(parseRecord(path, i + 1, record));
   });
   return out;
+}
+
+function parseJsonArray(path: string, content: string): EvalExample[] {
+  let records: unknown;
+  try {
+    records = JSON.parse(content);
+  } catch (e) {
+    throw new CoreError('bad-format', tr`${path}: not valid JSON (${(e as Error).message}).`, path);
+  }
+  if (!Array.isArray(records)) throw new CoreError('bad-format', tr`${path}: expected a JSON array of records.`, path);
+  return records.map((r, i) => parseRecord(path, i + 1, r));
 }
 
 function str(v: unknown): string | null {

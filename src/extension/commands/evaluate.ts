@@ -54,16 +54,20 @@ async function runOf(arg: unknown, index: CheckpointIndex): Promise<Run | undefi
   return pick?.run;
 }
 
+/** JSON files of runs and models that are never evaluation data (configs, trainer state, tokenizers, results). */
+const NOT_DATA = /(^|\/)(adapter_config|config|generation_config|trainer_state|tokenizer|tokenizer_config|special_tokens_map|added_tokens|merge_manifest|\w*results|[\w.-]*index)\.json$/;
+
 /** A data file: the workspace's JSONL / text files first, or any file through the open dialog. */
 async function chooseData(): Promise<string | undefined> {
-  const found = await vscode.workspace.findFiles('**/*.{jsonl,txt}', '**/{node_modules,.git,.lora-workbench}/**', 200);
+  const found = await vscode.workspace.findFiles('**/*.{jsonl,json,txt}', '**/{node_modules,.git,.lora-workbench}/**', 200);
   const items: Array<vscode.QuickPickItem & { path?: string }> = found
+    .filter((u) => !NOT_DATA.test(u.path))
     .map((u) => ({ label: vscode.workspace.asRelativePath(u), path: absolutePath(u.fsPath) }))
     .sort((a, b) => a.label.localeCompare(b.label));
   items.push({ label: `$(folder-opened) ${vscode.l10n.t('Choose File...')}` });
   const pick = await vscode.window.showQuickPick(items, {
     title: vscode.l10n.t('Evaluate Checkpoints (1/2): data'),
-    placeHolder: vscode.l10n.t('Evaluation data: JSONL (Alpaca, messages, text) or a plain text file'), ignoreFocusOut: true,
+    placeHolder: vscode.l10n.t('Evaluation data: JSONL or JSON (Alpaca, messages, text) or a plain text file'), ignoreFocusOut: true,
   });
   if (!pick) return undefined;
   if (pick.path) return pick.path;
