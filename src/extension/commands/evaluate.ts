@@ -147,7 +147,9 @@ async function evaluate(engine: EngineHost, models: ModelLeases, run: Run, candi
   }, async (progress, token) => {
     const signal = toAbortSignal(token);
     // Leased, not loaded outright: the base stays loaded only while a preview panel also uses it.
-    const load = await models.acquireModel(base, () => undefined);
+    const load = await models.acquireModel(base, (done, total) => {
+      if (total > 0) progress.report({ message: vscode.l10n.t('loading the base model {0}%', Math.round((100 * done) / total)) });
+    });
     try {
       return await runEval(engine, load.modelId, run, candidates, dataPath, format, signal, progress);
     } finally {
