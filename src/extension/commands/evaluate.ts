@@ -137,7 +137,7 @@ export function registerEvaluate(context: vscode.ExtensionContext, engine: Engin
         evaluation.best.loss.toFixed(4), evaluation.points[0]!.loss.toFixed(4)));
     }
     return evaluation;
-  }, { requiresTrust: true }));
+  }));
 }
 
 async function evaluate(engine: EngineHost, models: ModelLeases, run: Run, candidates: readonly RunCandidate[], base: string, dataPath: string, format: PromptFormat): Promise<EvalResult> {
