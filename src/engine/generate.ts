@@ -13,9 +13,10 @@ import type { FsPort } from '../core/ports';
 import { buildSampler, resolveSampling } from '../core/sampling/generationConfig';
 import { loadTokenizer } from '../core/tokenizer/loadTokenizer';
 import type { Tokenizer } from '../core/tokenizer/tokenizer';
+import { runEval, type EvalCachePorts, type EvalModel } from './eval';
 import type { JobContext } from './handlers';
 import type {
-  BackendChoice, GenerateParams, GenerateResult, LoadParams, LoadResult, TokenizeParams, TokenizeResult,
+  BackendChoice, EvalParams, EvalResult, GenerateParams, GenerateResult, LoadParams, LoadResult, TokenizeParams, TokenizeResult,
 } from './protocol';
 
 export type BackendFactory = (choice: BackendChoice, threads: number, log: (m: string) => void) => Promise<Backend>;
@@ -34,7 +35,7 @@ export class GenerationEngine {
   private readonly models = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<Entry>>();
 
-  constructor(private readonly fs: FsPort, private readonly createBackend: BackendFactory) {}
+  constructor(private readonly fs: FsPort, private readonly createBackend: BackendFactory, private readonly evalCache: EvalCachePorts | null = null) {}
 
   async load(p: LoadParams, ctx: JobContext): Promise<LoadResult> {
     if (typeof p?.modelPath !== 'string' || p.modelPath.length === 0) throw new CoreError('usage', 'engine/load needs modelPath.');
@@ -170,6 +171,20 @@ export class GenerationEngine {
       onToken: (id, text) => ctx.token(id, text, p.stream),
     });
     return out;
+  }
+
+  /** engine/eval on a loaded model, queued with its generations (both own the KV cache). */
+  async evaluate(p: EvalParams, ctx: JobContext): Promise<EvalResult> {
+    const e = this.entry(p?.modelId);
+    const model: EvalModel = {
+      folder: e.loaded.folder,
+      model: e.loaded.model,
+      adapter: (path) => this.adapter(e, path, ctx),
+      tokenizerFor: (adapters) => this.tokenizerFor(e, adapters),
+    };
+    const run = e.queue.then(() => runEval(model, this.fs, this.evalCache, p, ctx, () => new Promise((r) => setImmediate(r))));
+    e.queue = run.catch(() => undefined);
+    return run;
   }
 
   async unload(p: { modelId: string }): Promise<{ unloaded: boolean }> {

@@ -2,6 +2,7 @@
 // has its own messages (webview/) and never talks to the worker directly.
 // Envelope host -> worker: {v, id, method, params}. Worker -> host: a union on `type`.
 
+import type { LossSummary } from '../core/eval/loss';
 import type { Text } from '../core/text';
 
 export const PROTOCOL_VERSION = 1;
@@ -154,6 +155,48 @@ export interface MergeResult {
   readonly warnings: readonly string[];
 }
 export const Merge = request<MergeParams, MergeResult>('engine/merge');
+
+// ---- engine/eval (issue 20) ----------------------------------------------------------------------------------------
+export interface EvalCandidate {
+  /** Shown in progress and results: 'base', a checkpoint's folder name. */
+  readonly label: string;
+  /** Adapters applied unmerged on the loaded base; empty for the base itself. */
+  readonly adapters: readonly AdapterSpec[];
+}
+export interface EvalParams {
+  readonly modelId: string;
+  /** JSONL (Alpaca, messages / conversations, text) or a plain text file; the worker reads it. */
+  readonly dataPath: string;
+  /** How prompts are rendered: raw (default), alpaca2 or chat (the model's chat_template), as in the preview. */
+  readonly format?: PromptFormat;
+  readonly system?: string;
+  /** Evaluate the first N examples only. */
+  readonly limit?: number;
+  readonly candidates: readonly EvalCandidate[];
+  /** JSON cache of results (see core/eval/cache.ts); null or absent: no cache. */
+  readonly cacheFile?: string | null;
+}
+/** The summary (loss, perplexity, 95% bootstrap intervals, tokens, examples) of one candidate, and where it came from. */
+export interface EvalCandidateResult extends LossSummary {
+  readonly label: string;
+  readonly adapters: readonly string[];
+  /** Examples cut to the context length / with nothing left to score. */
+  readonly truncated: number;
+  readonly skipped: number;
+  readonly ms: number;
+  /** Taken from the cache instead of evaluated now. */
+  readonly cached: boolean;
+}
+export interface EvalResult {
+  readonly dataPath: string;
+  readonly format: PromptFormat;
+  /** Examples read (after --limit). */
+  readonly examples: number;
+  readonly results: readonly EvalCandidateResult[];
+  /** The cache file written, or null. */
+  readonly cacheFile: string | null;
+}
+export const Eval = request<EvalParams, EvalResult>('engine/eval');
 
 // ---- engine/cancel --------------------------------------------------------------------------------------------------
 export interface CancelParams {

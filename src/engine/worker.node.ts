@@ -6,10 +6,11 @@ import { parentPort } from 'node:worker_threads';
 import { toCoreError } from '../core/errors';
 import { HandlerTable, type JobContext } from './handlers';
 import { probeEngine } from './probe';
-import { Cancel, Generate, Load, Merge, Probe, Tokenize, Unload, isRequestMessage, type WorkerMessage } from './protocol';
+import { Cancel, Eval, Generate, Load, Merge, Probe, Tokenize, Unload, isRequestMessage, type WorkerMessage } from './protocol';
 import { probeWebGpu } from '../kernels/webgpu/probe.node';
 import { createBackend } from '../kernels/createBackend.node';
 import { NodeFs } from '../node/nodeFs';
+import { sha256File } from '../node/hashFile';
 import { GenerationEngine } from './generate';
 import { handleMerge } from './merge';
 
@@ -20,12 +21,14 @@ const jobs = new Map<number, AbortController>();
 const post = (m: WorkerMessage): void => port.postMessage(m);
 const log = (level: 'trace' | 'debug' | 'info' | 'warn' | 'error', message: string): void => post({ type: 'log', level, message });
 
-const generation = new GenerationEngine(new NodeFs(), (backend, threads, logLine) => createBackend({ backend, threads, log: logLine }));
+const nodeFs = new NodeFs();
+const generation = new GenerationEngine(nodeFs, (backend, threads, logLine) => createBackend({ backend, threads, log: logLine }), { fs: nodeFs, hash: sha256File });
 
 const table = new HandlerTable()
   .on(Load, (params, ctx) => generation.load(params, ctx))
   .on(Generate, (params, ctx) => generation.generate(params, ctx))
   .on(Tokenize, (params, ctx) => generation.tokenize(params, ctx))
+  .on(Eval, (params, ctx) => generation.evaluate(params, ctx))
   .on(Unload, (params) => generation.unload(params))
   .on(Merge, (params, ctx) => handleMerge(params, ctx, new NodeFs(), (backend, threads, logLine) => createBackend({ backend, threads, log: logLine })))
   .on(Probe, (params) =>

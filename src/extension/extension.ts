@@ -12,6 +12,9 @@ import { registerDiagnosis } from './language/registerDiagnosis';
 import { registerPreview } from './preview/register';
 import { registerMerge } from './commands/merge';
 import { registerCheckpoints } from './views/registerCheckpoints';
+import { registerEvaluate } from './commands/evaluate';
+import { registerAnatomy } from './views/anatomyPanel';
+import { EvalResults } from './views/evalResults';
 
 /** What the extension exports to other extensions and to the in-host tests. */
 export interface LoraWorkbenchApi {
@@ -24,11 +27,15 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi {
   context.subscriptions.push(createLog());
   const engine = new EngineHost(context.extensionPath);
   context.subscriptions.push(engine);
-  const checkpoints = registerCheckpoints(context); // CheckpointIndex: workspace runs/adapters + onDidChange, for preview/merge/diagnose
+  const evalResults = new EvalResults();
+  context.subscriptions.push(evalResults);
+  const checkpoints = registerCheckpoints(context, evalResults); // CheckpointIndex: workspace runs/adapters + onDidChange, for preview/merge/diagnose
   const diagnostics = registerDiagnosis(context); // base-model diagnostics, hovers, quick fixes on adapter_config.json (issue 4)
   context.subscriptions.push(registerDiagnoseCommand(diagnostics, checkpoints)); // "Diagnose Base Model" on checkpoints and adapters (issue 13)
-  registerPreview(context, engine, checkpoints); // "Preview Generation...": base vs adapters side by side (issue 8)
+  const preview = registerPreview(context, engine, checkpoints); // "Preview Generation...": base vs adapters side by side (issue 8)
   registerMerge(context, engine, checkpoints); // "Merge into Base Model...": streaming exact merge in the engine worker (issue 5)
+  registerEvaluate(context, engine, preview.models, checkpoints, evalResults); // "Evaluate Checkpoints...": loss on the user's data per checkpoint (issue 20)
+  registerAnatomy(context, checkpoints); // "Show Adapter Anatomy" / "Compare Adapter Anatomy...": what each module's update is (issue 20)
 
   const probeEngine = (): Promise<ProbeResult> => engine.get().request(Probe, { webgpu: true });
 

@@ -12,6 +12,12 @@ export interface ChartSeries {
   readonly points: readonly Point[];
   /** Draw each point as a dot too (sparse series such as eval loss). */
   readonly dots?: boolean;
+  /** Vertical interval bars [step, lo, hi] (a point's confidence interval). */
+  readonly whiskers?: ReadonlyArray<readonly [number, number, number]>;
+  /** Step of the point to ring as the best one. */
+  readonly highlight?: number | null;
+  /** Dashed (a reference line such as the base model's loss). */
+  readonly dashed?: boolean;
 }
 
 export interface ChartMarker {
@@ -126,6 +132,13 @@ function drawAxisTitles(svg: SVGSVGElement, o: ChartOptions, plotW: number, plot
   el('text', { x: 12, y: cy, 'text-anchor': 'middle', transform: `rotate(-90 12 ${cy})`, class: 'axis-title y-title' }, svg).textContent = o.yTitle;
 }
 
+/** A series' interval bars and its best-point ring. */
+function drawExtras(body: SVGGElement, s: ChartSeries, x: (v: number) => number, y: (v: number) => number): void {
+  for (const [st, lo, hi] of s.whiskers ?? []) el('line', { x1: x(st), x2: x(st), y1: y(lo), y2: y(hi), class: `whisker series-${s.key}`, 'data-step': st }, body);
+  const best = s.highlight !== undefined && s.highlight !== null ? s.points.find((p) => p[0] === s.highlight) : undefined;
+  if (best) el('circle', { cx: x(best[0]), cy: y(best[1]), r: 6, class: `best-ring series-${s.key}`, 'data-step': best[0] }, body);
+}
+
 /** Render one chart into `host` (replacing its content). Returns the number of path points drawn per series. */
 export function renderChart(host: HTMLElement, series: readonly ChartSeries[], o: ChartOptions): Record<string, number> {
   host.replaceChildren();
@@ -135,7 +148,7 @@ export function renderChart(host: HTMLElement, series: readonly ChartSeries[], o
   const drawn: Record<string, number> = {};
   const plotW = o.width - M.left - M.right;
   const plotH = o.height - M.top - M.bottom;
-  const values = series.flatMap((s) => s.points.map((p) => p[1])).filter((v) => Number.isFinite(v) && (!o.logY || v > 0));
+  const values = series.flatMap((s) => [...s.points.map((p) => p[1]), ...(s.whiskers ?? []).flatMap((w) => [w[1], w[2]])]).filter((v) => Number.isFinite(v) && (!o.logY || v > 0));
   if (values.length === 0 || plotW <= 10 || plotH <= 10) {
     el('text', { x: o.width / 2, y: o.height / 2, class: 'no-data', 'text-anchor': 'middle' }, svg).textContent = o.noData;
     return drawn;
@@ -201,7 +214,8 @@ export function renderChart(host: HTMLElement, series: readonly ChartSeries[], o
     if (s.points.length === 0) continue;
     const smoothed = o.smoothing > 0 && !s.dots;
     const raw = decimate(s.points, x, plotW);
-    el('path', { d: pathOf(raw), class: `series series-${s.key}${smoothed ? ' raw' : ''}`, 'data-points': raw.length, 'data-rows': s.points.length }, body);
+    el('path', { d: pathOf(raw), class: `series series-${s.key}${smoothed ? ' raw' : ''}${s.dashed ? ' dashed' : ''}`, 'data-points': raw.length, 'data-rows': s.points.length }, body);
+    drawExtras(body, s, x, y);
     if (smoothed) el('path', { d: pathOf(decimate(ema(s.points, o.smoothing), x, plotW)), class: `series series-${s.key} smooth` }, body);
     if (s.dots && s.points.length <= plotW) {
       for (const [st, v] of s.points) if (Number.isFinite(v) && (!o.logY || v > 0)) el('circle', { cx: x(st), cy: y(v), r: 2.5, class: `dot series-${s.key}` }, body);

@@ -2,9 +2,10 @@
 // CurvesDataMessage; checkpoints drawn as dashed markers, the best one starred. Clean SVG (chart.ts), no chart library.
 
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
-import { renderChart, type ChartMarker, type ChartSeries } from './chart';
-import type { CurvesDataMessage, CurvesToHost, HostToCurves } from './messages';
+import { renderChart, type ChartMarker, type ChartOptions, type ChartSeries } from './chart';
+import type { CurvesDataMessage, CurvesToHost, DataEvalMessage, HostToCurves } from './messages';
 import { CURVES_CSS } from './styles';
+import { mountPage } from '../shared/page';
 
 interface VsCodeApi {
   postMessage(msg: CurvesToHost): void;
@@ -19,11 +20,7 @@ interface ViewState {
 }
 
 const vscode = acquireVsCodeApi();
-const app = document.getElementById('app')!;
-const style = document.createElement('style');
-style.nonce = app.dataset.nonce ?? '';
-style.textContent = CURVES_CSS;
-document.head.appendChild(style);
+const app = mountPage(CURVES_CSS);
 
 const saved = vscode.getState() as Partial<ViewState> | undefined;
 const state: ViewState = { logY: saved?.logY ?? false, smoothing: saved?.smoothing ?? 0 };
@@ -81,7 +78,7 @@ function render(): void {
   }
   app.append(legend);
 
-  const hosts = ['loss', 'lr', 'grad'].map((id) => {
+  const hosts = ['loss', ...(d.dataEval ? ['data'] : []), 'lr', 'grad'].map((id) => {
     const div = h('div', 'chart-host');
     div.id = `chart-${id}`;
     app.append(div);
@@ -89,7 +86,7 @@ function render(): void {
   });
 
   const all = [...d.series.loss, ...d.series.evalLoss, ...d.series.learningRate, ...d.series.gradNorm].map((p) => p[0]);
-  const steps = [...all, ...d.checkpoints.map((c) => c.step)];
+  const steps = [...all, ...d.checkpoints.map((c) => c.step), ...(d.dataEval?.points.map((p) => p[0]) ?? [])];
   const xDomain: [number, number] = steps.length > 0 ? [Math.min(0, ...steps), Math.max(...steps)] : [0, 1];
   const markers: ChartMarker[] = d.checkpoints.map((c) => ({ step: c.step, best: c.best, label: `${c.name}${c.best ? ` (${d.labels.best})` : ''}` }));
   const onMarkerClick = (step: number): void => vscode.postMessage({ type: 'openCheckpoint', step });
@@ -101,10 +98,12 @@ function render(): void {
       { key: 'loss', label: d.labels.loss, points: d.series.loss },
       { key: 'evalLoss', label: d.labels.evalLoss, points: d.series.evalLoss, dots: true },
     ];
+    const [lossHost, dataHost, lrHost, gradHost] = d.dataEval ? hosts : [hosts[0], null, hosts[1], hosts[2]];
     const drawn = {
-      ...renderChart(hosts[0]!, lossSeries, { ...common, title: `${d.labels.loss} / ${d.labels.evalLoss}`, yTitle: d.labels.lossAxis, height: 260, logY: state.logY }),
-      ...renderChart(hosts[1]!, [{ key: 'learningRate', label: d.labels.learningRate, points: d.series.learningRate }], { ...common, title: d.labels.learningRate, yTitle: d.labels.learningRate, height: 160, logY: false, smoothing: 0 }),
-      ...renderChart(hosts[2]!, [{ key: 'gradNorm', label: d.labels.gradNorm, points: d.series.gradNorm }], { ...common, title: d.labels.gradNorm, yTitle: d.labels.gradNorm, height: 160, logY: state.logY }),
+      ...renderChart(lossHost!, lossSeries, { ...common, title: `${d.labels.loss} / ${d.labels.evalLoss}`, yTitle: d.labels.lossAxis, height: 260, logY: state.logY }),
+      ...(dataHost && d.dataEval ? drawDataEval(dataHost, d.dataEval, { ...common, smoothing: 0 }, xDomain) : {}),
+      ...renderChart(lrHost!, [{ key: 'learningRate', label: d.labels.learningRate, points: d.series.learningRate }], { ...common, title: d.labels.learningRate, yTitle: d.labels.learningRate, height: 160, logY: false, smoothing: 0 }),
+      ...renderChart(gradHost!, [{ key: 'gradNorm', label: d.labels.gradNorm, points: d.series.gradNorm }], { ...common, title: d.labels.gradNorm, yTitle: d.labels.gradNorm, height: 160, logY: state.logY }),
     };
     if (!reported) {
       reported = true;
@@ -113,6 +112,18 @@ function render(): void {
   }
   draw();
   lastDraw = draw;
+}
+
+/** The loss-on-your-data chart: a dot (with its 95% interval) per checkpoint, the best ringed, the base dashed. */
+function drawDataEval(host: HTMLElement, e: DataEvalMessage, common: Omit<ChartOptions, 'title' | 'yTitle' | 'height' | 'logY'>, xDomain: [number, number]): Record<string, number> {
+  const series: ChartSeries[] = [{ key: 'dataLoss', label: e.labels.series, points: e.points, dots: true, whiskers: e.whiskers, highlight: e.bestStep }];
+  if (e.base !== null) series.push({ key: 'dataBase', label: e.labels.base, points: [[xDomain[0], e.base], [xDomain[1], e.base]], dashed: true });
+  const drawn = renderChart(host, series, { ...common, title: e.title, yTitle: e.labels.series, height: 200, logY: false });
+  const note = document.createElement('p');
+  note.className = 'data-best';
+  note.textContent = [`★ ${e.labels.best}`, ...(e.base !== null ? [`- - ${e.labels.base} ${e.base.toFixed(4)}`] : []), `| ${e.labels.interval}`].join(' · ');
+  host.prepend(note);
+  return drawn;
 }
 
 let lastDraw: (() => void) | null = null;

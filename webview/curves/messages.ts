@@ -24,6 +24,18 @@ export interface CurvesCheckpoint {
   readonly best: boolean;
 }
 
+/** The run's latest "Evaluate Checkpoints..." result: loss on the user's data per checkpoint step. */
+export interface DataEvalMessage {
+  readonly title: string;
+  readonly points: readonly Point[];
+  /** [step, lo, hi] of each point's 95% interval. */
+  readonly whiskers: ReadonlyArray<readonly [number, number, number]>;
+  /** The base model's loss on the same data, drawn as a flat line; null when not evaluated. */
+  readonly base: number | null;
+  readonly bestStep: number | null;
+  readonly labels: { readonly series: string; readonly base: string; readonly best: string; readonly interval: string };
+}
+
 /** Host -> webview: everything needed to draw (sent again whenever trainer_state.json changes). */
 export interface CurvesDataMessage {
   readonly type: 'data';
@@ -39,6 +51,8 @@ export interface CurvesDataMessage {
   readonly checkpoints: readonly CurvesCheckpoint[];
   readonly bestStep: number | null;
   readonly labels: CurvesLabels;
+  /** Absent or null until the run is evaluated on a data file. */
+  readonly dataEval?: DataEvalMessage | null;
 }
 
 export type HostToCurves = CurvesDataMessage;

@@ -26,6 +26,13 @@ header .source { color: var(--vscode-descriptionForeground); font-size: 0.9em; }
 .dot.series-evalLoss { fill: var(--vscode-charts-orange); }
 .series-learningRate, .swatch.series-learningRate { stroke: var(--vscode-charts-green); background: var(--vscode-charts-green); }
 .series-gradNorm, .swatch.series-gradNorm { stroke: var(--vscode-charts-purple); background: var(--vscode-charts-purple); }
+.series-dataLoss, .swatch.series-dataLoss { stroke: var(--vscode-charts-red); background: var(--vscode-charts-red); }
+.dot.series-dataLoss { fill: var(--vscode-charts-red); }
+.whisker { stroke-width: 1; stroke-opacity: 0.6; }
+.best-ring { fill: none; stroke: var(--vscode-charts-yellow); stroke-width: 2; }
+.series-dataBase, .swatch.series-dataBase { stroke: var(--vscode-descriptionForeground); background: var(--vscode-descriptionForeground); }
+.series.dashed { stroke-dasharray: 5 4; }
+.data-best { color: var(--vscode-charts-yellow); margin: 0 0 4px; }
 .ckpt { stroke: var(--vscode-descriptionForeground); stroke-opacity: 0.45; stroke-dasharray: 3 3; cursor: pointer; }
 .ckpt.best { stroke: var(--vscode-charts-yellow); stroke-opacity: 0.9; stroke-dasharray: none; stroke-width: 1.5; }
 .best-star { fill: var(--vscode-charts-yellow); font-size: 13px; }

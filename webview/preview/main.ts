@@ -14,6 +14,7 @@ import {
   type PromptFormat, type StopReason, type WebviewToHost,
 } from './messages';
 import { PREVIEW_CSS } from './styles';
+import { mountPage } from '../shared/page';
 
 interface VsCodeApi {
   postMessage(msg: WebviewToHost): void;
@@ -39,11 +40,7 @@ interface ColumnView {
 }
 
 const vscode = acquireVsCodeApi();
-const app = document.getElementById('app')!;
-const style = document.createElement('style');
-style.nonce = app.dataset.nonce ?? '';
-style.textContent = PREVIEW_CSS;
-document.head.appendChild(style);
+const app = mountPage(PREVIEW_CSS);
 
 let L: PreviewLabels;
 let init: InitMessage | null = null;

@@ -27,13 +27,24 @@ export interface ChatOptions {
  * test `enable_thinking is defined`).
  */
 export function renderChatTemplate(tokenizer: Tokenizer, user: string, system?: string, options: ChatOptions = {}): string {
+  const messages = [...(system ? [{ role: 'system', content: system }] : []), { role: 'user', content: user }];
+  return renderChatMessages(tokenizer, messages, true, options);
+}
+
+/** One turn of a conversation as chat templates read it. */
+export interface ChatMessage {
+  readonly role: string;
+  readonly content: string;
+}
+
+/** Render the chat_template over a whole conversation; `addGenerationPrompt` opens the assistant's next turn. */
+export function renderChatMessages(tokenizer: Tokenizer, messages: readonly ChatMessage[], addGenerationPrompt: boolean, options: ChatOptions = {}): string {
   const source = tokenizer.chatTemplate;
   if (!source) throw new CoreError('unsupported', 'this model has no chat_template in tokenizer_config.json; use the raw or alpaca2 format.');
-  const messages = [...(system ? [{ role: 'system', content: system }] : []), { role: 'user', content: user }];
   try {
     return new Template(source).render({
-      messages,
-      add_generation_prompt: true,
+      messages: messages.map((m) => ({ role: m.role, content: m.content })),
+      add_generation_prompt: addGenerationPrompt,
       bos_token: tokenizer.bosToken ?? '',
       eos_token: tokenizer.eosToken ?? '',
       ...(options.thinking !== undefined ? { enable_thinking: options.thinking } : {}),

@@ -4,6 +4,8 @@
 /** Command ids that need a trusted workspace: merge, generation, anything that writes weights or executes a model. */
 export const TRUST_REQUIRING_COMMANDS: readonly string[] = [
   'loraWorkbench.mergeAdapter',
+  // Evaluate Checkpoints runs the base and every checkpoint on the user's data (and writes the run's eval cache).
+  'loraWorkbench.evaluateCheckpoints',
   // Preview Generation is not listed: its panel opens in Restricted Mode and explains why it will not run (tested in
   // test/e2e/restricted/restrictedMode.test.ts), and its host re-checks trust before every run.
 ];

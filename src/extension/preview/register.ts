@@ -20,9 +20,11 @@ export const PREVIEW_COMMAND = 'loraWorkbench.previewGeneration';
 /** Explorer folders the command applies to: adapter folders (adapter_config.json) and full models (config.json + weights). */
 export const PREVIEW_FOLDERS_KEY = 'loraWorkbench.previewFolders';
 
-/** What register.ts hands to the in-host tests: the open panels. */
+/** What register.ts hands to the in-host tests (the open panels) and to other features (the shared base models). */
 export interface PreviewApi {
   readonly panels: () => readonly PreviewPanel[];
+  /** Refcounted engine/load + engine/unload, shared with the panels (Evaluate Checkpoints loads its base here too). */
+  readonly models: Pick<PreviewServices, 'acquireModel' | 'releaseModel'>;
 }
 
 interface LoadedModel {
@@ -183,5 +185,5 @@ export function registerPreview(context: vscode.ExtensionContext, engine: Engine
     { dispose: () => { for (const p of panels.values()) p.panel.dispose(); } },
   );
 
-  return { panels: () => [...panels.values()] };
+  return { panels: () => [...panels.values()], models: { acquireModel: services.acquireModel, releaseModel: services.releaseModel } };
 }

@@ -10,6 +10,7 @@ import { formatBytes, formatCount } from '../../core/format';
 import { adapterTooltip, checkpointTooltip, formatNum, modelTooltip, runTooltip, variantLabel } from './checkpointTooltip';
 import { healthMessageWithoutFile } from './healthText';
 import { localize } from '../platform/l10n';
+import type { EvalResults } from './evalResults';
 
 export type CheckpointNode =
   | { readonly type: 'run'; readonly run: Run }
@@ -75,13 +76,16 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
   private readonly byPath = new Map<string, CheckpointNode>();
 
   private readonly baseSub: vscode.Disposable;
+  private readonly evalSub: vscode.Disposable;
 
-  constructor(private readonly index: CheckpointIndex, private readonly baseStatus: BaseStatusCache) {
+  constructor(private readonly index: CheckpointIndex, private readonly baseStatus: BaseStatusCache, private readonly evalResults: EvalResults) {
     this.baseSub = baseStatus.onDidChange(() => this.refresh());
+    this.evalSub = evalResults.onDidChange(() => this.refresh());
   }
 
   dispose(): void {
     this.baseSub.dispose();
+    this.evalSub.dispose();
     this.changed.dispose();
   }
 
@@ -121,10 +125,12 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
         const item = new vscode.TreeItem(c.name, vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `ckpt:${c.path}`;
         const base = c.adapter ? this.baseStatus.get(c.adapter) : undefined;
-        item.description = checkpointDescription(c) + (base?.status === 'error' ? ` · ${vscode.l10n.t('base ✗')}` : '');
-        item.iconPath = healthIcon(c.health) ?? (c.best ? new vscode.ThemeIcon('star-full', new vscode.ThemeColor('charts.yellow')) : new vscode.ThemeIcon(c.final ? 'flag' : 'package'));
+        const bestOnData = c.adapter !== null && this.evalResults.isBest(node.run.path, c.adapter.path);
+        item.description = checkpointDescription(c) + (base?.status === 'error' ? ` · ${vscode.l10n.t('base ✗')}` : '')
+          + (bestOnData ? ` · ${vscode.l10n.t('best on your data')}` : '');
+        item.iconPath = healthIcon(c.health) ?? (bestOnData ? new vscode.ThemeIcon('target', new vscode.ThemeColor('charts.green')) : c.best ? new vscode.ThemeIcon('star-full', new vscode.ThemeColor('charts.yellow')) : new vscode.ThemeIcon(c.final ? 'flag' : 'package'));
         item.tooltip = checkpointTooltip(node.run, c, base);
-        item.contextValue = contextValue('checkpoint', { adapter: hasConfig(c.adapter), curves: node.run.trainerState !== null, best: c.best });
+        item.contextValue = contextValue('checkpoint', { adapter: hasConfig(c.adapter), curves: node.run.trainerState !== null, best: c.best, bestOnData });
         return item;
       }
       case 'adapter': {

@@ -7,7 +7,9 @@ import { curvesOf, parseTrainerState } from '../../core/checkpoints/trainerState
 import { readJsonFile } from '../../core/checkpoints/inspect';
 import { MAX_TRAINER_STATE_BYTES } from '../../core/checkpoints/scan';
 import { NodeFs } from '../../node/nodeFs';
-import type { CurvesDataMessage, CurvesToHost } from '../../../webview/curves/messages';
+import type { CurvesDataMessage, CurvesToHost, DataEvalMessage } from '../../../webview/curves/messages';
+import { basename } from '../../core/paths';
+import type { EvalResults } from './evalResults';
 import type { CheckpointIndex } from './checkpointIndex';
 import { log } from '../platform/log';
 import { webviewHtml } from '../platform/webviewHtml';
@@ -17,7 +19,15 @@ export class CurvesPanels implements vscode.Disposable {
   private readonly subscription: vscode.Disposable;
   private readonly fs = new NodeFs();
 
-  constructor(private readonly extensionUri: vscode.Uri, private readonly index: CheckpointIndex) {
+  private readonly evalSubscription: vscode.Disposable;
+
+  constructor(private readonly extensionUri: vscode.Uri, private readonly index: CheckpointIndex, private readonly evalResults: EvalResults) {
+    // A finished "Evaluate Checkpoints..." redraws its run's panel with the loss-on-your-data chart.
+    this.evalSubscription = evalResults.onDidChange((runPath) => {
+      const entry = this.panels.get(runPath);
+      const run = index.result.runs.find((r) => r.path === runPath);
+      if (entry && run) void this.update(entry.panel, run, true);
+    });
     // Live curves: a training run rewrites trainer_state.json at every save; the rescan that follows updates the panel.
     this.subscription = index.onDidChange(() => {
       for (const [runPath, entry] of this.panels) {
@@ -29,6 +39,7 @@ export class CurvesPanels implements vscode.Disposable {
 
   dispose(): void {
     this.subscription.dispose();
+    this.evalSubscription.dispose();
     for (const { panel } of this.panels.values()) panel.dispose();
     this.panels.clear();
   }
@@ -116,6 +127,28 @@ export class CurvesPanels implements vscode.Disposable {
       checkpoints: run.checkpoints.filter((c) => !c.final && c.step !== null).map((c) => ({ step: c.step!, name: c.name, best: c.best })),
       bestStep: run.bestStep,
       labels,
+      dataEval: this.dataEval(run),
+    };
+  }
+
+  /** The run's latest evaluation on the user's data: one point per checkpoint on the step axis, the base as a line. */
+  private dataEval(run: Run): DataEvalMessage | null {
+    const e = this.evalResults.get(run.path);
+    if (!e) return null;
+    const onAxis = e.points.filter((p) => p.path !== null && !p.final && p.step !== null);
+    const name = basename(e.dataPath);
+    return {
+      title: vscode.l10n.t('Loss on {0} ({1} examples, {2})', name, e.examples, e.format),
+      points: onAxis.map((p) => [p.step!, p.loss] as const),
+      whiskers: onAxis.map((p) => [p.step!, p.lossCi95[0], p.lossCi95[1]] as const),
+      base: e.points[0]?.path === null ? e.points[0].loss : null,
+      bestStep: e.best && !e.best.final ? e.best.step : null,
+      labels: {
+        series: vscode.l10n.t('Loss on {0}', name),
+        base: vscode.l10n.t('Base model'),
+        best: vscode.l10n.t('best on {0}: {1}', name, e.best?.label ?? '-'),
+        interval: vscode.l10n.t('95% interval (bootstrap over examples)'),
+      },
     };
   }
 }

@@ -11,6 +11,7 @@ import { BaseStatusCache } from './baseStatus';
 import { CheckpointIndex } from './checkpointIndex';
 import { CheckpointsTreeProvider, type CheckpointNode } from './checkpointsTree';
 import { CurvesPanels } from './curvesPanel';
+import type { EvalResults } from './evalResults';
 import { healthMessageWithoutFile } from './healthText';
 
 export const HEALTH_DIAGNOSTICS = 'lora-workbench-health';
@@ -60,13 +61,13 @@ function folderOf(arg: unknown, view: vscode.TreeView<CheckpointNode>): string |
   }
 }
 
-export function registerCheckpoints(context: vscode.ExtensionContext): CheckpointIndex {
+export function registerCheckpoints(context: vscode.ExtensionContext, evalResults: EvalResults): CheckpointIndex {
   const index = new CheckpointIndex();
   const baseStatus = new BaseStatusCache();
-  const tree = new CheckpointsTreeProvider(index, baseStatus);
+  const tree = new CheckpointsTreeProvider(index, baseStatus, evalResults);
   const view = vscode.window.createTreeView('loraWorkbench.checkpoints', { treeDataProvider: tree, showCollapseAll: true });
   const diagnostics = vscode.languages.createDiagnosticCollection(HEALTH_DIAGNOSTICS);
-  const curves = new CurvesPanels(context.extensionUri, index);
+  const curves = new CurvesPanels(context.extensionUri, index, evalResults);
   context.subscriptions.push(index, baseStatus, tree, view, diagnostics, curves);
 
   context.subscriptions.push(

@@ -67,12 +67,17 @@ function normalizeKey(key: string): string | null {
 }
 
 
-/**
- * Load an adapter folder for a base whose tensors are `baseTensors` (name -> info). Checks every key maps to a base
- * module with matching shapes, so a wrong base fails here with a clear message instead of producing garbage.
- */
-export async function loadAdapter(fs: FsPort, backend: Backend, folder: string,
-  baseTensors: ReadonlyMap<string, WeightTensor>, signal?: AbortSignal): Promise<LoadedAdapter> {
+/** An adapter folder's config and tensor index (keys normalised to base module names), read from headers only. */
+export interface AdapterIndex {
+  readonly config: PeftConfig;
+  readonly variant: string;
+  /** adapter_model.safetensors or adapter_model.bin. */
+  readonly weightsPath: string;
+  readonly byKey: ReadonlyMap<string, WeightTensor>;
+}
+
+/** Read adapter_config.json and the weights' tensor index; refuses MLX, non-LoRA and layer_replication adapters. */
+export async function readAdapterIndex(fs: FsPort, folder: string): Promise<AdapterIndex> {
   const configPath = joinPath(folder, 'adapter_config.json');
   if ((await fs.stat(configPath))?.kind !== 'file') throw new CoreError('not-found', `${folder}: no adapter_config.json.`, folder);
   const config = normalizePeftConfig(await readJsonObject(fs, configPath, true));
@@ -96,7 +101,16 @@ export async function loadAdapter(fs: FsPort, backend: Backend, folder: string,
     const key = normalizeKey(t.name);
     if (key !== null) byKey.set(key, { ...t, file: weightsPath });
   }
+  return { config, variant, weightsPath, byKey };
+}
 
+/**
+ * Load an adapter folder for a base whose tensors are `baseTensors` (name -> info). Checks every key maps to a base
+ * module with matching shapes, so a wrong base fails here with a clear message instead of producing garbage.
+ */
+export async function loadAdapter(fs: FsPort, backend: Backend, folder: string,
+  baseTensors: ReadonlyMap<string, WeightTensor>, signal?: AbortSignal): Promise<LoadedAdapter> {
+  const { config, variant, weightsPath, byKey } = await readAdapterIndex(fs, folder);
   const loader = new TensorLoader(fs, backend, signal);
   const modules = new Map<string, LoraModule>();
   const overrides = new Map<string, BTensor>();
