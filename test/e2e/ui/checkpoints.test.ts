@@ -84,6 +84,11 @@ describe('checkpoint explorer', () => {
     // The best checkpoint's icon is the star, visible without hovering.
     assert.equal(await wb.treeRows(CHECKPOINTS_VIEW, bestName).first().locator('.codicon-star-full').count(), 1);
     await wb.screenshot('checkpoints-tree');
+    // The README's picture: the demo as a newcomer first sees it (this suite runs first, before any test relinks a base),
+    // the sidebar wide enough for the descriptions and the Problems counts in the status bar.
+    await wb.setSidebarWidth(520);
+    await wb.page.waitForTimeout(1500);
+    await wb.screenshot('readme-checkpoints');
   });
 
   it('shows a rich tooltip with variant, r, alpha, scaling, parameters and base model', async () => {
