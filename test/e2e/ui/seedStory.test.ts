@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { FrameLocator } from 'playwright-core';
+import type { FrameLocator, Locator } from 'playwright-core';
 import { CHECKPOINTS_VIEW, Workbench, acceptMergePrompts, commandTitle, e2eEnv } from '../support/workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -109,6 +109,21 @@ describe('the seed\'s story: a Chinese-LLaMA-Alpaca-2 adapter with a resized voc
     await squiggles().first().waitFor({ state: 'detached', timeout: 30_000 });
   });
 
+  /**
+   * The "Full models" row's child `label`. A refresh re-renders the tree, which can collapse the group again right
+   * after a click expanded it: keep expanding until the row shows.
+   */
+  async function revealFullModel(label: string): Promise<Locator> {
+    const row = wb.treeRows(CHECKPOINTS_VIEW, label).first();
+    for (const deadline = Date.now() + 60_000; ;) {
+      const models = wb.treeRows(CHECKPOINTS_VIEW, /^Full models/).first();
+      await models.waitFor({ timeout: 30_000 });
+      if ((await models.getAttribute('aria-expanded')) !== 'true') await models.locator('.monaco-tl-twistie').click().catch(() => undefined);
+      if (await row.waitFor({ timeout: 3000 }).then(() => true, () => false)) return row;
+      if (Date.now() > deadline) throw new Error(`${label} never appeared under Full models`);
+    }
+  }
+
   it('4. merges from the context menu: the merged model has vocab_size 667, the adapter\'s tokenizer and its provenance', async function () {
     this.timeout(240_000);
     await wb.runCommand('View: Close All Editors');
@@ -122,11 +137,7 @@ describe('the seed\'s story: a Chinese-LLaMA-Alpaca-2 adapter with a resized voc
     assert.equal(config.vocab_size, GOLDENS.vocab_size);
     assert.ok(fs.readFileSync(path.join(out, 'tokenizer.model')).equals(fs.readFileSync(path.join(ws, RUN, FINAL, 'tokenizer.model'))), 'the adapter\'s tokenizer');
     await wb.runCommand(commandTitle('loraWorkbench.refreshCheckpoints'));
-    const models = wb.treeRows(CHECKPOINTS_VIEW, /^Full models/).first();
-    await models.waitFor({ timeout: 30_000 });
-    if ((await models.getAttribute('aria-expanded')) !== 'true') await models.click();
-    const merged = wb.treeRows(CHECKPOINTS_VIEW, MERGED).first();
-    await merged.waitFor({ timeout: 30_000 });
+    const merged = await revealFullModel(MERGED);
     assert.match((await merged.locator('.label-description').textContent()) ?? '', /merged from .*sft_lora_model/);
   });
 
@@ -146,7 +157,8 @@ describe('the seed\'s story: a Chinese-LLaMA-Alpaca-2 adapter with a resized voc
   async function runPreview(label: string | RegExp, kind: 'base' | 'adapter'): Promise<{ text: string; count: string }> {
     await wb.runCommand('View: Close All Editors'); // one webview at a time: wb.webview() finds the active one
     await wb.openContainer();
-    await wb.contextMenu(wb.treeRows(CHECKPOINTS_VIEW, label).first(), 'Preview Generation...');
+    const row = label === MERGED ? await revealFullModel(MERGED) : wb.treeRows(CHECKPOINTS_VIEW, label).first();
+    await wb.contextMenu(row, 'Preview Generation...');
     const view: FrameLocator = wb.webview();
     const column = view.locator(`section.column[data-kind="${kind}"]`).first();
     await column.waitFor({ timeout: 60_000 });
