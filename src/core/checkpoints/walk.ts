@@ -3,6 +3,7 @@
 
 import { CoreError, throwIfAborted } from '../errors';
 import type { FsPort } from '../ports';
+import { partialTarget } from '../merge/partialOutput';
 import { DEFAULT_SCAN_EXCLUDE, DEFAULT_SCAN_MAX_DEPTH, GlobSet } from './glob';
 import type { Health } from './model';
 import { tr, textFields } from '../text';
@@ -153,7 +154,8 @@ export async function walk(fs: FsPort, roots: readonly string[], opts: WalkOptio
       }
       if (kind !== 'dir') continue;
       subdirs.push(ent.name);
-      if (DEEPSPEED_DIR.test(ent.name) || CHECKPOINT_BEING_WRITTEN.test(ent.name)) continue;
+      // A merge's temporary output (partialOutput.ts) is listed by name, never entered: it is not a model yet.
+      if (DEEPSPEED_DIR.test(ent.name) || CHECKPOINT_BEING_WRITTEN.test(ent.name) || partialTarget(ent.name) !== null) continue;
       const rel = p.rel === '' ? ent.name : `${p.rel}/${ent.name}`;
       if (exclude.matches(rel)) continue;
       if (p.depth + 1 > maxDepth) {

@@ -2,7 +2,8 @@
 // Each base tensor is read in its stored dtype straight into backend memory (the next one read ahead on a libuv
 // thread), merged by Backend.loraMerge (widen + delta + one rounding, on every backend thread) and written behind while
 // the next tensor computes. Peak memory: a few stored copies of the largest tensor (input, read-ahead, output, the
-// output still being written) plus fixed chunks. Cancel or any failure removes the temporary folder.
+// output still being written) plus fixed chunks. Cancel or any failure removes the temporary folder; one left by a
+// killed process is removed by a later merge into the same folder (partialOutput.ts).
 
 import type { Backend, BTensor } from '../backend';
 import { CoreError, throwIfAborted } from '../errors';
@@ -14,6 +15,7 @@ import { applyLoraBias, loadLoraFactors, mergeOnBackend, readF32 } from './compu
 import { encodeInto } from './convert';
 import { InputReader, type FileDigest } from './inputReader';
 import { buildManifest } from './manifest';
+import { PartialOutput } from './partialOutput';
 import type { MergePlan, PlannedTensor } from './plan';
 import { verifyMerge } from './verify';
 import { tr } from '../text';
@@ -123,8 +125,8 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
   }
   if (!backend.loraMerge) throw new CoreError('unsupported', tr`The ${backend.info.name} backend cannot merge; use the wasm or reference backend.`);
   throwIfAborted(signal);
-  const tmp = joinPath(parent, `.${basename(out)}.partial-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`);
-  await io.mkdir(tmp);
+  const partial = await PartialOutput.begin(io, out, { job: 'merge', toolVersion: options.toolVersion });
+  const tmp = partial.dir;
   const reader = new InputReader(io, { signal, accelerate: backend.xxh32Stripes?.bind(backend) });
   let bytesWritten = 0;
   try {
@@ -296,16 +298,11 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
     await io.writeFile(joinPath(tmp, 'merge_manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
     throwIfAborted(signal);
 
-    // Publish: an empty pre-existing output folder is replaced by the finished one.
-    if (await io.stat(out)) {
-      if ((await io.readDir(out)).length > 0) throw new CoreError('exists', tr`${out}: the output folder was filled while merging.`, out);
-      await io.removeTree(out);
-    }
-    await io.rename(tmp, out);
+    await partial.publish(); // an empty pre-existing output folder is replaced by the finished one
     return { out, tensors: plan.tensors.length, bytesWritten, verified, warnings: plan.warnings, inputDigests };
   } catch (err) {
     await reader.close().catch(() => undefined);
-    await io.removeTree(tmp).catch(() => undefined);
+    await partial.abandon();
     throw err;
   }
 }
