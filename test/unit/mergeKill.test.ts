@@ -1,0 +1,151 @@
+// Kill harness (issue 18): the real CLI (dist/cli.js) merging a synthetic 32 MiB pair is SIGKILLed at 50 points
+// spread from start-up to publish. After each kill: the output is absent or byte-identical to an uncut merge, the
+// inputs are byte-identical, every leftover names the dead process, and a run that got as far as taking the lock has
+// removed the leftovers of the runs before it. A last uncut run leaves the folder holding the output alone.
+
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { inspectLeftover, partialTarget } from '../../src/core/merge/partialOutput';
+import { NodeFs } from '../../src/node/nodeFs';
+import { writeSyntheticPair, type SyntheticPair } from '../support/syntheticPair';
+
+const ROOT = path.join(__dirname, '..', '..');
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+const KILLS = 50;
+
+/** The harness tests the bundle: it must exist and be newer than every source file, or the test names the fix. */
+export function assertFreshBuild(bundle: string): void {
+  assert.ok(fs.existsSync(bundle), `${bundle} is missing: run \`npm run build\` first.`);
+  const built = fs.statSync(bundle).mtimeMs;
+  const newer = (dir: string): string | null => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      const hit = e.isDirectory() ? newer(p) : /\.ts$/.test(e.name) && fs.statSync(p).mtimeMs > built ? p : null;
+      if (hit) return hit;
+    }
+    return null;
+  };
+  const stale = newer(path.join(ROOT, 'src'));
+  assert.equal(stale, null, `${bundle} is older than ${stale}: run \`npm run build\` first.`);
+}
+
+function hashTree(dir: string, skip = new Set<string>()): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const name of fs.readdirSync(dir).sort()) {
+    if (!skip.has(name)) out.set(name, createHash('sha256').update(fs.readFileSync(path.join(dir, name))).digest('hex'));
+  }
+  return out;
+}
+
+function manifestWithoutTime(dir: string): unknown {
+  const m = JSON.parse(fs.readFileSync(path.join(dir, 'merge_manifest.json'), 'utf8')) as Record<string, unknown>;
+  delete m.createdAt;
+  return m;
+}
+
+interface Run {
+  readonly pid: number;
+  readonly code: number | null;
+  readonly stderr: string;
+}
+
+/** Run the CLI merge; with `killAfterMs`, SIGKILL it then (it may have finished already). */
+function runMerge(pair: SyntheticPair, out: string, killAfterMs?: number): Promise<Run> {
+  const child = spawn(process.execPath, [CLI, 'merge', pair.adapter, '--base', pair.base, '--out', out, '--shard-size', '2MB', '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const timer = killAfterMs === undefined ? null : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (timer) clearTimeout(timer);
+      resolve({ pid: child.pid!, code, stderr });
+    });
+  });
+}
+
+/** What a kill left: the output folder, temporary folders (with their owner pid) and the lock. */
+async function leftState(parent: string): Promise<{ out: boolean; partials: Array<{ name: string; pid: number | null; state: string }>; lockPid: number | null }> {
+  const names = fs.readdirSync(parent);
+  const io = new NodeFs();
+  const partials = [];
+  for (const n of names.filter((x) => partialTarget(x) !== null)) {
+    const l = await inspectLeftover(io, parent, n);
+    partials.push({ name: n, pid: l.owner?.pid ?? null, state: l.state });
+  }
+  const lock = path.join(parent, '.m.partial.lock');
+  let lockPid: number | null = null;
+  try {
+    lockPid = (JSON.parse(fs.readFileSync(lock, 'utf8')) as { pid?: number }).pid ?? null;
+  } catch {
+    // no lock, or one killed before its bytes were written: no owner
+  }
+  return { out: names.includes('m'), partials, lockPid };
+}
+
+describe('merge: killed at 50 points (SIGKILL of the CLI)', function () {
+  this.timeout(180_000);
+  let tmp: string;
+  let pair: SyntheticPair;
+  let parent: string;
+  let reference: Map<string, string>;
+  let referenceManifest: unknown;
+  let inputs: Map<string, string>;
+  let uncutMs = 0;
+
+  before(async () => {
+    assertFreshBuild(CLI);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-kill-'));
+    pair = writeSyntheticPair(tmp, { tensors: 32, n: 512 });
+    parent = path.join(tmp, 'outs');
+    fs.mkdirSync(parent);
+    inputs = new Map([...hashTree(pair.base), ...hashTree(pair.adapter)].map(([k, v], i) => [`${i}:${k}`, v]));
+    const t0 = performance.now();
+    const r = await runMerge(pair, path.join(parent, 'm'));
+    uncutMs = performance.now() - t0;
+    assert.equal(r.code, 0, r.stderr);
+    reference = hashTree(path.join(parent, 'm'), new Set(['merge_manifest.json']));
+    referenceManifest = manifestWithoutTime(path.join(parent, 'm'));
+    fs.rmSync(path.join(parent, 'm'), { recursive: true });
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('never a half-written output, inputs untouched, leftovers reclaimed by the next run', async () => {
+    const seen = { before: 0, partial: 0, published: 0 };
+    for (let i = 0; i < KILLS; i++) {
+      // From early start-up to past the uncut run's end (a loaded machine runs slower than the calibration).
+      const delay = Math.round(uncutMs * (0.15 + (1.1 * i) / KILLS));
+      const before = await leftState(parent);
+      const r = await runMerge(pair, path.join(parent, 'm'), delay);
+      const after = await leftState(parent);
+      const mine = after.partials.filter((p) => p.pid === r.pid);
+      if (after.out) {
+        assert.deepEqual(hashTree(path.join(parent, 'm'), new Set(['merge_manifest.json'])), reference, `kill ${i} at ${delay} ms: the output differs from an uncut merge`);
+        assert.deepEqual(manifestWithoutTime(path.join(parent, 'm')), referenceManifest, `kill ${i}: manifest`);
+        seen.published++;
+      } else if (mine.length > 0 || after.lockPid === r.pid) seen.partial++;
+      else seen.before++;
+      for (const p of after.partials) {
+        assert.notEqual(p.pid, null, `kill ${i}: ${p.name} has no owner record`);
+        assert.equal(p.state, 'gone', `kill ${i}: ${p.name} is not recognised as a dead owner's`);
+      }
+      // A run that took the lock first removed the leftovers of the runs before it.
+      const tookLock = mine.length > 0 || after.lockPid === r.pid || (after.out && !before.out);
+      if (tookLock) assert.deepEqual(after.partials.filter((p) => p.pid !== r.pid), [], `kill ${i}: earlier leftovers survived a run that took the lock`);
+      assert.ok(r.code === null || r.code === 0, `kill ${i}: the merge failed by itself (${r.code}): ${r.stderr}`);
+      fs.rmSync(path.join(parent, 'm'), { recursive: true, force: true }); // as a user would, to merge again
+      assert.deepEqual([...hashTree(pair.base), ...hashTree(pair.adapter)].map(([k, v], j) => [`${j}:${k}`, v]), [...inputs], `kill ${i}: inputs changed`);
+    }
+    // The kills must really have landed mid-merge, not only before it started or after it finished.
+    assert.ok(seen.partial >= 15, `only ${seen.partial} of ${KILLS} kills landed while the output was being written (${JSON.stringify(seen)}, uncut ${uncutMs.toFixed(0)} ms)`);
+    const last = await runMerge(pair, path.join(parent, 'm'));
+    assert.equal(last.code, 0, last.stderr);
+    assert.deepEqual(fs.readdirSync(parent), ['m'], 'the last run reclaimed every leftover and released its lock');
+    assert.deepEqual(hashTree(path.join(parent, 'm'), new Set(['merge_manifest.json'])), reference);
+    console.log(`      kills: ${JSON.stringify(seen)}; uncut merge ${uncutMs.toFixed(0)} ms`);
+  });
+});
