@@ -7,11 +7,12 @@ import * as path from 'node:path';
 import { CoreError } from '../core/errors';
 import type { ByteSink, ByteSource, DirEntry, FileStat, HostEnv, WritableFsPort } from '../core/ports';
 
-function ioError(err: unknown, file: string, what: string): CoreError {
+/** The CoreError for a failed Node fs call on `file` while trying to `what` (exported for fault-injecting test ports). */
+export function ioError(err: unknown, file: string, what: string): CoreError {
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'ENOENT') return new CoreError('not-found', `${file}: not found.`, file);
   if (e.code === 'EACCES' || e.code === 'EPERM') return new CoreError('io', `${file}: permission denied while trying to ${what}.`, file);
-  if (e.code === 'ENOSPC') return new CoreError('no-space', `${file}: no space left on the device.`, file);
+  if (e.code === 'ENOSPC') return new CoreError('no-space', `${file}: no space left on the device while trying to ${what}.`, file);
   if (e.code === 'EEXIST') return new CoreError('exists', `${file}: already exists.`, file);
   if (e.code === 'ELOOP') return new CoreError('io', `${file}: too many levels of symbolic links (a symlink loop).`, file);
   if (e.code === 'EISDIR') return new CoreError('io', `${file}: is a folder, expected a file.`, file);
@@ -341,7 +342,11 @@ export class NodeFs implements WritableFsPort {
   }
 
   async removeTree(p: string): Promise<void> {
-    await fsp.rm(p, { recursive: true, force: true });
+    try {
+      await fsp.rm(p, { recursive: true, force: true });
+    } catch (err) {
+      throw ioError(err, p, 'remove');
+    }
   }
 
   async freeSpace(p: string): Promise<number | null> {

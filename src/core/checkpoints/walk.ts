@@ -2,6 +2,7 @@
 // globs and a depth limit, following symlinked folders once (loop-safe), and turning unreadable folders into findings.
 
 import { CoreError, throwIfAborted } from '../errors';
+import { yieldTurn } from '../eventLoop';
 import type { FsPort } from '../ports';
 import { partialTarget } from '../merge/partialOutput';
 import { DEFAULT_SCAN_EXCLUDE, DEFAULT_SCAN_MAX_DEPTH, GlobSet } from './glob';
@@ -63,13 +64,6 @@ async function mapPool<T>(items: readonly T[], limit: number, fn: (item: T) => P
 }
 
 let lastYield = Date.now();
-
-/**
- * One event-loop turn: setImmediate where the host has it (Node, the extension host): pending I/O and timers still run
- * first, without the >= 1 ms clamp of setTimeout that left the scan idle ~8% of its wall time; setTimeout elsewhere.
- */
-const yieldTurn: (fn: () => void) => void =
-  typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function' ? (fn) => (globalThis as unknown as { setImmediate: (f: () => void) => void }).setImmediate(fn) : (fn) => void setTimeout(fn, 0);
 
 /**
  * Yield to the event loop when ~12 ms have passed since the last yield: bounds how long a scan holds the extension

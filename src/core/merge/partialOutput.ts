@@ -148,16 +148,16 @@ export async function removeStaleLeftovers(io: WritableFsPort, parent: string, n
   const removed: Leftover[] = [];
   for (const l of await findLeftovers(io, parent, now)) {
     if (l.state !== 'gone') continue;
-    await io.removeTree(l.path);
-    removed.push(l);
+    // Best effort: a leftover that cannot be removed (permissions) must not stop the job; it stays listed by scan.
+    if (await io.removeTree(l.path).then(() => true, () => false)) removed.push(l);
   }
   for (const e of await io.readDir(parent).catch(() => [])) {
     if (e.kind !== 'file' || !LOCK_FILE.test(e.name)) continue;
     const file = joinPath(parent, e.name);
     const lock = await lockState(io, file, now);
     if (lock?.state !== 'gone') continue;
-    if (lock.owner && (await io.stat(joinPath(parent, lock.owner.partial)))) continue; // its folder is kept: keep its record
-    await io.removeTree(file);
+    if (lock.owner && (await io.stat(joinPath(parent, lock.owner.partial)).catch(() => true))) continue; // its folder is kept: keep its record
+    await io.removeTree(file).catch(() => undefined);
   }
   return removed;
 }
@@ -257,7 +257,8 @@ export class PartialOutput {
       await io.removeTree(out);
     }
     await io.rename(this.dir, out);
-    await io.removeTree(this.lock);
+    // The output is complete: a lock that cannot be removed now names a dead process soon and is reclaimed then.
+    await io.removeTree(this.lock).catch(() => undefined);
   }
 
   /** Remove the temporary folder, then the lock (in that order: a kill in between leaves a record naming nothing). */

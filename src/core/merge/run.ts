@@ -7,6 +7,7 @@
 
 import type { Backend, BTensor } from '../backend';
 import { CoreError, throwIfAborted } from '../errors';
+import { nextTurn } from '../eventLoop';
 import type { ProgressFn, WritableFsPort } from '../ports';
 import { basename, dirname, isInside, joinPath } from '../paths';
 import { ShardWriter, buildShardIndex, tensorBytes } from '../safetensors/writer';
@@ -47,9 +48,7 @@ const COPY_CHUNK = 16 * 1024 * 1024;
 const SPACE_MARGIN = 64 * 1024 * 1024;
 
 /** Let queued host messages (engine/cancel) run: ranged reads resolve synchronously, so a merge would never yield. */
-function yieldToHost(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
+const yieldToHost = nextTurn;
 
 /**
  * At most one write in flight: submit() waits for the previous write (releasing its buffer) and leaves the new one
