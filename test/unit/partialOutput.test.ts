@@ -10,6 +10,7 @@ import { scanCheckpoints } from '../../src/core/checkpoints/scan';
 import { CoreError } from '../../src/core/errors';
 import { OWNER_FILE, PartialOutput, STALE_AFTER_MS, deleteLeftover, findLeftovers, lockPathFor, type OwnerRecord } from '../../src/core/merge/partialOutput';
 import { NodeFs } from '../../src/node/nodeFs';
+import { tempDirPerTest } from '../support/tempDir';
 
 const io = new NodeFs();
 const host = os.hostname();
@@ -40,9 +41,9 @@ async function rejectsCode(p: Promise<unknown>, code: string, re: RegExp): Promi
 }
 
 describe('partial output: owner records and leftovers', () => {
+  const dir = tempDirPerTest('partial-');
   let tmp: string;
-  beforeEach(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'partial-')); });
-  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  beforeEach(() => { tmp = dir(); });
 
   it('begin writes the lock and the owner record first; publish renames and releases', async () => {
     const out = path.join(tmp, 'merged');

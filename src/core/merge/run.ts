@@ -126,7 +126,7 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
   throwIfAborted(signal);
   const partial = await PartialOutput.begin(io, out, { job: 'merge', toolVersion: options.toolVersion });
   const tmp = partial.dir;
-  const reader = new InputReader(io, { signal, accelerate: backend.xxh32Stripes?.bind(backend) });
+  const reader = new InputReader(io, { signal, accelerate: backend.xxh32Stripes?.bind(backend), expect: plan.inputStamps });
   let bytesWritten = 0;
   try {
     const totalData = plan.tensors.reduce((s, t) => s + tensorBytes(t), 0);
@@ -297,11 +297,12 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
     await io.writeFile(joinPath(tmp, 'merge_manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
     throwIfAborted(signal);
 
+    await reader.assertUnchanged(); // verification re-read the inputs: still the versions hashed in the manifest
     await partial.publish(); // an empty pre-existing output folder is replaced by the finished one
     return { out, tensors: plan.tensors.length, bytesWritten, verified, warnings: plan.warnings, inputDigests };
   } catch (err) {
     await reader.close().catch(() => undefined);
     await partial.abandon();
-    throw err;
+    throw await reader.explain(err); // a verification mismatch or a non-finite value may come from a changed input
   }
 }
