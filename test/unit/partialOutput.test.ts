@@ -11,6 +11,7 @@ import { CoreError } from '../../src/core/errors';
 import { OWNER_FILE, PartialOutput, STALE_AFTER_MS, deleteLeftover, findLeftovers, lockPathFor, type OwnerRecord } from '../../src/core/merge/partialOutput';
 import { NodeFs } from '../../src/node/nodeFs';
 import { tempDirPerTest } from '../support/tempDir';
+import { runCliCaptured } from './cliHarness';
 
 const io = new NodeFs();
 const host = os.hostname();
@@ -152,5 +153,17 @@ describe('partial output: owner records and leftovers', () => {
     assert.ok(l!.bytes >= 3000);
     assert.equal(l!.state, 'gone');
     assert.equal(l!.owner?.job, 'merge');
+  });
+
+  it('lora-workbench scan prints leftovers with size and owner, and --json has leftovers[]', async () => {
+    const dir = plantLeftover(tmp, 'merged', {});
+    const text = await runCliCaptured(['scan', tmp]);
+    assert.equal(text.code, 0, text.err);
+    assert.match(text.out, /Leftover temporary outputs \(\d+(\.\d)? KiB\):/);
+    assert.match(text.out, new RegExp(`${path.basename(dir).replace(/\./g, '\\.')}  \\d+(\\.\\d)? KiB  \\(merge of .*merged, pid \\d+ on .*; its process is gone`));
+    const json = await runCliCaptured(['scan', tmp, '--json']);
+    const parsed = JSON.parse(json.out) as { leftovers: Array<{ path: string; bytes: number; owner: OwnerRecord; state: string }> };
+    assert.deepEqual(parsed.leftovers.map((l) => [l.path, l.state, l.owner.job]), [[dir, 'gone', 'merge']]);
+    assert.ok(parsed.leftovers[0]!.bytes >= 3000);
   });
 });
