@@ -99,6 +99,7 @@ export async function readZipDirectory(src: ByteSource): Promise<ZipDirectory> {
       e += 4 + len;
     }
     if (localHeaderOffset + 30 + compressedSize > src.size) throw bad(`member '${name}' extends past the end of the file (truncated)`);
+    if (method === 0 && size !== compressedSize) throw bad(`stored member '${name}' has two different sizes (${size} and ${compressedSize})`);
     if (entries.has(name)) throw bad(`member '${name}' appears twice`);
     entries.set(name, { name, method, compressedSize, size, localHeaderOffset });
     p += 46 + nameLen + extraLen + commentLen;
