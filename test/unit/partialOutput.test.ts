@@ -62,6 +62,15 @@ describe('partial output: owner records and leftovers', () => {
     assert.deepEqual(fs.readdirSync(out), ['config.json'], 'the owner record does not ship in the output');
   });
 
+  it('a single-file output (an export) is published as the file itself', async () => {
+    const out = path.join(tmp, 'model.gguf');
+    const p = await PartialOutput.begin(io, out, { job: 'gguf', toolVersion: 't' });
+    fs.writeFileSync(path.join(p.dir, 'model.gguf'), 'GGUF');
+    await p.publishFile('model.gguf');
+    assert.deepEqual(fs.readdirSync(tmp), ['model.gguf']);
+    assert.equal(fs.readFileSync(out, 'utf8'), 'GGUF');
+  });
+
   it('a second job to the same output is refused at start while the first runs', async () => {
     const out = path.join(tmp, 'merged');
     const first = await PartialOutput.begin(io, out, { job: 'merge', toolVersion: 't' });

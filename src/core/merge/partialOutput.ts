@@ -2,6 +2,8 @@
 // hidden sibling `.<name>.partial-<random>` and renames it into place. An owner record (pid, host, start time, tool
 // version, final path), created exclusively as `.<name>.partial.lock` before the folder exists, is both the lock that
 // refuses a second job to the same output and the proof, after a kill, that the folder's owner is gone.
+// Use: `const p = await PartialOutput.begin(io, out, {job, toolVersion})`, write under `p.dir`, then `p.publish()` (a
+// folder output) or `p.publishFile(name)` (one file), or `p.abandon()` on any failure.
 
 import { CoreError } from '../errors';
 import type { FsPort, HostProcess, WritableFsPort } from '../ports';
@@ -258,6 +260,18 @@ export class PartialOutput {
     }
     await io.rename(this.dir, out);
     // The output is complete: a lock that cannot be removed now names a dead process soon and is reclaimed then.
+    await io.removeTree(this.lock).catch(() => undefined);
+  }
+
+  /**
+   * For a single-file output (a GGUF export): move `<dir>/<file>` to `out`, which must not exist, then drop the folder
+   * and release the lock. A kill after the rename leaves a folder and lock that name a dead process: reclaimed later.
+   */
+  async publishFile(file: string): Promise<void> {
+    const { io, out } = this;
+    if (await io.stat(out)) throw new CoreError('exists', tr`${out}: appeared while it was being written.`, out);
+    await io.rename(joinPath(this.dir, file), out);
+    await io.removeTree(this.dir).catch(() => undefined);
     await io.removeTree(this.lock).catch(() => undefined);
   }
 
