@@ -16,7 +16,8 @@ import { UsageError, writeJson, type CliCommand, type CliIo } from '../command';
 
 const USAGE = `lora-workbench scan <dir...> [--json] [--include GLOB]... [--exclude GLOB]... [--max-depth N] [--no-follow-symlinks]
 
-  Find training runs, checkpoints, LoRA adapters and full models under each <dir>, with metrics and artifact health.
+  Find training runs, checkpoints, LoRA adapters and full models under each <dir>, with metrics and artifact health,
+  and the temporary folders killed merges left behind (.<out>.partial-<id>: size, owner, whether it still runs).
 
   --json                 machine-readable output (absolute paths)
   --include GLOB         report only items at or under a match (relative to <dir>; repeatable)
