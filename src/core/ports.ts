@@ -49,6 +49,7 @@ export interface FsPort {
 export interface WritableFsPort extends FsPort {
   mkdir(path: string): Promise<void>;
   create(path: string): Promise<ByteSink>;
+  /** Creates a new file: fails with CoreError code 'exists' when the path exists (O_EXCL), so it can take a lock. */
   writeFile(path: string, data: Uint8Array | string): Promise<void>;
   copyFile(from: string, to: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
@@ -62,6 +63,16 @@ export interface HostEnv {
   readonly home: string;
   readonly cwd: string;
   readonly vars: Readonly<Record<string, string | undefined>>;
+  /** This process, for the owner records of temporary outputs; absent where it cannot be known (every owner then counts as alive). */
+  readonly process?: HostProcess;
+}
+
+/** The running process and a liveness probe for others on the same host. */
+export interface HostProcess {
+  readonly pid: number;
+  readonly host: string;
+  /** A process with this pid exists on this host (possibly another program that reused the pid: callers stay cautious). */
+  isAlive(pid: number): boolean;
 }
 
 /** Progress callback: phase names are stable identifiers, done/total in the phase's own unit. */

@@ -7,11 +7,13 @@ import * as path from 'node:path';
 import { CoreError } from '../core/errors';
 import type { ByteSink, ByteSource, DirEntry, FileStat, HostEnv, WritableFsPort } from '../core/ports';
 
-function ioError(err: unknown, file: string, what: string): CoreError {
+/** The CoreError for a failed Node fs call on `file` while trying to `what` (exported for fault-injecting test ports). */
+export function ioError(err: unknown, file: string, what: string): CoreError {
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'ENOENT') return new CoreError('not-found', `${file}: not found.`, file);
   if (e.code === 'EACCES' || e.code === 'EPERM') return new CoreError('io', `${file}: permission denied while trying to ${what}.`, file);
-  if (e.code === 'ENOSPC') return new CoreError('no-space', `${file}: no space left on the device.`, file);
+  if (e.code === 'ENOSPC') return new CoreError('no-space', `${file}: no space left on the device while trying to ${what}.`, file);
+  if (e.code === 'EEXIST') return new CoreError('exists', `${file}: already exists.`, file);
   if (e.code === 'ELOOP') return new CoreError('io', `${file}: too many levels of symbolic links (a symlink loop).`, file);
   if (e.code === 'EISDIR') return new CoreError('io', `${file}: is a folder, expected a file.`, file);
   return new CoreError('io', `${file}: cannot ${what} (${e.code ?? e.message}).`, file);
@@ -218,7 +220,18 @@ export function nodeHostEnv(): HostEnv {
     home: os.homedir(),
     cwd: process.cwd(),
     vars: process.env,
+    process: { pid: process.pid, host: os.hostname(), isAlive: isProcessAlive },
   };
+}
+
+/** Signal 0 checks existence without delivering anything; EPERM means it exists but belongs to another user. */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export class NodeFs implements WritableFsPort {
@@ -329,7 +342,11 @@ export class NodeFs implements WritableFsPort {
   }
 
   async removeTree(p: string): Promise<void> {
-    await fsp.rm(p, { recursive: true, force: true });
+    try {
+      await fsp.rm(p, { recursive: true, force: true });
+    } catch (err) {
+      throw ioError(err, p, 'remove');
+    }
   }
 
   async freeSpace(p: string): Promise<number | null> {

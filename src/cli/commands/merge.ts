@@ -16,7 +16,8 @@ const USAGE = `lora-workbench merge <adapter folder> --base <folder> --out <fold
   model, tensor by tensor, into a new folder of sharded safetensors with config, tokenizer and merge_manifest.json.
 
   --base <folder>      the base model (safetensors, sharded safetensors or pytorch_model*.bin)
-  --out <folder>       the output folder: must not exist (or be empty), not inside the base or the adapter
+  --out <folder>       the output folder: must not exist (or be empty), not inside the base or the adapter; refused
+                       while another merge writes it (.<out>.partial.lock names that process)
   --dtype <d>          output dtype; auto (default) keeps the base's
   --shard-size <size>  bytes per shard: 5GB (default, as transformers), 500MB, 2GiB, or a plain number
   --no-verify          skip re-reading the output and recomputing sample rows bit for bit

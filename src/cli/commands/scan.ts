@@ -7,6 +7,7 @@ import { DEFAULT_SCAN_EXCLUDE, DEFAULT_SCAN_MAX_DEPTH } from '../../core/checkpo
 import type { Adapter, Checkpoint, Health, ScanResult } from '../../core/checkpoints/model';
 import { availableParallelism, loadavg } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { Leftover } from '../../core/merge/partialOutput';
 import { inspectAdapterFolders, scanCheckpoints, standaloneAdapters, type AdapterFolder } from '../../core/checkpoints/scan';
 import { relativePath } from '../../core/paths';
 import { localizedMessage, tr, type Translate } from '../../core/text';
@@ -15,7 +16,8 @@ import { UsageError, writeJson, type CliCommand, type CliIo } from '../command';
 
 const USAGE = `lora-workbench scan <dir...> [--json] [--include GLOB]... [--exclude GLOB]... [--max-depth N] [--no-follow-symlinks]
 
-  Find training runs, checkpoints, LoRA adapters and full models under each <dir>, with metrics and artifact health.
+  Find training runs, checkpoints, LoRA adapters and full models under each <dir>, with metrics and artifact health,
+  and the temporary folders killed merges left behind (.<out>.partial-<id>: size, owner, whether it still runs).
 
   --json                 machine-readable output (absolute paths)
   --include GLOB         report only items at or under a match (relative to <dir>; repeatable)
@@ -84,6 +86,7 @@ export function formatScan(result: ScanResult, cwd: string, translate?: Translat
       out.push(...healthLines(m.health, '      ', translate));
     }
   }
+  if (result.leftovers.length > 0) out.push('', ...leftoverLines(result.leftovers, rel));
   if (result.problems.length > 0) {
     out.push('', 'Scan notes:');
     out.push(...healthLines(result.problems, '  ', translate));
@@ -92,6 +95,24 @@ export function formatScan(result: ScanResult, cwd: string, translate?: Translat
   const errors = [...result.runs.flatMap((r) => r.checkpoints.flatMap((c) => c.health)), ...result.adapters.flatMap((a) => a.health)].filter((h) => h.severity === 'error').length;
   out.push('', `${result.runs.length} run(s), ${result.adapters.length} adapter(s), ${result.models.length} model(s); ${result.stats.dirs} folders in ${result.stats.ms} ms${errors ? `; ${errors} error finding(s)` : ''}.`);
   return out.join('\n') + '\n';
+}
+
+const OWNER_STATE: Record<Leftover['state'], string> = {
+  gone: 'its process is gone: the next merge into this folder removes it',
+  alive: 'still being written',
+  unknown: 'owner cannot be checked from here',
+};
+
+/** Temporary output folders: size, whose they are, and whether the next merge will reclaim them. */
+function leftoverLines(leftovers: readonly Leftover[], rel: (p: string) => string): string[] {
+  const total = leftovers.reduce((n, l) => n + l.bytes, 0);
+  const out = [`Leftover temporary outputs (${formatBytes(total)}):`];
+  for (const l of leftovers) {
+    const o = l.owner;
+    const who = o ? `${o.job} of ${rel(o.out)}, pid ${o.pid} on ${o.host}, started ${o.startedAt}` : 'no owner record';
+    out.push(`  ${rel(l.path)}  ${formatBytes(l.bytes)}  (${who}; ${OWNER_STATE[l.state]})`);
+  }
+  return out;
 }
 
 function strings(v: unknown): string[] {

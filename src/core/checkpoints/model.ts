@@ -2,6 +2,7 @@
 // and the health of their artifacts. This is also the `lora-workbench scan --json` shape (issue 3): fields may be
 // added, never renamed.
 
+import type { Leftover } from '../merge/partialOutput';
 import type { AdapterFormat, LoraVariant } from '../peft/config';
 import type { Text } from '../text';
 
@@ -162,6 +163,8 @@ export interface ScanResult {
   readonly models: readonly ModelInfo[];
   /** Findings not tied to a run/adapter/model: unreadable folders, symlink loops, depth limit. */
   readonly problems: readonly Health[];
+  /** Temporary output folders of merges (`.<name>.partial-<id>`), with their size and owner: disk to reclaim. */
+  readonly leftovers: readonly Leftover[];
   readonly stats: { readonly dirs: number; readonly files: number; readonly ms: number };
 }
 

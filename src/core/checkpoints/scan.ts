@@ -2,6 +2,7 @@
 // Layouts: HF Trainer checkpoint-N, Chinese-LLaMA-Alpaca-2 sft_lora_model/pt_lora_model, unsloth lora_model,
 // LLaMA-Factory saves/<model>/<type>/<run>, axolotl merged/, DeepSpeed global_stepN, MLX-LM adapters (DOMAIN.md §1).
 
+import { inspectLeftover, partialTarget, type Leftover } from '../merge/partialOutput';
 import type { FsPort } from '../ports';
 import { basename, dirname, joinPath } from '../paths';
 import { GlobSet } from './glob';
@@ -211,15 +212,24 @@ export async function scanCheckpoints(fs: FsPort, roots: readonly string[], opts
     };
   }
 
+  const leftovers = await findScannedLeftovers(fs, [...dirs.values()].filter(included), limit);
   const result: ScanResult = {
     roots: [...roots],
     runs: runs.sort((a, b) => a.path.localeCompare(b.path)),
     adapters: [...adapters.values()].filter((a) => dirs.has(a.path) && included(dirs.get(a.path)!)).sort((a, b) => a.path.localeCompare(b.path)),
     models: [...models.values()].filter((m) => included(dirs.get(m.path)!)).sort((a, b) => a.path.localeCompare(b.path)),
     problems: walked.problems,
+    leftovers,
     stats: { dirs: dirs.size, files: walked.fileCount, ms: Date.now() - t0 },
   };
   return result;
+}
+
+/** The temporary output folders inside the scanned folders (listed by the walk, never entered). */
+async function findScannedLeftovers(fs: FsPort, recs: readonly DirRecord[], limit: number): Promise<Leftover[]> {
+  const found = recs.flatMap((d) => d.dirs.filter((n) => partialTarget(n) !== null).map((name) => ({ parent: d.path, name })));
+  const leftovers = await mapPool(found, limit, (f) => inspectLeftover(fs, f.parent, f.name));
+  return leftovers.sort((a, b) => a.path.localeCompare(b.path));
 }
 
 function makeCheckpoint(path: string, name: string, step: number | null, final: boolean, adapter: Adapter | null, files: CheckpointFiles): Checkpoint {

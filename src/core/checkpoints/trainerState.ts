@@ -1,7 +1,9 @@
 // trainer_state.json (HF Trainer TrainerState.save_to_json): log history, best checkpoint, step counts.
 // Reference: huggingface/transformers src/transformers/trainer_callback.py (TrainerState).
 
+import { CoreError } from '../errors';
 import { basename } from '../paths';
+import { tr } from '../text';
 import type { CheckpointMetrics } from './model';
 
 export interface LogRow {
@@ -37,7 +39,7 @@ export function stepFromName(name: string): number | null {
 
 /** Normalise a parsed trainer_state.json. Throws only for a value that is not an object. */
 export function parseTrainerState(json: unknown): TrainerState {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('trainer_state.json is not a JSON object');
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new CoreError('bad-format', tr`trainer_state.json is not a JSON object`);
   const o = json as Record<string, unknown>;
   const rows: LogRow[] = [];
   if (Array.isArray(o.log_history)) {

@@ -2,7 +2,9 @@
 // globs and a depth limit, following symlinked folders once (loop-safe), and turning unreadable folders into findings.
 
 import { CoreError, throwIfAborted } from '../errors';
+import { yieldTurn } from '../eventLoop';
 import type { FsPort } from '../ports';
+import { partialTarget } from '../merge/partialOutput';
 import { DEFAULT_SCAN_EXCLUDE, DEFAULT_SCAN_MAX_DEPTH, GlobSet } from './glob';
 import type { Health } from './model';
 import { tr, textFields } from '../text';
@@ -62,13 +64,6 @@ async function mapPool<T>(items: readonly T[], limit: number, fn: (item: T) => P
 }
 
 let lastYield = Date.now();
-
-/**
- * One event-loop turn: setImmediate where the host has it (Node, the extension host): pending I/O and timers still run
- * first, without the >= 1 ms clamp of setTimeout that left the scan idle ~8% of its wall time; setTimeout elsewhere.
- */
-const yieldTurn: (fn: () => void) => void =
-  typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function' ? (fn) => (globalThis as unknown as { setImmediate: (f: () => void) => void }).setImmediate(fn) : (fn) => void setTimeout(fn, 0);
 
 /**
  * Yield to the event loop when ~12 ms have passed since the last yield: bounds how long a scan holds the extension
@@ -153,7 +148,8 @@ export async function walk(fs: FsPort, roots: readonly string[], opts: WalkOptio
       }
       if (kind !== 'dir') continue;
       subdirs.push(ent.name);
-      if (DEEPSPEED_DIR.test(ent.name) || CHECKPOINT_BEING_WRITTEN.test(ent.name)) continue;
+      // A merge's temporary output (partialOutput.ts) is listed by name, never entered: it is not a model yet.
+      if (DEEPSPEED_DIR.test(ent.name) || CHECKPOINT_BEING_WRITTEN.test(ent.name) || partialTarget(ent.name) !== null) continue;
       const rel = p.rel === '' ? ent.name : `${p.rel}/${ent.name}`;
       if (exclude.matches(rel)) continue;
       if (p.depth + 1 > maxDepth) {

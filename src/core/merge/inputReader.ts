@@ -1,16 +1,21 @@
 // Ranged reads of the merge's input files that also hash each file front to back as a side effect: bytes are hashed
 // from the buffers the merge reads them into (no second pass), gaps are read forward once, and whatever the merge never
 // touched is read at the end. Re-reads of already hashed ranges (e.g. a tied embedding used twice) are not hashed again.
+// Each file's size and mtime at open are checked again at the end and before publishing: a changed input fails the merge.
 
-import { throwIfAborted } from '../errors';
+import { CoreError, throwIfAborted } from '../errors';
 import type { ByteSource, FsPort } from '../ports';
+import type { FileStamp } from './plan';
 import { readFully } from '../safetensors/header';
+import { tr, type Text } from '../text';
 import { Xxh32, type StripeRounds } from './xxh32';
 
 const GAP_CHUNK = 4 * 1024 * 1024;
 
 interface OpenFile {
   readonly src: ByteSource;
+  /** Modification time when opened: compared again at the end, so a file rewritten mid-way is never merged. */
+  readonly mtimeMs: number;
   readonly hash: Xxh32;
   /** The file's reads run one after another in call order, so the hash always advances front to back. */
   queue: Promise<unknown>;
@@ -24,18 +29,30 @@ export interface FileDigest {
   readonly xxh32: string;
 }
 
+/** The error for an input whose size or mtime moved between two looks at it. */
+export function changedError(path: string, was: FileStamp, now: FileStamp | null): CoreError {
+  const stamp = (s: FileStamp): Text => tr`${s.size} bytes, modified ${new Date(s.mtimeMs).toISOString()}`;
+  const nowText = now ? stamp(now) : tr`gone`;
+  return new CoreError('io', tr`${path}: changed while merging (${stamp(was)} when planned or opened; now ${nowText}); nothing was written. Merge again once the file stays unchanged.`, path);
+}
+
 export class InputReader {
   private readonly files = new Map<string, Promise<OpenFile>>();
+  /** Every file ever opened (kept after close) with its size and mtime then, for assertUnchanged. */
+  private readonly opened = new Map<string, Promise<OpenFile>>();
 
   private readonly signal?: AbortSignal;
   private readonly accelerate?: StripeRounds;
   private readonly hashing: boolean;
+  private readonly expect?: Readonly<Record<string, FileStamp>>;
 
   /**
    * `hash: false` makes it a plain ranged reader (verification re-reads sample rows and needs no digest).
    * `accelerate`: the backend's stripe rounds for the hash (Backend.xxh32Stripes).
    */
-  constructor(private readonly fs: FsPort, options: { signal?: AbortSignal; accelerate?: StripeRounds; hash?: boolean } = {}) {
+  /** `expect`: stamps of the files when the merge was planned (a file that differs already is refused at open). */
+  constructor(private readonly fs: FsPort, options: { signal?: AbortSignal; accelerate?: StripeRounds; hash?: boolean; expect?: Readonly<Record<string, FileStamp>> } = {}) {
+    this.expect = options.expect;
     this.signal = options.signal;
     this.accelerate = options.accelerate;
     this.hashing = options.hash ?? true;
@@ -44,8 +61,21 @@ export class InputReader {
   private file(path: string): Promise<OpenFile> {
     let f = this.files.get(path);
     if (!f) {
-      f = this.fs.open(path).then((src) => ({ src, hash: new Xxh32(0, this.accelerate), queue: Promise.resolve(), gapBuf: null }));
+      f = this.fs.open(path).then(async (src) => {
+        const st = await this.fs.stat(path).catch(async (err: unknown) => {
+          await src.close();
+          throw err;
+        });
+        const opened: OpenFile = { src, mtimeMs: st?.mtimeMs ?? NaN, hash: new Xxh32(0, this.accelerate), queue: Promise.resolve(), gapBuf: null };
+        const planned = this.expect?.[path];
+        if (planned && (planned.size !== src.size || planned.mtimeMs !== opened.mtimeMs)) {
+          await src.close();
+          throw changedError(path, planned, st);
+        }
+        return opened;
+      });
       this.files.set(path, f);
+      this.opened.set(path, f);
     }
     return f;
   }
@@ -89,7 +119,34 @@ export class InputReader {
       out.push({ path, size: f.src.size, xxh32: f.hash.digestHex() });
     }
     await this.close();
+    await this.assertUnchanged(); // after the last byte is hashed: the digests describe one version of each file
     return out;
+  }
+
+  /**
+   * Fail when an input's size or modification time differs from when it was opened (rewritten, truncated or replaced
+   * under the merge): its bytes may mix two versions, which the content hash alone would only record, not prevent.
+   */
+  async assertUnchanged(): Promise<void> {
+    const changed = await this.firstChange(false);
+    if (changed) throw changed;
+  }
+
+  /** The root cause of a failed merge: an input that changed under it (which can surface as anything), else `err`. */
+  async explain(err: unknown): Promise<unknown> {
+    return (await this.firstChange(true)) ?? err;
+  }
+
+  /** The error for the first input that changed since it was opened; `lenient`: a failing stat is not a change. */
+  private async firstChange(lenient: boolean): Promise<CoreError | null> {
+    for (const [path, opening] of this.opened) {
+      const f = await opening.catch(() => null);
+      if (!f) continue;
+      const st = lenient ? await this.fs.stat(path).catch(() => undefined) : await this.fs.stat(path);
+      if (st === undefined) continue;
+      if (!st || st.size !== f.src.size || st.mtimeMs !== f.mtimeMs) return changedError(path, { size: f.src.size, mtimeMs: f.mtimeMs }, st);
+    }
+    return null;
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import { moduleScaling, normalizePeftConfig, variantOf, type LoraVariant, type P
 import type { FsPort } from '../ports';
 import { joinPath } from '../paths';
 import { readSafetensorsHeader, type TensorInfo } from '../safetensors/header';
+import { changedError } from './inputReader';
 import { readModelWeights, type BinHeaderReader, type ModelWeights, type WeightTensor } from '../safetensors/modelWeights';
 import { planShards, type OutTensorSpec, type ShardPlan } from '../safetensors/writer';
 import { dtypeFromTorchName, isFloatDType, numel, torchDTypeName, type DType, type FloatDType } from '../tensor/dtype';
@@ -86,6 +87,13 @@ export interface MergePlan {
   /** Elements of the largest tensor that is computed in f32 (memory bound). */
   readonly largestComputeElems: number;
   readonly warnings: readonly string[];
+  /** Size and mtime of every weights file when its header was read: the merge fails if one differs when it reads it. */
+  readonly inputStamps: Readonly<Record<string, FileStamp>>;
+}
+
+export interface FileStamp {
+  readonly size: number;
+  readonly mtimeMs: number;
 }
 
 export const PEFT_PREFIX = 'base_model.model.';
@@ -99,6 +107,33 @@ export const BASE_EXTRA_FILES = ['generation_config.json'];
 // An adapter-name segment (older saves kept '.default') may sit between the part and weight/bias.
 const LORA_KEY = /^(.+)\.(lora_A|lora_B|lora_embedding_A|lora_embedding_B|lora_magnitude_vector)(?:\.(?!weight$|bias$)[A-Za-z0-9_-]+)?(?:\.(weight|bias))?$/;
 
+
+const WEIGHTS_FILE = /\.(safetensors|bin)$/;
+
+/** Size and mtime of the weights files in `folders`, taken before any header is read (the plan trusts those headers). */
+async function stampWeights(fs: FsPort, folders: readonly string[]): Promise<Record<string, FileStamp>> {
+  const out: Record<string, FileStamp> = {};
+  for (const folder of folders) {
+    for (const e of await fs.readDir(folder).catch(() => [])) {
+      if (e.kind === 'dir' || !WEIGHTS_FILE.test(e.name)) continue;
+      const st = await fs.stat(joinPath(folder, e.name));
+      if (st?.kind === 'file') out[joinPath(folder, e.name)] = { size: st.size, mtimeMs: st.mtimeMs };
+    }
+  }
+  return out;
+}
+
+/** The stamps of the files the plan uses; one that changed while its header was read fails the plan. */
+async function confirmStamps(fs: FsPort, early: Readonly<Record<string, FileStamp>>, files: readonly string[]): Promise<Record<string, FileStamp>> {
+  const out: Record<string, FileStamp> = {};
+  for (const f of files) {
+    const st = await fs.stat(f);
+    const was = early[f];
+    if (was && (!st || st.size !== was.size || st.mtimeMs !== was.mtimeMs)) throw changedError(f, was, st);
+    if (st) out[f] = was ?? { size: st.size, mtimeMs: st.mtimeMs };
+  }
+  return out;
+}
 
 /** Open the adapter's weights (safetensors preferred, else .bin through the restricted reader). */
 export async function readAdapterWeights(fs: FsPort, folder: string, binReader: BinHeaderReader): Promise<AdapterWeights> {
@@ -146,6 +181,7 @@ function shapeStr(s: readonly number[]): string {
 /** Decide everything about a merge from headers and configs. Throws CoreError before anything is written. */
 export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinHeaderReader): Promise<MergePlan> {
   const warnings: string[] = [];
+  const early = await stampWeights(fs, [inputs.basePath, inputs.adapterPath]);
   const cfgPath = joinPath(inputs.adapterPath, 'adapter_config.json');
   const rawCfg = await readJsonObject(fs, cfgPath, false);
   if (!rawCfg) throw new CoreError('not-found', tr`${inputs.adapterPath}: no adapter_config.json.`, inputs.adapterPath);
@@ -399,8 +435,9 @@ export async function planMerge(fs: FsPort, inputs: MergeInputs, binReader: BinH
   const shards = planShards(tensors, shardSize, { format: 'pt' });
   const outputBytes = shards.reduce((s, x) => s + x.size, 0);
   if (![...ops.values()].some((o) => o.kind !== 'copy')) warnings.push('The adapter changes nothing in this base (no LoRA modules matched); the output is a copy.');
+  const inputStamps = await confirmStamps(fs, early, [...base.files, adapter.file]);
   return {
     inputs, peft, variant, base, baseConfig, adapter, tensors, shards, outConfig, outDtype, tokenizerFrom, tokenizerFiles,
-    extraFiles, outputBytes, largestComputeElems, warnings,
+    extraFiles, outputBytes, largestComputeElems, warnings, inputStamps,
   };
 }

@@ -2,10 +2,12 @@
 // Each base tensor is read in its stored dtype straight into backend memory (the next one read ahead on a libuv
 // thread), merged by Backend.loraMerge (widen + delta + one rounding, on every backend thread) and written behind while
 // the next tensor computes. Peak memory: a few stored copies of the largest tensor (input, read-ahead, output, the
-// output still being written) plus fixed chunks. Cancel or any failure removes the temporary folder.
+// output still being written) plus fixed chunks. Cancel or any failure removes the temporary folder; one left by a
+// killed process is removed by a later merge into the same folder (partialOutput.ts).
 
 import type { Backend, BTensor } from '../backend';
 import { CoreError, throwIfAborted } from '../errors';
+import { nextTurn } from '../eventLoop';
 import type { ProgressFn, WritableFsPort } from '../ports';
 import { basename, dirname, isInside, joinPath } from '../paths';
 import { ShardWriter, buildShardIndex, tensorBytes } from '../safetensors/writer';
@@ -14,6 +16,7 @@ import { applyLoraBias, loadLoraFactors, mergeOnBackend, readF32 } from './compu
 import { encodeInto } from './convert';
 import { InputReader, type FileDigest } from './inputReader';
 import { buildManifest } from './manifest';
+import { PartialOutput } from './partialOutput';
 import type { MergePlan, PlannedTensor } from './plan';
 import { verifyMerge } from './verify';
 import { tr } from '../text';
@@ -45,9 +48,7 @@ const COPY_CHUNK = 16 * 1024 * 1024;
 const SPACE_MARGIN = 64 * 1024 * 1024;
 
 /** Let queued host messages (engine/cancel) run: ranged reads resolve synchronously, so a merge would never yield. */
-function yieldToHost(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
+const yieldToHost = nextTurn;
 
 /**
  * At most one write in flight: submit() waits for the previous write (releasing its buffer) and leaves the new one
@@ -123,9 +124,9 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
   }
   if (!backend.loraMerge) throw new CoreError('unsupported', tr`The ${backend.info.name} backend cannot merge; use the wasm or reference backend.`);
   throwIfAborted(signal);
-  const tmp = joinPath(parent, `.${basename(out)}.partial-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`);
-  await io.mkdir(tmp);
-  const reader = new InputReader(io, { signal, accelerate: backend.xxh32Stripes?.bind(backend) });
+  const partial = await PartialOutput.begin(io, out, { job: 'merge', toolVersion: options.toolVersion });
+  const tmp = partial.dir;
+  const reader = new InputReader(io, { signal, accelerate: backend.xxh32Stripes?.bind(backend), expect: plan.inputStamps });
   let bytesWritten = 0;
   try {
     const totalData = plan.tensors.reduce((s, t) => s + tensorBytes(t), 0);
@@ -296,16 +297,12 @@ export async function runMerge(plan: MergePlan, out: string, io: WritableFsPort,
     await io.writeFile(joinPath(tmp, 'merge_manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
     throwIfAborted(signal);
 
-    // Publish: an empty pre-existing output folder is replaced by the finished one.
-    if (await io.stat(out)) {
-      if ((await io.readDir(out)).length > 0) throw new CoreError('exists', tr`${out}: the output folder was filled while merging.`, out);
-      await io.removeTree(out);
-    }
-    await io.rename(tmp, out);
+    await reader.assertUnchanged(); // verification re-read the inputs: still the versions hashed in the manifest
+    await partial.publish(); // an empty pre-existing output folder is replaced by the finished one
     return { out, tensors: plan.tensors.length, bytesWritten, verified, warnings: plan.warnings, inputDigests };
   } catch (err) {
     await reader.close().catch(() => undefined);
-    await io.removeTree(tmp).catch(() => undefined);
-    throw err;
+    await partial.abandon();
+    throw await reader.explain(err); // a verification mismatch or a non-finite value may come from a changed input
   }
 }

@@ -48,8 +48,10 @@ export async function readTorchBinFromSource(src: ByteSource): Promise<TensorInf
   }
   const pkl = dir.entries.get(pklName)!;
   if (pkl.size > MAX_PICKLE_BYTES) throw new CoreError('bad-format', tr`${path}: data.pkl is implausibly large (${pkl.size} bytes).`, path);
+  // The member's bounds are checked against the file before its size (a field of the archive) sizes an allocation.
+  const pklAt = await memberDataOffset(src, pkl);
   const pklBytes = new Uint8Array(pkl.size);
-  await readFully(src, await memberDataOffset(src, pkl), pklBytes);
+  await readFully(src, pklAt, pklBytes);
   const root = restrictedUnpickle(pklBytes, path);
   if (!(root instanceof Map)) throw new CoreError('bad-format', tr`${path}: the pickle does not hold a state dict (a dict of tensors).`, path);
   const out: TensorInfo[] = [];

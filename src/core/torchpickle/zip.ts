@@ -26,9 +26,11 @@ const ZIP64_EOCD_SIG = 0x06064b50;
 const CENTRAL_SIG = 0x02014b50;
 const LOCAL_SIG = 0x04034b50;
 
-function u64(dv: DataView, at: number): number {
+/** A little-endian 64-bit field at `at`; a field past the record or beyond 2^53 is a corrupt archive, reported by `bad`. */
+function u64(dv: DataView, at: number, bad: (why: string) => CoreError): number {
+  if (at + 8 > dv.byteLength) throw bad('zip64 field past the end of its record');
   const v = dv.getUint32(at, true) + dv.getUint32(at + 4, true) * 2 ** 32;
-  if (!Number.isSafeInteger(v)) throw new RangeError('64-bit zip field beyond 2^53');
+  if (!Number.isSafeInteger(v)) throw bad('64-bit zip field beyond 2^53');
   return v;
 }
 
@@ -51,15 +53,15 @@ export async function readZipDirectory(src: ByteSource): Promise<ZipDirectory> {
   if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
     const loc = eocd - 20;
     if (loc < 0 || tdv.getUint32(loc, true) !== ZIP64_LOCATOR_SIG) throw bad('zip64 locator missing');
-    const z64At = u64(tdv, loc + 8);
+    const z64At = u64(tdv, loc + 8, bad);
     const z64 = new Uint8Array(56);
     if (z64At + 56 > src.size) throw bad('zip64 record past the end of the file');
     await readFully(src, z64At, z64);
     const zdv = new DataView(z64.buffer);
     if (zdv.getUint32(0, true) !== ZIP64_EOCD_SIG) throw bad('zip64 end record missing');
-    count = u64(zdv, 32);
-    cdSize = u64(zdv, 40);
-    cdOffset = u64(zdv, 48);
+    count = u64(zdv, 32, bad);
+    cdSize = u64(zdv, 40, bad);
+    cdOffset = u64(zdv, 48, bad);
   }
   if (cdOffset + cdSize > src.size || cdSize > 256 * 1024 * 1024) throw bad('central directory out of range');
   const cd = new Uint8Array(cdSize);
@@ -86,14 +88,18 @@ export async function readZipDirectory(src: ByteSource): Promise<ZipDirectory> {
       const id = dv.getUint16(e, true);
       const len = dv.getUint16(e + 2, true);
       if (id === 0x0001) {
-        let q = e + 4;
-        if (size === 0xffffffff) { size = u64(dv, q); q += 8; }
-        if (compressedSize === 0xffffffff) { compressedSize = u64(dv, q); q += 8; }
-        if (localHeaderOffset === 0xffffffff) { localHeaderOffset = u64(dv, q); q += 8; }
+        if (e + 4 + len > extraEnd) throw bad(`member '${name}' has a zip64 extra field longer than its extra data`);
+        // Only the bytes of this field: a short field must not read its neighbours' bytes as sizes.
+        const field = new DataView(cd.buffer, cd.byteOffset + e + 4, len);
+        let q = 0;
+        if (size === 0xffffffff) { size = u64(field, q, bad); q += 8; }
+        if (compressedSize === 0xffffffff) { compressedSize = u64(field, q, bad); q += 8; }
+        if (localHeaderOffset === 0xffffffff) { localHeaderOffset = u64(field, q, bad); q += 8; }
       }
       e += 4 + len;
     }
     if (localHeaderOffset + 30 + compressedSize > src.size) throw bad(`member '${name}' extends past the end of the file (truncated)`);
+    if (method === 0 && size !== compressedSize) throw bad(`stored member '${name}' has two different sizes (${size} and ${compressedSize})`);
     if (entries.has(name)) throw bad(`member '${name}' appears twice`);
     entries.set(name, { name, method, compressedSize, size, localHeaderOffset });
     p += 46 + nameLen + extraLen + commentLen;

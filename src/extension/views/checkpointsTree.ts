@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { worstSeverity, type Adapter, type Checkpoint, type Health, type ModelInfo, type Run, type RunKind } from '../../core/checkpoints/model';
 import { standaloneAdapters } from '../../core/checkpoints/scan';
+import type { Leftover } from '../../core/merge/partialOutput';
 import { baseStatusIcon, baseStatusLabel, type BaseStatusCache } from './baseStatus';
 import type { CheckpointIndex } from './checkpointIndex';
 import { formatBytes, formatCount } from '../../core/format';
@@ -18,6 +19,8 @@ export type CheckpointNode =
   | { readonly type: 'adapter'; readonly adapter: Adapter }
   | { readonly type: 'models'; readonly models: readonly ModelInfo[] }
   | { readonly type: 'model'; readonly model: ModelInfo }
+  | { readonly type: 'leftovers'; readonly leftovers: readonly Leftover[] }
+  | { readonly type: 'leftover'; readonly leftover: Leftover }
   | { readonly type: 'detail'; readonly parentId: string; readonly key: string; readonly label: string; readonly value: string; readonly icon: string | vscode.ThemeIcon; readonly tooltip?: string }
   | { readonly type: 'health'; readonly parentId: string; readonly health: Health };
 
@@ -164,6 +167,8 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
         item.contextValue = 'model';
         return item;
       }
+      case 'leftovers': return leftoversItem(node.leftovers);
+      case 'leftover': return leftoverItem(node.leftover, this.rel(node.leftover.path));
       case 'detail': {
         const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
         item.id = `${node.parentId}/${node.key}`;
@@ -217,6 +222,7 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
       const top: CheckpointNode[] = result.runs.map((run) => ({ type: 'run', run }));
       for (const adapter of standaloneAdapters(result)) top.push({ type: 'adapter', adapter });
       if (result.models.length > 0) top.push({ type: 'models', models: result.models });
+      if (result.leftovers.length > 0) top.push({ type: 'leftovers', leftovers: result.leftovers });
       return top;
     }
     switch (node.type) {
@@ -230,10 +236,41 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
         return [...node.adapter.health.map((health) => ({ type: 'health', parentId: `adapter:${node.adapter.path}`, health }) as const), ...adapterDetails(`adapter:${node.adapter.path}`, node.adapter, this.baseStatus)];
       case 'models':
         return node.models.map((model) => ({ type: 'model', model }));
+      case 'leftovers':
+        return node.leftovers.map((leftover) => ({ type: 'leftover', leftover }));
       default:
         return [];
     }
   }
+}
+
+function leftoversItem(leftovers: readonly Leftover[]): vscode.TreeItem {
+  const total = leftovers.reduce((n, l) => n + l.bytes, 0);
+  const item = new vscode.TreeItem(vscode.l10n.t('Leftover temporary outputs ({0})', leftovers.length), vscode.TreeItemCollapsibleState.Expanded);
+  item.id = 'leftovers';
+  item.description = formatBytes(total);
+  item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
+  item.tooltip = vscode.l10n.t('Temporary folders of merges that did not finish (killed or crashed): {0} of disk. The next merge into the same folder removes those whose process is gone.', formatBytes(total));
+  item.contextValue = 'leftovers';
+  return item;
+}
+
+/** Who wrote a leftover and whether it is still running, for its description and the Delete confirmation. */
+export function leftoverOwnerText(l: Leftover): string {
+  const o = l.owner;
+  const who = o ? vscode.l10n.t('{0} of {1}, pid {2} on {3}, started {4}', o.job, o.out, o.pid, o.host, o.startedAt) : vscode.l10n.t('no owner record');
+  const state = l.state === 'alive' ? vscode.l10n.t('still being written') : l.state === 'gone' ? vscode.l10n.t('its process is gone') : vscode.l10n.t('its process cannot be checked from here');
+  return `${who} · ${state}`;
+}
+
+function leftoverItem(l: Leftover, label: string): vscode.TreeItem {
+  const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.None);
+  item.id = `leftover:${l.path}`;
+  item.description = `${formatBytes(l.bytes)} · ${l.state === 'alive' ? vscode.l10n.t('still being written') : vscode.l10n.t('unfinished merge')}`;
+  item.iconPath = new vscode.ThemeIcon(l.state === 'alive' ? 'sync' : 'trash');
+  item.tooltip = `${l.path}\n${formatBytes(l.bytes)}\n${leftoverOwnerText(l)}`;
+  item.contextValue = `leftover ${l.state}`;
+  return item;
 }
 
 /** An adapter folder whose adapter_config.json exists (so "Open adapter_config.json" works). */
@@ -248,6 +285,8 @@ function nodeId(n: CheckpointNode): string {
     case 'adapter': return `adapter:${n.adapter.path}`;
     case 'models': return 'models';
     case 'model': return `model:${n.model.path}`;
+    case 'leftovers': return 'leftovers';
+    case 'leftover': return `leftover:${n.leftover.path}`;
     case 'detail': return `${n.parentId}/${n.key}`;
     case 'health': return `${n.parentId}/health:${n.health.code}:${n.health.file}`;
   }

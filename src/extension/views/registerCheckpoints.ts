@@ -5,11 +5,13 @@
 import * as vscode from 'vscode';
 import type { Health, Run, ScanResult } from '../../core/checkpoints/model';
 import { allHealth } from '../../core/checkpoints/scan';
-import { absolutePath } from '../../node/nodeFs';
+import { formatBytes } from '../../core/format';
+import { deleteLeftover } from '../../core/merge/partialOutput';
+import { absolutePath, NodeFs } from '../../node/nodeFs';
 import { registerCommand } from '../commands/funnel';
 import { BaseStatusCache } from './baseStatus';
 import { CheckpointIndex } from './checkpointIndex';
-import { CheckpointsTreeProvider, type CheckpointNode } from './checkpointsTree';
+import { CheckpointsTreeProvider, leftoverOwnerText, type CheckpointNode } from './checkpointsTree';
 import { CurvesPanels } from './curvesPanel';
 import type { EvalResults } from './evalResults';
 import { healthMessageWithoutFile } from './healthText';
@@ -130,6 +132,24 @@ export function registerCheckpoints(context: vscode.ExtensionContext, evalResult
       if (!index.ready) await index.refresh();
       const node = folder ? tree.nodeForPath(folder) : undefined;
       if (node) await view.reveal(node, { select: true, focus: true, expand: true });
+    }),
+  );
+
+  context.subscriptions.push(
+    registerCommand('loraWorkbench.deleteLeftover', vscode.l10n.t('Delete Leftover'), async (arg) => {
+      const node = (arg as CheckpointNode | undefined) ?? view.selection[0];
+      if (node?.type !== 'leftover') return undefined;
+      const l = node.leftover;
+      const del = vscode.l10n.t('Delete');
+      const choice = await vscode.window.showWarningMessage(
+        vscode.l10n.t('Delete the unfinished merge output {0} ({1})?', vscode.Uri.file(l.path).fsPath, formatBytes(l.bytes)),
+        { modal: true, detail: leftoverOwnerText(l) },
+        del,
+      );
+      if (choice !== del) return undefined;
+      await deleteLeftover(new NodeFs(), l.path); // refuses a folder whose merge is still running
+      await index.refresh();
+      return l.path;
     }),
   );
 

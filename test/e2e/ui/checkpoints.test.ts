@@ -3,10 +3,11 @@
 // adapter, and the training-curves webview (DOM + screenshot).
 
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CHECKPOINTS_VIEW, Workbench, e2eEnv, waitForLog } from '../support/workbench';
+import { CHECKPOINTS_VIEW, Workbench, commandTitle, e2eEnv, waitForLog } from '../support/workbench';
 
 const RUN = 'runs/stories-lora';
 
@@ -207,5 +208,28 @@ describe('checkpoint explorer', () => {
     const selected = wb.tree(CHECKPOINTS_VIEW).locator('[role="treeitem"][aria-selected="true"] .label-name');
     await selected.first().waitFor({ timeout: 15_000 });
     assert.equal((await selected.first().textContent())?.trim(), `checkpoint-${steps[0]}`);
+  });
+
+  it("lists a killed merge's leftover with its size; Delete (after confirming) removes it", async () => {
+    const parent = path.join(e2eEnv().workspace, 'e2e-leftover');
+    created.push(parent);
+    const partial = path.join(parent, '.killed-merge.partial-e2e18');
+    fs.mkdirSync(partial, { recursive: true });
+    fs.writeFileSync(path.join(partial, 'model-00001-of-00002.safetensors'), Buffer.alloc(3 << 20));
+    // Owned by a process that has exited (its pid no longer runs on this host), as a SIGKILLed merge leaves it.
+    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+    const record = { tool: 'lora-workbench', job: 'merge', toolVersion: 't', pid: dead, host: os.hostname(), startedAt: new Date().toISOString(), out: path.join(parent, 'killed-merge'), partial: path.basename(partial) };
+    fs.writeFileSync(path.join(partial, '.lora-workbench-owner.json'), JSON.stringify(record));
+    await wb.runCommand(commandTitle('loraWorkbench.refreshCheckpoints'));
+    const row = wb.treeRows(CHECKPOINTS_VIEW, /killed-merge\.partial-e2e18/).first();
+    await row.waitFor({ timeout: 30_000 });
+    assert.match((await row.locator('.label-description').first().textContent()) ?? '', /3(\.0)? MiB/);
+    await wb.contextMenu(row, 'Delete Leftover');
+    const dialog = wb.page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 15_000 });
+    assert.match((await dialog.textContent()) ?? '', /killed-merge\.partial-e2e18/);
+    await dialog.locator('.monaco-button', { hasText: /^Delete$/ }).first().click();
+    await row.waitFor({ state: 'detached', timeout: 30_000 });
+    assert.equal(fs.existsSync(partial), false, 'the leftover folder is gone from disk');
   });
 });

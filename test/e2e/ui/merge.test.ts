@@ -5,43 +5,19 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { encodeSafetensorsHeader } from '../../../src/core/safetensors/writer';
+import { writeSyntheticPair, type SyntheticPair } from '../../support/syntheticPair';
 import { CHECKPOINTS_VIEW, Workbench, acceptMergePrompts, commandTitle, e2eEnv, waitForLog } from '../support/workbench';
 
 const RUN = 'runs/stories-lora';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * A base + adapter with many tensors: 128 f32 [512, 512] weights (128 MiB), LoRA r=8 on all of them. The e2e runner
- * pauses 50 ms after each merged tensor (LORA_WORKBENCH_TEST_MERGE_DELAY_MS), so the merge lasts over 6 s: a real 1 GiB
- * merge finishes in under a second here, too fast to cancel from its notification.
+ * 128 f32 [512, 512] weights (128 MiB), LoRA r=8 on all of them. The e2e runner pauses 50 ms after each merged tensor
+ * (LORA_WORKBENCH_TEST_MERGE_DELAY_MS), so the merge lasts over 6 s: a real 1 GiB merge finishes in under a second
+ * here, too fast to cancel from its notification.
  */
-function writeBigPair(root: string): { base: string; adapter: string } {
-  const base = path.join(root, 'e2e-merge', 'big-base');
-  const adapter = path.join(root, 'e2e-merge', 'big-adapter');
-  fs.mkdirSync(base, { recursive: true });
-  fs.mkdirSync(adapter, { recursive: true });
-  const n = 512;
-  const names = Array.from({ length: 128 }, (_, i) => `model.layers.${i}.self_attn.q_proj`);
-  const weight = Buffer.alloc(n * n * 4);
-  for (let i = 0; i < n * n; i++) weight.writeFloatLE(((i * 2654435761) % 1000) / 1e4 - 0.05, i * 4);
-  const fd = fs.openSync(path.join(base, 'model.safetensors'), 'w');
-  fs.writeSync(fd, encodeSafetensorsHeader(names.map((m) => ({ name: `${m}.weight`, dtype: 'F32' as const, shape: [n, n] })), { format: 'pt' }));
-  for (const _ of names) fs.writeSync(fd, weight);
-  fs.closeSync(fd);
-  fs.writeFileSync(path.join(base, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: n, num_hidden_layers: 128, vocab_size: 32, torch_dtype: 'float32' }));
-  const r = 8;
-  const specs = names.flatMap((m) => [
-    { name: `base_model.model.${m}.lora_A.weight`, dtype: 'F32' as const, shape: [r, n] },
-    { name: `base_model.model.${m}.lora_B.weight`, dtype: 'F32' as const, shape: [n, r] },
-  ]);
-  const small = Buffer.alloc(r * n * 4, 0x3c); // ~0.0115 everywhere
-  const afd = fs.openSync(path.join(adapter, 'adapter_model.safetensors'), 'w');
-  fs.writeSync(afd, encodeSafetensorsHeader(specs, { format: 'pt' }));
-  for (const _ of specs) fs.writeSync(afd, small);
-  fs.closeSync(afd);
-  fs.writeFileSync(path.join(adapter, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r, lora_alpha: 16, target_modules: ['q_proj'], base_model_name_or_path: base }, null, 2));
-  return { base, adapter };
+function writeBigPair(root: string): SyntheticPair {
+  return writeSyntheticPair(path.join(root, 'e2e-merge'), { tensors: 128, n: 512 });
 }
 
 describe('merge into base model', () => {
