@@ -11,10 +11,11 @@ import { scanCommand } from './commands/scan';
 import { generateCommand } from './commands/generate';
 import { tokenizeCommand } from './commands/tokenize';
 import { diagnoseCommand } from './commands/diagnose';
+import { ggufCommand } from './commands/gguf';
 import { mergeCommand } from './commands/merge';
 
 /** Registered subcommands; later issues add scan, diagnose, merge, generate, tokenize here. */
-export const COMMANDS: readonly CliCommand[] = [probeCommand, scanCommand, generateCommand, tokenizeCommand, diagnoseCommand, mergeCommand];
+export const COMMANDS: readonly CliCommand[] = [probeCommand, scanCommand, generateCommand, tokenizeCommand, diagnoseCommand, mergeCommand, ggufCommand];
 
 const HELP = () => `lora-workbench ${ENGINE_VERSION} - inspect, diagnose, merge and run LoRA adapters
 

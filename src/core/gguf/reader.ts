@@ -66,11 +66,15 @@ class Cursor {
     return at;
   }
 
-  async u32(): Promise<number> { return this.dv.getUint32(await this.need(4), true); }
+  async u32(): Promise<number> {
+    const at = await this.need(4); // before reading this.dv: need() may move the window
+    return this.dv.getUint32(at, true);
+  }
 
   /** u64 as a number; larger than 2^53 cannot be a valid size or count in any file we can read. */
   async u64(what: string): Promise<number> {
-    const v = this.dv.getBigUint64(await this.need(8), true);
+    const at = await this.need(8);
+    const v = this.dv.getBigUint64(at, true);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw this.fail(`${what} ${v} is implausible`);
     return Number(v);
   }
