@@ -139,48 +139,6 @@ export function describeGguf(buf) {
   return { version, size: buf.length, sha256: sha(buf), kvs, tensors };
 }
 
-// ---- the adapter fixture: a DoRA adapter on stories260K's attention, deterministic --------------------------------
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
-}
-
-function writeSafetensors(file, tensors) {
-  const header = {};
-  let off = 0;
-  for (const [name, shape, data] of tensors) {
-    header[name] = { dtype: 'F32', shape, data_offsets: [off, off + data.byteLength] };
-    off += data.byteLength;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  fs.writeFileSync(file, Buffer.concat([len, Buffer.from(json), ...tensors.map(([, , d]) => Buffer.from(d.buffer))]));
-}
-
-function makeAdapter(dir) {
-  fs.mkdirSync(dir, { recursive: true });
-  const r = rng(16);
-  const tensors = [];
-  const mods = [['q_proj', 64], ['k_proj', 32], ['v_proj', 32], ['o_proj', 64]];
-  for (let l = 0; l < 5; l++) {
-    for (const [m, out] of mods) {
-      const pre = `base_model.model.model.layers.${l}.self_attn.${m}`;
-      tensors.push([`${pre}.lora_A.weight`, [4, 64], Float32Array.from({ length: 4 * 64 }, () => r() * 0.2)]);
-      tensors.push([`${pre}.lora_B.weight`, [out, 4], Float32Array.from({ length: out * 4 }, () => r() * 0.2)]);
-      tensors.push([`${pre}.lora_magnitude_vector`, [out], Float32Array.from({ length: out }, () => 1 + r() * 0.5)]);
-    }
-  }
-  writeSafetensors(path.join(dir, 'adapter_model.safetensors'), tensors);
-  fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({
-    peft_type: 'LORA', base_model_name_or_path: '../../stories260K', r: 4, lora_alpha: 8, use_dora: true, use_rslora: false,
-    target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], bias: 'none', fan_in_fan_out: false, task_type: 'CAUSAL_LM',
-    modules_to_save: null, lora_dropout: 0,
-  }, null, 2) + '\n');
-}
-
 // ---- main ---------------------------------------------------------------------------------------------------------
 
 const TYPES = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q5_0', 'q4_k_m', 'q5_k_m', 'q6_k'];
@@ -203,14 +161,18 @@ function main() {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'golden-gguf-'));
   try {
     const adapter = path.join(outDir, 'stories-dora');
-    makeAdapter(adapter);
+    run('npx', ['tsx', path.join(repo, 'test/unit/ggufTinyModel.ts'), '--adapter', adapter], { cwd: repo, stdio: 'ignore' });
     // The merged model's folder carries the adapter's name: the converter names the model after its folder.
     const merged = path.join(work, 'merged', 'stories-dora');
     fs.mkdirSync(path.dirname(merged));
     run('node', [path.join(repo, 'dist/cli.js'), 'merge', adapter, '--base', path.join(repo, 'test/fixtures/stories260K'), '--out', merged, '--backend', 'reference'], { stdio: 'ignore' });
+    // Hidden size 256: the K-quants and llama-quantize's per-layer mixes apply (generated, not committed).
+    const tiny = path.join(work, 'tinyllama256');
+    run('npx', ['tsx', path.join(repo, 'test/unit/ggufTinyModel.ts'), tiny], { cwd: repo, stdio: 'ignore' });
     const cases = {
       stories260K: goldensFor(path.join(repo, 'test/fixtures/stories260K'), fs.mkdtempSync(path.join(work, 'a')), quantize),
       'stories-dora-merged': goldensFor(merged, fs.mkdtempSync(path.join(work, 'b')), quantize),
+      tinyllama256: goldensFor(tiny, fs.mkdtempSync(path.join(work, 'c')), quantize),
     };
     const release = fs.readFileSync(path.join(cache, 'package/package.json'), 'utf8');
     const golden = { source: `llama.cpp from node-llama-cpp ${JSON.parse(release).version} (convert_hf_to_gguf.py, llama-quantize)`, cases };

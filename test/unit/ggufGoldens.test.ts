@@ -14,6 +14,7 @@ import { readGguf } from '../../src/core/gguf/reader';
 import { readTorchBinTensors } from '../../src/core/torchpickle/binReader';
 import { ReferenceBackend } from '../../src/kernels/reference/referenceBackend';
 import { NodeFs } from '../../src/node/nodeFs';
+import { writeTinyLlama } from './ggufTinyModel';
 
 interface GoldenKv { key: string; type: string; value?: unknown; count?: number; sha256?: string }
 interface GoldenTensor { name: string; ne: number[]; type: string; offset: number; sha256: string }
@@ -53,16 +54,22 @@ function compare(ours: GoldenFile, golden: GoldenFile): void {
 
 describe('GGUF export equals llama.cpp (goldens from convert_hf_to_gguf.py + llama-quantize)', () => {
   let tmp: string;
-  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gguf-golden-')); });
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gguf-golden-'));
+    fs.mkdirSync(path.join(tmp, 'tinyllama256'));
+    writeTinyLlama(path.join(tmp, 'tinyllama256'));
+  });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  const forms: Array<[string, string, string | undefined]> = [
-    ['stories260K', path.join(fixtures, 'stories260K'), undefined],
-    ['stories-dora-merged', path.join(fixtures, 'stories260K'), path.join(fixtures, 'gguf/stories-dora')],
+  const forms: Array<[string, () => string, string | undefined]> = [
+    ['stories260K', () => path.join(fixtures, 'stories260K'), undefined],
+    ['stories-dora-merged', () => path.join(fixtures, 'stories260K'), path.join(fixtures, 'gguf/stories-dora')],
+    ['tinyllama256', () => path.join(tmp, 'tinyllama256'), undefined],
   ];
-  for (const [name, modelPath, adapterPath] of forms) {
+  for (const [name, model, adapterPath] of forms) {
     for (const type of Object.keys(goldens.cases[name]!)) {
       it(`${name} as ${type}${adapterPath ? ' (merged in the same pass)' : ''}`, async () => {
+        const modelPath = model();
         const out = path.join(tmp, `${name}-${type}.gguf`);
         const plan = await planGgufExport(nodeFs, { modelPath, adapterPath, type: type as ExportType }, readTorchBinTensors);
         await runGgufExport(plan, out, nodeFs, adapterPath ? new ReferenceBackend() : null, {});

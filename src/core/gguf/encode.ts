@@ -8,10 +8,13 @@ import { ggmlType, tensorBytesOf, type GgmlType } from './format';
 import {
   dequantizeQ4_0, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ8_0, quantizeQ4_0, quantizeQ5_0, quantizeQ5_1, quantizeQ8_0,
 } from './quants';
+import { quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from './kquants';
 
 type Quantizer = (x: Float32Array, out: Uint8Array) => void;
 
-const QUANTIZERS: Partial<Record<GgmlType, Quantizer>> = { Q8_0: quantizeQ8_0, Q4_0: quantizeQ4_0, Q5_0: quantizeQ5_0, Q5_1: quantizeQ5_1 };
+const QUANTIZERS: Partial<Record<GgmlType, Quantizer>> = {
+  Q8_0: quantizeQ8_0, Q4_0: quantizeQ4_0, Q5_0: quantizeQ5_0, Q5_1: quantizeQ5_1, Q4_K: quantizeQ4_K, Q5_K: quantizeQ5_K, Q6_K: quantizeQ6_K,
+};
 const DEQUANTIZERS: Partial<Record<string, (b: Uint8Array, out: Float32Array) => void>> = {
   Q8_0: dequantizeQ8_0, Q4_0: dequantizeQ4_0, Q5_0: dequantizeQ5_0, Q5_1: dequantizeQ5_1,
 };

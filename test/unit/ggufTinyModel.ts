@@ -1,0 +1,107 @@
+// A deterministic LLaMA with hidden size 256 (rows that are multiples of 256, so the K-quants and their per-layer mixes
+// apply), generated on demand instead of committed (6 MB of f32): the GGUF goldens script and the golden test both call
+// writeTinyLlama and so see the very same bytes. Tokenizer: stories260K's (vocab 512).
+// Run directly to write one: npx tsx test/unit/ggufTinyModel.ts <folder>; with --adapter, the stories-dora fixture.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const fixtures = path.join(__dirname, '../fixtures');
+
+export const TINY_CONFIG = {
+  architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2,
+  num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 512, max_position_embeddings: 256, rms_norm_eps: 1e-5,
+  rope_theta: 10000, tie_word_embeddings: false, torch_dtype: 'float32', bos_token_id: 1, eos_token_id: 2,
+};
+
+/** Uniform values with a few outliers per row, from a 32-bit LCG: quantizer edge cases without a big fixture. */
+function values(n: number, seed: number, scale: number): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const u = s / 2 ** 32 - 0.5;
+    out[i] = (i % 97 === 13 ? 8 : 1) * u * scale;
+  }
+  return out;
+}
+
+function tensors(): Array<[string, number[], Float32Array]> {
+  const c = TINY_CONFIG;
+  const kv = (c.hidden_size / c.num_attention_heads) * c.num_key_value_heads;
+  const list: Array<[string, number[], Float32Array]> = [];
+  let seed = 1;
+  const add = (name: string, shape: number[], scale: number, offset = 0): void => {
+    const v = values(shape.reduce((a, b) => a * b, 1), seed++, scale);
+    if (offset) for (let i = 0; i < v.length; i++) v[i] = Math.fround(v[i]! + offset);
+    list.push([name, shape, v]);
+  };
+  add('lm_head.weight', [c.vocab_size, c.hidden_size], 0.1);
+  add('model.embed_tokens.weight', [c.vocab_size, c.hidden_size], 0.1);
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const p = `model.layers.${l}.`;
+    add(`${p}input_layernorm.weight`, [c.hidden_size], 0.2, 1);
+    add(`${p}mlp.down_proj.weight`, [c.hidden_size, c.intermediate_size], 0.05);
+    add(`${p}mlp.gate_proj.weight`, [c.intermediate_size, c.hidden_size], 0.05);
+    add(`${p}mlp.up_proj.weight`, [c.intermediate_size, c.hidden_size], 0.05);
+    add(`${p}post_attention_layernorm.weight`, [c.hidden_size], 0.2, 1);
+    add(`${p}self_attn.k_proj.weight`, [kv, c.hidden_size], 0.06);
+    add(`${p}self_attn.o_proj.weight`, [c.hidden_size, c.hidden_size], 0.06);
+    add(`${p}self_attn.q_proj.weight`, [c.hidden_size, c.hidden_size], 0.06);
+    add(`${p}self_attn.v_proj.weight`, [kv, c.hidden_size], 0.06);
+  }
+  add('model.norm.weight', [c.hidden_size], 0.2, 1);
+  return list;
+}
+
+function writeF32Safetensors(file: string, list: Array<[string, number[], Float32Array]>): void {
+  const header: Record<string, unknown> = {};
+  let off = 0;
+  for (const [name, shape, data] of list) {
+    header[name] = { dtype: 'F32', shape, data_offsets: [off, off + data.byteLength] };
+    off += data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  fs.writeFileSync(file, Buffer.concat([len, Buffer.from(json), ...list.map(([, , d]) => Buffer.from(d.buffer, d.byteOffset, d.byteLength))]));
+}
+
+/** Write the model folder (config, safetensors, stories260K's tokenizer files) into `dir`, which must exist. */
+export function writeTinyLlama(dir: string): void {
+  writeF32Safetensors(path.join(dir, 'model.safetensors'), tensors());
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(TINY_CONFIG, null, 2) + '\n');
+  for (const f of ['tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json']) {
+    fs.copyFileSync(path.join(fixtures, 'stories260K', f), path.join(dir, f));
+  }
+}
+
+/** The committed fixture test/fixtures/gguf/stories-dora: a DoRA adapter (r=4) on all of stories260K's attention. */
+export function writeStoriesDora(dir: string): void {
+  const list: Array<[string, number[], Float32Array]> = [];
+  let seed = 16;
+  const v = (n: number, scale: number, offset = 0): Float32Array => values(n, seed++, scale).map((x) => Math.fround(x + offset));
+  for (let l = 0; l < 5; l++) {
+    for (const [m, out] of [['q_proj', 64], ['k_proj', 32], ['v_proj', 32], ['o_proj', 64]] as const) {
+      const pre = `base_model.model.model.layers.${l}.self_attn.${m}`;
+      list.push([`${pre}.lora_A.weight`, [4, 64], v(4 * 64, 0.2)]);
+      list.push([`${pre}.lora_B.weight`, [out, 4], v(out * 4, 0.2)]);
+      list.push([`${pre}.lora_magnitude_vector`, [out], v(out, 0.5, 1)]);
+    }
+  }
+  writeF32Safetensors(path.join(dir, 'adapter_model.safetensors'), list);
+  fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({
+    peft_type: 'LORA', base_model_name_or_path: '../../stories260K', r: 4, lora_alpha: 8, use_dora: true, use_rslora: false,
+    target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], bias: 'none', fan_in_fan_out: false, task_type: 'CAUSAL_LM',
+    modules_to_save: null, lora_dropout: 0,
+  }, null, 2) + '\n');
+}
+
+if (require.main === module) {
+  const [flag, dir] = process.argv[2] === '--adapter' ? ['--adapter', process.argv[3]] : ['', process.argv[2]];
+  if (!dir) throw new Error('usage: ggufTinyModel.ts [--adapter] <folder>');
+  fs.mkdirSync(dir, { recursive: true });
+  if (flag) writeStoriesDora(dir);
+  else writeTinyLlama(dir);
+}
