@@ -66,6 +66,21 @@ function writeShim() {
     '    def close(self): pass',
     '',
   ].join('\n'));
+  // safetensors' load_file (sorted names, as the real one returns them), for convert_lora_to_gguf.py.
+  fs.mkdirSync(path.join(shim, 'safetensors'), { recursive: true });
+  fs.writeFileSync(path.join(shim, 'safetensors/__init__.py'), '');
+  fs.writeFileSync(path.join(shim, 'safetensors/torch.py'), [
+    'import json, struct, numpy as np, torch',
+    'def load_file(path, device="cpu"):',
+    '    with open(path, "rb") as f: raw = f.read()',
+    '    n = struct.unpack("<Q", raw[:8])[0]; header = json.loads(raw[8:8 + n]); base = 8 + n; out = {}',
+    '    for name in sorted(k for k in header if k != "__metadata__"):',
+    '        t = header[name]; b, e = t["data_offsets"]; buf = np.frombuffer(raw[base + b:base + e], dtype=np.uint8).copy()',
+    '        dt = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}[t["dtype"]]',
+    '        out[name] = torch.from_numpy(buf).view(dt).reshape(t["shape"])',
+    '    return out',
+    '',
+  ].join('\n'));
   // Debian's torch 1.13 lacks the float8 dtypes the converter names in a table.
   fs.writeFileSync(path.join(shim, 'sitecustomize.py'), [
     'import torch',
@@ -156,12 +171,27 @@ function goldensFor(model, work, quantize) {
   return out;
 }
 
+/** convert_lora_to_gguf.py --outtype f16/f32 against the base's config. */
+function adapterGoldens(adapter, base, work) {
+  const out = {};
+  for (const t of ['f16', 'f32']) {
+    const file = path.join(work, `${t}.gguf`);
+    run(python, [path.join(llama, 'convert_lora_to_gguf.py'), adapter, '--base', base, '--outtype', t, '--outfile', file], {
+      env: { ...process.env, PYTHONPATH: `${shim}:${path.join(llama, 'gguf-py')}:${llama}` }, stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    out[t] = describeGguf(fs.readFileSync(file));
+  }
+  return out;
+}
+
 function main() {
   const quantize = ensureLlama();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'golden-gguf-'));
   try {
     const adapter = path.join(outDir, 'stories-dora');
-    run('npx', ['tsx', path.join(repo, 'test/unit/ggufTinyModel.ts'), '--adapter', adapter], { cwd: repo, stdio: 'ignore' });
+    run('npx', ['tsx', path.join(repo, 'test/unit/ggufTinyModel.ts'), '--dora', adapter], { cwd: repo, stdio: 'ignore' });
+    const lora = path.join(outDir, 'stories-lora');
+    run('npx', ['tsx', path.join(repo, 'test/unit/ggufTinyModel.ts'), '--lora', lora], { cwd: repo, stdio: 'ignore' });
     // The merged model's folder carries the adapter's name: the converter names the model after its folder.
     const merged = path.join(work, 'merged', 'stories-dora');
     fs.mkdirSync(path.dirname(merged));
@@ -173,6 +203,7 @@ function main() {
       stories260K: goldensFor(path.join(repo, 'test/fixtures/stories260K'), fs.mkdtempSync(path.join(work, 'a')), quantize),
       'stories-dora-merged': goldensFor(merged, fs.mkdtempSync(path.join(work, 'b')), quantize),
       tinyllama256: goldensFor(tiny, fs.mkdtempSync(path.join(work, 'c')), quantize),
+      'stories-lora-adapter': adapterGoldens(lora, path.join(repo, 'test/fixtures/stories260K'), fs.mkdtempSync(path.join(work, 'd'))),
     };
     const release = fs.readFileSync(path.join(cache, 'package/package.json'), 'utf8');
     const golden = { source: `llama.cpp from node-llama-cpp ${JSON.parse(release).version} (convert_hf_to_gguf.py, llama-quantize)`, cases };

@@ -157,10 +157,12 @@ export const Merge = request<MergeParams, MergeResult>('engine/merge');
 
 // ---- engine/gguf (issue 16) ------------------------------------------------------------------------------------------
 export interface GgufParams {
-  /** The full model, or the base when adapterPath is set. */
-  readonly modelPath: string;
-  /** Merge this adapter into the model on the way. */
+  /** The full model, or the base when adapterPath is set (for adapterOnly: default, the adapter's resolved base). */
+  readonly modelPath?: string;
+  /** Merge this adapter into the model on the way (or, with adapterOnly, export it alone). */
   readonly adapterPath?: string;
+  /** A llama.cpp LoRA adapter GGUF of adapterPath (type f16 or f32). */
+  readonly adapterOnly?: boolean;
   readonly outPath: string;
   readonly type: 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q4_k_m' | 'q5_k_m' | 'q6_k';
   readonly backend?: BackendChoice;

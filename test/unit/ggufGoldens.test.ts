@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { planLoraAdapterGguf } from '../../src/core/gguf/adapterExport';
 import { planGgufExport, runGgufExport } from '../../src/core/gguf/export';
 import type { ExportType } from '../../src/core/gguf/format';
 import { readGguf } from '../../src/core/gguf/reader';
@@ -76,5 +77,14 @@ describe('GGUF export equals llama.cpp (goldens from convert_hf_to_gguf.py + lla
         compare(await describeFile(out), goldens.cases[name]![type]!);
       });
     }
+  }
+
+  for (const type of ['f16', 'f32'] as const) {
+    it(`stories-lora as a llama.cpp LoRA adapter (${type}, as convert_lora_to_gguf.py writes it)`, async () => {
+      const out = path.join(tmp, `stories-lora-${type}.gguf`);
+      const plan = await planLoraAdapterGguf(nodeFs, path.join(fixtures, 'gguf/stories-lora'), path.join(fixtures, 'stories260K'), type, readTorchBinTensors);
+      await runGgufExport(plan, out, nodeFs, null, {});
+      compare(await describeFile(out), goldens.cases['stories-lora-adapter']![type]!);
+    });
   }
 });

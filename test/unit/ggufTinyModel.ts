@@ -1,7 +1,7 @@
 // A deterministic LLaMA with hidden size 256 (rows that are multiples of 256, so the K-quants and their per-layer mixes
 // apply), generated on demand instead of committed (6 MB of f32): the GGUF goldens script and the golden test both call
 // writeTinyLlama and so see the very same bytes. Tokenizer: stories260K's (vocab 512).
-// Run directly to write one: npx tsx test/unit/ggufTinyModel.ts <folder>; with --adapter, the stories-dora fixture.
+// Run directly to write one: npx tsx test/unit/ggufTinyModel.ts <folder>; with --dora or --lora, the adapter fixtures.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -77,8 +77,11 @@ export function writeTinyLlama(dir: string): void {
   }
 }
 
-/** The committed fixture test/fixtures/gguf/stories-dora: a DoRA adapter (r=4) on all of stories260K's attention. */
-export function writeStoriesDora(dir: string): void {
+/**
+ * The committed fixtures test/fixtures/gguf/stories-dora and stories-lora: a DoRA / plain LoRA adapter (r=4) on all of
+ * stories260K's attention projections.
+ */
+export function writeStoriesAdapter(dir: string, dora: boolean): void {
   const list: Array<[string, number[], Float32Array]> = [];
   let seed = 16;
   const v = (n: number, scale: number, offset = 0): Float32Array => values(n, seed++, scale).map((x) => Math.fround(x + offset));
@@ -87,21 +90,21 @@ export function writeStoriesDora(dir: string): void {
       const pre = `base_model.model.model.layers.${l}.self_attn.${m}`;
       list.push([`${pre}.lora_A.weight`, [4, 64], v(4 * 64, 0.2)]);
       list.push([`${pre}.lora_B.weight`, [out, 4], v(out * 4, 0.2)]);
-      list.push([`${pre}.lora_magnitude_vector`, [out], v(out, 0.5, 1)]);
+      if (dora) list.push([`${pre}.lora_magnitude_vector`, [out], v(out, 0.5, 1)]);
     }
   }
   writeF32Safetensors(path.join(dir, 'adapter_model.safetensors'), list);
   fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({
-    peft_type: 'LORA', base_model_name_or_path: '../../stories260K', r: 4, lora_alpha: 8, use_dora: true, use_rslora: false,
+    peft_type: 'LORA', base_model_name_or_path: '../../stories260K', r: 4, lora_alpha: 8, use_dora: dora, use_rslora: false,
     target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], bias: 'none', fan_in_fan_out: false, task_type: 'CAUSAL_LM',
     modules_to_save: null, lora_dropout: 0,
   }, null, 2) + '\n');
 }
 
 if (require.main === module) {
-  const [flag, dir] = process.argv[2] === '--adapter' ? ['--adapter', process.argv[3]] : ['', process.argv[2]];
-  if (!dir) throw new Error('usage: ggufTinyModel.ts [--adapter] <folder>');
+  const [flag, dir] = process.argv[2]?.startsWith('--') ? [process.argv[2], process.argv[3]] : ['', process.argv[2]];
+  if (!dir) throw new Error('usage: ggufTinyModel.ts [--dora|--lora] <folder>');
   fs.mkdirSync(dir, { recursive: true });
-  if (flag) writeStoriesDora(dir);
+  if (flag) writeStoriesAdapter(dir, flag === '--dora');
   else writeTinyLlama(dir);
 }

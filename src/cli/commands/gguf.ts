@@ -12,12 +12,16 @@ import { backendOptions } from './merge';
 
 const USAGE = `lora-workbench gguf <adapter folder> --base <model folder> --out <file.gguf> [--type T] [--json]
 lora-workbench gguf <model folder> --out <file.gguf> [--type T] [--json]
+lora-workbench gguf <adapter folder> --adapter-only [--base <model folder>] --out <file.gguf> [--type f16|f32] [--json]
 
   Write a GGUF file for llama.cpp, Ollama and LM Studio in one streaming pass: the first form merges the adapter into
   its base on the way (LoRA, rsLoRA, DoRA, modules_to_save, resized vocabularies; no intermediate safetensors), the
   second converts a full (e.g. merged) model. LLaMA-family models (LlamaForCausalLM, MistralForCausalLM) with a
   SentencePiece tokenizer.
 
+  --adapter-only       a llama.cpp LoRA adapter (llama-cli --lora, Ollama ADAPTER) as convert_lora_to_gguf.py writes
+                       it; LoRA and rsLoRA (DoRA, modules_to_save and per-module patterns are refused: merge them).
+                       The base (its config.json) is --base, else the adapter's base_model_name_or_path.
   --type T             ${EXPORT_TYPES.join(' ')} (default f16). The metadata, tensor names, order and types
                        and the data equal convert_hf_to_gguf.py --outtype f32/f16/bf16, and for the quantized
                        types llama-quantize of its f32 output. Types whose quantizer is not implemented are refused.
@@ -29,14 +33,16 @@ lora-workbench gguf <model folder> --out <file.gguf> [--type T] [--json]
 function params(values: Record<string, unknown>, positionals: string[], cwd: string): GgufParams {
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'give the model or adapter folder.' : `expected one folder, got ${positionals.length}.`);
   if (typeof values.out !== 'string') throw new UsageError('--out <file.gguf> is required.');
-  if (values['adapter-only'] === true) {
-    throw new UsageError('--adapter-only (a llama.cpp LoRA adapter GGUF) is not available in this build yet; export the merged model with --base <model folder>.');
-  }
   const type = (values.type ?? 'f16') as string;
   if (!isExportType(type)) throw new UsageError(`--type must be one of ${EXPORT_TYPES.join(', ')}, got '${type}'.`);
   const folder = absolutePath(positionals[0]!, cwd);
   const base = typeof values.base === 'string' ? absolutePath(values.base, cwd) : undefined;
-  return { modelPath: base ?? folder, adapterPath: base ? folder : undefined, outPath: absolutePath(values.out, cwd), type, ...backendOptions(values) };
+  const outPath = absolutePath(values.out, cwd);
+  if (values['adapter-only'] === true) {
+    if (type !== 'f16' && type !== 'f32') throw new UsageError(`--adapter-only writes --type f16 or f32, got '${type}'.`);
+    return { modelPath: base, adapterPath: folder, adapterOnly: true, outPath, type };
+  }
+  return { modelPath: base ?? folder, adapterPath: base ? folder : undefined, outPath, type, ...backendOptions(values) };
 }
 
 export const ggufCommand: CliCommand = {

@@ -70,7 +70,7 @@ export function permuteRows(src: Float32Array, rows: number, cols: number, heads
 
 /** convert_hf_to_gguf.py's type for a tensor at --outtype f32/f16/bf16 (norms, 1-D tensors and biases stay F32). */
 export function convertType(ggufName: string, nDims: number, outtype: 'F32' | 'F16' | 'BF16'): GgmlType {
-  if (nDims <= 1 || ggufName.endsWith('_norm.weight') || !ggufName.endsWith('.weight')) return 'F32';
+  if (nDims <= 1 || ggufName.endsWith('_norm.weight') || !/\.(weight|lora_a|lora_b)$/.test(ggufName)) return 'F32';
   return outtype;
 }
 

@@ -38,7 +38,9 @@ function sizePart(raw: string, totalParams: number): [string, Tag | null] {
   if (part.length > 1 && isDigit(part[part.length - 2]) && 'kmbt'.includes(part[part.length - 1]!)) part = part.slice(0, -1) + part[part.length - 1]!.toUpperCase();
   if (totalParams !== 0) {
     const label = Number(part.slice(0, -1)) * 1000 ** ' KMBT'.indexOf(part[part.length - 1]!);
-    if (!Number.isNaN(label) && totalParams > 0 && Math.abs(label - totalParams) > Math.floor((7 * totalParams) / 8)) {
+    // A negative count is an adapter's (gguf-py's convention): only labels far below it are rejected.
+    const far = totalParams < 0 ? label < Math.floor(-totalParams / 8) : Math.abs(label - totalParams) > Math.floor((7 * totalParams) / 8);
+    if (!Number.isNaN(label) && far) {
       return [part.slice(0, -1) + part[part.length - 1]!.toLowerCase(), 'finetune']; // likely a context length
     }
   }
@@ -54,7 +56,7 @@ function annotate(parts: string[], totalParams: number): Array<Set<Tag>> {
       const [norm, tag] = sizePart(part, totalParams);
       t.add(tag ?? 'size_label');
       parts[i] = norm;
-    } else if (i > 0 && /^(chat|instruct|vision|lora)$/i.test(part)) t.add('finetune');
+    } else if (i > 0 && /^(chat|instruct|vision|lora)$/i.test(part)) t.add(totalParams < 0 && part.toLowerCase() === 'lora' ? 'type' : 'finetune');
     return t;
   });
 }
