@@ -162,7 +162,7 @@ export async function readGguf(src: ByteSource): Promise<GgufFile> {
   const nTensors = await c.u64('tensor count');
   const nKv = await c.u64('metadata count');
   // Every KV takes at least 8 (key length) + 4 (type) + 1 bytes, every tensor info at least 8 + 4 + 8 + 4 + 8.
-  if (nKv * 13 + nTensors * 32 > src.size) throw c.fail(`${nKv} metadata entries and ${nTensors} tensors cannot fit in ${src.size} bytes`);
+  if (nKv * 13 + nTensors * 32 > src.size) throw c.fail(`${nKv} metadata entries and ${nTensors} tensors cannot fit in ${src.size} bytes (truncated or corrupt)`);
   const kvs: GgufKv[] = [];
   const meta = new Map<string, GgufValue>();
   for (let i = 0; i < nKv; i++) {
