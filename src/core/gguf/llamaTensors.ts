@@ -41,6 +41,20 @@ export function llamaGgufName(hfName: string): string | null {
   return part ? `blk.${layer![1]}.${part}.${suffix}` : null;
 }
 
+const TOP_BACK = new Map([...TOP].map(([hf, g]) => [g, hf]));
+const LAYER_BACK = new Map(LAYER_PARTS.map(([hf, g]) => [g, hf]));
+
+/** The checkpoint name of a llama.cpp tensor name (the inverse of llamaGgufName), or null. */
+export function hfNameOf(ggufName: string): string | null {
+  const m = /^(.*)\.(weight|bias)$/.exec(ggufName);
+  if (!m) return null;
+  const top = TOP_BACK.get(m[1]!);
+  if (top) return `${top}.${m[2]}`;
+  const layer = /^blk\.(\d+)\.(.+)$/.exec(m[1]!);
+  const part = layer ? LAYER_BACK.get(layer[2]!) : undefined;
+  return part ? `model.layers.${layer![1]}.${part}.${m[2]}` : null;
+}
+
 /** Heads whose rows llama.cpp regroups for a q/k projection (n_head for q, n_kv_head for k), or null. */
 export function permuteHeads(hfName: string, nHead: number, nKvHead: number): number | null {
   if (/\.q_proj\.(weight|bias)$/.test(hfName)) return nHead;
