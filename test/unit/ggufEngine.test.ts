@@ -1,7 +1,7 @@
 // The engine on a GGUF file (read through its model-folder view, core/gguf/ggufFolder): the same tokenizer ids and the
 // same greedy tokens and logits, bit for bit, as on the safetensors it came from, with that checkpoint's weights
 // rounded as the GGUF stores them (f16, or a quantize/dequantize round trip per row for q8_0 and q4_0, which the
-// loader dequantizes to f32; q/k rows are un-permuted back).
+// loader dequantizes to f32, as ggml's dequantize_row_* do; q/k rows are un-permuted back).
 
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -19,16 +19,20 @@ import { greedy, SamplerChain } from '../../src/core/sampling/processors';
 import { readTorchBinTensors } from '../../src/core/torchpickle/binReader';
 import { ReferenceBackend } from '../../src/kernels/reference/referenceBackend';
 import { NodeFs } from '../../src/node/nodeFs';
+import { writeTinyLlama } from './ggufTinyModel';
 
 const stories = path.join(__dirname, '../fixtures/stories260K');
 const nodeFs = new NodeFs();
 const PROMPT = 'Once upon a time';
 
-/** stories260K with every tensor rounded to the type the GGUF export stores it in (looked up by checkpoint name). */
-async function roundedCopy(dir: string, typeOf: ReadonlyMap<string, string>): Promise<void> {
+/** A copy of an f32 model with every tensor rounded to the type the GGUF export stores it in (by checkpoint name). */
+async function roundedCopy(model: string, dir: string, typeOf: ReadonlyMap<string, string>): Promise<void> {
   fs.mkdirSync(dir);
-  for (const f of fs.readdirSync(stories)) if (f !== 'model.safetensors') fs.copyFileSync(path.join(stories, f), path.join(dir, f));
-  const file = path.join(stories, 'model.safetensors');
+  for (const f of fs.readdirSync(model)) if (f !== 'model.safetensors') fs.copyFileSync(path.join(model, f), path.join(dir, f));
+  // GGUF stores rms_norm_eps as binary32 (llama.cpp computes with that value).
+  const cfg = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8')) as { rms_norm_eps: number };
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, rms_norm_eps: Math.fround(cfg.rms_norm_eps) }));
+  const file = path.join(model, 'model.safetensors');
   const raw = fs.readFileSync(file);
   const src = await nodeFs.open(file);
   const header = await readSafetensorsHeader(src);
@@ -51,16 +55,26 @@ async function greedyRun(lm: LoadedModel): Promise<{ promptIds: readonly number[
 
 describe('engine on GGUF files: same greedy tokens as the safetensors they came from', () => {
   let tmp: string;
-  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gguf-engine-')); });
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gguf-engine-'));
+    fs.mkdirSync(path.join(tmp, 'tinyllama256'));
+    writeTinyLlama(path.join(tmp, 'tinyllama256'));
+  });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  for (const type of ['f32', 'f16', 'q8_0', 'q4_0'] as const satisfies readonly ExportType[]) {
-    it(`stories260K as ${type}`, async () => {
-      const file = path.join(tmp, `stories-${type}.gguf`);
-      const plan = await planGgufExport(nodeFs, { modelPath: stories, type }, readTorchBinTensors);
+  // The hidden-256 model stores K-quant blocks (q4_K, q5_K, q6_K); stories260K's rows are too short for them.
+  const cases: Array<[string, ExportType]> = [
+    ...(['f32', 'f16', 'q8_0', 'q4_0'] as const).map((t): [string, ExportType] => ['stories260K', t]),
+    ...(['q4_k_m', 'q5_k_m', 'q6_k'] as const).map((t): [string, ExportType] => ['tinyllama256', t]),
+  ];
+  for (const [name, type] of cases) {
+    it(`${name} as ${type}`, async () => {
+      const model = name === 'stories260K' ? stories : path.join(tmp, name);
+      const file = path.join(tmp, `${name}-${type}.gguf`);
+      const plan = await planGgufExport(nodeFs, { modelPath: model, type }, readTorchBinTensors);
       await runGgufExport(plan, file, nodeFs, null, {});
-      const rounded = path.join(tmp, `rounded-${type}`);
-      await roundedCopy(rounded, new Map(plan.tensors.map((t) => [t.hfName, t.type])));
+      const rounded = path.join(tmp, `rounded-${name}-${type}`);
+      await roundedCopy(model, rounded, new Map(plan.tensors.map((t) => [t.hfName, t.type])));
       const expected = await greedyRun(await loadModel(nodeFs, rounded, new ReferenceBackend()));
       const view = await ggufFolderFs(nodeFs, file);
       const got = await greedyRun(await loadModel(view, file, new ReferenceBackend()));

@@ -8,7 +8,7 @@ import { ggmlType, tensorBytesOf, type GgmlType } from './format';
 import {
   dequantizeQ4_0, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ8_0, quantizeQ4_0, quantizeQ5_0, quantizeQ5_1, quantizeQ8_0,
 } from './quants';
-import { quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from './kquants';
+import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from './kquants';
 
 type Quantizer = (x: Float32Array, out: Uint8Array) => void;
 
@@ -17,6 +17,7 @@ const QUANTIZERS: Partial<Record<GgmlType, Quantizer>> = {
 };
 const DEQUANTIZERS: Partial<Record<string, (b: Uint8Array, out: Float32Array) => void>> = {
   Q8_0: dequantizeQ8_0, Q4_0: dequantizeQ4_0, Q5_0: dequantizeQ5_0, Q5_1: dequantizeQ5_1,
+  Q4_K: dequantizeQ4_K, Q5_K: dequantizeQ5_K, Q6_K: dequantizeQ6_K,
 };
 
 /** Whether this build can write `type`. */

@@ -259,3 +259,64 @@ function packQ6(L: Int8Array, out: Uint8Array, b: number): void {
     }
   }
 }
+
+// ---- dequantization (ggml's dequantize_row_q{4,5,6}_K: the loader widens these to f32) -----------------------------
+
+function getF16(b: Uint8Array, at: number): number {
+  return f16ToF32(b[at]! | (b[at + 1]! << 8));
+}
+
+/** q4_K and q5_K: value = d*sc*q - dmin*m per 32-element sub-block; `level` gives q for sub-block pair element l. */
+function dequantizeScaleMin(b: Uint8Array, out: Float32Array, blockBytes: number, level: (o: number, j: number, l: number, high: boolean) => number): void {
+  for (let i = 0; i < out.length / QK_K; i++) {
+    const o = i * blockBytes;
+    const d = getF16(b, o);
+    const dmin = getF16(b, o + 2);
+    for (let j = 0; j < QK_K; j += 64) {
+      const [s1, m1] = scaleMinK4(j / 32, b, o + 4);
+      const [s2, m2] = scaleMinK4(j / 32 + 1, b, o + 4);
+      const d1 = fr(d * s1), dm1 = fr(dmin * m1), d2 = fr(d * s2), dm2 = fr(dmin * m2);
+      for (let l = 0; l < 32; l++) {
+        out[i * QK_K + j + l] = fr(fr(d1 * level(o, j, l, false)) - dm1);
+        out[i * QK_K + j + 32 + l] = fr(fr(d2 * level(o, j, l, true)) - dm2);
+      }
+    }
+  }
+}
+
+export function dequantizeQ4_K(b: Uint8Array, out: Float32Array): void {
+  dequantizeScaleMin(b, out, 144, (o, j, l, high) => {
+    const q = b[o + 16 + j / 2 + l]!;
+    return high ? q >> 4 : q & 0xf;
+  });
+}
+
+export function dequantizeQ5_K(b: Uint8Array, out: Float32Array): void {
+  dequantizeScaleMin(b, out, 176, (o, j, l, high) => {
+    const q = b[o + 48 + j / 2 + l]!;
+    const h = b[o + 16 + l]! & (1 << (j / 32 + (high ? 1 : 0)));
+    return (high ? q >> 4 : q & 0xf) + (h ? 16 : 0);
+  });
+}
+
+export function dequantizeQ6_K(b: Uint8Array, out: Float32Array): void {
+  const sc = new Int8Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < out.length / QK_K; i++) {
+    const o = i * 210;
+    const d = getF16(b, o + 208);
+    for (let n = 0; n < QK_K; n += 128) {
+      const ql = o + n / 2;
+      const qh = o + 128 + n / 4;
+      const s = o + 192 + n / 16;
+      for (let l = 0; l < 32; l++) {
+        const is = l >> 4;
+        const h = b[qh + l]!;
+        const q = [
+          ((b[ql + l]! & 0xf) | ((h & 3) << 4)) - 32, ((b[ql + l + 32]! & 0xf) | (((h >> 2) & 3) << 4)) - 32,
+          ((b[ql + l]! >> 4) | (((h >> 4) & 3) << 4)) - 32, ((b[ql + l + 32]! >> 4) | (((h >> 6) & 3) << 4)) - 32,
+        ];
+        for (let k = 0; k < 4; k++) out[i * QK_K + n + 32 * k + l] = fr(fr(d * sc[s + is + 2 * k]!) * q[k]!);
+      }
+    }
+  }
+}
