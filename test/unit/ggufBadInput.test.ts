@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { scanCheckpoints } from '../../src/core/checkpoints/scan';
 import { CoreError } from '../../src/core/errors';
 import { planLoraAdapterGguf } from '../../src/core/gguf/adapterExport';
 import { planGgufExport, runGgufExport } from '../../src/core/gguf/export';
@@ -95,6 +96,27 @@ describe('GGUF reader: malformed and truncated files', () => {
     await rejectsWith(read(patchU32(b, at, 77)), 'bad-format', /unknown ggml type 77/);
     await rejectsWith(read(patchU64(b, at + 4, 5n)), 'bad-format', /not aligned/);
     await rejectsWith(read(patchU64(b, at + 4, 1n << 20n)), 'bad-format', /runs past the end of the file/);
+  });
+});
+
+describe('scan lists GGUF files from their headers', () => {
+  it('a model with its type and size, a truncated one as a finding', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gguf-scan-'));
+    try {
+      const plan = await planGgufExport(nodeFs, { modelPath: path.join(fixtures, 'stories260K'), type: 'q4_0' }, readTorchBinTensors);
+      await runGgufExport(plan, path.join(tmp, 'stories.gguf'), nodeFs, null, {});
+      fs.writeFileSync(path.join(tmp, 'cut.gguf'), fs.readFileSync(path.join(tmp, 'stories.gguf')).subarray(0, 100_000));
+      const r = await scanCheckpoints(nodeFs, [tmp]);
+      const [cut, good] = r.gguf;
+      assert.deepEqual({ ...good!, path: path.basename(good!.path) }, {
+        path: 'stories.gguf', architecture: 'llama', kind: 'model', name: 'stories260K', fileType: 'q4_0', sizeBytes: plan.layout.fileSize,
+        params: 292_800, tensors: 48, health: [],
+      });
+      assert.equal(cut!.health[0]!.code, 'truncated');
+      assert.match(cut!.health[0]!.message, /cut\.gguf: tensor '.*' .*runs past the end of the file/);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
 
