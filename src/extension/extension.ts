@@ -10,6 +10,7 @@ import type { CheckpointIndex } from './views/checkpointIndex';
 import { registerDiagnoseCommand } from './language/diagnoseCommand';
 import { registerDiagnosis } from './language/registerDiagnosis';
 import { registerPreview } from './preview/register';
+import { registerGgufExport } from './commands/gguf';
 import { registerMerge } from './commands/merge';
 import { registerCheckpoints } from './views/registerCheckpoints';
 
@@ -29,6 +30,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi {
   context.subscriptions.push(registerDiagnoseCommand(diagnostics, checkpoints)); // "Diagnose Base Model" on checkpoints and adapters (issue 13)
   registerPreview(context, engine, checkpoints); // "Preview Generation...": base vs adapters side by side (issue 8)
   registerMerge(context, engine, checkpoints); // "Merge into Base Model...": streaming exact merge in the engine worker (issue 5)
+  registerGgufExport(context, engine, checkpoints); // "Export to GGUF...": llama.cpp-identical GGUF, merged or alone (issue 16)
 
   const probeEngine = (): Promise<ProbeResult> => engine.get().request(Probe, { webgpu: true });
 
