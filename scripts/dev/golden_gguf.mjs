@@ -199,10 +199,13 @@ function main() {
     // Hidden size 256: the K-quants and llama-quantize's per-layer mixes apply (generated, not committed).
     const tiny = path.join(work, 'tinyllama256');
     run('npx', ['tsx', path.join(repo, 'test/unit/ggufTinyModel.ts'), tiny], { cwd: repo, stdio: 'ignore' });
+    const chat = path.join(work, 'tinychat');
+    run('npx', ['tsx', path.join(repo, 'test/unit/ggufTinyModel.ts'), '--chat', chat], { cwd: repo, stdio: 'ignore' });
     const cases = {
       stories260K: goldensFor(path.join(repo, 'test/fixtures/stories260K'), fs.mkdtempSync(path.join(work, 'a')), quantize),
       'stories-dora-merged': goldensFor(merged, fs.mkdtempSync(path.join(work, 'b')), quantize),
       tinyllama256: goldensFor(tiny, fs.mkdtempSync(path.join(work, 'c')), quantize),
+      tinychat: goldensFor(chat, fs.mkdtempSync(path.join(work, 'e')), quantize),
       'stories-lora-adapter': adapterGoldens(lora, path.join(repo, 'test/fixtures/stories260K'), fs.mkdtempSync(path.join(work, 'd'))),
     };
     const release = fs.readFileSync(path.join(cache, 'package/package.json'), 'utf8');

@@ -15,7 +15,7 @@ import { readGguf } from '../../src/core/gguf/reader';
 import { readTorchBinTensors } from '../../src/core/torchpickle/binReader';
 import { ReferenceBackend } from '../../src/kernels/reference/referenceBackend';
 import { NodeFs } from '../../src/node/nodeFs';
-import { writeTinyLlama } from './ggufTinyModel';
+import { writeTinyChat, writeTinyLlama } from './ggufTinyModel';
 
 interface GoldenKv { key: string; type: string; value?: unknown; count?: number; sha256?: string }
 interface GoldenTensor { name: string; ne: number[]; type: string; offset: number; sha256: string }
@@ -59,6 +59,8 @@ describe('GGUF export equals llama.cpp (goldens from convert_hf_to_gguf.py + lla
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gguf-golden-'));
     fs.mkdirSync(path.join(tmp, 'tinyllama256'));
     writeTinyLlama(path.join(tmp, 'tinyllama256'));
+    fs.mkdirSync(path.join(tmp, 'tinychat'));
+    writeTinyChat(path.join(tmp, 'tinychat'));
   });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -66,6 +68,7 @@ describe('GGUF export equals llama.cpp (goldens from convert_hf_to_gguf.py + lla
     ['stories260K', () => path.join(fixtures, 'stories260K'), undefined],
     ['stories-dora-merged', () => path.join(fixtures, 'stories260K'), path.join(fixtures, 'gguf/stories-dora')],
     ['tinyllama256', () => path.join(tmp, 'tinyllama256'), undefined],
+    ['tinychat', () => path.join(tmp, 'tinychat'), undefined],
   ];
   for (const [name, model, adapterPath] of forms) {
     for (const type of Object.keys(goldens.cases[name]!)) {

@@ -26,8 +26,7 @@ function values(n: number, seed: number, scale: number): Float32Array {
   return out;
 }
 
-function tensors(): Array<[string, number[], Float32Array]> {
-  const c = TINY_CONFIG;
+function tensors(c: typeof TINY_CONFIG = TINY_CONFIG): Array<[string, number[], Float32Array]> {
   const kv = (c.hidden_size / c.num_attention_heads) * c.num_key_value_heads;
   const list: Array<[string, number[], Float32Array]> = [];
   let seed = 1;
@@ -36,7 +35,7 @@ function tensors(): Array<[string, number[], Float32Array]> {
     if (offset) for (let i = 0; i < v.length; i++) v[i] = Math.fround(v[i]! + offset);
     list.push([name, shape, v]);
   };
-  add('lm_head.weight', [c.vocab_size, c.hidden_size], 0.1);
+  if (!c.tie_word_embeddings) add('lm_head.weight', [c.vocab_size, c.hidden_size], 0.1);
   add('model.embed_tokens.weight', [c.vocab_size, c.hidden_size], 0.1);
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const p = `model.layers.${l}.`;
@@ -78,6 +77,23 @@ export function writeTinyLlama(dir: string): void {
 }
 
 /**
+ * A chat variant of the hidden-256 model: tied embeddings (no lm_head: llama-quantize then treats token_embd as the
+ * output), a vocabulary padded past the SentencePiece model with added tokens, a chat template, sampling defaults in
+ * generation_config.json and a hub-style _name_or_path (organization and name heuristics).
+ */
+export function writeTinyChat(dir: string): void {
+  const config = { ...TINY_CONFIG, vocab_size: 520, tie_word_embeddings: true, _name_or_path: 'acme-labs/TinyChat-256K-Instruct-v2' };
+  writeF32Safetensors(path.join(dir, 'model.safetensors'), tensors(config));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  fs.copyFileSync(path.join(fixtures, 'stories260K', 'tokenizer.model'), path.join(dir, 'tokenizer.model'));
+  const tokCfg = JSON.parse(fs.readFileSync(path.join(fixtures, 'stories260K', 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+  tokCfg.added_tokens_decoder = { ...(tokCfg.added_tokens_decoder as object), 512: { content: '<|im_start|>', special: true }, 513: { content: 'user\u2581name', special: false } };
+  tokCfg.chat_template = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}\n{% endfor %}";
+  fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tokCfg, null, 2));
+  fs.writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: 2, do_sample: true, temperature: 0.7, top_p: 0.9, top_k: 40, repetition_penalty: 1.1 }));
+}
+
+/**
  * The committed fixtures test/fixtures/gguf/stories-dora and stories-lora: a DoRA / plain LoRA adapter (r=4) on all of
  * stories260K's attention projections.
  */
@@ -103,8 +119,9 @@ export function writeStoriesAdapter(dir: string, dora: boolean): void {
 
 if (require.main === module) {
   const [flag, dir] = process.argv[2]?.startsWith('--') ? [process.argv[2], process.argv[3]] : ['', process.argv[2]];
-  if (!dir) throw new Error('usage: ggufTinyModel.ts [--dora|--lora] <folder>');
+  if (!dir) throw new Error('usage: ggufTinyModel.ts [--dora|--lora|--chat] <folder>');
   fs.mkdirSync(dir, { recursive: true });
-  if (flag) writeStoriesAdapter(dir, flag === '--dora');
+  if (flag === '--chat') writeTinyChat(dir);
+  else if (flag) writeStoriesAdapter(dir, flag === '--dora');
   else writeTinyLlama(dir);
 }
