@@ -91,6 +91,12 @@ export function writeTinyChat(dir: string): void {
   tokCfg.chat_template = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}\n{% endfor %}";
   fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tokCfg, null, 2));
   fs.writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: 2, do_sample: true, temperature: 0.7, top_p: 0.9, top_k: 40, repetition_penalty: 1.1 }));
+  // A model card whose front matter the converter turns into general.* keys.
+  fs.writeFileSync(path.join(dir, 'README.md'), [
+    '---', 'license: apache-2.0', 'language:', '- en', '- zh', '- no', 'tags:', '- text-generation', '- llama', 'pipeline_tag: text-generation',
+    'base_model: acme-labs/TinyBase-256K-v1.5', 'datasets:', '- roneneldan/TinyStories', '- https://huggingface.co/datasets/foo/bar-v2',
+    'model_creator: Acme Labs', 'widget:', '  - text: "Once upon a time"', '---', '# TinyChat', '',
+  ].join('\n'));
 }
 
 /**
@@ -110,6 +116,8 @@ export function writeStoriesAdapter(dir: string, dora: boolean): void {
     }
   }
   writeF32Safetensors(path.join(dir, 'adapter_model.safetensors'), list);
+  // PEFT's model card front matter (the adapter converter reads the adapter folder's card).
+  fs.writeFileSync(path.join(dir, 'README.md'), ['---', 'base_model: ../../stories260K', 'library_name: peft', 'tags:', '- base_model:adapter:../../stories260K', '- lora', '---', '', '# Model Card', ''].join('\n'));
   fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({
     peft_type: 'LORA', base_model_name_or_path: '../../stories260K', r: 4, lora_alpha: 8, use_dora: dora, use_rslora: false,
     target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], bias: 'none', fan_in_fan_out: false, task_type: 'CAUSAL_LM',

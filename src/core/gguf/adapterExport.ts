@@ -17,7 +17,7 @@ import type { GgufExportPlan, PlannedGgufTensor } from './export';
 import { GGML_QUANT_VERSION, type GgufKv } from './format';
 import { llamaHparams } from './llamaMeta';
 import { convertType, llamaGgufName, permuteHeads } from './llamaTensors';
-import { modelNameParts } from './modelName';
+import { authorshipKvs, readModelCard } from './modelCard';
 import { layoutGguf } from './writer';
 
 const MERGED_HINT = 'export the merged model instead: lora-workbench gguf <adapter> --base <model> --out <file.gguf>';
@@ -79,20 +79,18 @@ export async function planLoraAdapterGguf(fs: FsPort, adapterPath: string, baseP
     }
   }
   if (tensors.length === 0) throw new CoreError('bad-format', tr`${adapterPath}: the adapter holds no LoRA factors.`, adapterPath);
-  const kvs = adapterKvs(basename(adapterPath), rs ? alpha * Math.sqrt(r) : alpha, adapted);
+  const kvs = adapterKvs(await readModelCard(fs, adapterPath), basename(adapterPath), rs ? alpha * Math.sqrt(r) : alpha, adapted);
   return { inputs: { modelPath: basePath, adapterPath, type }, kvs, tensors, layout: layoutGguf(kvs, tensors), warnings: [], needsBackend: false };
 }
 
 /** `adapted`: elements of the weights the adapter changes; gguf-py negates that count for adapters ("not exact"). */
-function adapterKvs(folderName: string, alpha: number, adapted: number): GgufKv[] {
-  const n = modelNameParts(folderName, -adapted);
-  const opt = (key: string, v: string | null): GgufKv[] => (v ? [{ key, value: { type: 'string', value: v } }] : []);
+function adapterKvs(card: Record<string, unknown>, folderName: string, alpha: number, adapted: number): GgufKv[] {
   return [
     { key: 'general.architecture', value: { type: 'string', value: 'llama' } },
     { key: 'general.type', value: { type: 'string', value: 'adapter' } },
     { key: 'adapter.type', value: { type: 'string', value: 'lora' } },
-    { key: 'general.name', value: { type: 'string', value: n.name } },
-    ...opt('general.version', n.version), ...opt('general.finetune', n.finetune), ...opt('general.basename', n.basename), ...opt('general.size_label', n.sizeLabel),
+    // The adapter folder is the converter's model card folder; it has no config.json of its own.
+    ...authorshipKvs(card, {}, folderName, -adapted, null),
     { key: 'adapter.lora.alpha', value: { type: 'f32', value: alpha } },
     { key: 'general.quantization_version', value: { type: 'u32', value: GGML_QUANT_VERSION } },
   ];

@@ -109,7 +109,8 @@ export async function planGgufExport(fs: FsPort, inputs: GgufExportInputs, binRe
   }
   const kvs = await llamaMetadata(fs, {
     config, configFile: joinPath(inputs.modelPath, 'config.json'), tokenizerFolder: src.tokenizerFolder, modelFolder: inputs.modelPath,
-    name: basename(inputs.adapterPath ?? inputs.modelPath), totalParams: tensors.reduce((s, t) => s + numel(t.shape), 0), exportType: inputs.type,
+    // A merged model's folder carries no model card (merge copies none), so only the full-model form has one.
+    name: basename(inputs.adapterPath ?? inputs.modelPath), cardFolder: inputs.adapterPath ? null : inputs.modelPath, totalParams: tensors.reduce((s, t) => s + numel(t.shape), 0), exportType: inputs.type,
   });
   return {
     inputs, kvs, tensors, layout: layoutGguf(kvs, tensors), warnings: src.warnings, needsBackend: tensors.some((t) => t.op.kind === 'lora'),

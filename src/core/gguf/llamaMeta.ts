@@ -10,7 +10,7 @@ import type { FsPort } from '../ports';
 import { joinPath } from '../paths';
 import { tr } from '../text';
 import { PieceType, parseSentencePieceModel } from '../tokenizer/sentencePiece';
-import { exportNameParts } from './modelName';
+import { authorshipKvs, readModelCard } from './modelCard';
 import { FILE_TYPE, GGML_QUANT_VERSION, type ExportType, type GgufKv, type GgufValue } from './format';
 
 type Json = Record<string, unknown>;
@@ -234,6 +234,8 @@ export interface LlamaMetaInputs {
   readonly modelFolder: string;
   /** The folder name the converter derives general.name and its parts from. */
   readonly name: string;
+  /** The folder whose README.md front matter (the model card) adds authorship keys; null when there is none. */
+  readonly cardFolder: string | null;
   readonly totalParams: number;
   readonly exportType: ExportType;
 }
@@ -261,16 +263,6 @@ async function tokenizerKvs(fs: FsPort, folder: string, cfg: Json, vocabSize: nu
   return out;
 }
 
-/** general.name and the parts gguf-py reads from the folder name, in its order. */
-function nameKvs(config: Json, folderName: string, totalParams: number): GgufKv[] {
-  const p = exportNameParts(config, folderName, totalParams);
-  const opt = (key: string, v: string | null): GgufKv[] => (v ? [{ key, value: str(v) }] : []);
-  return [
-    { key: 'general.name', value: str(p.name) }, ...opt('general.version', p.version), ...opt('general.organization', p.organization), ...opt('general.finetune', p.finetune),
-    ...opt('general.basename', p.basename), { key: 'general.size_label', value: str(p.sizeLabel ?? sizeLabel(totalParams)) },
-  ];
-}
-
 /** Every metadata key of the export, in the order llama.cpp's tools write them. */
 export async function llamaMetadata(fs: FsPort, m: LlamaMetaInputs): Promise<GgufKv[]> {
   const hp = llamaHparams(m.config, m.configFile);
@@ -280,7 +272,7 @@ export async function llamaMetadata(fs: FsPort, m: LlamaMetaInputs): Promise<Ggu
     { key: 'general.architecture', value: str('llama') },
     { key: 'general.type', value: str('model') },
     ...samplingKvs(await readJsonObject(fs, joinPath(m.modelFolder, 'generation_config.json'), false)),
-    ...nameKvs(m.config, m.name, m.totalParams),
+    ...authorshipKvs(m.cardFolder ? await readModelCard(fs, m.cardFolder) : {}, m.config, m.name, m.totalParams, sizeLabel(m.totalParams)),
     ...hparamKvs(m.config, hp, m.configFile, quantized ? FILE_TYPE.f32 : FILE_TYPE[m.exportType]),
     { key: 'general.quantization_version', value: u32(GGML_QUANT_VERSION) },
     ...await tokenizerKvs(fs, m.tokenizerFolder, m.config, hp.vocabSize),

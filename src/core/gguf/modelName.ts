@@ -80,7 +80,7 @@ function markBasename(parts: readonly string[], tags: Array<Set<Tag>>): void {
 
 /** The name parts gguf-py derives from a model id ('org/name' or a folder name). */
 export function modelNameParts(modelId: string, totalParams: number): ModelNameParts {
-  if (modelId.includes(' ')) return { name: modelId, organization: null, basename: null, finetune: null, version: null, sizeLabel: null };
+  if (modelId.includes(' ')) return { name: idToTitle(modelId), organization: null, basename: null, finetune: null, version: null, sizeLabel: null };
   const slash = modelId.indexOf('/');
   const org = slash >= 0 && !modelId.startsWith('.') ? modelId.slice(0, slash) : null;
   const id = slash >= 0 ? modelId.slice(slash + 1) : modelId;
