@@ -13,6 +13,7 @@ import { planGgufExport, runGgufExport } from '../../src/core/gguf/export';
 import type { ExportType } from '../../src/core/gguf/format';
 import { ggufFolderFs } from '../../src/core/gguf/ggufFolder';
 import { generate } from '../../src/core/model/generate';
+import { loadAdapter } from '../../src/core/model/llama/adapters';
 import { loadModel, type LoadedModel } from '../../src/core/model/loadModel';
 import { readSafetensorsHeader } from '../../src/core/safetensors/header';
 import { greedy, SamplerChain } from '../../src/core/sampling/processors';
@@ -83,6 +84,26 @@ describe('engine on GGUF files: same greedy tokens as the safetensors they came 
       assert.deepEqual(got.logits, expected.logits, 'top-10 logits of the prompt, bit for bit');
     });
   }
+
+  it('a PEFT adapter on top of a quantized GGUF base (q4_0): the same tokens as on the rounded safetensors', async () => {
+    const file = path.join(tmp, 'base-q4_0.gguf');
+    const plan = await planGgufExport(nodeFs, { modelPath: stories, type: 'q4_0' }, readTorchBinTensors);
+    await runGgufExport(plan, file, nodeFs, null, {});
+    const rounded = path.join(tmp, 'rounded-adapter-base');
+    await roundedCopy(stories, rounded, new Map(plan.tensors.map((t) => [t.hfName, t.type])));
+    const adapter = path.join(__dirname, '../fixtures/gguf/stories-dora');
+    const run = async (fsPort: typeof nodeFs | Awaited<ReturnType<typeof ggufFolderFs>>, folder: string): Promise<Awaited<ReturnType<typeof greedyRun>>> => {
+      const lm = await loadModel(fsPort, folder, new ReferenceBackend());
+      await lm.model.setAdapters([{ adapter: await loadAdapter(fsPort, lm.model.backend, adapter, lm.model.weights.tensors), scale: 1 }]);
+      return greedyRun(lm);
+    };
+    const expected = await run(nodeFs, rounded);
+    const got = await run(await ggufFolderFs(nodeFs, file), file);
+    assert.deepEqual(got.ids, expected.ids);
+    assert.deepEqual(got.logits, expected.logits);
+    const plain = await greedyRun(await loadModel(await ggufFolderFs(nodeFs, file), file, new ReferenceBackend()));
+    assert.notDeepEqual(plain.logits, got.logits, 'the adapter changes the output');
+  });
 
   it('refuses a LoRA adapter GGUF as a model', async () => {
     const file = path.join(tmp, 'adapter.gguf');
