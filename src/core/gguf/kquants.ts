@@ -30,15 +30,41 @@ function putF16(out: Uint8Array, at: number, x: number): number {
 
 interface ScaleMin { scale: number; min: number }
 
+// Scratch for one 32-element sub-block (the quantizers run one block at a time; no allocation per block).
+const XS = new Float32Array(32);
+const XM = new Float32Array(32);
+
+/** Levels round(iscale * (x - min)) clamped to 0..nmax into `into`, with ggml's nearest_int (1.5 * 2^23 trick). */
+function levels(iscale: number, nmax: number, into: Uint8Array, at: number): void {
+  for (let i = 0; i < 32; i++) {
+    const l = fr(fr(iscale * XM[i]!) + 12582912) - 12582912;
+    into[at + i] = l < 0 ? 0 : l > nmax ? nmax : l;
+  }
+}
+
+function shiftBy(min: number): void {
+  for (let i = 0; i < 32; i++) XM[i] = fr(XS[i]! - min);
+}
+
+/** Weighted squared error of scale*L + min against the sub-block. */
+function fitError(scale: number, min: number, w: Float32Array, L: Uint8Array, at: number): number {
+  let err = 0;
+  for (let i = 0; i < 32; i++) {
+    const diff = fr(fr(fr(scale * L[at + i]!) + min) - XS[i]!);
+    err = fr(err + fr(w[i]! * fr(diff * diff)));
+  }
+  return err;
+}
+
 /** Weighted fit of x ~ scale*L + min over L in 0..nmax, searching nstep+1 candidate scales (make_qkx2_quants). */
 function fitScaleMin(x: Float32Array, o: number, w: Float32Array, nmax: number, L: Uint8Array, lo: number, rmin: number, nstep: number, aux: Uint8Array): ScaleMin {
-  const n = 32;
-  let min = x[o]!;
-  let max = x[o]!;
+  XS.set(x.subarray(o, o + 32));
+  let min = XS[0]!;
+  let max = XS[0]!;
   let sumW = w[0]!;
-  let sumX = fr(sumW * x[o]!);
-  for (let i = 1; i < n; i++) {
-    const v = x[o + i]!;
+  let sumX = fr(sumW * XS[0]!);
+  for (let i = 1; i < 32; i++) {
+    const v = XS[i]!;
     if (v < min) min = v;
     if (v > max) max = v;
     sumW = fr(sumW + w[i]!);
@@ -46,29 +72,24 @@ function fitScaleMin(x: Float32Array, o: number, w: Float32Array, nmax: number, 
   }
   if (min > 0) min = 0;
   if (max === min) {
-    L.fill(0, lo, lo + n);
+    L.fill(0, lo, lo + 32);
     return { scale: 0, min: -min };
   }
-  let iscale = fr(nmax / fr(max - min));
-  let scale = fr(1 / iscale);
-  let bestError = 0;
-  for (let i = 0; i < n; i++) {
-    const l = clamp(nearestInt(fr(iscale * fr(x[o + i]! - min))), 0, nmax);
-    L[lo + i] = l;
-    const diff = fr(fr(fr(scale * l) + min) - x[o + i]!);
-    bestError = fr(bestError + fr(w[i]! * fr(diff * diff)));
-  }
+  shiftBy(min);
+  const iscale0 = fr(nmax / fr(max - min));
+  let scale = fr(1 / iscale0);
+  levels(iscale0, nmax, L, lo);
+  let bestError = fitError(scale, min, w, L, lo);
   for (let is = 0; is <= nstep; is++) {
     // `min` moves to the best fit so far, and later candidates are scaled over the moved range (as in ggml).
-    iscale = fr(fr(fr(rmin + fr(RDELTA * is)) + nmax) / fr(max - min));
+    levels(fr(fr(fr(rmin + fr(RDELTA * is)) + nmax) / fr(max - min)), nmax, aux, 0);
     let sumL = 0, sumL2 = 0, sumXL = 0;
-    for (let i = 0; i < n; i++) {
-      const l = clamp(nearestInt(fr(iscale * fr(x[o + i]! - min))), 0, nmax);
-      aux[i] = l;
+    for (let i = 0; i < 32; i++) {
+      const l = aux[i]!;
       const wl = fr(w[i]! * l);
       sumL = fr(sumL + wl);
       sumL2 = fr(sumL2 + fr(wl * l));
-      sumXL = fr(sumXL + fr(wl * x[o + i]!));
+      sumXL = fr(sumXL + fr(wl * XS[i]!));
     }
     const D = fr(fr(sumW * sumL2) - fr(sumL * sumL));
     if (!(D > 0)) continue;
@@ -78,15 +99,12 @@ function fitScaleMin(x: Float32Array, o: number, w: Float32Array, nmax: number, 
       thisMin = 0;
       thisScale = fr(sumXL / sumL2);
     }
-    let err = 0;
-    for (let i = 0; i < n; i++) {
-      const diff = fr(fr(fr(thisScale * aux[i]!) + thisMin) - x[o + i]!);
-      err = fr(err + fr(w[i]! * fr(diff * diff)));
-    }
+    const err = fitError(thisScale, thisMin, w, aux, 0);
     if (err < bestError) {
-      L.set(aux.subarray(0, n), lo);
+      for (let i = 0; i < 32; i++) L[lo + i] = aux[i]!;
       bestError = err;
       scale = thisScale;
+      if (thisMin !== min) shiftBy(thisMin);
       min = thisMin;
     }
   }
@@ -97,11 +115,13 @@ function fitScaleMin(x: Float32Array, o: number, w: Float32Array, nmax: number, 
  * The q4_K/q5_K super-block shared part: sub-block fits, 6-bit scales and mins packed into 12 bytes at `sc`, the two
  * binary16 super-scales at `at`, and the final levels L (0..nmax) recomputed against the quantized scales.
  */
+const W = new Float32Array(32);
+const AUX = new Uint8Array(32);
+const SCALES = new Float32Array(8);
+const MINS = new Float32Array(8);
+
 function quantizeScaleMinBlock(x: Float32Array, o: number, out: Uint8Array, at: number, sc: number, nmax: number, rmin: number, nstep: number, L: Uint8Array): void {
-  const w = new Float32Array(32);
-  const aux = new Uint8Array(32);
-  const scales = new Float32Array(8);
-  const mins = new Float32Array(8);
+  const w = W, aux = AUX, scales = SCALES, mins = MINS;
   let maxScale = 0;
   let maxMin = 0;
   for (let j = 0; j < 8; j++) {
