@@ -25,9 +25,11 @@ export function canEncode(type: GgmlType): boolean {
   return type === 'F32' || type === 'F16' || type === 'BF16' || QUANTIZERS[type] !== undefined;
 }
 
+/** The stored bytes of `values` as `type` (for F32, a view of `values` itself: no copy of the largest tensors). */
 export function encodeTensor(values: Float32Array, type: GgmlType): Uint8Array {
+  if (type === 'F32') return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   const out = new Uint8Array(tensorBytesOf(ggmlType(type), values.length));
-  if (type === 'F32' || type === 'F16' || type === 'BF16') {
+  if (type === 'F16' || type === 'BF16') {
     encodeInto(values, values.length, type, out);
     return out;
   }

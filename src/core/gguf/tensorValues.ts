@@ -5,7 +5,7 @@
 import type { Backend } from '../backend';
 import { CoreError } from '../errors';
 import { applyLoraBias, loadLoraFactors, mergeOnBackend, readF32 } from '../merge/compute';
-import { decodeInto, encodeInto } from '../merge/convert';
+import { decodeInPlace, decodeInto, encodeInto } from '../merge/convert';
 import type { InputReader } from '../merge/inputReader';
 import type { TensorOp } from '../merge/plan';
 import { floatStorage, isFloatDType, numel, type DType, type FloatDType } from '../tensor/dtype';
@@ -57,8 +57,14 @@ export async function tensorValues(op: TensorOp, name: string, dtype: DType, rea
   const out = dtype as FloatDType;
   switch (op.kind) {
     case 'copy':
-    case 'replace':
-      return roundTo(await readF32(reader, op.src), out);
+    case 'replace': {
+      // Read into the f32 buffer and widen in place: one tensor-sized allocation, not stored bytes plus f32.
+      const n = numel(op.src.shape);
+      const buf = new Uint8Array(n * 4);
+      await reader.read(op.src.file, op.src.begin, buf.subarray(0, op.src.end - op.src.begin));
+      const values = decodeInPlace(buf, op.src.dtype as FloatDType, n);
+      return op.src.dtype === out ? values : roundTo(values, out);
+    }
     case 'loraBias': {
       const bias = await readF32(reader, op.src);
       applyLoraBias(bias, await readF32(reader, op.bias), op.scaling);
