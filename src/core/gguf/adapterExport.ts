@@ -10,7 +10,7 @@ import { PEFT_PREFIX, readAdapterWeights } from '../merge/plan';
 import { moduleScaling, normalizePeftConfig, variantOf } from '../peft/config';
 import type { FsPort } from '../ports';
 import { basename, joinPath } from '../paths';
-import type { BinHeaderReader } from '../safetensors/modelWeights';
+import type { BinHeaderReader, WeightTensor } from '../safetensors/modelWeights';
 import { isFloatDType } from '../tensor/dtype';
 import { tr, type Text } from '../text';
 import type { GgufExportPlan, PlannedGgufTensor } from './export';
@@ -26,10 +26,12 @@ function refuse(file: string, what: string | Text): CoreError {
   return new CoreError('unsupported', tr`${file}: ${what}; llama.cpp LoRA adapters cannot express it. ${MERGED_HINT}`, file);
 }
 
+interface LoraPair { a?: WeightTensor; b?: WeightTensor }
+
 /** The adapter's lora_A/lora_B pairs by module, in the order load_file gives them (sorted names). */
-async function loraPairs(fs: FsPort, adapterPath: string, binReader: BinHeaderReader, file: string): Promise<Map<string, { a?: PlannedGgufTensor['op']['src']; b?: PlannedGgufTensor['op']['src'] }>> {
+async function loraPairs(fs: FsPort, adapterPath: string, binReader: BinHeaderReader, file: string): Promise<Map<string, LoraPair>> {
   const weights = await readAdapterWeights(fs, adapterPath, binReader);
-  const pairs = new Map<string, { a?: PlannedGgufTensor['op']['src']; b?: PlannedGgufTensor['op']['src'] }>();
+  const pairs = new Map<string, LoraPair>();
   for (const key of [...weights.tensors.keys()].sort()) {
     const t = weights.tensors.get(key)!;
     const name = key.startsWith(PEFT_PREFIX) ? key.slice(PEFT_PREFIX.length) : key;
