@@ -6,14 +6,15 @@ import { CoreError } from '../errors';
 import { tr } from '../text';
 import { ggmlType, tensorBytesOf, type GgmlType } from './format';
 import {
-  dequantizeQ4_0, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ8_0, quantizeQ4_0, quantizeQ5_0, quantizeQ5_1, quantizeQ8_0,
+  dequantizeQ4_0, dequantizeQ5_0, dequantizeQ5_1, dequantizeQ8_0, quantizeQ4_0, quantizeQ5_0, quantizeQ5_1,
 } from './quants';
+import { quantizeQ8_0 } from '../tensor/q8_0';
 import { dequantizeQ4_K, dequantizeQ5_K, dequantizeQ6_K, quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from './kquants';
 
 type Quantizer = (x: Float32Array, out: Uint8Array) => void;
 
 const QUANTIZERS: Partial<Record<GgmlType, Quantizer>> = {
-  Q8_0: quantizeQ8_0, Q4_0: quantizeQ4_0, Q5_0: quantizeQ5_0, Q5_1: quantizeQ5_1, Q4_K: quantizeQ4_K, Q5_K: quantizeQ5_K, Q6_K: quantizeQ6_K,
+  Q8_0: (x, out) => { quantizeQ8_0(x, out); }, Q4_0: quantizeQ4_0, Q5_0: quantizeQ5_0, Q5_1: quantizeQ5_1, Q4_K: quantizeQ4_K, Q5_K: quantizeQ5_K, Q6_K: quantizeQ6_K,
 };
 const DEQUANTIZERS: Partial<Record<string, (b: Uint8Array, out: Float32Array) => void>> = {
   Q8_0: dequantizeQ8_0, Q4_0: dequantizeQ4_0, Q5_0: dequantizeQ5_0, Q5_1: dequantizeQ5_1,

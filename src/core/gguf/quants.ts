@@ -1,8 +1,7 @@
-// Reference quantizers for ggml's 32-element block types, written from the block layouts and the semantics of ggml's
+// Reference quantizers for ggml's 32-element block types (q8_0 lives in tensor/q8_0.ts, shared with quantize-on-load), written from the block layouts and the semantics of ggml's
 // deterministic reference quantizers (quantize_row_*_ref): every step in binary32 (Math.fround after each operation,
 // as the C code computes in float), scales stored as binary16 rounded to nearest even. Byte-identical output is the
 // point: llama.cpp's own files are the goldens (test/unit/ggufGoldens.test.ts).
-//   q8_0: { f16 d; i8 qs[32] }             x = d * q
 //   q4_0: { f16 d; u8 qs[16] }             x = d * (q - 8), low nibbles hold elements 0..15, high nibbles 16..31
 //   q5_0: { f16 d; u8 qh[4]; u8 qs[16] }   x = d * (q - 16), the 5th bits in qh (bit j for element j)
 
@@ -18,11 +17,6 @@ const bitsInt = new Int32Array(bitsBuf.buffer);
 export function toF16Bits(x: number): number {
   bitsBuf[0] = x;
   return f32BitsToF16(bitsInt[0]!);
-}
-
-/** C's roundf: half away from zero. */
-export function roundAway(x: number): number {
-  return x < 0 ? -Math.round(-x) : Math.round(x);
 }
 
 function putF16(out: Uint8Array, at: number, x: number): void {
@@ -47,21 +41,6 @@ function signedAbsMax(x: Float32Array, o: number, n: number): number {
     }
   }
   return max;
-}
-
-export function quantizeQ8_0(x: Float32Array, out: Uint8Array): void {
-  const nb = x.length / QK;
-  const q = new Int8Array(out.buffer, out.byteOffset, out.length);
-  for (let i = 0; i < nb; i++) {
-    const o = i * QK;
-    let amax = 0;
-    for (let j = 0; j < QK; j++) amax = Math.max(amax, Math.abs(x[o + j]!));
-    const d = fr(amax / 127);
-    const id = d ? fr(1 / d) : 0;
-    const b = i * 34;
-    putF16(out, b, d);
-    for (let j = 0; j < QK; j++) q[b + 2 + j] = roundAway(fr(x[o + j]! * id));
-  }
 }
 
 export function quantizeQ4_0(x: Float32Array, out: Uint8Array): void {
