@@ -58,13 +58,16 @@ export class GenerationEngine {
     const t0 = Date.now();
     // Fail on an unsupported architecture before starting threads or a GPU device.
     // A .gguf file is read through a view of it as a model folder (core/gguf/ggufFolder).
-    const fs = folder.endsWith('.gguf') && (await this.fs.stat(folder))?.kind === 'file' ? await ggufFolderFs(this.fs, folder) : this.fs;
+    const gguf = folder.endsWith('.gguf') && (await this.fs.stat(folder))?.kind === 'file' ? await ggufFolderFs(this.fs, folder) : null;
+    const fs = gguf ?? this.fs;
+    // A q8_0 GGUF loads as q8_0 unless asked otherwise: its stored blocks, not four times their size in f32.
+    const quantize = p.quantize ?? (gguf?.storedQ8 ? 'q8_0' : null);
     await readLlamaConfig(fs, folder);
     const backend = await this.createBackend(p.backend ?? 'auto', p.threads ?? 0, (m) => ctx.log('info', m));
     let loaded: LoadedModel;
     try {
       loaded = await loadModel(fs, folder, backend, {
-        quantize: p.quantize ?? null,
+        quantize,
         contextLength: p.contextLength,
         signal: ctx.signal,
         onProgress: (phase, done, total) => ctx.progress(phase, done, total),

@@ -12,6 +12,8 @@ import { decodeTensor, encodeTensor } from '../../src/core/gguf/encode';
 import { planGgufExport, runGgufExport } from '../../src/core/gguf/export';
 import type { ExportType } from '../../src/core/gguf/format';
 import { ggufFolderFs } from '../../src/core/gguf/ggufFolder';
+import { readGguf } from '../../src/core/gguf/reader';
+import { quantizeQ8_0 } from '../../src/core/tensor/q8_0';
 import { generate } from '../../src/core/model/generate';
 import { loadAdapter } from '../../src/core/model/llama/adapters';
 import { loadModel, type LoadedModel } from '../../src/core/model/loadModel';
@@ -84,6 +86,29 @@ describe('engine on GGUF files: same greedy tokens as the safetensors they came 
       assert.deepEqual(got.logits, expected.logits, 'top-10 logits of the prompt, bit for bit');
     });
   }
+
+  it('a q8_0 GGUF loaded as q8_0 keeps its stored blocks: the same as the rounded safetensors quantized on load', async () => {
+    const file = path.join(tmp, 'stored-q8_0.gguf');
+    const plan = await planGgufExport(nodeFs, { modelPath: stories, type: 'q8_0' }, readTorchBinTensors);
+    await runGgufExport(plan, file, nodeFs, null, {});
+    const rounded = path.join(tmp, 'rounded-stored-q8_0');
+    await roundedCopy(stories, rounded, new Map(plan.tensors.map((t) => [t.hfName, t.type])));
+    const view = await ggufFolderFs(nodeFs, file);
+    assert.equal(view.storedQ8, true);
+    // The claim behind storedQ8: quantizing the dequantized values gives every stored block back.
+    const bytes = fs.readFileSync(file);
+    const src = await nodeFs.open(file);
+    for (const t of (await readGguf(src)).tensors.filter((x) => x.type.name === 'Q8_0')) {
+      const raw = new Uint8Array(bytes.subarray(t.begin, t.begin + t.size));
+      assert.ok(Buffer.from(quantizeQ8_0(decodeTensor(raw, 'Q8_0', t.size / 34 * 32, file))).equals(raw), `${t.name} requantizes to itself`);
+    }
+    await src.close();
+    const got = await greedyRun(await loadModel(view, file, new ReferenceBackend(), { quantize: 'q8_0' }));
+    const expected = await greedyRun(await loadModel(nodeFs, rounded, new ReferenceBackend(), { quantize: 'q8_0' }));
+    assert.deepEqual(got.ids, expected.ids);
+    assert.deepEqual(got.logits, expected.logits);
+    assert.equal((await ggufFolderFs(nodeFs, path.join(tmp, 'stories260K-q4_0.gguf'))).storedQ8, false, 'q4_0 blocks are not kept');
+  });
 
   it('a PEFT adapter on top of a quantized GGUF base (q4_0): the same tokens as on the rounded safetensors', async () => {
     const file = path.join(tmp, 'base-q4_0.gguf');

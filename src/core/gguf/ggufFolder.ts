@@ -2,7 +2,8 @@
 // `<file.gguf>/config.json` from the llama.* metadata, `tokenizer.model` (a SentencePiece ModelProto) and
 // `tokenizer_config.json` from tokenizer.ggml.*, and `model.safetensors` whose header names the tensors as checkpoints
 // do and whose bytes come from the GGUF: q/k rows un-permuted back to HF's layout, quantized blocks dequantized to
-// F32 (a first step: the weights are used as f32, not in their stored format). Every other path goes to `fs`.
+// F32 (q8_0 files are then loaded as q8_0 again, which restores their blocks; the other types are used as f32 for
+// now). Every other path goes to `fs`.
 
 import { CoreError } from '../errors';
 import type { ByteSource, DirEntry, FileStat, FsPort } from '../ports';
@@ -190,8 +191,13 @@ class VirtualSafetensors implements ByteSource {
   }
 }
 
+/** The folder view, and whether every quantized weight is q8_0 (then loading as q8_0 keeps the stored blocks). */
+export interface GgufFolderView extends FsPort {
+  readonly storedQ8: boolean;
+}
+
 /** `fs` with the GGUF file `file` also visible as a model folder at the same path (see the module comment). */
-export async function ggufFolderFs(fs: FsPort, file: string): Promise<FsPort> {
+export async function ggufFolderFs(fs: FsPort, file: string): Promise<GgufFolderView> {
   const root = normalizePath(file);
   const src = await fs.open(root);
   let g: GgufFile;
@@ -213,7 +219,10 @@ export async function ggufFolderFs(fs: FsPort, file: string): Promise<FsPort> {
   const virtualSize = tensors.length ? tensors[tensors.length - 1]!.end : header.length;
   const child = (p: string): string | null => (p.startsWith(`${root}/`) ? p.slice(root.length + 1) : null);
   const bytesOf = (name: string): Uint8Array | null => files.get(name)?.() ?? null;
+  const quantized = g.tensors.filter((t) => !KEPT.has(t.type.name));
   return {
+    // Requantizing dequantized q8_0 blocks gives the same blocks back (the scale is the block's max over 127).
+    storedQ8: quantized.length > 0 && quantized.every((t) => t.type.name === 'Q8_0'),
     env: fs.env,
     async stat(p: string): Promise<FileStat | null> {
       const n = normalizePath(p);
