@@ -65,6 +65,16 @@ describe('engine on GGUF files: same greedy tokens as the safetensors they came 
   });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
+  /** Export `model` as `type` and write its rounded safetensors twin; `tag` keeps the files of each test apart. */
+  const exportBoth = async (model: string, type: ExportType, tag: string): Promise<{ file: string; rounded: string }> => {
+    const file = path.join(tmp, `${tag}-${type}.gguf`);
+    const plan = await planGgufExport(nodeFs, { modelPath: model, type }, readTorchBinTensors);
+    await runGgufExport(plan, file, nodeFs, null, {});
+    const rounded = path.join(tmp, `rounded-${tag}-${type}`);
+    await roundedCopy(model, rounded, new Map(plan.tensors.map((t) => [t.hfName, t.type])));
+    return { file, rounded };
+  };
+
   // The hidden-256 model stores K-quant blocks (q4_K, q5_K, q6_K); stories260K's rows are too short for them.
   const cases: Array<[string, ExportType]> = [
     ...(['f32', 'f16', 'q8_0', 'q4_0'] as const).map((t): [string, ExportType] => ['stories260K', t]),
@@ -72,12 +82,7 @@ describe('engine on GGUF files: same greedy tokens as the safetensors they came 
   ];
   for (const [name, type] of cases) {
     it(`${name} as ${type}`, async () => {
-      const model = name === 'stories260K' ? stories : path.join(tmp, name);
-      const file = path.join(tmp, `${name}-${type}.gguf`);
-      const plan = await planGgufExport(nodeFs, { modelPath: model, type }, readTorchBinTensors);
-      await runGgufExport(plan, file, nodeFs, null, {});
-      const rounded = path.join(tmp, `rounded-${name}-${type}`);
-      await roundedCopy(model, rounded, new Map(plan.tensors.map((t) => [t.hfName, t.type])));
+      const { file, rounded } = await exportBoth(name === 'stories260K' ? stories : path.join(tmp, name), type, name);
       const expected = await greedyRun(await loadModel(nodeFs, rounded, new ReferenceBackend()));
       const view = await ggufFolderFs(nodeFs, file);
       const got = await greedyRun(await loadModel(view, file, new ReferenceBackend()));
@@ -88,11 +93,7 @@ describe('engine on GGUF files: same greedy tokens as the safetensors they came 
   }
 
   it('a q8_0 GGUF loaded as q8_0 keeps its stored blocks: the same as the rounded safetensors quantized on load', async () => {
-    const file = path.join(tmp, 'stored-q8_0.gguf');
-    const plan = await planGgufExport(nodeFs, { modelPath: stories, type: 'q8_0' }, readTorchBinTensors);
-    await runGgufExport(plan, file, nodeFs, null, {});
-    const rounded = path.join(tmp, 'rounded-stored-q8_0');
-    await roundedCopy(stories, rounded, new Map(plan.tensors.map((t) => [t.hfName, t.type])));
+    const { file, rounded } = await exportBoth(stories, 'q8_0', 'stored');
     const view = await ggufFolderFs(nodeFs, file);
     assert.equal(view.storedQ8, true);
     // The claim behind storedQ8: quantizing the dequantized values gives every stored block back.
@@ -111,11 +112,7 @@ describe('engine on GGUF files: same greedy tokens as the safetensors they came 
   });
 
   it('a PEFT adapter on top of a quantized GGUF base (q4_0): the same tokens as on the rounded safetensors', async () => {
-    const file = path.join(tmp, 'base-q4_0.gguf');
-    const plan = await planGgufExport(nodeFs, { modelPath: stories, type: 'q4_0' }, readTorchBinTensors);
-    await runGgufExport(plan, file, nodeFs, null, {});
-    const rounded = path.join(tmp, 'rounded-adapter-base');
-    await roundedCopy(stories, rounded, new Map(plan.tensors.map((t) => [t.hfName, t.type])));
+    const { file, rounded } = await exportBoth(stories, 'q4_0', 'adapter-base');
     const adapter = path.join(__dirname, '../fixtures/gguf/stories-dora');
     const run = async (fsPort: typeof nodeFs | Awaited<ReturnType<typeof ggufFolderFs>>, folder: string): Promise<Awaited<ReturnType<typeof greedyRun>>> => {
       const lm = await loadModel(fsPort, folder, new ReferenceBackend());
