@@ -92,6 +92,23 @@ describe('engine on GGUF files: same greedy tokens as the safetensors they came 
     });
   }
 
+  it('the virtual model.safetensors reads the same bytes in any split (partial rows, runs across tensors)', async () => {
+    const { file } = await exportBoth(stories, 'q4_0', 'splits');
+    const view = await ggufFolderFs(nodeFs, file);
+    const src = await view.open(`${file}/model.safetensors`);
+    const whole = new Uint8Array(src.size);
+    await src.read(0, whole);
+    let seed = 7;
+    const next = (n: number): number => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed % n; };
+    for (let i = 0; i < 200; i++) {
+      const at = next(src.size);
+      const part = new Uint8Array(Math.min(1 + next(5000), src.size - at));
+      await src.read(at, part);
+      assert.ok(Buffer.from(part).equals(Buffer.from(whole.subarray(at, at + part.length))), `bytes ${at}+${part.length}`);
+    }
+    await src.close();
+  });
+
   it('a q8_0 GGUF loaded as q8_0 keeps its stored blocks: the same as the rounded safetensors quantized on load', async () => {
     const { file, rounded } = await exportBoth(stories, 'q8_0', 'stored');
     const view = await ggufFolderFs(nodeFs, file);

@@ -174,15 +174,19 @@ class VirtualSafetensors implements ByteSource {
   private async readTensor(t: VirtualTensor, at: number, into: Uint8Array): Promise<void> {
     if (!t.srcRow && !t.dequantize) return readFully(this.src, t.info.begin + at, into);
     const inRow = t.info.size / t.rows;
-    for (let done = 0; done < into.length;) {
-      const r = Math.floor((at + done) / t.rowBytes);
-      const within = (at + done) % t.rowBytes;
-      const raw = new Uint8Array(inRow);
+    const first = Math.floor(at / t.rowBytes);
+    const end = Math.ceil((at + into.length) / t.rowBytes);
+    // Rows in place are read and dequantized as one run; moved (q/k) rows one by one.
+    const runs = t.srcRow ? Array.from({ length: end - first }, (_, i) => [first + i, 1] as const) : [[first, end - first] as const];
+    let done = 0;
+    for (const [r, n] of runs) {
+      const raw = new Uint8Array(n * inRow);
       await readFully(this.src, t.info.begin + (t.srcRow ? t.srcRow[r]! : r) * inRow, raw);
-      const row = t.dequantize ? new Uint8Array(decodeTensor(raw, t.info.type.name, t.rowBytes / 4, this.path).buffer) : raw;
-      const n = Math.min(t.rowBytes - within, into.length - done);
-      into.set(row.subarray(within, within + n), done);
-      done += n;
+      const rows = t.dequantize ? new Uint8Array(decodeTensor(raw, t.info.type.name, (n * t.rowBytes) / 4, this.path).buffer) : raw;
+      const from = r === first ? at - first * t.rowBytes : 0;
+      const len = Math.min(rows.length - from, into.length - done);
+      into.set(rows.subarray(from, from + len), done);
+      done += len;
     }
   }
 
