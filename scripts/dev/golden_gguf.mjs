@@ -192,11 +192,16 @@ function main() {
   try {
     const adapter = path.join(outDir, 'stories-dora');
     run('npx', ['tsx', path.join(repo, 'test/unit/ggufTinyModel.ts'), '--dora', adapter], { cwd: repo, stdio: 'ignore' });
+    const resized = path.join(outDir, 'stories-resized');
+    run('npx', ['tsx', path.join(repo, 'test/unit/ggufTinyModel.ts'), '--resized', resized], { cwd: repo, stdio: 'ignore' });
+    const mergedResized = path.join(work, 'merged', 'stories-resized');
+    fs.mkdirSync(path.dirname(mergedResized), { recursive: true });
+    run('node', [path.join(repo, 'dist/cli.js'), 'merge', resized, '--base', path.join(repo, 'test/fixtures/stories260K'), '--out', mergedResized, '--backend', 'reference'], { stdio: 'ignore' });
     const lora = path.join(outDir, 'stories-lora');
     run('npx', ['tsx', path.join(repo, 'test/unit/ggufTinyModel.ts'), '--lora', lora], { cwd: repo, stdio: 'ignore' });
     // The merged model's folder carries the adapter's name: the converter names the model after its folder.
     const merged = path.join(work, 'merged', 'stories-dora');
-    fs.mkdirSync(path.dirname(merged));
+    fs.mkdirSync(path.dirname(merged), { recursive: true });
     run('node', [path.join(repo, 'dist/cli.js'), 'merge', adapter, '--base', path.join(repo, 'test/fixtures/stories260K'), '--out', merged, '--backend', 'reference'], { stdio: 'ignore' });
     // Hidden size 256: the K-quants and llama-quantize's per-layer mixes apply (generated, not committed).
     const tiny = path.join(work, 'tinyllama256');
@@ -208,6 +213,7 @@ function main() {
       'stories-dora-merged': goldensFor(merged, fs.mkdtempSync(path.join(work, 'b')), quantize),
       tinyllama256: goldensFor(tiny, fs.mkdtempSync(path.join(work, 'c')), quantize),
       tinychat: goldensFor(chat, fs.mkdtempSync(path.join(work, 'e')), quantize),
+      'stories-resized-merged': goldensFor(mergedResized, fs.mkdtempSync(path.join(work, 'f')), quantize),
       'stories-lora-adapter': adapterGoldens(lora, path.join(repo, 'test/fixtures/stories260K'), fs.mkdtempSync(path.join(work, 'd'))),
     };
     const release = fs.readFileSync(path.join(cache, 'package/package.json'), 'utf8');

@@ -71,6 +71,7 @@ describe('GGUF export equals llama.cpp (goldens from convert_hf_to_gguf.py + lla
     ['stories-dora-merged', () => path.join(fixtures, 'stories260K'), path.join(fixtures, 'gguf/stories-dora')],
     ['tinyllama256', () => path.join(tmp, 'tinyllama256'), undefined],
     ['tinychat', () => path.join(tmp, 'tinychat'), undefined],
+    ['stories-resized-merged', () => path.join(fixtures, 'stories260K'), path.join(fixtures, 'gguf/stories-resized')],
   ];
   for (const [name, model, adapterPath] of forms) {
     for (const type of Object.keys(goldens.cases[name]!)) {

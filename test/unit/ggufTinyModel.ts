@@ -125,11 +125,40 @@ export function writeStoriesAdapter(dir: string, dora: boolean): void {
   }, null, 2) + '\n');
 }
 
+/**
+ * The committed fixture test/fixtures/gguf/stories-resized: a LoRA on q/v plus modules_to_save embed_tokens and lm_head
+ * resized to 520 rows, with its own tokenizer (two added tokens): the merge grows the vocabulary.
+ */
+export function writeStoriesResized(dir: string): void {
+  const list: Array<[string, number[], Float32Array]> = [];
+  let seed = 99;
+  for (let l = 0; l < 5; l++) {
+    for (const [m, out] of [['q_proj', 64], ['v_proj', 32]] as const) {
+      const pre = `base_model.model.model.layers.${l}.self_attn.${m}`;
+      list.push([`${pre}.lora_A.weight`, [4, 64], values(4 * 64, seed++, 0.2)]);
+      list.push([`${pre}.lora_B.weight`, [out, 4], values(out * 4, seed++, 0.2)]);
+    }
+  }
+  list.push(['base_model.model.model.embed_tokens.weight', [520, 64], values(520 * 64, seed++, 0.2)]);
+  list.push(['base_model.model.lm_head.weight', [520, 64], values(520 * 64, seed++, 0.2)]);
+  writeF32Safetensors(path.join(dir, 'adapter_model.safetensors'), list);
+  fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({
+    peft_type: 'LORA', base_model_name_or_path: '../../stories260K', r: 4, lora_alpha: 8, use_dora: false, use_rslora: false,
+    target_modules: ['q_proj', 'v_proj'], modules_to_save: ['embed_tokens', 'lm_head'], bias: 'none', fan_in_fan_out: false,
+    task_type: 'CAUSAL_LM', lora_dropout: 0,
+  }, null, 2) + '\n');
+  fs.copyFileSync(path.join(fixtures, 'stories260K', 'tokenizer.model'), path.join(dir, 'tokenizer.model'));
+  const tokCfg = JSON.parse(fs.readFileSync(path.join(fixtures, 'stories260K', 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+  tokCfg.added_tokens_decoder = { ...(tokCfg.added_tokens_decoder as object), 512: { content: '<|user|>', special: true }, 513: { content: '<|bot|>', special: true } };
+  fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tokCfg, null, 2));
+}
+
 if (require.main === module) {
   const [flag, dir] = process.argv[2]?.startsWith('--') ? [process.argv[2], process.argv[3]] : ['', process.argv[2]];
-  if (!dir) throw new Error('usage: ggufTinyModel.ts [--dora|--lora|--chat] <folder>');
+  if (!dir) throw new Error('usage: ggufTinyModel.ts [--dora|--lora|--chat|--resized] <folder>');
   fs.mkdirSync(dir, { recursive: true });
   if (flag === '--chat') writeTinyChat(dir);
+  else if (flag === '--resized') writeStoriesResized(dir);
   else if (flag) writeStoriesAdapter(dir, flag === '--dora');
   else writeTinyLlama(dir);
 }
