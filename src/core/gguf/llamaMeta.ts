@@ -59,8 +59,16 @@ export function llamaHparams(cfg: Json, file: string): LlamaHparams {
 /** gguf-py's size label: the parameter count with two significant digits at least (293K, 1.1B, 7B). */
 export function sizeLabel(params: number): string {
   const [scaled, suffix] = params > 1e12 ? [params * 1e-12, 'T'] : params > 1e9 ? [params * 1e-9, 'B'] : params > 1e6 ? [params * 1e-6, 'M'] : [params * 1e-3, 'K'];
-  const fix = Math.max(2 - String(Math.round(scaled)).replace(/^0+/, '').length, 0);
-  return `${scaled.toFixed(fix)}${suffix}`;
+  const fix = Math.max(2 - String(roundHalfEven(scaled)).replace(/^0+/, '').length, 0);
+  // Python formats exact ties to even; toFixed rounds them up (the only case where the two differ).
+  const tie = (scaled * 10 ** fix) % 1 === 0.5;
+  return `${tie ? (roundHalfEven(scaled * 10 ** fix) / 10 ** fix).toFixed(fix) : scaled.toFixed(fix)}${suffix}`;
+}
+
+/** Python's round(): exact halves go to the even neighbour. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 function samplingKvs(gen: Json | null): GgufKv[] {
