@@ -173,6 +173,19 @@ function goldensFor(model, work, quantize) {
   return out;
 }
 
+/** For a model whose data does not matter: llama-quantize's tensor order and types only, as "name=TYPE" lines. */
+function typeTables(model, work, quantize) {
+  const f32 = path.join(work, 'f32.gguf');
+  convert(model, 'f32', f32);
+  const out = {};
+  for (const t of ['q4_k_m', 'q5_k_m']) {
+    const file = path.join(work, `${t}.gguf`);
+    run(quantize, [f32, file, t, '1'], { stdio: 'ignore' });
+    out[t] = describeGguf(fs.readFileSync(file)).tensors.map((x) => `${x.name}=${x.type}`).join(' ');
+  }
+  return out;
+}
+
 /** convert_lora_to_gguf.py --outtype f16/f32 against the base's config. */
 function adapterGoldens(adapter, base, work) {
   const out = {};
@@ -208,6 +221,8 @@ function main() {
     run('npx', ['tsx', path.join(repo, 'test/unit/ggufTinyModel.ts'), tiny], { cwd: repo, stdio: 'ignore' });
     const chat = path.join(work, 'tinychat');
     run('npx', ['tsx', path.join(repo, 'test/unit/ggufTinyModel.ts'), '--chat', chat], { cwd: repo, stdio: 'ignore' });
+    const deep = path.join(work, 'deep80');
+    run('npx', ['tsx', path.join(repo, 'test/unit/ggufTinyModel.ts'), '--deep', deep], { cwd: repo, stdio: 'ignore' });
     const cases = {
       stories260K: goldensFor(path.join(repo, 'test/fixtures/stories260K'), fs.mkdtempSync(path.join(work, 'a')), quantize),
       'stories-dora-merged': goldensFor(merged, fs.mkdtempSync(path.join(work, 'b')), quantize),
@@ -217,7 +232,7 @@ function main() {
       'stories-lora-adapter': adapterGoldens(lora, path.join(repo, 'test/fixtures/stories260K'), fs.mkdtempSync(path.join(work, 'd'))),
     };
     const release = fs.readFileSync(path.join(cache, 'package/package.json'), 'utf8');
-    const golden = { source: `llama.cpp from node-llama-cpp ${JSON.parse(release).version} (convert_hf_to_gguf.py, llama-quantize)`, cases };
+    const golden = { typeTables: { deep80: typeTables(deep, fs.mkdtempSync(path.join(work, 'g')), quantize) }, source: `llama.cpp from node-llama-cpp ${JSON.parse(release).version} (convert_hf_to_gguf.py, llama-quantize)`, cases };
     // One metadata key or tensor per line: small, and a regenerated file diffs readably.
     const text = JSON.stringify(golden, null, 1).replace(/\{\n\s*("(?:key|name)"[^{}]*?)\n\s*\}/g, (_, body) => `{${body.replace(/\n\s*/g, ' ')}}`);
     fs.writeFileSync(path.join(outDir, 'goldens.json'), text + '\n');

@@ -15,14 +15,18 @@ import { readGguf } from '../../src/core/gguf/reader';
 import { readTorchBinTensors } from '../../src/core/torchpickle/binReader';
 import { ReferenceBackend } from '../../src/kernels/reference/referenceBackend';
 import { NodeFs } from '../../src/node/nodeFs';
-import { writeTinyChat, writeTinyLlama } from './ggufTinyModel';
+import { writeDeepSparse, writeTinyChat, writeTinyLlama } from './ggufTinyModel';
 
 interface GoldenKv { key: string; type: string; value?: unknown; count?: number; sha256?: string }
 interface GoldenTensor { name: string; ne: number[]; type: string; offset: number; sha256: string }
 interface GoldenFile { size: number; sha256: string; kvs: GoldenKv[]; tensors: GoldenTensor[] }
 
 const fixtures = path.join(__dirname, '../fixtures');
-const goldens = JSON.parse(fs.readFileSync(path.join(fixtures, 'gguf/goldens.json'), 'utf8')) as { cases: Record<string, Record<string, GoldenFile>> };
+const goldens = JSON.parse(fs.readFileSync(path.join(fixtures, 'gguf/goldens.json'), 'utf8')) as {
+  cases: Record<string, Record<string, GoldenFile>>;
+  /** "name=TYPE ..." in file order, for models whose data does not matter. */
+  typeTables: Record<string, Record<string, string>>;
+};
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 /** The goldens keep 64 bits of sha256 per tensor; the whole file has its full digest. */
 const sha16 = (b: Uint8Array): string => sha(b).slice(0, 16);
@@ -84,6 +88,16 @@ describe('GGUF export equals llama.cpp (goldens from convert_hf_to_gguf.py + lla
       });
     }
   }
+
+  it('an 80-layer GQA model ("70B" to llama-quantize): the per-layer type mix and order of each quantized type', async () => {
+    const deep = path.join(tmp, 'deep80');
+    fs.mkdirSync(deep);
+    writeDeepSparse(deep);
+    for (const [type, table] of Object.entries(goldens.typeTables.deep80!)) {
+      const plan = await planGgufExport(nodeFs, { modelPath: deep, type: type as ExportType }, readTorchBinTensors);
+      assert.deepEqual(plan.tensors.map((t) => `${t.name}=${t.type}`), table.split(' '), type);
+    }
+  });
 
   for (const type of ['f16', 'f32'] as const) {
     it(`stories-lora as a llama.cpp LoRA adapter (${type}, as convert_lora_to_gguf.py writes it)`, async () => {

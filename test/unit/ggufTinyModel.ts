@@ -53,18 +53,25 @@ function tensors(c: typeof TINY_CONFIG = TINY_CONFIG): Array<[string, number[], 
   return list;
 }
 
-function writeF32Safetensors(file: string, list: Array<[string, number[], Float32Array]>): void {
-  const header: Record<string, unknown> = {};
+/** The header of an F32 safetensors file holding tensors of these shapes back to back, and its data size. */
+function f32Header(shapes: ReadonlyArray<readonly [string, readonly number[]]>): { header: Buffer; dataBytes: number } {
+  const entries = shapes.map(([name, shape]) => [name, shape, shape.reduce((a, b) => a * b, 1) * 4] as const);
+  const json: Record<string, unknown> = {};
   let off = 0;
-  for (const [name, shape, data] of list) {
-    header[name] = { dtype: 'F32', shape, data_offsets: [off, off + data.byteLength] };
-    off += data.byteLength;
+  for (const [name, shape, bytes] of entries) {
+    json[name] = { dtype: 'F32', shape, data_offsets: [off, off + bytes] };
+    off += bytes;
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  let text = JSON.stringify(json);
+  text += ' '.repeat((8 - (text.length % 8)) % 8);
   const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  fs.writeFileSync(file, Buffer.concat([len, Buffer.from(json), ...list.map(([, , d]) => Buffer.from(d.buffer, d.byteOffset, d.byteLength))]));
+  len.writeBigUInt64LE(BigInt(text.length));
+  return { header: Buffer.concat([len, Buffer.from(text)]), dataBytes: off };
+}
+
+function writeF32Safetensors(file: string, list: Array<[string, number[], Float32Array]>): void {
+  const { header } = f32Header(list.map(([name, shape]) => [name, shape] as const));
+  fs.writeFileSync(file, Buffer.concat([header, ...list.map(([, , d]) => Buffer.from(d.buffer, d.byteOffset, d.byteLength))]));
 }
 
 /** Write the model folder (config, safetensors, stories260K's tokenizer files) into `dir`, which must exist. */
@@ -153,12 +160,39 @@ export function writeStoriesResized(dir: string): void {
   fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tokCfg, null, 2));
 }
 
+/**
+ * An 80-layer LLaMA with grouped-query attention (llama.cpp's "70B" for its quantize mix) at hidden size 256, its
+ * weights all zero and stored sparse (the file is a header and a hole): only the tensor table matters, for the
+ * per-layer type choice of llama-quantize on deep models. 31M parameters, no disk blocks.
+ */
+export function writeDeepSparse(dir: string): void {
+  const c = { ...TINY_CONFIG, num_hidden_layers: 80, intermediate_size: 256 };
+  const kv = (c.hidden_size / c.num_attention_heads) * c.num_key_value_heads;
+  const shapes: Array<[string, number[]]> = [['lm_head.weight', [c.vocab_size, c.hidden_size]], ['model.embed_tokens.weight', [c.vocab_size, c.hidden_size]]];
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    const p = `model.layers.${l}.`;
+    shapes.push([`${p}input_layernorm.weight`, [c.hidden_size]], [`${p}mlp.down_proj.weight`, [c.hidden_size, c.intermediate_size]],
+      [`${p}mlp.gate_proj.weight`, [c.intermediate_size, c.hidden_size]], [`${p}mlp.up_proj.weight`, [c.intermediate_size, c.hidden_size]],
+      [`${p}post_attention_layernorm.weight`, [c.hidden_size]], [`${p}self_attn.k_proj.weight`, [kv, c.hidden_size]],
+      [`${p}self_attn.o_proj.weight`, [c.hidden_size, c.hidden_size]], [`${p}self_attn.q_proj.weight`, [c.hidden_size, c.hidden_size]],
+      [`${p}self_attn.v_proj.weight`, [kv, c.hidden_size]]);
+  }
+  shapes.push(['model.norm.weight', [c.hidden_size]]);
+  const { header, dataBytes } = f32Header(shapes);
+  const file = path.join(dir, 'model.safetensors');
+  fs.writeFileSync(file, header);
+  fs.truncateSync(file, header.length + dataBytes);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(c, null, 2) + '\n');
+  for (const f of ['tokenizer.model', 'tokenizer_config.json']) fs.copyFileSync(path.join(fixtures, 'stories260K', f), path.join(dir, f));
+}
+
 if (require.main === module) {
   const [flag, dir] = process.argv[2]?.startsWith('--') ? [process.argv[2], process.argv[3]] : ['', process.argv[2]];
-  if (!dir) throw new Error('usage: ggufTinyModel.ts [--dora|--lora|--chat|--resized] <folder>');
+  if (!dir) throw new Error('usage: ggufTinyModel.ts [--dora|--lora|--chat|--resized|--deep] <folder>');
   fs.mkdirSync(dir, { recursive: true });
   if (flag === '--chat') writeTinyChat(dir);
   else if (flag === '--resized') writeStoriesResized(dir);
+  else if (flag === '--deep') writeDeepSparse(dir);
   else if (flag) writeStoriesAdapter(dir, flag === '--dora');
   else writeTinyLlama(dir);
 }

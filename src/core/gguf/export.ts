@@ -95,7 +95,7 @@ export async function planGgufExport(fs: FsPort, inputs: GgufExportInputs, binRe
   });
   const quantized = !['f32', 'f16', 'bf16'].includes(inputs.type);
   if (quantized) named.sort((a, b) => quantizeOrder(a.ggufName, b.ggufName));
-  const st = quantizeState(named.map((n) => n.ggufName), hp.nLayer);
+  const st = quantizeState(named.map((n) => n.ggufName), hp.nLayer, hp.nHead, hp.nKvHead);
   const tensors = named.map(({ t, ggufName }): PlannedGgufTensor => {
     const ne = [...t.shape].reverse();
     return {

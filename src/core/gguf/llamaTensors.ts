@@ -91,15 +91,18 @@ export function convertType(ggufName: string, nDims: number, outtype: 'F32' | 'F
 /** Counters llama-quantize keeps while it walks the tensors in file order. */
 export interface QuantizeState {
   readonly nLayer: number;
+  /** llama.cpp's LLM_TYPE_70B for LLaMA: 80 layers with grouped-query attention (q4_K attn_v goes to q5_K). */
+  readonly is70B: boolean;
   readonly nAttnV: number;
   readonly tied: boolean;
   iAttnV: number;
   iFfnDown: number;
 }
 
-export function quantizeState(ggufNames: readonly string[], nLayer: number): QuantizeState {
+export function quantizeState(ggufNames: readonly string[], nLayer: number, nHead: number, nKvHead: number): QuantizeState {
   return {
     nLayer,
+    is70B: nLayer === 80 && nHead !== nKvHead,
     nAttnV: ggufNames.filter((n) => n.includes('attn_v.weight') || n.includes('attn_qkv.weight')).length,
     tied: !ggufNames.includes('output.weight'),
     iAttnV: 0,
@@ -126,7 +129,8 @@ function mixType(st: QuantizeState, name: string, ne0: number, ftype: ExportType
   if (name.includes('attn_v.weight') || name.includes('attn_qkv.weight')) {
     const bumped = km && useMoreBits(st.iAttnV, st.nAttnV);
     st.iAttnV++;
-    return bumped ? 'Q6_K' : base;
+    if (bumped) return 'Q6_K';
+    return st.is70B && base === 'Q4_K' ? 'Q5_K' : base;
   }
   if (name.includes('ffn_down')) {
     const bumped = km && useMoreBits(st.iFfnDown, st.nLayer);
