@@ -11,12 +11,13 @@ import { scanCommand } from './commands/scan';
 import { generateCommand } from './commands/generate';
 import { tokenizeCommand } from './commands/tokenize';
 import { diagnoseCommand } from './commands/diagnose';
+import { ggufCommand } from './commands/gguf';
 import { mergeCommand } from './commands/merge';
 import { inspectCommand } from './commands/inspect';
 import { evalCommand } from './commands/eval';
 
 /** Registered subcommands; later issues add scan, diagnose, merge, generate, tokenize here. */
-export const COMMANDS: readonly CliCommand[] = [probeCommand, scanCommand, generateCommand, tokenizeCommand, diagnoseCommand, mergeCommand, inspectCommand, evalCommand];
+export const COMMANDS: readonly CliCommand[] = [probeCommand, scanCommand, generateCommand, tokenizeCommand, diagnoseCommand, mergeCommand, ggufCommand, inspectCommand, evalCommand];
 
 const HELP = () => `lora-workbench ${ENGINE_VERSION} - inspect, diagnose, merge and run LoRA adapters
 

@@ -12,6 +12,7 @@ import { normalizePath } from '../core/paths';
 import type { FsPort } from '../core/ports';
 import { buildSampler, resolveSampling } from '../core/sampling/generationConfig';
 import { loadTokenizer } from '../core/tokenizer/loadTokenizer';
+import { ggufFolderFs } from '../core/gguf/ggufFolder';
 import type { Tokenizer } from '../core/tokenizer/tokenizer';
 import { runEval, type EvalCachePorts, type EvalModel } from './eval';
 import type { JobContext } from './handlers';
@@ -22,6 +23,8 @@ import type {
 export type BackendFactory = (choice: BackendChoice, threads: number, log: (m: string) => void) => Promise<Backend>;
 
 interface Entry {
+  /** The file system the model was loaded through (a GGUF file's folder view, or the real one). */
+  readonly fs: FsPort;
   readonly id: string;
   readonly loaded: LoadedModel;
   readonly result: LoadResult;
@@ -55,12 +58,17 @@ export class GenerationEngine {
   private async doLoad(id: string, folder: string, p: LoadParams, ctx: JobContext): Promise<Entry> {
     const t0 = Date.now();
     // Fail on an unsupported architecture before starting threads or a GPU device.
-    await readLlamaConfig(this.fs, folder);
+    // A .gguf file is read through a view of it as a model folder (core/gguf/ggufFolder).
+    const gguf = folder.endsWith('.gguf') && (await this.fs.stat(folder))?.kind === 'file' ? await ggufFolderFs(this.fs, folder) : null;
+    const fs = gguf ?? this.fs;
+    // A q8_0 GGUF loads as q8_0 unless asked otherwise: its stored blocks, not four times their size in f32.
+    const quantize = p.quantize ?? (gguf?.storedQ8 ? 'q8_0' : null);
+    await readLlamaConfig(fs, folder);
     const backend = await this.createBackend(p.backend ?? 'auto', p.threads ?? 0, (m) => ctx.log('info', m));
     let loaded: LoadedModel;
     try {
-      loaded = await loadModel(this.fs, folder, backend, {
-        quantize: p.quantize ?? null,
+      loaded = await loadModel(fs, folder, backend, {
+        quantize,
         contextLength: p.contextLength,
         signal: ctx.signal,
         onProgress: (phase, done, total) => ctx.progress(phase, done, total),
@@ -87,7 +95,7 @@ export class GenerationEngine {
       hasChatTemplate: loaded.tokenizer.chatTemplate !== null,
     };
     ctx.log('info', `loaded ${folder}: ${c.architecture} ${loaded.model.weightDType}, ${c.numLayers} layers, ${(result.weightBytes / 1e6).toFixed(1)} MB in ${result.loadMs} ms on ${result.backend}`);
-    const entry: Entry = { id, loaded, result, adapters: new Map(), tokenizers: new Map(), queue: Promise.resolve() };
+    const entry: Entry = { id, fs, loaded, result, adapters: new Map(), tokenizers: new Map(), queue: Promise.resolve() };
     this.models.set(id, entry);
     return entry;
   }
@@ -103,7 +111,7 @@ export class GenerationEngine {
     let a = e.adapters.get(key);
     if (!a) {
       ctx.progress('load-adapter', 0, 1, key);
-      a = await loadAdapter(this.fs, e.loaded.model.backend, key, e.loaded.model.weights.tensors, ctx.signal);
+      a = await loadAdapter(e.fs, e.loaded.model.backend, key, e.loaded.model.weights.tensors, ctx.signal);
       e.adapters.set(key, a);
       ctx.progress('load-adapter', 1, 1, key);
       ctx.log('info', `adapter ${key}: ${a.variant}, ${a.modules.size} modules${a.overrides.size ? `, ${a.overrides.size} full tensors` : ''}`);

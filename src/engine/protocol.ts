@@ -197,6 +197,29 @@ export interface EvalResult {
   readonly cacheFile: string | null;
 }
 export const Eval = request<EvalParams, EvalResult>('engine/eval');
+// ---- engine/gguf (issue 16) ------------------------------------------------------------------------------------------
+export interface GgufParams {
+  /** The full model, or the base when adapterPath is set (for adapterOnly: default, the adapter's resolved base). */
+  readonly modelPath?: string;
+  /** Merge this adapter into the model on the way (or, with adapterOnly, export it alone). */
+  readonly adapterPath?: string;
+  /** A llama.cpp LoRA adapter GGUF of adapterPath (type f16 or f32). */
+  readonly adapterOnly?: boolean;
+  readonly outPath: string;
+  readonly type: 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q5_0' | 'q4_k_m' | 'q5_k_m' | 'q6_k';
+  readonly backend?: BackendChoice;
+  readonly threads?: number;
+}
+export interface GgufResult {
+  readonly out: string;
+  readonly tensors: number;
+  readonly bytesWritten: number;
+  readonly seconds: number;
+  readonly peakRssBytes: number;
+  readonly type: GgufParams['type'];
+  readonly warnings: readonly string[];
+}
+export const GgufExport = request<GgufParams, GgufResult>('engine/gguf');
 
 // ---- engine/cancel --------------------------------------------------------------------------------------------------
 export interface CancelParams {

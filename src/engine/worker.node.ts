@@ -6,12 +6,13 @@ import { parentPort } from 'node:worker_threads';
 import { toCoreError } from '../core/errors';
 import { HandlerTable, type JobContext } from './handlers';
 import { probeEngine } from './probe';
-import { Cancel, Eval, Generate, Load, Merge, Probe, Tokenize, Unload, isRequestMessage, type WorkerMessage } from './protocol';
+import { Cancel, Eval, Generate, GgufExport, Load, Merge, Probe, Tokenize, Unload, isRequestMessage, type WorkerMessage } from './protocol';
 import { probeWebGpu } from '../kernels/webgpu/probe.node';
 import { createBackend } from '../kernels/createBackend.node';
 import { NodeFs } from '../node/nodeFs';
 import { sha256File } from '../node/hashFile';
 import { GenerationEngine } from './generate';
+import { handleGguf } from './gguf';
 import { handleMerge } from './merge';
 
 const port = parentPort;
@@ -31,6 +32,7 @@ const table = new HandlerTable()
   .on(Eval, (params, ctx) => generation.evaluate(params, ctx))
   .on(Unload, (params) => generation.unload(params))
   .on(Merge, (params, ctx) => handleMerge(params, ctx, new NodeFs(), (backend, threads, logLine) => createBackend({ backend, threads, log: logLine })))
+  .on(GgufExport, (params, ctx) => handleGguf(params, ctx, new NodeFs(), (backend, threads, logLine) => createBackend({ backend, threads, log: logLine })))
   .on(Probe, (params) =>
     probeEngine(params ?? {}, { node: process.version, platform: process.platform, arch: process.arch, cpus: os.availableParallelism() }, probeWebGpu))
   .on(Cancel, async ({ id }) => {

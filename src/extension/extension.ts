@@ -10,6 +10,7 @@ import type { CheckpointIndex } from './views/checkpointIndex';
 import { registerDiagnoseCommand } from './language/diagnoseCommand';
 import { registerDiagnosis } from './language/registerDiagnosis';
 import { registerPreview } from './preview/register';
+import { registerGgufExport } from './commands/gguf';
 import { registerMerge } from './commands/merge';
 import { registerCheckpoints } from './views/registerCheckpoints';
 import { registerEvaluate } from './commands/evaluate';
@@ -36,6 +37,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi {
   registerMerge(context, engine, checkpoints); // "Merge into Base Model...": streaming exact merge in the engine worker (issue 5)
   registerEvaluate(context, engine, preview.models, checkpoints, evalResults); // "Evaluate Checkpoints...": loss on the user's data per checkpoint (issue 20)
   registerAnatomy(context, checkpoints); // "Show Adapter Anatomy" / "Compare Adapter Anatomy...": what each module's update is (issue 20)
+  registerGgufExport(context, engine, checkpoints); // "Export to GGUF...": llama.cpp-identical GGUF, merged or alone (issue 16)
 
   const probeEngine = (): Promise<ProbeResult> => engine.get().request(Probe, { webgpu: true });
 

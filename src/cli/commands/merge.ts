@@ -3,11 +3,11 @@
 // unsupported, verification), 2 usage or I/O error (including cancellation, an existing output, a full disk).
 
 import { formatBytes } from '../../core/format';
-import { CoreError, toCoreError } from '../../core/errors';
+import type { CoreError } from '../../core/errors';
 import { Merge, type BackendChoice, type MergeParams, type MergeResult, type ProgressMessage } from '../../engine/protocol';
-import { EngineClient } from '../../node/engineClient';
 import { absolutePath } from '../../node/nodeFs';
 import { UsageError, writeJson, type CliCommand, type CliIo } from '../command';
+import { runEngineJob } from '../engineJob';
 
 const USAGE = `lora-workbench merge <adapter folder> --base <folder> --out <folder> [--dtype auto|float16|bfloat16|float32]
     [--shard-size 5GB] [--no-verify] [--backend auto|wasm|reference] [--threads N] [--json]
@@ -48,7 +48,7 @@ export function mergeExitCode(e: CoreError): 1 | 2 {
 }
 
 /** A one-line progress bar redrawn with '\r' (only when stderr is a terminal). */
-function progressBar(io: CliIo): (m: ProgressMessage) => void {
+export function progressBar(io: CliIo): (m: ProgressMessage) => void {
   const started = Date.now();
   let last = 0;
   return (m) => {
@@ -59,11 +59,24 @@ function progressBar(io: CliIo): (m: ProgressMessage) => void {
     const width = 28;
     const filled = Math.round(frac * width);
     const elapsed = (now - started) / 1000;
-    const eta = frac > 0.01 && m.phase === 'merge' ? ` ETA ${Math.max(0, Math.round(elapsed / frac - elapsed))}s` : '';
+    const bytes = m.phase === 'merge' || m.phase === 'gguf';
+    const eta = frac > 0.01 && bytes ? ` ETA ${Math.max(0, Math.round(elapsed / frac - elapsed))}s` : '';
     const tensors = m.detail ? ` ${m.detail.split(' ')[0]} tensors` : '';
-    const amount = m.phase === 'merge' ? ` ${formatBytes(m.done)}/${formatBytes(m.total)}` : ` ${m.done}/${m.total}`;
+    const amount = bytes ? ` ${formatBytes(m.done)}/${formatBytes(m.total)}` : ` ${m.done}/${m.total}`;
     io.stderr.write(`\r${m.phase.padEnd(6)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}%${amount}${tensors}${eta}\x1b[K`);
   };
+}
+
+/** --backend and --threads, validated (shared by merge and gguf). */
+export function backendOptions(values: Record<string, unknown>): { backend: BackendChoice; threads: number | undefined } {
+  const backend = (values.backend ?? 'auto') as string;
+  if (!['auto', 'wasm', 'webgpu', 'reference'].includes(backend)) throw new UsageError(`--backend must be auto, wasm or reference, got '${backend}'.`);
+  let threads: number | undefined;
+  if (values.threads !== undefined) {
+    threads = Number(values.threads);
+    if (!Number.isInteger(threads) || threads < 0) throw new UsageError(`--threads expects a non-negative integer, got '${String(values.threads)}'.`);
+  }
+  return { backend: backend as BackendChoice, threads };
 }
 
 export const mergeCommand: CliCommand = {
@@ -81,13 +94,7 @@ export const mergeCommand: CliCommand = {
     if (typeof values.out !== 'string') throw new UsageError('--out <folder> is required.');
     const dtype = (values.dtype ?? 'auto') as string;
     if (!['auto', 'float16', 'bfloat16', 'float32'].includes(dtype)) throw new UsageError(`--dtype must be auto, float16, bfloat16 or float32, got '${dtype}'.`);
-    const backend = (values.backend ?? 'auto') as string;
-    if (!['auto', 'wasm', 'webgpu', 'reference'].includes(backend)) throw new UsageError(`--backend must be auto, wasm or reference, got '${backend}'.`);
-    let threads: number | undefined;
-    if (values.threads !== undefined) {
-      threads = Number(values.threads);
-      if (!Number.isInteger(threads) || threads < 0) throw new UsageError(`--threads expects a non-negative integer, got '${String(values.threads)}'.`);
-    }
+    const { backend, threads } = backendOptions(values);
     const adapterGiven = positionals[0]!;
     const params: MergeParams = {
       adapterPath: absolutePath(adapterGiven, io.cwd),
@@ -98,31 +105,12 @@ export const mergeCommand: CliCommand = {
       dtype: dtype as MergeParams['dtype'],
       shardSize: values['shard-size'] !== undefined ? parseSize(String(values['shard-size'])) : undefined,
       verify: values['no-verify'] !== true,
-      backend: backend as BackendChoice,
+      backend,
       threads,
     };
-    const engine = new EngineClient({
-      onLog: (m) => {
-        if (m.level === 'warn' || m.level === 'error') io.stderr.write(`${io.interactive ? '\r\x1b[K' : ''}${m.level}: ${m.message}\n`);
-      },
-    });
-    // Ctrl-C cancels the merge in the worker, which removes its temporary folder before we exit.
-    const controller = new AbortController();
-    const onSigint = (): void => controller.abort();
-    process.once('SIGINT', onSigint);
-    let result: MergeResult;
-    try {
-      result = await engine.request(Merge, params, { signal: controller.signal, onProgress: io.interactive ? progressBar(io) : undefined });
-    } catch (err) {
-      const e = err instanceof CoreError ? err : toCoreError(err);
-      if (io.interactive) io.stderr.write('\r\x1b[K');
-      io.stderr.write(`lora-workbench merge: ${e.message}\n`);
-      return mergeExitCode(e);
-    } finally {
-      process.off('SIGINT', onSigint);
-      await engine.dispose();
-    }
-    if (io.interactive) io.stderr.write('\r\x1b[K');
+    const job = await runEngineJob(io, 'merge', Merge, params);
+    if ('code' in job) return job.code;
+    const result: MergeResult = job.result;
     if (values.json) {
       const { out, tensors, bytesWritten, seconds, peakRssBytes, verified } = result;
       writeJson(io, { out, tensors, bytesWritten, seconds, peakRssBytes, verified });

@@ -87,13 +87,21 @@ export function formatScan(result: ScanResult, cwd: string, translate?: Translat
     }
   }
   if (result.leftovers.length > 0) out.push('', ...leftoverLines(result.leftovers, rel));
+  if (result.gguf.length > 0) {
+    out.push('', 'GGUF files:');
+    for (const g of result.gguf) {
+      const what = g.health.length > 0 ? 'unreadable' : `${g.architecture ?? 'unknown architecture'} ${g.kind}, ${g.fileType ?? 'type?'}, ${formatCount(g.params ?? 0)} params`;
+      out.push(`  ${rel(g.path)}  ${what}, ${formatBytes(g.sizeBytes)}`);
+      out.push(...healthLines(g.health, '      ', translate));
+    }
+  }
   if (result.problems.length > 0) {
     out.push('', 'Scan notes:');
     out.push(...healthLines(result.problems, '  ', translate));
   }
-  if (out.length === 0) out.push('No training runs, adapters or models found.');
+  if (out.length === 0) out.push('No training runs, adapters, models or GGUF files found.');
   const errors = [...result.runs.flatMap((r) => r.checkpoints.flatMap((c) => c.health)), ...result.adapters.flatMap((a) => a.health)].filter((h) => h.severity === 'error').length;
-  out.push('', `${result.runs.length} run(s), ${result.adapters.length} adapter(s), ${result.models.length} model(s); ${result.stats.dirs} folders in ${result.stats.ms} ms${errors ? `; ${errors} error finding(s)` : ''}.`);
+  out.push('', `${result.runs.length} run(s), ${result.adapters.length} adapter(s), ${result.models.length} model(s)${result.gguf.length ? `, ${result.gguf.length} GGUF file(s)` : ''}; ${result.stats.dirs} folders in ${result.stats.ms} ms${errors ? `; ${errors} error finding(s)` : ''}.`);
   return out.join('\n') + '\n';
 }
 

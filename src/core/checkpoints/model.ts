@@ -134,6 +134,9 @@ export interface Run {
   readonly health: readonly Health[];
 }
 
+export type { GgufInfo } from '../gguf/inspect';
+import type { GgufInfo } from '../gguf/inspect';
+
 export interface ModelInfo {
   readonly path: string;
   readonly architecture: string | null;
@@ -161,6 +164,8 @@ export interface ScanResult {
   /** Every adapter folder found, including those inside runs. */
   readonly adapters: readonly Adapter[];
   readonly models: readonly ModelInfo[];
+  /** GGUF files (llama.cpp models and adapters), from their headers. */
+  readonly gguf: readonly GgufInfo[];
   /** Findings not tied to a run/adapter/model: unreadable folders, symlink loops, depth limit. */
   readonly problems: readonly Health[];
   /** Temporary output folders of merges (`.<name>.partial-<id>`), with their size and owner: disk to reclaim. */

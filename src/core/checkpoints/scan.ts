@@ -7,7 +7,8 @@ import type { FsPort } from '../ports';
 import { basename, dirname, joinPath } from '../paths';
 import { GlobSet } from './glob';
 import { inspectAdapter, inspectModel, isAdapterFolder, isModelFolder, readJsonFile } from './inspect';
-import type { Adapter, Checkpoint, CheckpointFiles, Health, ModelInfo, Run, RunKind, ScanResult } from './model';
+import type { Adapter, Checkpoint, CheckpointFiles, GgufInfo, Health, ModelInfo, Run, RunKind, ScanResult } from './model';
+import { inspectGguf } from '../gguf/inspect';
 import { bestStepOf, metricsAt, parseTrainerState, stepFromName, type TrainerState } from './trainerState';
 import { DEEPSPEED_DIR, walk, yieldSometimes, type DirRecord, type WalkOptions } from './walk';
 import { tr, textFields } from '../text';
@@ -123,6 +124,10 @@ export async function scanCheckpoints(fs: FsPort, roots: readonly string[], opts
     if (m) models.set(d.path, m);
   });
 
+  const ggufFiles = [...dirs.values()].filter(included).flatMap((d) => d.files.filter((f) => f.toLowerCase().endsWith('.gguf')).map((f) => joinPath(d.path, f)));
+  const gguf: GgufInfo[] = [];
+  await mapPool(ggufFiles, limit, async (f) => { gguf.push(await inspectGguf(fs, f)); });
+
   const adapterIn = (dir: string): Adapter | null => {
     const own = adapters.get(dir);
     if (own) return own;
@@ -218,6 +223,7 @@ export async function scanCheckpoints(fs: FsPort, roots: readonly string[], opts
     runs: runs.sort((a, b) => a.path.localeCompare(b.path)),
     adapters: [...adapters.values()].filter((a) => dirs.has(a.path) && included(dirs.get(a.path)!)).sort((a, b) => a.path.localeCompare(b.path)),
     models: [...models.values()].filter((m) => included(dirs.get(m.path)!)).sort((a, b) => a.path.localeCompare(b.path)),
+    gguf: gguf.sort((a, b) => a.path.localeCompare(b.path)),
     problems: walked.problems,
     leftovers,
     stats: { dirs: dirs.size, files: walked.fileCount, ms: Date.now() - t0 },

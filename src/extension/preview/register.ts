@@ -42,8 +42,11 @@ export function targetOf(arg: unknown, result: ScanResult): PreviewTarget | unde
     if (node.type === 'checkpoint') folder = node.checkpoint.adapter?.path ?? node.checkpoint.path;
     else if (node.type === 'adapter') folder = node.adapter.path;
     else if (node.type === 'model') return { kind: 'model', path: node.model.path };
+    else if (node.type === 'gguf') return { kind: 'model', path: node.file.path };
   }
   if (!folder) return undefined;
+  // A GGUF file is a model too: the engine reads it through its model-folder view.
+  if (folder.toLowerCase().endsWith('.gguf')) return { kind: 'model', path: folder };
   if (result.models.some((m) => m.path === folder)) return { kind: 'model', path: folder };
   const checkpoint = result.runs.flatMap((r) => r.checkpoints).find((c) => c.path === folder);
   if (checkpoint?.adapter) return { kind: 'adapter', path: checkpoint.adapter.path };

@@ -24,7 +24,7 @@ export const RUN_POLL_MS = 500;
 /** Polling is for the few runs a user watches; with more, file events alone drive rescans. */
 export const MAX_POLLED_RUNS = 32;
 
-const EMPTY: ScanResult = { roots: [], runs: [], adapters: [], models: [], problems: [], leftovers: [], stats: { dirs: 0, files: 0, ms: 0 } };
+const EMPTY: ScanResult = { roots: [], runs: [], adapters: [], models: [], gguf: [], problems: [], leftovers: [], stats: { dirs: 0, files: 0, ms: 0 } };
 
 export class CheckpointIndex extends Disposable {
   private current: ScanResult = EMPTY;

@@ -2,7 +2,7 @@
 // models. State (best, broken, warning) is visible from icons and descriptions without hovering.
 
 import * as vscode from 'vscode';
-import { worstSeverity, type Adapter, type Checkpoint, type Health, type ModelInfo, type Run, type RunKind } from '../../core/checkpoints/model';
+import { worstSeverity, type Adapter, type Checkpoint, type GgufInfo, type Health, type ModelInfo, type Run, type RunKind } from '../../core/checkpoints/model';
 import { standaloneAdapters } from '../../core/checkpoints/scan';
 import type { Leftover } from '../../core/merge/partialOutput';
 import { baseStatusIcon, baseStatusLabel, type BaseStatusCache } from './baseStatus';
@@ -21,6 +21,8 @@ export type CheckpointNode =
   | { readonly type: 'model'; readonly model: ModelInfo }
   | { readonly type: 'leftovers'; readonly leftovers: readonly Leftover[] }
   | { readonly type: 'leftover'; readonly leftover: Leftover }
+  | { readonly type: 'ggufs'; readonly files: readonly GgufInfo[] }
+  | { readonly type: 'gguf'; readonly file: GgufInfo }
   | { readonly type: 'detail'; readonly parentId: string; readonly key: string; readonly label: string; readonly value: string; readonly icon: string | vscode.ThemeIcon; readonly tooltip?: string }
   | { readonly type: 'health'; readonly parentId: string; readonly health: Health };
 
@@ -147,13 +149,8 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
         item.contextValue = contextValue('adapter', { adapter: hasConfig(a) });
         return item;
       }
-      case 'models': {
-        const item = new vscode.TreeItem(vscode.l10n.t('Full models ({0})', node.models.length), vscode.TreeItemCollapsibleState.Collapsed);
-        item.id = 'models';
-        item.iconPath = new vscode.ThemeIcon('library');
-        item.contextValue = 'models';
-        return item;
-      }
+      case 'models':
+        return groupItem('models', vscode.l10n.t('Full models ({0})', node.models.length), 'library');
       case 'model': {
         const m = node.model;
         const item = new vscode.TreeItem(this.rel(m.path), vscode.TreeItemCollapsibleState.None);
@@ -169,6 +166,10 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
       }
       case 'leftovers': return leftoversItem(node.leftovers);
       case 'leftover': return leftoverItem(node.leftover, this.rel(node.leftover.path));
+      case 'ggufs':
+        return groupItem('ggufs', vscode.l10n.t('GGUF files ({0})', node.files.length), 'package');
+      case 'gguf':
+        return ggufItem(node.file, this.rel(node.file.path));
       case 'detail': {
         const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
         item.id = `${node.parentId}/${node.key}`;
@@ -223,6 +224,7 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
       for (const adapter of standaloneAdapters(result)) top.push({ type: 'adapter', adapter });
       if (result.models.length > 0) top.push({ type: 'models', models: result.models });
       if (result.leftovers.length > 0) top.push({ type: 'leftovers', leftovers: result.leftovers });
+      if (result.gguf.length > 0) top.push({ type: 'ggufs', files: result.gguf });
       return top;
     }
     switch (node.type) {
@@ -238,6 +240,10 @@ export class CheckpointsTreeProvider implements vscode.TreeDataProvider<Checkpoi
         return node.models.map((model) => ({ type: 'model', model }));
       case 'leftovers':
         return node.leftovers.map((leftover) => ({ type: 'leftover', leftover }));
+      case 'ggufs':
+        return node.files.map((file) => ({ type: 'gguf', file }));
+      case 'gguf':
+        return node.file.health.map((health) => ({ type: 'health', parentId: `gguf:${node.file.path}`, health }));
       default:
         return [];
     }
@@ -270,6 +276,27 @@ function leftoverItem(l: Leftover, label: string): vscode.TreeItem {
   item.iconPath = new vscode.ThemeIcon(l.state === 'alive' ? 'sync' : 'trash');
   item.tooltip = `${l.path}\n${formatBytes(l.bytes)}\n${leftoverOwnerText(l)}`;
   item.contextValue = `leftover ${l.state}`;
+/** A collapsed group at the top level (full models, GGUF files); its id is its context value. */
+function groupItem(id: string, label: string, icon: string): vscode.TreeItem {
+  const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.Collapsed);
+  item.id = id;
+  item.iconPath = new vscode.ThemeIcon(icon);
+  item.contextValue = id;
+  return item;
+}
+
+/** A GGUF file: architecture, model or adapter, llama.cpp type, params and size; broken ones with their findings. */
+function ggufItem(g: GgufInfo, label: string): vscode.TreeItem {
+  const item = new vscode.TreeItem(label, g.health.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+  item.id = `gguf:${g.path}`;
+  item.description = g.health.length ? vscode.l10n.t('unreadable') : [
+    g.architecture ?? '?', g.kind === 'adapter' ? vscode.l10n.t('LoRA adapter') : null, g.fileType,
+    g.params !== null ? vscode.l10n.t('{0} params', formatCount(g.params)) : null, formatBytes(g.sizeBytes),
+  ].filter(Boolean).join(' · ');
+  item.iconPath = healthIcon(g.health) ?? new vscode.ThemeIcon('package');
+  item.tooltip = g.path;
+  item.contextValue = 'gguf';
+  item.resourceUri = vscode.Uri.file(g.path);
   return item;
 }
 
@@ -287,6 +314,8 @@ function nodeId(n: CheckpointNode): string {
     case 'model': return `model:${n.model.path}`;
     case 'leftovers': return 'leftovers';
     case 'leftover': return `leftover:${n.leftover.path}`;
+    case 'ggufs': return 'ggufs';
+    case 'gguf': return `gguf:${n.file.path}`;
     case 'detail': return `${n.parentId}/${n.key}`;
     case 'health': return `${n.parentId}/health:${n.health.code}:${n.health.file}`;
   }
@@ -298,6 +327,7 @@ function pathOf(n: CheckpointNode): string | undefined {
     case 'checkpoint': return n.checkpoint.path;
     case 'adapter': return n.adapter.path;
     case 'model': return n.model.path;
+    case 'gguf': return n.file.path;
     default: return undefined;
   }
 }

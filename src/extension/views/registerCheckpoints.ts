@@ -46,6 +46,7 @@ function publishContextKeys(result: ScanResult): void {
   const known = [...new Set([...adapterFolders, ...curveFolders, ...result.runs.map((r) => fsPath(r.path)), ...result.models.map((m) => fsPath(m.path))])];
   void vscode.commands.executeCommand('setContext', 'loraWorkbench.adapterFolders', adapterFolders);
   void vscode.commands.executeCommand('setContext', 'loraWorkbench.curveFolders', curveFolders);
+  void vscode.commands.executeCommand('setContext', 'loraWorkbench.exportFolders', [...adapterFolders, ...result.models.map((m) => fsPath(m.path))]);
   void vscode.commands.executeCommand('setContext', 'loraWorkbench.scannedFolders', known);
 }
 

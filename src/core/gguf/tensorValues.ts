@@ -1,0 +1,77 @@
+// One output tensor's values as f32, whatever it is: a stored tensor (widened), a LoRA-merged weight (merged on the
+// backend and rounded to the merge's output dtype first, so the GGUF holds what converting the merged safetensors
+// would give), a lora_bias update, or a modules_to_save replacement. Shared by the GGUF export's model and merge forms.
+
+import type { Backend } from '../backend';
+import { CoreError } from '../errors';
+import { applyLoraBias, loadLoraFactors, mergeOnBackend, readF32 } from '../merge/compute';
+import { decodeInPlace, decodeInto, encodeInto } from '../merge/convert';
+import type { InputReader } from '../merge/inputReader';
+import type { TensorOp } from '../merge/plan';
+import { floatStorage, isFloatDType, numel, type DType, type FloatDType } from '../tensor/dtype';
+import { tr } from '../text';
+
+/** Round f32 values to `dtype` and back (the merge stores its result in the base dtype). */
+function roundTo(values: Float32Array, dtype: FloatDType): Float32Array {
+  if (dtype === 'F32') return values;
+  const raw = new Uint8Array(values.length * 2);
+  encodeInto(values, values.length, dtype, raw);
+  decodeInto(raw, dtype, values, values.length);
+  return values;
+}
+
+function nonFinite(name: string, index: number): CoreError {
+  return new CoreError('non-finite', tr`Merging '${name}' produced a non-finite value at element ${index}; the adapter is broken or its scale overflows this dtype. Nothing was written.`);
+}
+
+async function mergedLora(op: Extract<TensorOp, { kind: 'lora' }>, name: string, dtype: FloatDType, reader: InputReader, backend: Backend): Promise<Float32Array> {
+  const w = backend.alloc(floatStorage(op.src.dtype as FloatDType), op.src.shape, name, 'none');
+  try {
+    await reader.read(op.src.file, op.src.begin, backend.hostView(w)!);
+    const factors = await loadLoraFactors(reader, op);
+    const { out, bad } = mergeOnBackend(backend, w, factors, op.scaling, dtype);
+    try {
+      if (bad >= 0) throw nonFinite(name, bad);
+      const n = numel(op.src.shape);
+      const values = new Float32Array(n);
+      decodeInto(backend.hostView(out)!, dtype, values, n);
+      return values;
+    } finally {
+      backend.free(out);
+    }
+  } finally {
+    backend.free(w);
+  }
+}
+
+function requireFloat(name: string, dtype: DType, file: string): void {
+  if (!isFloatDType(dtype)) throw new CoreError('unsupported', tr`${file}: tensor '${name}' is stored as ${dtype}; the GGUF export converts F32, F16 and BF16 weights.`, file);
+}
+
+/**
+ * The values of output tensor `name` (planned dtype `dtype`) computed from its op, as f32.
+ * The backend is only used for LoRA-merged weights.
+ */
+export async function tensorValues(op: TensorOp, name: string, dtype: DType, reader: InputReader, backend: Backend | null): Promise<Float32Array> {
+  requireFloat(op.src.name, op.src.dtype, op.src.file);
+  const out = dtype as FloatDType;
+  switch (op.kind) {
+    case 'copy':
+    case 'replace': {
+      // Read into the f32 buffer and widen in place: one tensor-sized allocation, not stored bytes plus f32.
+      const n = numel(op.src.shape);
+      const buf = new Uint8Array(n * 4);
+      await reader.read(op.src.file, op.src.begin, buf.subarray(0, op.src.end - op.src.begin));
+      const values = decodeInPlace(buf, op.src.dtype as FloatDType, n);
+      return op.src.dtype === out ? values : roundTo(values, out);
+    }
+    case 'loraBias': {
+      const bias = await readF32(reader, op.src);
+      applyLoraBias(bias, await readF32(reader, op.bias), op.scaling);
+      return roundTo(bias, out);
+    }
+    case 'lora':
+      if (!backend) throw new CoreError('internal', tr`'${name}' needs a backend to merge.`);
+      return mergedLora(op, name, out, reader, backend);
+  }
+}
