@@ -44,6 +44,7 @@ export interface GpuAdapterInfo { readonly vendor?: string; readonly architectur
 export interface GpuAdapter {
   readonly info?: GpuAdapterInfo;
   readonly isFallbackAdapter?: boolean;
+  readonly features?: { has(name: string): boolean };
   readonly limits: { readonly maxStorageBufferBindingSize: number; readonly maxBufferSize: number };
   requestDevice(d?: { requiredLimits?: Record<string, number> }): Promise<GpuDevice>;
 }

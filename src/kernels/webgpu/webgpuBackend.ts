@@ -32,6 +32,20 @@ const ROW_SPLIT = 65535;
 /** 1-D elementwise dispatches: 65535 workgroups of 64 per row of the grid. */
 const ELEMS_PER_Y = 65535 * 64;
 
+export interface BufferLimits { readonly maxStorageBufferBindingSize: number; readonly maxBufferSize: number }
+
+/**
+ * Every kernel binds a whole tensor as one storage buffer, so a tensor larger than either limit cannot run here.
+ * alloc() runs before any of the tensor's bytes are read, so this refuses before that tensor loads, naming it.
+ */
+export function checkBufferLimits(label: string, dtype: WeightDType, shape: readonly number[], bytes: number, limits: BufferLimits): void {
+  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  if (bytes <= limit) return;
+  const which = limits.maxStorageBufferBindingSize <= limits.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
+  throw new RangeError(`tensor '${label || '(unnamed)'}' (${dtype} [${shape.join(', ')}], ${bytes} bytes) exceeds this WebGPU adapter's ${which} `
+    + `of ${limit} bytes: use the WASM backend for this model`);
+}
+
 class GpuTensor implements BTensor {
   readonly owner = 'webgpu';
   freed = false;
@@ -62,9 +76,14 @@ export class WebGpuBackend implements Backend {
   /** Dawn's GPU object, referenced while the device is used (see webgpuDevice.node.ts). */
   private keepAlive: unknown;
 
-  constructor(private readonly device: GpuDevice, adapterName: string, gpu?: unknown) {
+  /** The adapter's per-buffer limits (the device is opened with them raised to the adapter's maximum). */
+  private readonly limits: BufferLimits;
+
+  constructor(private readonly device: GpuDevice, adapterName: string, gpu?: unknown, limits?: BufferLimits) {
     this.keepAlive = gpu;
     this.info = { name: 'webgpu', threads: 1, detail: `WebGPU on ${adapterName}` };
+    // WebGPU's guaranteed minimums when the caller does not know the adapter's.
+    this.limits = limits ?? { maxStorageBufferBindingSize: 128 << 20, maxBufferSize: 256 << 20 };
   }
 
   supports(_op: OpName, _dtype?: WeightDType): boolean {
@@ -75,6 +94,7 @@ export class WebGpuBackend implements Backend {
     checkShape(dtype, shape);
     const [rows, cols] = matrixShape(shape);
     const bytes = storage(dtype, numel(shape));
+    checkBufferLimits(label, dtype, shape, bytes, this.limits);
     const buffer = this.device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, label });
     return new GpuTensor(dtype, [...shape], buffer, bytes, rows, cols, label);
   }
