@@ -10,21 +10,11 @@ import * as path from 'node:path';
 import type { Backend } from '../../src/core/backend';
 import { createWebGpuBackend } from '../../src/kernels/createBackend.node';
 import { loadDawn, openWebGpuDevice } from '../../src/kernels/webgpu/webgpuDevice.node';
-import { skipBecause } from './kernelsHelpers';
+import { skipBecause, swiftShader, swiftShaderEnv } from './kernelsHelpers';
 import { defineParity } from './kernelsParitySuite';
 
 const CHILD = process.env['LWB_WEBGPU_CHILD'] === '1';
 const WGSL_DIR = path.join(__dirname, '../../src/kernels/webgpu/wgsl');
-
-/** Chromium's bundled SwiftShader ICD and the libvulkan next to it (Debian: /usr/lib/chromium). */
-function swiftShader(): { icd: string; libDir: string } | null {
-  let icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
-  if (!fs.existsSync(icd)) {
-    const r = spawnSync('dpkg', ['-L', 'chromium'], { encoding: 'utf8' });
-    icd = (r.stdout ?? '').split('\n').find((l) => l.endsWith('vk_swiftshader_icd.json')) ?? '';
-  }
-  return icd && fs.existsSync(icd) ? { icd, libDir: path.dirname(icd) } : null;
-}
 
 if (!CHILD) {
   describe('numerics: webgpu WGSL compile lint (Dawn null backend)', function () {
@@ -66,8 +56,7 @@ if (!CHILD) {
       const ss = swiftShader();
       const env: NodeJS.ProcessEnv = { ...process.env, LWB_WEBGPU_CHILD: '1' };
       if (ss && !process.env['LWB_WEBGPU_NATIVE']) {
-        env['VK_ICD_FILENAMES'] = ss.icd;
-        env['LD_LIBRARY_PATH'] = [ss.libDir, process.env['LD_LIBRARY_PATH']].filter(Boolean).join(':');
+        Object.assign(env, swiftShaderEnv(ss));
       }
       const mocha = require.resolve('mocha/bin/mocha.js');
       const r = spawnSync(process.execPath, [mocha, '--no-config', '--require', 'tsx/cjs', '--extension', 'ts', '--timeout', '600000', '--reporter', 'dot', __filename],
