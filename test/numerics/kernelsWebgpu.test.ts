@@ -8,13 +8,18 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Backend } from '../../src/core/backend';
-import { createWebGpuBackend } from '../../src/kernels/createBackend.node';
+import { generate } from '../../src/core/model/generate';
+import { loadModel } from '../../src/core/model/loadModel';
+import { greedy, SamplerChain } from '../../src/core/sampling/processors';
+import { createWasmBackend, createWebGpuBackend } from '../../src/kernels/createBackend.node';
+import { NodeFs } from '../../src/node/nodeFs';
 import { loadDawn, openWebGpuDevice } from '../../src/kernels/webgpu/webgpuDevice.node';
 import { skipBecause, swiftShader, swiftShaderEnv } from './kernelsHelpers';
 import { defineParity } from './kernelsParitySuite';
 
 const CHILD = process.env['LWB_WEBGPU_CHILD'] === '1';
-const WGSL_DIR = path.join(__dirname, '../../src/kernels/webgpu/wgsl');
+const ROOT = path.join(__dirname, '../..');
+const WGSL_DIR = path.join(ROOT, 'src/kernels/webgpu/wgsl');
 
 if (!CHILD) {
   describe('numerics: webgpu WGSL compile lint (Dawn null backend)', function () {
@@ -82,5 +87,48 @@ if (!CHILD) {
     });
     after(() => be?.dispose());
     defineParity(() => be, { small: true });
+  });
+
+  describe('webgpu whole model (demo stories260K)', function () {
+    const g = JSON.parse(fs.readFileSync(path.join(ROOT, 'test/fixtures/demo-goldens.json'), 'utf8')) as
+      { model: string; prompt_ids: number[]; max_new_tokens: number; cases: { adapter: string | null; new_token_ids: number[] }[] };
+    const greedyIds = async (backend: Backend): Promise<number[]> => {
+      const lm = await loadModel(new NodeFs(), path.join(ROOT, g.model), backend);
+      const out = await generate(lm.model, lm.tokenizer, g.prompt_ids, { maxNewTokens: g.max_new_tokens, sampler: new SamplerChain([], greedy()), eosIds: [] });
+      return [...out.ids];
+    };
+
+    it('greedy tokens on WebGPU equal WASM\'s (and the torch goldens\')', async function () {
+      const gpu = await createWebGpuBackend(true);
+      if (typeof gpu === 'string') skipBecause(this, `no WebGPU adapter: ${gpu}`);
+      const wasm = await createWasmBackend({ threads: 1 });
+      try {
+        const [onGpu, onWasm] = [await greedyIds(gpu), await greedyIds(wasm)];
+        console.log(`      adapter: ${gpu.info.detail}; ${onGpu.length} tokens`);
+        assert.deepEqual(onGpu, onWasm);
+        assert.deepEqual(onGpu, g.cases.find((c) => c.adapter === null)!.new_token_ids);
+      } finally {
+        gpu.dispose();
+        wasm.dispose();
+      }
+    });
+
+    it('a device lost mid-generation fails the request with a clear error, without hanging', async function () {
+      const gpu = await createWebGpuBackend(true);
+      if (typeof gpu === 'string') skipBecause(this, `no WebGPU adapter: ${gpu}`);
+      try {
+        const lm = await loadModel(new NodeFs(), path.join(ROOT, g.model), gpu);
+        // The backend's device is private: destroying it from outside is what a driver reset looks like to the backend.
+        const device = (gpu as unknown as { device: { destroy(): void } }).device;
+        const run = generate(lm.model, lm.tokenizer, g.prompt_ids, {
+          maxNewTokens: g.max_new_tokens, sampler: new SamplerChain([], greedy()), eosIds: [],
+          onToken: () => device.destroy(),
+        });
+        const hang = new Promise((_, reject) => setTimeout(() => reject(new Error('generation hung after device loss')), 30000).unref());
+        await assert.rejects(Promise.race([run, hang]), (err: Error) => err.name === 'GpuDeviceLostError' && /device was lost/.test(err.message));
+      } finally {
+        gpu.dispose();
+      }
+    });
   });
 }

@@ -32,6 +32,14 @@ const ROW_SPLIT = 65535;
 /** 1-D elementwise dispatches: 65535 workgroups of 64 per row of the grid. */
 const ELEMS_PER_Y = 65535 * 64;
 
+/** The GPU device went away mid-run; the engine fails that request and runs the next on WASM. */
+export class GpuDeviceLostError extends Error {
+  constructor(readonly reason: string) {
+    super(`the WebGPU device was lost (${reason}): this request failed; the next one runs on WASM`);
+    this.name = 'GpuDeviceLostError';
+  }
+}
+
 export interface BufferLimits { readonly maxStorageBufferBindingSize: number; readonly maxBufferSize: number }
 
 /**
@@ -79,8 +87,14 @@ export class WebGpuBackend implements Backend {
   /** The adapter's per-buffer limits (the device is opened with them raised to the adapter's maximum). */
   private readonly limits: BufferLimits;
 
+  /** Why the device was lost (not by dispose()), once it was: every later op fails with it. */
+  deviceLost: string | null = null;
+
   constructor(private readonly device: GpuDevice, adapterName: string, gpu?: unknown, limits?: BufferLimits) {
     this.keepAlive = gpu;
+    void device.lost?.then((info) => {
+      if (!this.disposed) this.deviceLost = info.message || info.reason || 'unknown reason';
+    });
     this.info = { name: 'webgpu', threads: 1, detail: `WebGPU on ${adapterName}` };
     // WebGPU's guaranteed minimums when the caller does not know the adapter's.
     this.limits = limits ?? { maxStorageBufferBindingSize: 128 << 20, maxBufferSize: 256 << 20 };
@@ -279,7 +293,7 @@ export class WebGpuBackend implements Backend {
 
   /** One dispatch: params (u32 words, floats passed as bits) in a uniform at binding 0, then `buffers` at 1.. */
   private dispatch(name: string, params: number[], buffers: GpuBuffer[], grid: [number, number, number]): void {
-    if (this.disposed) throw new Error('WebGPU backend used after dispose');
+    this.checkAlive();
     if (grid.some((g) => g === 0)) return;
     const words = new Uint32Array(Math.ceil(params.length / 4) * 4);
     words.set(params.map((v) => v >>> 0));
@@ -360,11 +374,23 @@ export class WebGpuBackend implements Backend {
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(buffer, 0, staging, 0, Math.min(size, buffer.size));
     this.device.queue.submit([enc.finish()]);
-    await staging.mapAsync(1);
+    try {
+      await staging.mapAsync(1);
+    } catch (err) {
+      // A lost device rejects pending maps: say so rather than surfacing the bare AbortError.
+      this.deviceLost ??= (err as Error).message;
+      this.checkAlive();
+      throw err;
+    }
     const out = new Float32Array(staging.getMappedRange()).slice(0, count);
     staging.unmap();
     staging.destroy();
     return out;
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) throw new Error('WebGPU backend used after dispose');
+    if (this.deviceLost !== null) throw new GpuDeviceLostError(this.deviceLost);
   }
 
   private own(t: BTensor): GpuTensor {
