@@ -23,8 +23,10 @@ export type BackendFactory = (choice: BackendChoice, threads: number, log: (m: s
 
 interface Entry {
   readonly id: string;
-  readonly loaded: LoadedModel;
-  readonly result: LoadResult;
+  readonly params: LoadParams;
+  /** Replaced when a lost WebGPU device makes the engine reload the model on WASM. */
+  loaded: LoadedModel;
+  result: LoadResult;
   readonly adapters: Map<string, LoadedAdapter>;
   readonly tokenizers: Map<string, Tokenizer>;
   /** Serialises generations on this model. */
@@ -56,21 +58,50 @@ export class GenerationEngine {
     const t0 = Date.now();
     // Fail on an unsupported architecture before starting threads or a GPU device.
     await readLlamaConfig(this.fs, folder);
-    const backend = await this.createBackend(p.backend ?? 'auto', p.threads ?? 0, (m) => ctx.log('info', m));
-    let loaded: LoadedModel;
+    const { loaded, backend } = await this.loadOn(p.backend ?? 'auto', folder, p, ctx);
+    const result = this.describe(id, loaded, backend, t0);
+    ctx.log('info', `loaded ${folder}: ${loaded.config.architecture} ${loaded.model.weightDType}, ${loaded.config.numLayers} layers, ${(result.weightBytes / 1e6).toFixed(1)} MB in ${result.loadMs} ms on ${result.backend}`);
+    const entry: Entry = { id, params: p, loaded, result, adapters: new Map(), tokenizers: new Map(), queue: Promise.resolve() };
+    this.models.set(id, entry);
+    return entry;
+  }
+
+  private async loadOn(choice: BackendChoice, folder: string, p: LoadParams, ctx: JobContext): Promise<{ loaded: LoadedModel; backend: Backend }> {
+    const backend = await this.createBackend(choice, p.threads ?? 0, (m) => ctx.log('info', m));
     try {
-      loaded = await loadModel(this.fs, folder, backend, {
+      const loaded = await loadModel(this.fs, folder, backend, {
         quantize: p.quantize ?? null,
         contextLength: p.contextLength,
         signal: ctx.signal,
         onProgress: (phase, done, total) => ctx.progress(phase, done, total),
       });
+      return { loaded, backend };
     } catch (e) {
       backend.dispose();
       throw e;
     }
+  }
+
+  /**
+   * A WebGPU device lost during an earlier request (that request failed with the reason) takes the model's weights
+   * and adapters with it: reload the model on WASM, once, before this request runs.
+   */
+  private async replaceLostBackend(e: Entry, ctx: JobContext): Promise<void> {
+    const lost = (e.loaded.model.backend as { deviceLost?: string | null }).deviceLost;
+    if (!lost) return;
+    ctx.log('warn', `the WebGPU device was lost (${lost}): reloading ${e.loaded.folder} on WASM`);
+    for (const a of e.adapters.values()) freeAdapter(e.loaded.model.backend, a);
+    e.adapters.clear();
+    e.loaded.model.dispose();
+    const t0 = Date.now();
+    const { loaded, backend } = await this.loadOn('wasm', e.loaded.folder, e.params, ctx);
+    e.loaded = loaded;
+    e.result = this.describe(e.id, loaded, backend, t0);
+  }
+
+  private describe(id: string, loaded: LoadedModel, backend: Backend, t0: number): LoadResult {
     const c = loaded.config;
-    const result: LoadResult = {
+    return {
       modelId: id,
       architecture: c.architecture,
       dtype: loaded.model.weightDType,
@@ -86,10 +117,6 @@ export class GenerationEngine {
       tokenizer: loaded.tokenizer.kind,
       hasChatTemplate: loaded.tokenizer.chatTemplate !== null,
     };
-    ctx.log('info', `loaded ${folder}: ${c.architecture} ${loaded.model.weightDType}, ${c.numLayers} layers, ${(result.weightBytes / 1e6).toFixed(1)} MB in ${result.loadMs} ms on ${result.backend}`);
-    const entry: Entry = { id, loaded, result, adapters: new Map(), tokenizers: new Map(), queue: Promise.resolve() };
-    this.models.set(id, entry);
-    return entry;
   }
 
   private entry(modelId: string): Entry {
@@ -133,7 +160,10 @@ export class GenerationEngine {
 
   async generate(p: GenerateParams, ctx: JobContext): Promise<GenerateResult> {
     const e = this.entry(p.modelId);
-    const run = e.queue.then(() => this.runGenerate(e, p, ctx));
+    const run = e.queue.then(async () => {
+      await this.replaceLostBackend(e, ctx);
+      return this.runGenerate(e, p, ctx);
+    });
     e.queue = run.catch(() => undefined);
     return run;
   }
@@ -176,13 +206,17 @@ export class GenerationEngine {
   /** engine/eval on a loaded model, queued with its generations (both own the KV cache). */
   async evaluate(p: EvalParams, ctx: JobContext): Promise<EvalResult> {
     const e = this.entry(p?.modelId);
-    const model: EvalModel = {
-      folder: e.loaded.folder,
-      model: e.loaded.model,
-      adapter: (path) => this.adapter(e, path, ctx),
-      tokenizerFor: (adapters) => this.tokenizerFor(e, adapters),
-    };
-    const run = e.queue.then(() => runEval(model, this.fs, this.evalCache, p, ctx, () => new Promise((r) => setImmediate(r))));
+    const run = e.queue.then(async () => {
+      await this.replaceLostBackend(e, ctx);
+      // Built after the check: a reload replaces e.loaded.
+      const model: EvalModel = {
+        folder: e.loaded.folder,
+        model: e.loaded.model,
+        adapter: (path) => this.adapter(e, path, ctx),
+        tokenizerFor: (adapters) => this.tokenizerFor(e, adapters),
+      };
+      return runEval(model, this.fs, this.evalCache, p, ctx, () => new Promise((r) => setImmediate(r)));
+    });
     e.queue = run.catch(() => undefined);
     return run;
   }
