@@ -34,6 +34,8 @@ export interface WebGpuAdapterDetails {
   readonly maxBufferSize: number;
   /** Adapter features the kernels care about: 'subgroups', 'shader-f16'. */
   readonly features: readonly string[];
+  /** The GPU's memory when the platform tells it (nvidia-smi, amdgpu sysfs; WebGPU does not); null = unknown. */
+  readonly memoryBytes: number | null;
   /** Where dawn.node was loaded from (the platform package's dist/dawn/, or node_modules/webgpu in development). */
   readonly binary: string;
 }

@@ -3,11 +3,12 @@
 // GPUDevice from webgpuDevice.node.ts (Dawn through the optional `webgpu` package), so it also runs in a browser.
 // Ops are submitted in order on the device queue; read/argmax await a buffer map, as Backend's async reads allow.
 
-import type { AttentionOptions, Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
+import type { AttentionOptions, Backend, BackendInfo, BTensor, ModelPlan, OpName, WeightDType } from '../../core/backend';
 import { decodeToF32, floatDType, numel } from '../../core/tensor/dtype';
 import { quantizeQ8_0 } from '../../core/tensor/q8_0';
 import { Q8_BLOCK_BYTES, f16Lut } from '../reference/refOps';
 import { checkShape, matrixShape } from '../reference/referenceBackend';
+import { checkBufferLimits, checkModelFits, storageBytes, type BufferLimits } from './limits';
 import type { GpuBindGroupEntry, GpuBuffer, GpuComputePipeline, GpuDevice } from './gpuTypes';
 import attentionWgsl from './wgsl/attention.wgsl';
 import binaryWgsl from './wgsl/binary.wgsl';
@@ -40,20 +41,6 @@ export class GpuDeviceLostError extends Error {
   }
 }
 
-export interface BufferLimits { readonly maxStorageBufferBindingSize: number; readonly maxBufferSize: number }
-
-/**
- * Every kernel binds a whole tensor as one storage buffer, so a tensor larger than either limit cannot run here.
- * alloc() runs before any of the tensor's bytes are read, so this refuses before that tensor loads, naming it.
- */
-export function checkBufferLimits(label: string, dtype: WeightDType, shape: readonly number[], bytes: number, limits: BufferLimits): void {
-  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-  if (bytes <= limit) return;
-  const which = limits.maxStorageBufferBindingSize <= limits.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
-  throw new RangeError(`tensor '${label || '(unnamed)'}' (${dtype} [${shape.join(', ')}], ${bytes} bytes) exceeds this WebGPU adapter's ${which} `
-    + `of ${limit} bytes: use the WASM backend for this model`);
-}
-
 class GpuTensor implements BTensor {
   readonly owner = 'webgpu';
   freed = false;
@@ -65,14 +52,6 @@ class GpuTensor implements BTensor {
   /** q8_0: u32 word index of the scales plane. */
   get scalesWord(): number {
     return this.count / 4;
-  }
-}
-
-function storage(dtype: WeightDType, count: number): number {
-  switch (dtype) {
-    case 'f32': return count * 4;
-    case 'f16': case 'bf16': return count * 2;
-    case 'q8_0': return count + (count / 32) * 4;
   }
 }
 
@@ -100,6 +79,10 @@ export class WebGpuBackend implements Backend {
     this.limits = limits ?? { maxStorageBufferBindingSize: 128 << 20, maxBufferSize: 256 << 20 };
   }
 
+  checkModelFits(plan: ModelPlan): void {
+    checkModelFits(plan, this.limits);
+  }
+
   supports(_op: OpName, _dtype?: WeightDType): boolean {
     return true;
   }
@@ -107,7 +90,7 @@ export class WebGpuBackend implements Backend {
   alloc(dtype: WeightDType, shape: readonly number[], label = ''): BTensor {
     checkShape(dtype, shape);
     const [rows, cols] = matrixShape(shape);
-    const bytes = storage(dtype, numel(shape));
+    const bytes = storageBytes(dtype, numel(shape));
     checkBufferLimits(label, dtype, shape, bytes, this.limits);
     const buffer = this.device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, label });
     return new GpuTensor(dtype, [...shape], buffer, bytes, rows, cols, label);

@@ -4,6 +4,9 @@
 // then prefers WASM, tests still use them. Dawn keeps the process alive while create()'s result is referenced, and
 // resolves mapAsync only while it is: the backend holds it and drops it in dispose().
 
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { WebGpuAdapterDetails } from '../../engine/protocol';
 import { loadDawn, loadedDawnFile } from './dawnLoader.node';
 import type { GpuAdapter, GpuDevice } from './gpuTypes';
@@ -21,6 +24,33 @@ export interface OpenedDevice {
 
 const KERNEL_FEATURES = ['subgroups', 'shader-f16'];
 
+/**
+ * The GPU's memory, which WebGPU does not expose: NVIDIA's nvidia-smi (present wherever its driver is) or amdgpu's
+ * sysfs. Several GPUs: the largest, so a model is never refused for a smaller card Dawn did not pick. null = unknown.
+ */
+export function gpuMemoryBytes(vendor: string): number | null {
+  const sizes: number[] = [];
+  if (/nvidia/i.test(vendor)) {
+    const r = spawnSync('nvidia-smi', ['--query-gpu=memory.total', '--format=csv,noheader,nounits'], { encoding: 'utf8', timeout: 5000 });
+    for (const line of (r.stdout ?? '').split('\n')) if (/^\s*\d+\s*$/.test(line)) sizes.push(Number(line) * 1048576);
+  } else if (/amd|ati/i.test(vendor) && process.platform === 'linux') {
+    for (const card of safeReaddir('/sys/class/drm')) {
+      const f = path.join('/sys/class/drm', card, 'device', 'mem_info_vram_total');
+      try { sizes.push(Number(fs.readFileSync(f, 'utf8').trim())); } catch { /* not an amdgpu card */ }
+    }
+  }
+  const max = Math.max(0, ...sizes.filter(Number.isFinite));
+  return max > 0 ? max : null;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 export function adapterName(adapter: GpuAdapter): string {
   const info = adapter.info ?? {};
   return [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unknown adapter';
@@ -36,6 +66,7 @@ export function describeAdapter(adapter: GpuAdapter, binary: string): { name: st
     vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '',
     maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize,
     features: KERNEL_FEATURES.filter((f) => adapter.features?.has(f) ?? false), binary,
+    memoryBytes: isFallback ? null : gpuMemoryBytes(info.vendor ?? ''),
   };
   return { name, isFallback, details };
 }
@@ -43,7 +74,8 @@ export function describeAdapter(adapter: GpuAdapter, binary: string): { name: st
 /** One line for the log: the adapter and the limits that bound tensor sizes. */
 export function adapterSummary(name: string, d: WebGpuAdapterDetails): string {
   const mib = (b: number): string => `${Math.round(b / 1048576)} MiB`;
-  return `${name}: maxStorageBufferBindingSize ${mib(d.maxStorageBufferBindingSize)}, maxBufferSize ${mib(d.maxBufferSize)}, features [${d.features.join(', ')}]`;
+  return `${name}: maxStorageBufferBindingSize ${mib(d.maxStorageBufferBindingSize)}, maxBufferSize ${mib(d.maxBufferSize)}, `
+    + `memory ${d.memoryBytes ? mib(d.memoryBytes) : 'unknown'}, features [${d.features.join(', ')}]`;
 }
 
 /** flags: Dawn options, e.g. ['backend=null'] for the WGSL compile lint. */
