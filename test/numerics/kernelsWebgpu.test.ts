@@ -11,7 +11,7 @@ import type { Backend } from '../../src/core/backend';
 import { generate } from '../../src/core/model/generate';
 import { loadModel } from '../../src/core/model/loadModel';
 import { greedy, SamplerChain } from '../../src/core/sampling/processors';
-import { createWasmBackend, createWebGpuBackend } from '../../src/kernels/createBackend.node';
+import { ALLOW_SOFTWARE_ADAPTER_ENV, createBackend, createWasmBackend, createWebGpuBackend } from '../../src/kernels/createBackend.node';
 import { NodeFs } from '../../src/node/nodeFs';
 import { loadDawn, openWebGpuDevice } from '../../src/kernels/webgpu/webgpuDevice.node';
 import { skipBecause, swiftShader, swiftShaderEnv } from './kernelsHelpers';
@@ -87,6 +87,34 @@ if (!CHILD) {
     });
     after(() => be?.dispose());
     defineParity(() => be, { small: true });
+  });
+
+  describe('webgpu adapter choice', function () {
+    it('auto takes WebGPU only on a hardware adapter; an explicit webgpu refuses a software one unless tests allow it', async function () {
+      const opened = await openWebGpuDevice();
+      if (typeof opened === 'string') skipBecause(this, `no WebGPU adapter: ${opened}`);
+      opened.device.destroy();
+      const lines: string[] = [];
+      const auto = await createBackend({ backend: 'auto', threads: 1, log: (m) => lines.push(m) });
+      auto.dispose();
+      if (!opened.isFallback) {
+        assert.equal(auto.info.name, 'webgpu');
+        assert.ok(lines.some((l) => /maxStorageBufferBindingSize/.test(l)), lines.join('\n'));
+        return;
+      }
+      assert.equal(auto.info.name, 'wasm');
+      assert.ok(lines.some((l) => /only a software adapter .*WASM is faster/.test(l)), lines.join('\n'));
+      delete process.env[ALLOW_SOFTWARE_ADAPTER_ENV];
+      await assert.rejects(createBackend({ backend: 'webgpu' }), /WebGPU backend was asked for .* cannot be used: only a software adapter/);
+      process.env[ALLOW_SOFTWARE_ADAPTER_ENV] = '1';
+      try {
+        const forced = await createBackend({ backend: 'webgpu' });
+        assert.equal(forced.info.name, 'webgpu');
+        forced.dispose();
+      } finally {
+        delete process.env[ALLOW_SOFTWARE_ADAPTER_ENV];
+      }
+    });
   });
 
   describe('webgpu whole model (demo stories260K)', function () {
