@@ -1,7 +1,8 @@
 // The packages scripts/package.mjs builds (npm run package): each platform .vsix carries exactly its platform's Dawn
 // files under extension/dist/dawn/<dir>/ plus Dawn's licence, and says its target in the manifest; the universal one
 // carries no native code. The package for this machine's platform is unpacked and its CLI run: the engine worker must
-// load the shipped dawn.node (not a node_modules copy: there is none beside the unpacked folder).
+// load the shipped dawn.node (not a node_modules copy: there is none beside the unpacked folder), and its greedy text
+// for the demo model on WebGPU (SwiftShader here) must equal WASM's.
 // `npm test` packages before the unit tests; run alone, these skip with the reason when the .vsix files are absent.
 
 import * as assert from 'node:assert/strict';
@@ -62,7 +63,7 @@ describe('packaging: platform packages with Dawn', function () {
     });
   }
 
-  it('the package for this platform loads its own dawn.node in the engine worker (CLI probe)', function () {
+  it('the package for this platform loads its own dawn.node in the engine worker (CLI probe) and generates the WASM text on it', function () {
     const target = `${process.platform}-${process.arch}`;
     if (!TARGETS.some(([t]) => t === target)) skipBecause(this, `no platform package for ${target}`);
     const zip = vsixOrSkip(this, target);
@@ -81,6 +82,18 @@ describe('packaging: platform packages with Dawn', function () {
       assert.equal(webgpu.available, true, webgpu.reason ?? '');
       assert.equal(fs.realpathSync(webgpu.details!.binary), fs.realpathSync(path.join(dir, `${DAWN_PREFIX}${targetsDir(target)}/dawn.node`)));
       assert.ok(webgpu.details!.maxBufferSize > 0);
+      // The shipped binary runs the whole demo model: the packaged CLI's text on WebGPU equals WASM's.
+      const gen = (backend: string): string => {
+        const g = spawnSync(process.execPath, [path.join(dir, 'extension/dist/cli.js'), 'generate', '--model', path.join(ROOT, 'demo/models/stories260K'),
+          '--prompt', 'Once upon a time', '--max-new-tokens', '24', '--temperature', '0', '--backend', backend, '--threads', '1'],
+        { env: { ...env, LORA_WORKBENCH_WEBGPU_ALLOW_SOFTWARE: '1' }, encoding: 'utf8', cwd: dir });
+        assert.equal(g.status, 0, `${backend}: ${g.stderr}`);
+        return g.stdout;
+      };
+      const [onGpu, onWasm] = [gen('webgpu'), gen('wasm')];
+      console.log(`      generate on the packaged webgpu backend: ${JSON.stringify(onGpu.slice(0, 80))}`);
+      assert.ok(onGpu.length > 'Once upon a time'.length);
+      assert.equal(onGpu, onWasm);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
