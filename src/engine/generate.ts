@@ -15,8 +15,9 @@ import { loadTokenizer } from '../core/tokenizer/loadTokenizer';
 import type { Tokenizer } from '../core/tokenizer/tokenizer';
 import { runEval, type EvalCachePorts, type EvalModel } from './eval';
 import type { JobContext } from './handlers';
-import type {
-  BackendChoice, EvalParams, EvalResult, GenerateParams, GenerateResult, LoadParams, LoadResult, TokenizeParams, TokenizeResult,
+import {
+  DEVICE_LOST_WARNING, type BackendChoice, type EvalParams, type EvalResult, type GenerateParams, type GenerateResult, type LoadParams,
+  type LoadResult, type TokenizeParams, type TokenizeResult,
 } from './protocol';
 
 export type BackendFactory = (choice: BackendChoice, threads: number, log: (m: string) => void) => Promise<Backend>;
@@ -89,7 +90,7 @@ export class GenerationEngine {
   private async replaceLostBackend(e: Entry, ctx: JobContext): Promise<void> {
     const lost = (e.loaded.model.backend as { deviceLost?: string | null }).deviceLost;
     if (!lost) return;
-    ctx.log('warn', `the WebGPU device was lost (${lost}): reloading ${e.loaded.folder} on WASM`);
+    ctx.log('warn', `${DEVICE_LOST_WARNING} (${lost}): reloading ${e.loaded.folder} on WASM`);
     for (const a of e.adapters.values()) freeAdapter(e.loaded.model.backend, a);
     e.adapters.clear();
     e.loaded.model.dispose();

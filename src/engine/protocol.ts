@@ -39,6 +39,9 @@ export interface WebGpuAdapterDetails {
   /** Where dawn.node was loaded from (the platform package's dist/dawn/, or node_modules/webgpu in development). */
   readonly binary: string;
 }
+/** Starts the engine's warning when a lost WebGPU device makes it reload a model on WASM; the extension notifies on it. */
+export const DEVICE_LOST_WARNING = 'the WebGPU device was lost';
+
 export interface WebGpuProbeResult {
   readonly available: boolean;
   readonly adapter: string | null;
