@@ -31,9 +31,6 @@ function swiftShaderEnv() {
     VK_ICD_FILENAMES: icd,
     LD_LIBRARY_PATH: [libDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
     LORA_E2E_WEBGPU_ICD: icd,
-    // The .vsix does not ship the optional, platform-specific `webgpu` package; NODE_PATH lets the installed extension's
-    // engine worker find the repository's copy, as it would find one installed beside the extension.
-    NODE_PATH: [path.join(root, 'node_modules'), process.env.NODE_PATH].filter(Boolean).join(path.delimiter),
   };
 }
 const PHASES = ['ui', 'restricted', 'host'];
@@ -198,11 +195,14 @@ async function runHostPhase(server, ctx) {
 async function main() {
   const host = ensureE2eHost();
   const chromium = findChromium();
-  const vsixName = `${pkg.name}-${pkg.version}.vsix`;
+  // This machine's platform package when it was built (npm run package builds them all): the suite then runs on the
+  // Dawn binary the package ships (the in-host WebGPU test checks which one the engine worker loaded); else universal.
   if (!opts['no-package']) {
     const r = spawnSync(process.execPath, ['scripts/package.mjs'], { cwd: root, stdio: 'inherit' });
     if (r.status !== 0) fail('packaging failed');
   }
+  const platformVsix = `${pkg.name}-${process.platform}-${process.arch}-${pkg.version}.vsix`;
+  const vsixName = existsSync(path.join(root, platformVsix)) ? platformVsix : `${pkg.name}-${pkg.version}.vsix`;
   const vsixSource = path.join(root, vsixName);
   if (!existsSync(vsixSource)) fail(`${vsixName} not found: run npm run package (or drop --no-package)`);
   const hostTests = path.join(root, 'out', 'test', 'index.js');

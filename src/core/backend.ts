@@ -48,9 +48,18 @@ export interface BackendInfo {
   readonly detail: string;
 }
 
+/** What a model load will allocate, known before any weight is read: its weight tensors and everything else. */
+export interface ModelPlan {
+  readonly tensors: ReadonlyArray<{ readonly name: string; readonly dtype: WeightDType; readonly shape: readonly number[] }>;
+  /** Bytes beyond the weights (KV cache). */
+  readonly extraBytes: number;
+}
+
 export interface Backend {
   readonly info: BackendInfo;
   supports(op: OpName, dtype?: WeightDType): boolean;
+  /** Optional: throws (naming the tensor or the total) when the model cannot fit on this backend; called before loading. */
+  checkModelFits?(plan: ModelPlan): void;
 
   /**
    * Zero-filled tensor; with `fill: 'none'` its contents are unspecified (the caller overwrites every byte, e.g. a file

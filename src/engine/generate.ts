@@ -16,8 +16,9 @@ import { ggufFolderFs } from '../core/gguf/ggufFolder';
 import type { Tokenizer } from '../core/tokenizer/tokenizer';
 import { runEval, type EvalCachePorts, type EvalModel } from './eval';
 import type { JobContext } from './handlers';
-import type {
-  BackendChoice, EvalParams, EvalResult, GenerateParams, GenerateResult, LoadParams, LoadResult, TokenizeParams, TokenizeResult,
+import {
+  DEVICE_LOST_WARNING, type BackendChoice, type EvalParams, type EvalResult, type GenerateParams, type GenerateResult, type LoadParams,
+  type LoadResult, type TokenizeParams, type TokenizeResult,
 } from './protocol';
 
 export type BackendFactory = (choice: BackendChoice, threads: number, log: (m: string) => void) => Promise<Backend>;
@@ -26,8 +27,10 @@ interface Entry {
   /** The file system the model was loaded through (a GGUF file's folder view, or the real one). */
   readonly fs: FsPort;
   readonly id: string;
-  readonly loaded: LoadedModel;
-  readonly result: LoadResult;
+  readonly params: LoadParams;
+  /** Replaced when a lost WebGPU device makes the engine reload the model on WASM. */
+  loaded: LoadedModel;
+  result: LoadResult;
   readonly adapters: Map<string, LoadedAdapter>;
   readonly tokenizers: Map<string, Tokenizer>;
   /** Serialises generations on this model. */
@@ -62,23 +65,52 @@ export class GenerationEngine {
     const gguf = folder.endsWith('.gguf') && (await this.fs.stat(folder))?.kind === 'file' ? await ggufFolderFs(this.fs, folder) : null;
     const fs = gguf ?? this.fs;
     // A q8_0 GGUF loads as q8_0 unless asked otherwise: its stored blocks, not four times their size in f32.
-    const quantize = p.quantize ?? (gguf?.storedQ8 ? 'q8_0' : null);
+    const params: LoadParams = { ...p, quantize: p.quantize ?? (gguf?.storedQ8 ? 'q8_0' : null) };
     await readLlamaConfig(fs, folder);
-    const backend = await this.createBackend(p.backend ?? 'auto', p.threads ?? 0, (m) => ctx.log('info', m));
-    let loaded: LoadedModel;
+    const { loaded, backend } = await this.loadOn(fs, p.backend ?? 'auto', folder, params, ctx);
+    const result = this.describe(id, loaded, backend, t0);
+    ctx.log('info', `loaded ${folder}: ${loaded.config.architecture} ${loaded.model.weightDType}, ${loaded.config.numLayers} layers, ${(result.weightBytes / 1e6).toFixed(1)} MB in ${result.loadMs} ms on ${result.backend}`);
+    const entry: Entry = { id, fs, params, loaded, result, adapters: new Map(), tokenizers: new Map(), queue: Promise.resolve() };
+    this.models.set(id, entry);
+    return entry;
+  }
+
+  private async loadOn(fs: FsPort, choice: BackendChoice, folder: string, p: LoadParams, ctx: JobContext): Promise<{ loaded: LoadedModel; backend: Backend }> {
+    const backend = await this.createBackend(choice, p.threads ?? 0, (m) => ctx.log('info', m));
     try {
-      loaded = await loadModel(fs, folder, backend, {
-        quantize,
+      const loaded = await loadModel(fs, folder, backend, {
+        quantize: p.quantize ?? null,
         contextLength: p.contextLength,
         signal: ctx.signal,
         onProgress: (phase, done, total) => ctx.progress(phase, done, total),
       });
+      return { loaded, backend };
     } catch (e) {
       backend.dispose();
       throw e;
     }
+  }
+
+  /**
+   * A WebGPU device lost during an earlier request (that request failed with the reason) takes the model's weights
+   * and adapters with it: reload the model on WASM, once, before this request runs.
+   */
+  private async replaceLostBackend(e: Entry, ctx: JobContext): Promise<void> {
+    const lost = (e.loaded.model.backend as { deviceLost?: string | null }).deviceLost;
+    if (!lost) return;
+    ctx.log('warn', `${DEVICE_LOST_WARNING} (${lost}): reloading ${e.loaded.folder} on WASM`);
+    for (const a of e.adapters.values()) freeAdapter(e.loaded.model.backend, a);
+    e.adapters.clear();
+    e.loaded.model.dispose();
+    const t0 = Date.now();
+    const { loaded, backend } = await this.loadOn(e.fs, 'wasm', e.loaded.folder, e.params, ctx);
+    e.loaded = loaded;
+    e.result = this.describe(e.id, loaded, backend, t0);
+  }
+
+  private describe(id: string, loaded: LoadedModel, backend: Backend, t0: number): LoadResult {
     const c = loaded.config;
-    const result: LoadResult = {
+    return {
       modelId: id,
       architecture: c.architecture,
       dtype: loaded.model.weightDType,
@@ -94,10 +126,6 @@ export class GenerationEngine {
       tokenizer: loaded.tokenizer.kind,
       hasChatTemplate: loaded.tokenizer.chatTemplate !== null,
     };
-    ctx.log('info', `loaded ${folder}: ${c.architecture} ${loaded.model.weightDType}, ${c.numLayers} layers, ${(result.weightBytes / 1e6).toFixed(1)} MB in ${result.loadMs} ms on ${result.backend}`);
-    const entry: Entry = { id, fs, loaded, result, adapters: new Map(), tokenizers: new Map(), queue: Promise.resolve() };
-    this.models.set(id, entry);
-    return entry;
   }
 
   private entry(modelId: string): Entry {
@@ -141,7 +169,10 @@ export class GenerationEngine {
 
   async generate(p: GenerateParams, ctx: JobContext): Promise<GenerateResult> {
     const e = this.entry(p.modelId);
-    const run = e.queue.then(() => this.runGenerate(e, p, ctx));
+    const run = e.queue.then(async () => {
+      await this.replaceLostBackend(e, ctx);
+      return this.runGenerate(e, p, ctx);
+    });
     e.queue = run.catch(() => undefined);
     return run;
   }
@@ -184,13 +215,17 @@ export class GenerationEngine {
   /** engine/eval on a loaded model, queued with its generations (both own the KV cache). */
   async evaluate(p: EvalParams, ctx: JobContext): Promise<EvalResult> {
     const e = this.entry(p?.modelId);
-    const model: EvalModel = {
-      folder: e.loaded.folder,
-      model: e.loaded.model,
-      adapter: (path) => this.adapter(e, path, ctx),
-      tokenizerFor: (adapters) => this.tokenizerFor(e, adapters),
-    };
-    const run = e.queue.then(() => runEval(model, this.fs, this.evalCache, p, ctx, () => new Promise((r) => setImmediate(r))));
+    const run = e.queue.then(async () => {
+      await this.replaceLostBackend(e, ctx);
+      // Built after the check: a reload replaces e.loaded.
+      const model: EvalModel = {
+        folder: e.loaded.folder,
+        model: e.loaded.model,
+        adapter: (path) => this.adapter(e, path, ctx),
+        tokenizerFor: (adapters) => this.tokenizerFor(e, adapters),
+      };
+      return runEval(model, this.fs, this.evalCache, p, ctx, () => new Promise((r) => setImmediate(r)));
+    });
     e.queue = run.catch(() => undefined);
     return run;
   }

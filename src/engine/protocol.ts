@@ -24,6 +24,31 @@ export interface ProbeParams {
   /** When true the worker also tries to create a WebGPU adapter (can take a moment). */
   readonly webgpu?: boolean;
 }
+/** The adapter Dawn picked (high-performance preference): what it is and the limits that bound tensor sizes. */
+export interface WebGpuAdapterDetails {
+  readonly vendor: string;
+  readonly architecture: string;
+  readonly device: string;
+  readonly description: string;
+  readonly maxStorageBufferBindingSize: number;
+  readonly maxBufferSize: number;
+  /** Adapter features the kernels care about: 'subgroups', 'shader-f16'. */
+  readonly features: readonly string[];
+  /** The GPU's memory when the platform tells it (nvidia-smi, amdgpu sysfs; WebGPU does not); null = unknown. */
+  readonly memoryBytes: number | null;
+  /** Where dawn.node was loaded from (the platform package's dist/dawn/, or node_modules/webgpu in development). */
+  readonly binary: string;
+}
+/** Starts the engine's warning when a lost WebGPU device makes it reload a model on WASM; the extension notifies on it. */
+export const DEVICE_LOST_WARNING = 'the WebGPU device was lost';
+
+export interface WebGpuProbeResult {
+  readonly available: boolean;
+  readonly adapter: string | null;
+  readonly isFallback: boolean | null;
+  readonly reason: string | null;
+  readonly details?: WebGpuAdapterDetails;
+}
 export interface ProbeResult {
   readonly engineVersion: string;
   readonly node: string;
@@ -34,7 +59,7 @@ export interface ProbeResult {
   readonly relaxedSimd: boolean;
   readonly threads: boolean;
   readonly memory64: boolean;
-  readonly webgpu: { readonly available: boolean; readonly adapter: string | null; readonly isFallback: boolean | null; readonly reason: string | null };
+  readonly webgpu: WebGpuProbeResult;
   readonly backends: readonly string[];
 }
 export const Probe = request<ProbeParams, ProbeResult>('engine/probe');

@@ -11,7 +11,7 @@ import { InlineRunner, type KernelRunner } from './wasm/kernelTable';
 import { ThreadPool, type ThreadPoolOptions } from './wasm/threadPool.node';
 import { WasmBackend } from './wasm/wasmBackend';
 import { loadKernelModule, type WasmVariant } from './wasm/wasmModule.node';
-import { openWebGpuDevice } from './webgpu/webgpuDevice.node';
+import { adapterSummary, openWebGpuDevice } from './webgpu/webgpuDevice.node';
 import type { WebGpuBackend } from './webgpu/webgpuBackend';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'reference';
@@ -67,18 +67,22 @@ function webGpuBackendModule(): typeof import('./webgpu/webgpuBackend') {
   return require('./webgpu/webgpuBackend') as typeof import('./webgpu/webgpuBackend');
 }
 
+/** Set (to 1) by tests and CI: an explicit 'webgpu' choice then accepts a software adapter such as SwiftShader. */
+export const ALLOW_SOFTWARE_ADAPTER_ENV = 'LORA_WORKBENCH_WEBGPU_ALLOW_SOFTWARE';
+
 /**
- * The WebGPU backend, or a reason why not. `allowFallbackAdapter`: accept software adapters (tests on SwiftShader, or
- * an explicit 'webgpu' choice); 'auto' does not, WASM is faster than a CPU emulating a GPU.
+ * The WebGPU backend, or a reason why not. `allowFallbackAdapter`: accept software adapters (tests on SwiftShader);
+ * 'auto' and a plain 'webgpu' choice do not, WASM is faster than a CPU emulating a GPU.
  */
-export async function createWebGpuBackend(allowFallbackAdapter: boolean, flags: string[] = []): Promise<WebGpuBackend | string> {
+export async function createWebGpuBackend(allowFallbackAdapter: boolean, flags: string[] = [], log?: (message: string) => void): Promise<WebGpuBackend | string> {
   const opened = await openWebGpuDevice(flags);
   if (typeof opened === 'string') return opened;
   if (opened.isFallback && !allowFallbackAdapter) {
     opened.device.destroy();
     return `only a software adapter (${opened.adapterName}): WASM is faster`;
   }
-  return new (webGpuBackendModule().WebGpuBackend)(opened.device, opened.adapterName, opened.gpu);
+  log?.(`WebGPU adapter ${adapterSummary(opened.adapterName, opened.details)}`);
+  return new (webGpuBackendModule().WebGpuBackend)(opened.device, opened.adapterName, opened.gpu, opened.details);
 }
 
 /**
@@ -101,8 +105,10 @@ export async function createBackend(options: CreateBackendOptions = {}): Promise
   const noVulkan = choice === 'auto' ? missingVulkanLoader() : null;
   if (noVulkan) log(`WebGPU not tried: ${noVulkan}; using WASM`);
   if (choice === 'webgpu' || (choice === 'auto' && !noVulkan)) {
-    const gpu = await createWebGpuBackend(choice === 'webgpu');
+    const gpu = await createWebGpuBackend(choice === 'webgpu' && process.env[ALLOW_SOFTWARE_ADAPTER_ENV] === '1', [], log);
     if (typeof gpu !== 'string') return gpu;
+    // An explicit choice fails loudly: silently running on WASM would hide a missing driver or a CPU-only machine.
+    if (choice === 'webgpu') throw new Error(`the WebGPU backend was asked for (loraWorkbench.engine.backend / --backend webgpu) but cannot be used: ${gpu}. Choose 'auto' or 'wasm'.`);
     log(`WebGPU not used: ${gpu}; trying WASM`);
   }
   try {

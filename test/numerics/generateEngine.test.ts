@@ -157,6 +157,41 @@ describe('engine: load / generate / tokenize / unload', function () {
   });
 });
 
+describe('engine: a lost WebGPU device', function () {
+  this.timeout(60000);
+
+  it('reloads the model on WASM before the next request, with a warning in the log', async () => {
+    // A backend reporting a lost device the way WebGpuBackend does (its deviceLost field); the real loss on SwiftShader
+    // is in kernelsWebgpu.test.ts. The reference backend stands in for WASM here, so the tokens must not change.
+    const choices: string[] = [];
+    let first: (ReferenceBackend & { deviceLost?: string | null }) | null = null;
+    const engine = new GenerationEngine(new NodeFs(), async (choice) => {
+      choices.push(choice);
+      const be = new ReferenceBackend();
+      first ??= be;
+      return be;
+    });
+    try {
+      const modelId = (await engine.load({ modelPath: STORIES, backend: 'auto' }, job().ctx)).modelId;
+      const ask = { modelId, adapters: [], prompt: { ids: [403, 407, 261, 378] }, maxNewTokens: 5 };
+      const before = await engine.generate(ask, job().ctx);
+      first!.deviceLost = 'device destroyed';
+      const warnings: string[] = [];
+      const j = job();
+      const ctx: JobContext = { ...j.ctx, log: (level, m) => { if (level === 'warn') warnings.push(m); } };
+      const after = await engine.generate(ask, ctx);
+      assert.deepEqual(choices, ['auto', 'wasm']);
+      assert.deepEqual(after.ids, before.ids);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /WebGPU device was lost \(device destroyed\): reloading .* on WASM/);
+      await engine.generate(ask, job().ctx);
+      assert.deepEqual(choices, ['auto', 'wasm'], 'reloaded once, not on every request');
+    } finally {
+      await engine.dispose();
+    }
+  });
+});
+
 describe('CLI: tokenize and generate arguments', () => {
   const capture = (): { io: Parameters<typeof runCli>[1]; out: () => string } => {
     let out = '';

@@ -2,6 +2,9 @@
 // (atol + rtol*|ref| per element, NMSE per tensor) in the style of llama.cpp test-backend-ops and llm.c dev/cuda.
 
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { WeightDType } from '../../src/core/backend';
 import { encodeFromF32 } from '../../src/core/tensor/dtype';
 import { quantizeQ8_0 } from '../../src/core/tensor/q8_0';
@@ -78,3 +81,18 @@ export const TOL: Readonly<Record<WeightDType | 'act', Tol>> = {
   q8_0: { atol: 1e-2, rtol: 2e-2, nmse: 1e-3 },
   act: { atol: 1e-5, rtol: 1e-4, nmse: 1e-10 },
 };
+
+/** Chromium's bundled SwiftShader Vulkan ICD and the libvulkan next to it (Debian: /usr/lib/chromium), if installed. */
+export function swiftShader(): { icd: string; libDir: string } | null {
+  let icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
+  if (!fs.existsSync(icd)) {
+    const r = spawnSync('dpkg', ['-L', 'chromium'], { encoding: 'utf8' });
+    icd = (r.stdout ?? '').split('\n').find((l) => l.endsWith('vk_swiftshader_icd.json')) ?? '';
+  }
+  return icd && fs.existsSync(icd) ? { icd, libDir: path.dirname(icd) } : null;
+}
+
+/** The environment that points Vulkan's loader (read at process start) at SwiftShader: for child processes. */
+export function swiftShaderEnv(ss: { icd: string; libDir: string }): NodeJS.ProcessEnv {
+  return { VK_ICD_FILENAMES: ss.icd, LD_LIBRARY_PATH: [ss.libDir, process.env['LD_LIBRARY_PATH']].filter(Boolean).join(':') };
+}

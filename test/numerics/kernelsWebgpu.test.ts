@@ -8,23 +8,18 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Backend } from '../../src/core/backend';
-import { createWebGpuBackend } from '../../src/kernels/createBackend.node';
+import { generate } from '../../src/core/model/generate';
+import { loadModel } from '../../src/core/model/loadModel';
+import { greedy, SamplerChain } from '../../src/core/sampling/processors';
+import { ALLOW_SOFTWARE_ADAPTER_ENV, createBackend, createWasmBackend, createWebGpuBackend } from '../../src/kernels/createBackend.node';
+import { NodeFs } from '../../src/node/nodeFs';
 import { loadDawn, openWebGpuDevice } from '../../src/kernels/webgpu/webgpuDevice.node';
-import { skipBecause } from './kernelsHelpers';
+import { skipBecause, swiftShader, swiftShaderEnv } from './kernelsHelpers';
 import { defineParity } from './kernelsParitySuite';
 
 const CHILD = process.env['LWB_WEBGPU_CHILD'] === '1';
-const WGSL_DIR = path.join(__dirname, '../../src/kernels/webgpu/wgsl');
-
-/** Chromium's bundled SwiftShader ICD and the libvulkan next to it (Debian: /usr/lib/chromium). */
-function swiftShader(): { icd: string; libDir: string } | null {
-  let icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
-  if (!fs.existsSync(icd)) {
-    const r = spawnSync('dpkg', ['-L', 'chromium'], { encoding: 'utf8' });
-    icd = (r.stdout ?? '').split('\n').find((l) => l.endsWith('vk_swiftshader_icd.json')) ?? '';
-  }
-  return icd && fs.existsSync(icd) ? { icd, libDir: path.dirname(icd) } : null;
-}
+const ROOT = path.join(__dirname, '../..');
+const WGSL_DIR = path.join(ROOT, 'src/kernels/webgpu/wgsl');
 
 if (!CHILD) {
   describe('numerics: webgpu WGSL compile lint (Dawn null backend)', function () {
@@ -66,8 +61,7 @@ if (!CHILD) {
       const ss = swiftShader();
       const env: NodeJS.ProcessEnv = { ...process.env, LWB_WEBGPU_CHILD: '1' };
       if (ss && !process.env['LWB_WEBGPU_NATIVE']) {
-        env['VK_ICD_FILENAMES'] = ss.icd;
-        env['LD_LIBRARY_PATH'] = [ss.libDir, process.env['LD_LIBRARY_PATH']].filter(Boolean).join(':');
+        Object.assign(env, swiftShaderEnv(ss));
       }
       const mocha = require.resolve('mocha/bin/mocha.js');
       const r = spawnSync(process.execPath, [mocha, '--no-config', '--require', 'tsx/cjs', '--extension', 'ts', '--timeout', '600000', '--reporter', 'dot', __filename],
@@ -93,5 +87,76 @@ if (!CHILD) {
     });
     after(() => be?.dispose());
     defineParity(() => be, { small: true });
+  });
+
+  describe('webgpu adapter choice', function () {
+    it('auto takes WebGPU only on a hardware adapter; an explicit webgpu refuses a software one unless tests allow it', async function () {
+      const opened = await openWebGpuDevice();
+      if (typeof opened === 'string') skipBecause(this, `no WebGPU adapter: ${opened}`);
+      opened.device.destroy();
+      const lines: string[] = [];
+      const auto = await createBackend({ backend: 'auto', threads: 1, log: (m) => lines.push(m) });
+      auto.dispose();
+      if (!opened.isFallback) {
+        assert.equal(auto.info.name, 'webgpu');
+        assert.ok(lines.some((l) => /maxStorageBufferBindingSize/.test(l)), lines.join('\n'));
+        return;
+      }
+      assert.equal(auto.info.name, 'wasm');
+      assert.ok(lines.some((l) => /only a software adapter .*WASM is faster/.test(l)), lines.join('\n'));
+      delete process.env[ALLOW_SOFTWARE_ADAPTER_ENV];
+      await assert.rejects(createBackend({ backend: 'webgpu' }), /WebGPU backend was asked for .* cannot be used: only a software adapter/);
+      process.env[ALLOW_SOFTWARE_ADAPTER_ENV] = '1';
+      try {
+        const forced = await createBackend({ backend: 'webgpu' });
+        assert.equal(forced.info.name, 'webgpu');
+        forced.dispose();
+      } finally {
+        delete process.env[ALLOW_SOFTWARE_ADAPTER_ENV];
+      }
+    });
+  });
+
+  describe('webgpu whole model (demo stories260K)', function () {
+    const g = JSON.parse(fs.readFileSync(path.join(ROOT, 'test/fixtures/demo-goldens.json'), 'utf8')) as
+      { model: string; prompt_ids: number[]; max_new_tokens: number; cases: { adapter: string | null; new_token_ids: number[] }[] };
+    const greedyIds = async (backend: Backend): Promise<number[]> => {
+      const lm = await loadModel(new NodeFs(), path.join(ROOT, g.model), backend);
+      const out = await generate(lm.model, lm.tokenizer, g.prompt_ids, { maxNewTokens: g.max_new_tokens, sampler: new SamplerChain([], greedy()), eosIds: [] });
+      return [...out.ids];
+    };
+
+    it('greedy tokens on WebGPU equal WASM\'s (and the torch goldens\')', async function () {
+      const gpu = await createWebGpuBackend(true);
+      if (typeof gpu === 'string') skipBecause(this, `no WebGPU adapter: ${gpu}`);
+      const wasm = await createWasmBackend({ threads: 1 });
+      try {
+        const [onGpu, onWasm] = [await greedyIds(gpu), await greedyIds(wasm)];
+        console.log(`      adapter: ${gpu.info.detail}; ${onGpu.length} tokens`);
+        assert.deepEqual(onGpu, onWasm);
+        assert.deepEqual(onGpu, g.cases.find((c) => c.adapter === null)!.new_token_ids);
+      } finally {
+        gpu.dispose();
+        wasm.dispose();
+      }
+    });
+
+    it('a device lost mid-generation fails the request with a clear error, without hanging', async function () {
+      const gpu = await createWebGpuBackend(true);
+      if (typeof gpu === 'string') skipBecause(this, `no WebGPU adapter: ${gpu}`);
+      try {
+        const lm = await loadModel(new NodeFs(), path.join(ROOT, g.model), gpu);
+        // The backend's device is private: destroying it from outside is what a driver reset looks like to the backend.
+        const device = (gpu as unknown as { device: { destroy(): void } }).device;
+        const run = generate(lm.model, lm.tokenizer, g.prompt_ids, {
+          maxNewTokens: g.max_new_tokens, sampler: new SamplerChain([], greedy()), eosIds: [],
+          onToken: () => device.destroy(),
+        });
+        const hang = new Promise((_, reject) => setTimeout(() => reject(new Error('generation hung after device loss')), 30000).unref());
+        await assert.rejects(Promise.race([run, hang]), (err: Error) => err.name === 'GpuDeviceLostError' && /device was lost/.test(err.message));
+      } finally {
+        gpu.dispose();
+      }
+    });
   });
 }

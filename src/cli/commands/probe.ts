@@ -2,6 +2,7 @@
 
 import { Probe } from '../../engine/protocol';
 import { EngineClient } from '../../node/engineClient';
+import { adapterSummary } from '../../kernels/webgpu/webgpuDevice.node';
 import { writeJson, type CliCommand } from '../command';
 
 export const probeCommand: CliCommand = {
@@ -19,6 +20,8 @@ export const probeCommand: CliCommand = {
         io.stdout.write(`engine ${result.engineVersion} on node ${result.node} (${result.platform}-${result.arch}, ${result.cpus} cores)\n`);
         io.stdout.write(`wasm: simd=${result.simd} relaxed-simd=${result.relaxedSimd} threads=${result.threads} memory64=${result.memory64}\n`);
         io.stdout.write(`webgpu: ${result.webgpu.available ? result.webgpu.adapter : 'unavailable'}${result.webgpu.reason ? ` (${result.webgpu.reason})` : ''}\n`);
+        const d = result.webgpu.details;
+        if (d) io.stdout.write(`webgpu limits: ${adapterSummary(result.webgpu.adapter ?? '', d)}; binary ${d.binary}\n`);
         io.stdout.write(`backends: ${result.backends.join(', ')}\n`);
       }
       return 0;

@@ -276,6 +276,9 @@ function leftoverItem(l: Leftover, label: string): vscode.TreeItem {
   item.iconPath = new vscode.ThemeIcon(l.state === 'alive' ? 'sync' : 'trash');
   item.tooltip = `${l.path}\n${formatBytes(l.bytes)}\n${leftoverOwnerText(l)}`;
   item.contextValue = `leftover ${l.state}`;
+  return item;
+}
+
 /** A collapsed group at the top level (full models, GGUF files); its id is its context value. */
 function groupItem(id: string, label: string, icon: string): vscode.TreeItem {
   const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.Collapsed);

@@ -39,11 +39,14 @@ export interface GpuDevice {
   pushErrorScope(filter: 'validation' | 'out-of-memory' | 'internal'): void;
   popErrorScope(): Promise<{ readonly message: string } | null>;
   destroy(): void;
+  /** Resolves when the device is lost: destroy(), a driver reset, a GPU removed or hung. */
+  readonly lost?: Promise<{ readonly reason?: string; readonly message?: string }>;
 }
 export interface GpuAdapterInfo { readonly vendor?: string; readonly architecture?: string; readonly device?: string; readonly description?: string }
 export interface GpuAdapter {
   readonly info?: GpuAdapterInfo;
   readonly isFallbackAdapter?: boolean;
+  readonly features?: { has(name: string): boolean };
   readonly limits: { readonly maxStorageBufferBindingSize: number; readonly maxBufferSize: number };
   requestDevice(d?: { requiredLimits?: Record<string, number> }): Promise<GpuDevice>;
 }

@@ -3,11 +3,12 @@
 // GPUDevice from webgpuDevice.node.ts (Dawn through the optional `webgpu` package), so it also runs in a browser.
 // Ops are submitted in order on the device queue; read/argmax await a buffer map, as Backend's async reads allow.
 
-import type { AttentionOptions, Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
+import type { AttentionOptions, Backend, BackendInfo, BTensor, ModelPlan, OpName, WeightDType } from '../../core/backend';
 import { decodeToF32, floatDType, numel } from '../../core/tensor/dtype';
 import { quantizeQ8_0 } from '../../core/tensor/q8_0';
 import { Q8_BLOCK_BYTES, f16Lut } from '../reference/refOps';
 import { checkShape, matrixShape } from '../reference/referenceBackend';
+import { checkBufferLimits, checkModelFits, storageBytes, type BufferLimits } from './limits';
 import type { GpuBindGroupEntry, GpuBuffer, GpuComputePipeline, GpuDevice } from './gpuTypes';
 import attentionWgsl from './wgsl/attention.wgsl';
 import binaryWgsl from './wgsl/binary.wgsl';
@@ -32,6 +33,14 @@ const ROW_SPLIT = 65535;
 /** 1-D elementwise dispatches: 65535 workgroups of 64 per row of the grid. */
 const ELEMS_PER_Y = 65535 * 64;
 
+/** The GPU device went away mid-run; the engine fails that request and runs the next on WASM. */
+export class GpuDeviceLostError extends Error {
+  constructor(readonly reason: string) {
+    super(`the WebGPU device was lost (${reason}): this request failed; the next one runs on WASM`);
+    this.name = 'GpuDeviceLostError';
+  }
+}
+
 class GpuTensor implements BTensor {
   readonly owner = 'webgpu';
   freed = false;
@@ -46,14 +55,6 @@ class GpuTensor implements BTensor {
   }
 }
 
-function storage(dtype: WeightDType, count: number): number {
-  switch (dtype) {
-    case 'f32': return count * 4;
-    case 'f16': case 'bf16': return count * 2;
-    case 'q8_0': return count + (count / 32) * 4;
-  }
-}
-
 export class WebGpuBackend implements Backend {
   readonly info: BackendInfo;
   private readonly pipelines = new Map<string, GpuComputePipeline>();
@@ -62,9 +63,24 @@ export class WebGpuBackend implements Backend {
   /** Dawn's GPU object, referenced while the device is used (see webgpuDevice.node.ts). */
   private keepAlive: unknown;
 
-  constructor(private readonly device: GpuDevice, adapterName: string, gpu?: unknown) {
+  /** The adapter's per-buffer limits (the device is opened with them raised to the adapter's maximum). */
+  private readonly limits: BufferLimits;
+
+  /** Why the device was lost (not by dispose()), once it was: every later op fails with it. */
+  deviceLost: string | null = null;
+
+  constructor(private readonly device: GpuDevice, adapterName: string, gpu?: unknown, limits?: BufferLimits) {
     this.keepAlive = gpu;
+    void device.lost?.then((info) => {
+      if (!this.disposed) this.deviceLost = info.message || info.reason || 'unknown reason';
+    });
     this.info = { name: 'webgpu', threads: 1, detail: `WebGPU on ${adapterName}` };
+    // WebGPU's guaranteed minimums when the caller does not know the adapter's.
+    this.limits = limits ?? { maxStorageBufferBindingSize: 128 << 20, maxBufferSize: 256 << 20 };
+  }
+
+  checkModelFits(plan: ModelPlan): void {
+    checkModelFits(plan, this.limits);
   }
 
   supports(_op: OpName, _dtype?: WeightDType): boolean {
@@ -74,7 +90,8 @@ export class WebGpuBackend implements Backend {
   alloc(dtype: WeightDType, shape: readonly number[], label = ''): BTensor {
     checkShape(dtype, shape);
     const [rows, cols] = matrixShape(shape);
-    const bytes = storage(dtype, numel(shape));
+    const bytes = storageBytes(dtype, numel(shape));
+    checkBufferLimits(label, dtype, shape, bytes, this.limits);
     const buffer = this.device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, label });
     return new GpuTensor(dtype, [...shape], buffer, bytes, rows, cols, label);
   }
@@ -259,7 +276,7 @@ export class WebGpuBackend implements Backend {
 
   /** One dispatch: params (u32 words, floats passed as bits) in a uniform at binding 0, then `buffers` at 1.. */
   private dispatch(name: string, params: number[], buffers: GpuBuffer[], grid: [number, number, number]): void {
-    if (this.disposed) throw new Error('WebGPU backend used after dispose');
+    this.checkAlive();
     if (grid.some((g) => g === 0)) return;
     const words = new Uint32Array(Math.ceil(params.length / 4) * 4);
     words.set(params.map((v) => v >>> 0));
@@ -340,11 +357,23 @@ export class WebGpuBackend implements Backend {
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(buffer, 0, staging, 0, Math.min(size, buffer.size));
     this.device.queue.submit([enc.finish()]);
-    await staging.mapAsync(1);
+    try {
+      await staging.mapAsync(1);
+    } catch (err) {
+      // A lost device rejects pending maps: say so rather than surfacing the bare AbortError.
+      this.deviceLost ??= (err as Error).message;
+      this.checkAlive();
+      throw err;
+    }
     const out = new Float32Array(staging.getMappedRange()).slice(0, count);
     staging.unmap();
     staging.destroy();
     return out;
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) throw new Error('WebGPU backend used after dispose');
+    if (this.deviceLost !== null) throw new GpuDeviceLostError(this.deviceLost);
   }
 
   private own(t: BTensor): GpuTensor {

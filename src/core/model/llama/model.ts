@@ -5,13 +5,13 @@
 // GeGLU, scaled embeddings, soft-capping, sliding-window layers, local RoPE) and Phi-3 (fused projections, longrope):
 // config.variant says which step applies (modeling_{qwen3,gemma2,gemma3,phi3}.py).
 
-import type { AttentionOptions, Backend, BTensor, WeightDType } from '../../backend';
+import type { AttentionOptions, Backend, BTensor, ModelPlan, WeightDType } from '../../backend';
 import { CoreError, throwIfAborted } from '../../errors';
 import type { FsPort, ProgressFn } from '../../ports';
 import type { ModelWeights } from '../../safetensors/modelWeights';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../tensor/dtype';
 import { computeInvFreq } from '../../tensor/rope';
-import { TensorLoader } from '../tensorLoader';
+import { TensorLoader, weightDTypeOf } from '../tensorLoader';
 import { doraRowScale, type LoadedAdapter, type LoraModule } from './adapters';
 import type { LlamaConfig } from './config';
 import { LayerLoader, linearKey, type Layer, type Linear } from './layers';
@@ -93,8 +93,20 @@ export class LlamaModel {
     return m;
   }
 
+  /** Everything the load will allocate, for Backend.checkModelFits: the stored weights (an upper bound with q8_0) + KV cache. */
+  private plan(): ModelPlan {
+    const kvDim = this.config.numKvHeads * this.config.headDim;
+    const tensors = [...this.weights.tensors.values()].flatMap((t) => {
+      const dtype = weightDTypeOf(t.dtype);
+      return dtype ? [{ name: t.name, dtype, shape: t.shape }] : [];
+    });
+    return { tensors, extraBytes: 2 * this.config.numLayers * this.contextLength * kvDim * 4 };
+  }
+
   private async loadWeights(options: LoadOptions): Promise<void> {
     const c = this.config;
+    // Before any read: a model that cannot fit (a GPU buffer limit, the GPU's memory) is refused now, not minutes in.
+    this.backend.checkModelFits?.(this.plan());
     const loader = new TensorLoader(this.fs, this.backend, options.signal);
     const progress = (): void => options.onProgress?.('load-weights', loader.bytesRead, this.weights.totalBytes);
     const q = options.quantize === 'q8_0' ? 'q8_0' as const : undefined;
