@@ -10,19 +10,13 @@ import { GenerationEngine } from '../../src/engine/generate';
 import type { JobContext } from '../../src/engine/handlers';
 import { ReferenceBackend } from '../../src/kernels/reference/referenceBackend';
 import { NodeFs } from '../../src/node/nodeFs';
+import type { DemoGoldenCase } from './demoGoldenCase';
 
 const ROOT = path.join(__dirname, '..', '..');
 const GOLDENS = path.join(ROOT, 'test', 'fixtures', 'demo-cla2-goldens.json');
 const EOS = 2;
 
-interface Case {
-  name: string;
-  adapter: string | null;
-  prompt_ids: number[];
-  new_token_ids: number[];
-  text: string;
-  prompt_last_logits_top10: Array<{ id: number; logit: number }>;
-}
+type Case = DemoGoldenCase;
 
 const ctx: JobContext = { id: 1, signal: new AbortController().signal, progress: () => undefined, token: () => undefined, log: () => undefined };
 

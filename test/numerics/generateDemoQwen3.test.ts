@@ -12,18 +12,12 @@ import type { JobContext } from '../../src/engine/handlers';
 import { createWasmBackend } from '../../src/kernels/createBackend.node';
 import { ReferenceBackend } from '../../src/kernels/reference/referenceBackend';
 import { NodeFs } from '../../src/node/nodeFs';
+import type { DemoGoldenCase } from './demoGoldenCase';
 
 const ROOT = path.join(__dirname, '..', '..');
 const GOLDENS = path.join(ROOT, 'test', 'fixtures', 'demo-qwen3-goldens.json');
 
-interface Case {
-  name: string;
-  adapter: string | null;
-  prompt_ids: number[];
-  new_token_ids: number[];
-  text: string;
-  prompt_last_logits_top10: Array<{ id: number; logit: number }>;
-}
+type Case = DemoGoldenCase;
 interface Goldens { model: string; prompt: string; prompt_text: string; max_new_tokens: number; cases: Case[] }
 
 const ctx: JobContext = { id: 1, signal: new AbortController().signal, progress: () => undefined, token: () => undefined, log: () => undefined };

@@ -1,14 +1,13 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { baseStatusOf, diagnoseAdapter, diagnosisToJson, type Diagnosis } from '../../src/core/basemodel/diagnose';
 import { editsForBase, editsForFix } from '../../src/core/basemodel/fixEdits';
 import { BaseModelCache } from '../../src/core/basemodel/inspect';
 import { findRunAdapters, runFolderOf } from '../../src/core/basemodel/relink';
 import { applyTextEdits } from '../../src/core/peft/edit';
 import { parseAdapterConfig } from '../../src/core/peft/parse';
-import { runCli } from '../../src/cli/main';
+import { runCliCaptured } from './cliHarness';
 import { addToHfCache, makeAdapter, makeBase, sentencePieceModel, tempDir, testFs, TINY, writeSafetensors } from '../fixtures/diagnose/build';
 
 const COMMIT = 'c0ffee'.padEnd(40, '0');
@@ -352,16 +351,7 @@ describe('the vocabulary judgement (issue 13): a resized vocabulary the adapter 
   }
 });
 
-async function cliRun(args: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (b: Buffer) => (out += b.toString()));
-  stderr.on('data', (b: Buffer) => (err += b.toString()));
-  const code = await runCli(args, { stdout, stderr, cwd, interactive: false });
-  return { code, out, err };
-}
+const cliRun = (args: string[], cwd: string): ReturnType<typeof runCliCaptured> => runCliCaptured(args, { cwd });
 
 describe('lora-workbench diagnose (CLI)', () => {
   const cli = cliRun;

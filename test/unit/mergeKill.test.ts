@@ -140,7 +140,7 @@ describe('merge: killed at 50 points (SIGKILL of the CLI)', function () {
       fs.rmSync(path.join(parent, 'm'), { recursive: true });
     }
   });
-  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  after(() => { if (tmp) fs.rmSync(tmp, { recursive: true, force: true }); }); // tmp is unset when the build check failed
 
   it('never a half-written output, inputs untouched, leftovers reclaimed by the next run', async () => {
     const seen = { before: 0, partial: 0, published: 0 };
