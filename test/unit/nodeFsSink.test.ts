@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DirectByteSink, NodeFs } from '../../src/node/nodeFs';
+import { skipBecause } from '../numerics/kernelsHelpers';
 
 function pattern(length: number, seed: number): Uint8Array {
   const out = new Uint8Array(length);
@@ -34,9 +35,8 @@ describe('NodeFs sinks', function () {
       if (direct && process.platform === 'linux') {
         // tmpfs and a few others refuse O_DIRECT at open; NodeFs then falls back to the buffered sink.
         if (!(sink instanceof DirectByteSink)) {
-          console.log(`      skipped: ${tmp} refuses O_DIRECT (tmpfs?); the buffered case covers the fallback`);
           await sink.close();
-          this.skip();
+          skipBecause(this, `${tmp} refuses O_DIRECT (tmpfs?); the buffered case covers the fallback`);
         }
       } else {
         assert.ok(!(sink instanceof DirectByteSink));
@@ -69,8 +69,7 @@ describe('NodeFs sinks', function () {
     try {
       dir = fs.mkdtempSync(path.join(shm, 'lwb-sink-'));
     } catch {
-      console.log(`      skipped: no writable ${shm} (tmpfs) here`);
-      this.skip();
+      skipBecause(this, `no writable ${shm} (tmpfs) here`);
     }
     try {
       const sink = await new NodeFs(undefined, { directWrites: true }).create(path.join(dir, 'out.bin'));

@@ -24,7 +24,7 @@ lora-workbench gguf <adapter folder> --adapter-only [--base <model folder>] --ou
                        The base (its config.json) is --base, else the adapter's base_model_name_or_path.
   --type T             ${EXPORT_TYPES.join(' ')} (default f16). The metadata, tensor names, order and types
                        and the data equal convert_hf_to_gguf.py --outtype f32/f16/bf16, and for the quantized
-                       types llama-quantize of its f32 output. Types whose quantizer is not implemented are refused.
+                       types llama-quantize of its f32 output, with the same per-tensor type mix.
   --out <file.gguf>    must not exist, and not be inside an input folder; written to a temp file and renamed
   --json               print {"out","tensors","bytesWritten","seconds","peakRssBytes","type"} on stdout
 

@@ -13,7 +13,7 @@ import { basename, dirname, isInside, joinPath } from '../paths';
 import { readModelWeights, type BinHeaderReader } from '../safetensors/modelWeights';
 import { numel, type DType } from '../tensor/dtype';
 import { tr } from '../text';
-import { canEncode, encodeTensor } from './encode';
+import { encodeTensor } from './encode';
 import { tensorValues } from './tensorValues';
 import { type ExportType, type GgufKv } from './format';
 import { llamaHparams, llamaMetadata } from './llamaMeta';
@@ -103,10 +103,6 @@ export async function planGgufExport(fs: FsPort, inputs: GgufExportInputs, binRe
       heads: permuteHeads(t.name, hp.nHead, hp.nKvHead),
     };
   });
-  const missing = tensors.find((t) => !canEncode(t.type));
-  if (missing) {
-    throw new CoreError('unsupported', tr`--type ${inputs.type}: '${missing.name}' would be stored as ${missing.type} (as llama-quantize chooses), and that quantizer is not implemented yet.`);
-  }
   const kvs = await llamaMetadata(fs, {
     config, configFile: joinPath(inputs.modelPath, 'config.json'), tokenizerFolder: src.tokenizerFolder, modelFolder: inputs.modelPath,
     // A merged model's folder carries no model card (merge copies none), so only the full-model form has one.
