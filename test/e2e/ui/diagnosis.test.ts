@@ -156,10 +156,15 @@ describe('base-model diagnosis', () => {
     config.base_model_name_or_path = 'unsloth/Qwen3-0.6B-unsloth-bnb-4bit';
     writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify(config, null, 2) + '\n');
     await wb.runCommand('View: Close All Editors');
-    await wb.page.keyboard.press('Control+P');
-    await wb.page.locator('.quick-input-widget input').fill('qlora-adapter/adapter_config.json');
+    // Quick Open's file index picks a new file up some seconds after it is written: ask again until it lists it.
     const row = wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'qlora-adapter' }).first();
-    await row.waitFor({ timeout: 20_000 });
+    for (const deadline = Date.now() + 90_000; ;) {
+      await wb.page.keyboard.press('Control+P');
+      await wb.page.locator('.quick-input-widget input').fill('qlora-adapter/adapter_config.json');
+      if (await row.waitFor({ timeout: 5000 }).then(() => true, () => false)) break;
+      if (Date.now() > deadline) throw new Error('Quick Open never listed qlora-adapter/adapter_config.json');
+      await wb.page.keyboard.press('Escape');
+    }
     await row.click();
     const value = wb.page.locator('.editor-instance .monaco-editor .view-lines span', { hasText: /bnb-4bit"/ }).first();
     await value.waitFor({ timeout: 20_000 });
