@@ -298,7 +298,8 @@ export class WasmBackend implements Backend {
       return;
     }
     const threads = this.runner.threads;
-    if (!s.tryBeginOp(this.staged(s, [X, n * cols * 4], [O, n * rows * 4]) + threads * (MM_SCRATCH + 8 * KC * 4) + 256)) {
+    const xq8Bytes = q8 ? 3 * n * cols + (n * cols / 32) * 4 + 64 : 0;
+    if (!s.tryBeginOp(this.staged(s, [X, n * cols * 4], [O, n * rows * 4]) + threads * (MM_SCRATCH + 8 * KC * 4) + xq8Bytes + 256)) {
       ref.matmul(this.view(O), this.rowSource(W), this.view(X), n);
       return;
     }
@@ -307,7 +308,17 @@ export class WasmBackend implements Backend {
     const op = f.stage(O, 'out', n * rows * 4);
     const scratch = s.scratch(threads * (MM_SCRATCH + 8 * KC * 4));
     const chunk = this.chunkFor(rows, n * rows * cols, 32, 8);
-    this.runner.run('mm', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, xp, n, rows, cols, DTYPE_CODE[W.dtype], scratch, W.pw]);
+    if (q8) {
+      // Activations quantized to q8_0 per row, as the matvec does, then integer products (mm_q8).
+      const xq = s.scratch(n * cols);
+      const x16 = s.scratch(n * cols * 2);
+      const xs = s.scratch((n * cols / 32) * 4);
+      ex['quant_q8']!(xq, xs, xp, n * cols);
+      ex['q8_widen']!(x16, xq, n * cols);
+      this.runner.run('mm_q8', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, x16, xs, n, rows, cols, scratch, W.pw]);
+    } else {
+      this.runner.run('mm', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, xp, n, rows, cols, DTYPE_CODE[W.dtype], scratch, W.pw]);
+    }
     f.finish();
   }
 
@@ -560,6 +571,24 @@ export class WasmBackend implements Backend {
     } finally {
       this.free(buf);
     }
+  }
+
+  /**
+   * f32 multiply-add GFLOP/s of this backend's threads with no memory traffic (fma_peak): the compute roof a matmul of
+   * this build (relaxed fma or mul + add) can reach; benchmarks print GEMM figures against it.
+   */
+  fmaPeakGflops(units = 64, iters = 1 << 16): number {
+    const s = this.spaces[0] ?? this.newSpace();
+    const times: number[] = [];
+    for (let r = 0; r <= 5; r++) {
+      s.beginOp(this.runner.threads * 16 + 64);
+      const sink = s.scratch(this.runner.threads * 16);
+      const t0 = performance.now();
+      this.runner.run('fma_peak', s.index, units, 1, [iters, sink]);
+      if (r > 0) times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return (units * iters * 12 * 4 * 2) / (times[Math.floor(times.length / 2)]! / 1e3) / 1e9;
   }
 
   // ---- helpers ------------------------------------------------------------------------------------------------------

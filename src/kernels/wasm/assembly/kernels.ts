@@ -448,6 +448,134 @@ export function mm(r0: i32, r1: i32, tid: i32, out: usize, w: usize, ws: usize, 
   }
 }
 
+// ---- q8_0 matmul (n > 1, prefill) through i16 dot products: llama.cpp's q8_0 x q8_0 per block, tiled ---------------
+
+/**
+ * The panel of mm_q8: rows r..r+8 of a q8_0 SoA weight, columns k0..k0+kc (kc % 32 == 0), widened to i16 and laid out
+ * [k / 2][8 rows][2], so one v128 holds 4 rows x 2 adjacent columns: i32x4.dot_i16x8_s against a splat of two
+ * activations gives 4 outputs x 2 products each. Scales go to psc as [block][8 rows]. Rows >= vr are zero.
+ */
+function packPanelQ8(panel: usize, psc: usize, wq: usize, ws: usize, r: i32, vr: i32, rows: i32, cols: i32, pw: i32, k0: i32, kc: i32): void {
+  const c0 = (k0 / pw) * pw;
+  const wp = min(pw, cols - c0);
+  const nb = kc >> 5;
+  const z = i32x4.splat(0);
+  for (let h = 0; h < 2; h++) {
+    // Four rows at a time: each row's 8 i16 are 4 pairs (i32 units); a 4x4 transpose of units puts pair p of the
+    // four rows in one vector.
+    const live0 = h * 4 < vr, live1 = h * 4 + 1 < vr, live2 = h * 4 + 2 < vr, live3 = h * 4 + 3 < vr;
+    const a0 = <usize>rows * <usize>c0 + <usize>(r + h * 4) * <usize>wp + <usize>(k0 - c0);
+    const a1 = a0 + <usize>wp, a2 = a1 + <usize>wp, a3 = a2 + <usize>wp;
+    for (let k = 0; k < kc; k += 16) {
+      const v0 = live0 ? v128.load(wq + a0 + <usize>k) : z, v1 = live1 ? v128.load(wq + a1 + <usize>k) : z;
+      const v2 = live2 ? v128.load(wq + a2 + <usize>k) : z, v3 = live3 ? v128.load(wq + a3 + <usize>k) : z;
+      for (let half = 0; half < 2; half++) {
+        const a = half == 0 ? i16x8.extend_low_i8x16_s(v0) : i16x8.extend_high_i8x16_s(v0);
+        const b = half == 0 ? i16x8.extend_low_i8x16_s(v1) : i16x8.extend_high_i8x16_s(v1);
+        const c = half == 0 ? i16x8.extend_low_i8x16_s(v2) : i16x8.extend_high_i8x16_s(v2);
+        const d = half == 0 ? i16x8.extend_low_i8x16_s(v3) : i16x8.extend_high_i8x16_s(v3);
+        const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5), cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+        const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7), cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+        // Pair index of the first of these four pairs; each pair's 8 rows take 32 bytes, this half's 4 rows 16.
+        const p = panel + ((<usize>((k >> 1) + half * 4) << 5) + (<usize>h << 4));
+        v128.store(p, i32x4.shuffle(ab0, cd0, 0, 1, 4, 5));
+        v128.store(p, i32x4.shuffle(ab0, cd0, 2, 3, 6, 7), 32);
+        v128.store(p, i32x4.shuffle(ab1, cd1, 0, 1, 4, 5), 64);
+        v128.store(p, i32x4.shuffle(ab1, cd1, 2, 3, 6, 7), 96);
+      }
+    }
+  }
+  for (let b = 0; b < nb; b++) {
+    for (let j = 0; j < 8; j++) {
+      const at = <usize>rows * <usize>c0 + <usize>(r + j) * <usize>wp + <usize>(k0 - c0);
+      const sc: f32 = j < vr ? load<f32>(ws + (((at >> 5) + <usize>b) << 2)) : 0;
+      store<f32>(psc + ((<usize>(b * 8 + j)) << 2), sc);
+    }
+  }
+}
+
+/** acc[0..8) += convert(d0 | d1) * (w scales of the 8 rows) * x's block scale: one block's sums of one activation row. */
+// @ts-ignore: decorator
+@inline function q8BlockFinish(a: usize, d0: v128, d1: v128, w0: v128, w1: v128, xsc: v128): void {
+  v128.store(a, fma(f32x4.convert_i32x4_s(d0), f32x4.mul(w0, xsc), v128.load(a)));
+  v128.store(a, fma(f32x4.convert_i32x4_s(d1), f32x4.mul(w1, xsc), v128.load(a, 16)), 16);
+}
+
+/** One q8_0 block (16 column pairs) of four activation rows against the 8-row panel: a 4 x 8 tile of exact i32 sums. */
+// @ts-ignore: decorator
+@inline function q8Block4(pp: usize, x0: usize, xRow: usize, a: usize, w0: v128, w1: v128, xsc: usize, sRow: usize): void {
+  const x1 = x0 + xRow, x2 = x1 + xRow, x3 = x2 + xRow;
+  let d00 = i32x4.splat(0), d01 = d00, d10 = d00, d11 = d00, d20 = d00, d21 = d00, d30 = d00, d31 = d00;
+  for (let p = 0; p < 16; p++) {
+    const q = pp + (<usize>p << 5), o = <usize>p << 2;
+    const p0 = v128.load(q), p1 = v128.load(q, 16);
+    const b0 = v128.load32_splat(x0 + o), b1 = v128.load32_splat(x1 + o);
+    const b2 = v128.load32_splat(x2 + o), b3 = v128.load32_splat(x3 + o);
+    d00 = i32x4.add(d00, i32x4.dot_i16x8_s(p0, b0)); d01 = i32x4.add(d01, i32x4.dot_i16x8_s(p1, b0));
+    d10 = i32x4.add(d10, i32x4.dot_i16x8_s(p0, b1)); d11 = i32x4.add(d11, i32x4.dot_i16x8_s(p1, b1));
+    d20 = i32x4.add(d20, i32x4.dot_i16x8_s(p0, b2)); d21 = i32x4.add(d21, i32x4.dot_i16x8_s(p1, b2));
+    d30 = i32x4.add(d30, i32x4.dot_i16x8_s(p0, b3)); d31 = i32x4.add(d31, i32x4.dot_i16x8_s(p1, b3));
+  }
+  q8BlockFinish(a, d00, d01, w0, w1, v128.load32_splat(xsc));
+  q8BlockFinish(a + 32, d10, d11, w0, w1, v128.load32_splat(xsc + sRow));
+  q8BlockFinish(a + 64, d20, d21, w0, w1, v128.load32_splat(xsc + 2 * sRow));
+  q8BlockFinish(a + 96, d30, d31, w0, w1, v128.load32_splat(xsc + 3 * sRow));
+}
+
+/** The same for one activation row (the n % 4 tail). */
+// @ts-ignore: decorator
+@inline function q8Block1(pp: usize, x0: usize, a: usize, w0: v128, w1: v128, xsc: usize): void {
+  let d0 = i32x4.splat(0), d1 = d0;
+  for (let p = 0; p < 16; p++) {
+    const q = pp + (<usize>p << 5);
+    const b0 = v128.load32_splat(x0 + (<usize>p << 2));
+    d0 = i32x4.add(d0, i32x4.dot_i16x8_s(v128.load(q), b0));
+    d1 = i32x4.add(d1, i32x4.dot_i16x8_s(v128.load(q, 16), b0));
+  }
+  q8BlockFinish(a, d0, d1, w0, w1, v128.load32_splat(xsc));
+}
+
+/**
+ * out[i, r] = sum over blocks b of (wq[r, b] . xq[i, b]) * ws[r, b] * xs[i, b] for rows r0..r1 (multiple of 8), all n:
+ * the q8_0 prefill, with the activations quantized to q8_0 per row (quant_q8 + q8_widen over n * cols, as mv_q8 does
+ * per call). Integer products are exact; an i16 dot product does 8 multiply-adds per instruction where the f32 path
+ * does 4, and the panel is half the bytes. Scratch per thread as mm (MM_SCRATCH + 8 x KC floats).
+ */
+export function mm_q8(r0: i32, r1: i32, tid: i32, out: usize, wq: usize, ws: usize, x16: usize, xs: usize, n: i32, rows: i32, cols: i32, scratch: usize, pw: i32): void {
+  const base = scratch + <usize>tid * <usize>(MM_SCRATCH + 8 * KC * 4);
+  const panel = base;
+  const psc = base + <usize>(KC * 8 * 2);
+  const tile = psc + <usize>(KC / 32 * 8 * 4);
+  const acc = tile + 64;
+  const xRow = <usize>cols << 1;
+  const sRow = <usize>(cols >> 5) << 2;
+  const n4 = n & ~3;
+  for (let r = r0; r < r1; r += 8) {
+    const vr = min(8, r1 - r);
+    for (let k0 = 0; k0 < cols; k0 += KC) {
+      const kc = min(KC, cols - k0);
+      packPanelQ8(panel, psc, wq, ws, r, vr, rows, cols, pw, k0, kc);
+      const first = k0 == 0;
+      for (let i = 0; i < n; i += 4) {
+        const ni = i < n4 ? 4 : n - i;
+        for (let t = 0; t < 8 * ni; t += 4) v128.store(acc + (<usize>t << 2), f32x4.splat(0));
+        for (let b = 0; b < kc >> 5; b++) {
+          const pp = panel + (<usize>(b * 16) << 5);
+          const w0 = v128.load(psc + (<usize>(b * 8) << 2)), w1 = v128.load(psc + (<usize>(b * 8) << 2), 16);
+          const x0 = x16 + <usize>i * xRow + (<usize>(k0 + b * 32) << 1);
+          const xsc = xs + <usize>i * sRow + (<usize>((k0 >> 5) + b) << 2);
+          if (ni == 4) q8Block4(pp, x0, xRow, acc, w0, w1, xsc, sRow);
+          else for (let ii = 0; ii < ni; ii++) q8Block1(pp, x0 + <usize>ii * xRow, acc + (<usize>ii << 5), w0, w1, xsc + <usize>ii * sRow);
+        }
+        for (let ii = 0; ii < ni; ii++) {
+          const a = acc + (<usize>ii << 5);
+          storeTile(out + ((<usize>(i + ii) * <usize>rows + <usize>r) << 2), v128.load(a), v128.load(a, 16), vr, first, tile);
+        }
+      }
+    }
+  }
+}
+
 // ---- LoRA -------------------------------------------------------------------------------------------------------------
 
 // ---- merge: widen + LoRA delta + round, fused ---------------------------------------------------------------------
@@ -853,4 +981,22 @@ export function stream_read(r0: i32, r1: i32, tid: i32, src: usize, blockBytes: 
     }
   }
   v128.store(sink + (<usize>tid << 4), v128.xor(v128.xor(a0, a1), v128.xor(a2, a3)));
+}
+
+/**
+ * f32 multiply-add peak of the calling threads (benchmarks' roofline): 12 independent accumulators, no memory traffic,
+ * `iters` steps of 12 fma per unit r0..r1, folded into sink so nothing is optimised away.
+ */
+export function fma_peak(r0: i32, r1: i32, tid: i32, iters: i32, sink: usize): void {
+  const m = f32x4.splat(<f32>0.999), c = f32x4.splat(<f32>0.001);
+  let a0 = f32x4.splat(<f32>tid), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+  for (let u = r0; u < r1; u++) {
+    for (let i = 0; i < iters; i++) {
+      a0 = fma(a0, m, c); a1 = fma(a1, m, c); a2 = fma(a2, m, c); a3 = fma(a3, m, c);
+      a4 = fma(a4, m, c); a5 = fma(a5, m, c); a6 = fma(a6, m, c); a7 = fma(a7, m, c);
+      a8 = fma(a8, m, c); a9 = fma(a9, m, c); a10 = fma(a10, m, c); a11 = fma(a11, m, c);
+    }
+  }
+  const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
+  v128.store(sink + (<usize>tid << 4), f32x4.add(s, f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11))));
 }
