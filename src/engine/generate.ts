@@ -64,8 +64,9 @@ export class GenerationEngine {
     // A .gguf file is read through a view of it as a model folder (core/gguf/ggufFolder).
     const gguf = folder.endsWith('.gguf') && (await this.fs.stat(folder))?.kind === 'file' ? await ggufFolderFs(this.fs, folder) : null;
     const fs = gguf ?? this.fs;
-    // A q8_0 GGUF loads as q8_0 unless asked otherwise: its stored blocks, not four times their size in f32.
-    const params: LoadParams = { ...p, quantize: p.quantize ?? (gguf?.storedQ8 ? 'q8_0' : null) };
+    // A quantized GGUF loads as q8_0 unless asked otherwise (q8_0 files: their stored blocks; 4-6 bit types
+    // requantized), not four times their size in f32.
+    const params: LoadParams = { ...p, quantize: p.quantize ?? (gguf?.loadAsQ8 ? 'q8_0' : null) };
     await readLlamaConfig(fs, folder);
     const { loaded, backend } = await this.loadOn(fs, p.backend ?? 'auto', folder, params, ctx);
     const result = this.describe(id, loaded, backend, t0);

@@ -1,7 +1,8 @@
 // The engine on a GGUF file (read through its model-folder view, core/gguf/ggufFolder): the same tokenizer ids and the
 // same greedy tokens and logits, bit for bit, as on the safetensors it came from, with that checkpoint's weights
 // rounded as the GGUF stores them (f16, or a quantize/dequantize round trip per row for q8_0 and q4_0, which the
-// loader dequantizes to f32, as ggml's dequantize_row_* do; q/k rows are un-permuted back).
+// folder view dequantizes to f32, as ggml's dequantize_row_* do; q/k rows are un-permuted back). The engine then loads
+// quantized files as q8_0 (loadAsQ8).
 
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -142,6 +143,24 @@ describe('engine on GGUF files: same greedy tokens as the safetensors they came 
     assert.deepEqual(got.logits, expected.logits);
     const plain = await greedyRun(await loadModel(await ggufFolderFs(nodeFs, file), file, new ReferenceBackend()));
     assert.notDeepEqual(plain.logits, got.logits, 'the adapter changes the output');
+  });
+
+  it('a 4-bit GGUF (q4_k_m) loads as q8_0 as the engine loads it: a quarter of the f32 bytes, logits close to the f32 dequantization', async () => {
+    const file = path.join(tmp, 'tinyllama256-q4_k_m.gguf');
+    if (!fs.existsSync(file)) await exportBoth(path.join(tmp, 'tinyllama256'), 'q4_k_m', 'tinyllama256');
+    const view = await ggufFolderFs(nodeFs, file);
+    assert.equal(view.loadAsQ8, true);
+    assert.equal(view.storedQ8, false, 'Q4_K / Q6_K blocks are requantized, not kept');
+    const f32 = await loadModel(view, file, new ReferenceBackend());
+    const q8 = await loadModel(view, file, new ReferenceBackend(), { quantize: 'q8_0' });
+    assert.equal(q8.model.weightDType, 'q8_0');
+    const ids = f32.tokenizer.encode(PROMPT).ids;
+    const a = await f32.model.forward(ids, 0), b = await q8.model.forward(ids, 0);
+    let worst = 0, scale = 0;
+    for (let i = 0; i < a.length; i++) { worst = Math.max(worst, Math.abs(a[i]! - b[i]!)); scale = Math.max(scale, Math.abs(a[i]!)); }
+    assert.ok(worst > 0, 'requantized weights are not the f32 ones');
+    assert.ok(worst < 0.05 * scale, `q8_0 logits differ by ${worst} (logit scale ${scale})`);
+    assert.equal((await ggufFolderFs(nodeFs, path.join(tmp, 'stories260K-f16.gguf'))).loadAsQ8, false, 'float files keep their dtype');
   });
 
   it('refuses a LoRA adapter GGUF as a model', async () => {

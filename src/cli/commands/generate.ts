@@ -15,7 +15,7 @@ const USAGE = `lora-workbench generate --model <folder> [--adapter <folder>[=<sc
   Generate text from a base model with PEFT LoRA adapters applied on the fly (never merged).
 
   --model <folder>          base model folder (config.json, safetensors weights, tokenizer), or a LLaMA GGUF file
-                            (tokenizer and chat template from its metadata; q8_0 kept, other quantized types as f32)
+                            (tokenizer and chat template from its metadata; quantized types load as q8_0)
   --adapter <folder>[=s]    adapter folder, optionally with a scale multiplying its own (default 1); repeatable
   --prompt <text>           prompt text, tokenized as the model's tokenizer config says (BOS added when it says so)
   --prompt-ids 1,2,3        prompt token ids, used verbatim (no BOS added)

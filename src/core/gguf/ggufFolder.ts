@@ -2,8 +2,10 @@
 // `<file.gguf>/config.json` from the llama.* metadata, `tokenizer.model` (a SentencePiece ModelProto) and
 // `tokenizer_config.json` from tokenizer.ggml.*, and `model.safetensors` whose header names the tensors as checkpoints
 // do and whose bytes come from the GGUF: q/k rows un-permuted back to HF's layout, quantized blocks dequantized to
-// F32 (q8_0 files are then loaded as q8_0 again, which restores their blocks; the other types are used as f32 for
-// now). Every other path goes to `fs`.
+// F32. A file with quantized weights is then loaded as q8_0 (loadAsQ8): for q8_0 files that restores their blocks; the
+// 4/5/6-bit types are requantized to q8_0 blocks (each value moves by at most 1/254 of its block's max, far less than
+// its own 4-6 bit step), a quarter of the bytes of f32 until they get kernels of their own. Every other path goes to
+// `fs`.
 
 import { CoreError } from '../errors';
 import type { ByteSource, DirEntry, FileStat, FsPort } from '../ports';
@@ -195,9 +197,12 @@ class VirtualSafetensors implements ByteSource {
   }
 }
 
-/** The folder view, and whether every quantized weight is q8_0 (then loading as q8_0 keeps the stored blocks). */
+/** The folder view; how to load its weights. */
 export interface GgufFolderView extends FsPort {
+  /** Every quantized weight is q8_0: loading as q8_0 keeps the stored blocks exactly. */
   readonly storedQ8: boolean;
+  /** Some weights are quantized: load as q8_0 (exact for q8_0, requantized for the other types; see the top). */
+  readonly loadAsQ8: boolean;
 }
 
 /** `fs` with the GGUF file `file` also visible as a model folder at the same path (see the module comment). */
@@ -227,6 +232,7 @@ export async function ggufFolderFs(fs: FsPort, file: string): Promise<GgufFolder
   return {
     // Requantizing dequantized q8_0 blocks gives the same blocks back (the scale is the block's max over 127).
     storedQ8: quantized.length > 0 && quantized.every((t) => t.type.name === 'Q8_0'),
+    loadAsQ8: quantized.length > 0,
     env: fs.env,
     async stat(p: string): Promise<FileStat | null> {
       const n = normalizePath(p);
