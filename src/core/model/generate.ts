@@ -21,6 +21,8 @@ export interface GenerateOptions {
    * and resolved promises never yield to it). Default: setImmediate where the host has it, else a zero timeout.
    */
   readonly yieldToEvents?: () => Promise<void>;
+  /** Default true: reuse the K/V of a leading part of the prompt that the model's cache already holds. */
+  readonly reusePromptCache?: boolean;
   /** Called once per generated token with the text that became final with it (may be ''). */
   readonly onToken?: (id: number, text: string) => void;
 }
@@ -32,7 +34,11 @@ export interface GenerateOutput {
   readonly stopReason: StopReason;
   /** Top-10 [id, logit] of the last prompt position, highest first. */
   readonly logitsLast: Array<[number, number]>;
-  readonly timings: { readonly prefillTokensPerSecond: number; readonly decodeTokensPerSecond: number; readonly firstTokenMs: number; readonly totalMs: number };
+  readonly timings: {
+    readonly prefillTokensPerSecond: number; readonly decodeTokensPerSecond: number; readonly firstTokenMs: number; readonly totalMs: number;
+    /** Prompt tokens taken from the prompt cache instead of being run (not counted in prefillTokensPerSecond). */
+    readonly cachedTokens: number;
+  };
 }
 
 export function topLogits(logits: Float32Array, k: number): Array<[number, number]> {
@@ -53,7 +59,9 @@ export async function generate(model: LlamaModel, tokenizer: Tokenizer, promptId
   const stops = o.stopStrings ?? [];
   const eos = new Set(o.eosIds);
   throwIfAborted(o.signal);
-  let logits = await model.forward(promptIds, 0, { signal: o.signal });
+  // The prompt cache: tokens whose K/V are already in place are not run again (same logits, see reusablePrefix).
+  const cachedTokens = o.reusePromptCache === false ? 0 : model.reusablePrefix(promptIds);
+  let logits = await model.forward(promptIds.slice(cachedTokens), cachedTokens, { signal: o.signal });
   const tPrefill = now();
   const logitsLast = topLogits(logits, 10);
   const history = [...promptIds];
@@ -120,10 +128,11 @@ export async function generate(model: LlamaModel, tokenizer: Tokenizer, promptId
     stopReason,
     logitsLast,
     timings: {
-      prefillTokensPerSecond: prefillS > 0 ? promptIds.length / prefillS : 0,
+      prefillTokensPerSecond: prefillS > 0 ? (promptIds.length - cachedTokens) / prefillS : 0,
       decodeTokensPerSecond: decodeSteps > 0 && decodeS > 0 ? decodeSteps / decodeS : 0,
       firstTokenMs: tFirst - t0,
       totalMs: tEnd - t0,
+      cachedTokens,
     },
   };
 }

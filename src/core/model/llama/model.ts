@@ -56,6 +56,12 @@ export class LlamaModel {
   /** Per layer (ctx, nKvHeads*headDim) f32 */
   private readonly kCache: BTensor[] = [];
   private readonly vCache: BTensor[] = [];
+  /**
+   * The prompt cache: ids whose K/V rows fill positions 0..length of the cache under the current adapters, computed by
+   * multi-row forwards (see reusablePrefix). Rows from single-token steps are not recorded: their matvec rounds
+   * differently from the matmul a fresh prompt would go through.
+   */
+  private cachedIds: number[] = [];
   /** (rotaryDim/2) f32: global layers' RoPE; Gemma 3's sliding layers use invFreqLocal (rope_local_base_freq). */
   private invFreq!: BTensor;
   private invFreqLocal: BTensor | null = null;
@@ -212,6 +218,7 @@ export class LlamaModel {
    * weights are never touched or reloaded. Scale 0 detaches an adapter (for DoRA too, unlike PEFT's set_scale).
    */
   async setAdapters(bindings: readonly AdapterBinding[]): Promise<void> {
+    this.cachedIds = [];
     for (const t of this.activeTensors) this.backend.free(t);
     this.activeTensors = [];
     this.active = new Map();
@@ -369,20 +376,48 @@ export class LlamaModel {
       throw new CoreError('usage', `the sequence (${pos0 + ids.length} tokens) exceeds the context of ${this.contextLength}.`);
     }
     const vocab = this.vocabSize;
+    // Positions from pos0 on are overwritten: the cache keeps what lies before them.
+    this.cachedIds.length = Math.min(this.cachedIds.length, pos0);
     if (ids.length <= this.prefillBatch) {
       // One chunk (every decode step): its read-back (a fresh array) is already the answer, no second copy.
       throwIfAborted(options.signal);
-      return (await this.forwardChunk(ids, pos0, true, options.allLogits === true))!;
+      const logits = (await this.forwardChunk(ids, pos0, true, options.allLogits === true))!;
+      this.recordCached(ids, pos0);
+      return logits;
     }
     const out = new Float32Array(options.allLogits ? ids.length * vocab : vocab);
-    for (let start = 0; start < ids.length; start += this.prefillBatch) {
+    for (let start = 0; start < ids.length;) {
       throwIfAborted(options.signal);
-      const chunk = ids.slice(start, start + this.prefillBatch);
+      // Never a last chunk of one row: every row of a multi-token forward goes through the matmul (see cachedIds).
+      const len = ids.length - start === this.prefillBatch + 1 ? this.prefillBatch - 1 : Math.min(this.prefillBatch, ids.length - start);
+      const chunk = ids.slice(start, start + len);
       const logits = await this.forwardChunk(chunk, pos0 + start, options.allLogits === true || start + chunk.length === ids.length, options.allLogits === true);
       if (logits && options.allLogits) out.set(logits, start * vocab);
       else if (logits) out.set(logits.subarray(logits.length - vocab));
+      this.recordCached(chunk, pos0 + start);
+      start += len;
     }
     return out;
+  }
+
+  /**
+   * Leading tokens of `ids` whose K/V the cache already holds, so a forward of ids.slice(p) at position p gives the
+   * same logits, bit for bit, as a forward of all of ids at 0: matmul rows do not depend on the rows beside them, and
+   * at least two tokens are left to run (a one-token rest would take the matvec). 0 where RoPE depends on the length.
+   */
+  reusablePrefix(ids: readonly number[]): number {
+    const type = ropeTypeOf(this.config);
+    if (type === 'dynamic' || type === 'longrope') return 0;
+    const cached = this.cachedIds;
+    const limit = Math.min(cached.length, ids.length - 2);
+    let p = 0;
+    while (p < limit && cached[p] === ids[p]) p++;
+    return p;
+  }
+
+  /** After a forward of `ids` at pos0: multi-row results extend the cache, a single step ends it there. */
+  private recordCached(ids: readonly number[], pos0: number): void {
+    if (ids.length > 1 && this.cachedIds.length === pos0) this.cachedIds.push(...ids);
   }
 
   private async forwardChunk(ids: readonly number[], pos0: number, wantLogits: boolean, allRows: boolean): Promise<Float32Array | null> {
