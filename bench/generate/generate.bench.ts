@@ -5,96 +5,18 @@
 // Each configuration runs in its own child process so RSS is its own.
 // Run: npx tsx bench/generate/generate.bench.ts [--shape tinyllama|7b] [--decode 32] [--prefill 64] [--threads 1,2]
 //      [--dtypes f16,q8_0] [--dir /tmp/lwb-bench]. The model folder is written once and reused.
+//      With --against llama.cpp: our engine beside llama.cpp on the same GGUF files (see againstLlamaCpp.ts).
 
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { generate } from '../../src/core/model/generate';
 import { loadModel } from '../../src/core/model/loadModel';
 import { greedy, SamplerChain } from '../../src/core/sampling/processors';
-import { f32ToF16 } from '../../src/core/tensor/dtype';
 import { createWasmBackend } from '../../src/kernels/createBackend.node';
 import { NodeFs } from '../../src/node/nodeFs';
-
-interface Shape {
-  hidden: number;
-  intermediate: number;
-  layers: number;
-  heads: number;
-  kvHeads: number;
-  vocab: number;
-  maxPos: number;
-}
-
-const SHAPES: Record<string, Shape> = {
-  tinyllama: { hidden: 2048, intermediate: 5632, layers: 22, heads: 32, kvHeads: 4, vocab: 32000, maxPos: 2048 },
-  '7b': { hidden: 4096, intermediate: 11008, layers: 32, heads: 32, kvHeads: 32, vocab: 32000, maxPos: 4096 },
-};
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-
-/** Write config.json, model.safetensors (f16, small random values, unit norms) and the stories260K tokenizer files. */
-function makeModel(dir: string, s: Shape): void {
-  if (fs.existsSync(path.join(dir, 'model.safetensors'))) return;
-  fs.mkdirSync(dir, { recursive: true });
-  const kv = (s.hidden / s.heads) * s.kvHeads;
-  const tensors: Array<[string, number[]]> = [['model.embed_tokens.weight', [s.vocab, s.hidden]]];
-  for (let l = 0; l < s.layers; l++) {
-    const p = `model.layers.${l}`;
-    tensors.push([`${p}.input_layernorm.weight`, [s.hidden]], [`${p}.self_attn.q_proj.weight`, [s.hidden, s.hidden]],
-      [`${p}.self_attn.k_proj.weight`, [kv, s.hidden]], [`${p}.self_attn.v_proj.weight`, [kv, s.hidden]],
-      [`${p}.self_attn.o_proj.weight`, [s.hidden, s.hidden]], [`${p}.post_attention_layernorm.weight`, [s.hidden]],
-      [`${p}.mlp.gate_proj.weight`, [s.intermediate, s.hidden]], [`${p}.mlp.up_proj.weight`, [s.intermediate, s.hidden]],
-      [`${p}.mlp.down_proj.weight`, [s.hidden, s.intermediate]]);
-  }
-  tensors.push(['model.norm.weight', [s.hidden]], ['lm_head.weight', [s.vocab, s.hidden]]);
-  const header: Record<string, unknown> = {};
-  let off = 0;
-  for (const [name, shape] of tensors) {
-    const bytes = shape.reduce((a, b) => a * b, 1) * 2;
-    header[name] = { dtype: 'F16', shape, data_offsets: [off, off + bytes] };
-    off += bytes;
-  }
-  let h = Buffer.from(JSON.stringify(header));
-  h = Buffer.concat([h, Buffer.alloc((8 - (h.length % 8)) % 8, 0x20)]);
-  const random = new Uint16Array(1 << 21);
-  let x = 12345;
-  for (let i = 0; i < random.length; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    random[i] = f32ToF16(((x >>> 8) / 2 ** 24 - 0.5) * 0.06);
-  }
-  const ones = new Uint16Array(s.hidden).fill(0x3c00);
-  const fd = fs.openSync(path.join(dir, 'model.safetensors'), 'w');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(h.length));
-  fs.writeSync(fd, len);
-  fs.writeSync(fd, h);
-  for (const [name, shape] of tensors) {
-    if (name.endsWith('norm.weight')) {
-      fs.writeSync(fd, new Uint8Array(ones.buffer));
-      continue;
-    }
-    let left = shape.reduce((a, b) => a * b, 1);
-    while (left > 0) {
-      const n = Math.min(left, random.length);
-      fs.writeSync(fd, new Uint8Array(random.buffer, 0, n * 2));
-      left -= n;
-    }
-  }
-  fs.closeSync(fd);
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_act: 'silu', hidden_size: s.hidden,
-    intermediate_size: s.intermediate, num_hidden_layers: s.layers, num_attention_heads: s.heads,
-    num_key_value_heads: s.kvHeads, vocab_size: s.vocab, max_position_embeddings: s.maxPos, rms_norm_eps: 1e-5,
-    rope_theta: 10000, tie_word_embeddings: false, torch_dtype: 'float16', bos_token_id: 1, eos_token_id: 2,
-  }, null, 2));
-  const stories = path.join(__dirname, '..', '..', 'test', 'fixtures', 'stories260K');
-  for (const f of ['tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json']) fs.copyFileSync(path.join(stories, f), path.join(dir, f));
-}
+import { againstLlamaCpp } from './againstLlamaCpp';
+import { arg, makeModel, SHAPES } from './syntheticModel';
 
 interface ChildResult {
   dtype: string;
@@ -148,6 +70,7 @@ async function child(dir: string, dtype: string, threads: number, prefill: numbe
 }
 
 async function main(): Promise<void> {
+  if (arg('against', '') === 'llama.cpp') return againstLlamaCpp();
   const shapeName = arg('shape', 'tinyllama');
   const shape = SHAPES[shapeName];
   if (!shape) throw new Error(`unknown shape ${shapeName}`);

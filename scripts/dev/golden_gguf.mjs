@@ -8,94 +8,16 @@
 //   node scripts/dev/golden_gguf.mjs            (needs: npm, git, cmake, a C++ compiler, /usr/bin/python3 with torch,
 //                                                numpy, sentencepiece; LLAMA_CACHE overrides the cache folder)
 
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildPortable, converterEnv, convertHf, llamaDir, python, releaseName, run } from './llamaCpp.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const cache = process.env.LLAMA_CACHE ?? path.join(os.homedir(), '.cache', 'lora-workbench-llama');
-const llama = path.join(cache, 'llama.cpp');
-const shim = path.join(cache, 'pyshim');
 const outDir = path.join(repo, 'test/fixtures/gguf');
-const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-
-const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 30, ...opts });
-
-function ensureLlama() {
-  fs.mkdirSync(cache, { recursive: true });
-  if (!fs.existsSync(llama)) {
-    const tgz = run('npm', ['pack', 'node-llama-cpp', '--silent'], { cwd: cache }).toString().trim().split('\n').pop();
-    run('tar', ['xzf', tgz, 'package/llama/gitRelease.bundle', 'package/package.json'], { cwd: cache });
-    run('git', ['clone', '-q', path.join(cache, 'package/llama/gitRelease.bundle'), llama]);
-  }
-  const quantize = path.join(llama, 'build/bin/llama-quantize');
-  if (!fs.existsSync(quantize)) {
-    run('cmake', ['-B', 'build', '-DCMAKE_BUILD_TYPE=Release', '-DLLAMA_CURL=OFF', '-DGGML_NATIVE=OFF', '-DLLAMA_BUILD_TESTS=OFF', '-DLLAMA_BUILD_SERVER=OFF', '-DGGML_OPENMP=OFF'], { cwd: llama });
-    run('cmake', ['--build', 'build', '-j2', '--target', 'llama-quantize', 'llama-simple'], { cwd: llama });
-  }
-  writeShim();
-  return quantize;
-}
-
-/** transformers and tqdm are not installable here; the converter needs only AutoConfig and a silent progress bar. */
-function writeShim() {
-  fs.mkdirSync(path.join(shim, 'transformers'), { recursive: true });
-  fs.mkdirSync(path.join(shim, 'tqdm'), { recursive: true });
-  fs.writeFileSync(path.join(shim, 'transformers/__init__.py'), [
-    'import json, os',
-    'class _Cfg(dict):',
-    '    def to_dict(self): return dict(self)',
-    'class AutoConfig:',
-    '    @staticmethod',
-    '    def from_pretrained(path, **kw):',
-    '        with open(os.path.join(path, "config.json"), encoding="utf-8") as f: return _Cfg(json.load(f))',
-    'class AutoTokenizer:',
-    '    @staticmethod',
-    '    def from_pretrained(path, **kw): raise ImportError("AutoTokenizer is not in this stand-in")',
-    '',
-  ].join('\n'));
-  fs.writeFileSync(path.join(shim, 'tqdm/__init__.py'), [
-    'class tqdm:',
-    '    def __init__(self, *a, **k): pass',
-    '    def update(self, *a, **k): pass',
-    '    def reset(self, *a, **k): pass',
-    '    def set_description(self, *a, **k): pass',
-    '    def close(self): pass',
-    '',
-  ].join('\n'));
-  // safetensors' load_file (sorted names, as the real one returns them), for convert_lora_to_gguf.py.
-  fs.mkdirSync(path.join(shim, 'safetensors'), { recursive: true });
-  fs.writeFileSync(path.join(shim, 'safetensors/__init__.py'), '');
-  fs.writeFileSync(path.join(shim, 'safetensors/torch.py'), [
-    'import json, struct, numpy as np, torch',
-    'def load_file(path, device="cpu"):',
-    '    with open(path, "rb") as f: raw = f.read()',
-    '    n = struct.unpack("<Q", raw[:8])[0]; header = json.loads(raw[8:8 + n]); base = 8 + n; out = {}',
-    '    for name in sorted(k for k in header if k != "__metadata__"):',
-    '        t = header[name]; b, e = t["data_offsets"]; buf = np.frombuffer(raw[base + b:base + e], dtype=np.uint8).copy()',
-    '        dt = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}[t["dtype"]]',
-    '        out[name] = torch.from_numpy(buf).view(dt).reshape(t["shape"])',
-    '    return out',
-    '',
-  ].join('\n'));
-  // Debian's torch 1.13 lacks the float8 dtypes the converter names in a table.
-  fs.writeFileSync(path.join(shim, 'sitecustomize.py'), [
-    'import torch',
-    'if not hasattr(torch, "float8_e4m3fn"):',
-    '    torch.float8_e4m3fn = torch.qint8',
-    '    torch.float8_e5m2 = torch.quint8',
-    '',
-  ].join('\n'));
-}
-
-function convert(model, outtype, out) {
-  run(python, [path.join(llama, 'convert_hf_to_gguf.py'), model, '--outtype', outtype, '--outfile', out], {
-    env: { ...process.env, PYTHONPATH: `${shim}:${path.join(llama, 'gguf-py')}` }, stdio: ['ignore', 'ignore', 'ignore'],
-  });
-}
+const convert = (model, outtype, out) => convertHf(model, outtype, out);
 
 // ---- describing a GGUF file (a self-contained reader: the goldens must not depend on the code they test) ----------
 
@@ -191,8 +113,8 @@ function adapterGoldens(adapter, base, work) {
   const out = {};
   for (const t of ['f16', 'f32']) {
     const file = path.join(work, `${t}.gguf`);
-    run(python, [path.join(llama, 'convert_lora_to_gguf.py'), adapter, '--base', base, '--outtype', t, '--outfile', file], {
-      env: { ...process.env, PYTHONPATH: `${shim}:${path.join(llama, 'gguf-py')}:${llama}` }, stdio: ['ignore', 'ignore', 'ignore'],
+    run(python, [path.join(llamaDir, 'convert_lora_to_gguf.py'), adapter, '--base', base, '--outtype', t, '--outfile', file], {
+      env: converterEnv(), stdio: ['ignore', 'ignore', 'ignore'],
     });
     out[t] = describeGguf(fs.readFileSync(file));
   }
@@ -200,7 +122,7 @@ function adapterGoldens(adapter, base, work) {
 }
 
 function main() {
-  const quantize = ensureLlama();
+  const quantize = buildPortable();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'golden-gguf-'));
   try {
     const adapter = path.join(outDir, 'stories-dora');
@@ -231,8 +153,7 @@ function main() {
       'stories-resized-merged': goldensFor(mergedResized, fs.mkdtempSync(path.join(work, 'f')), quantize),
       'stories-lora-adapter': adapterGoldens(lora, path.join(repo, 'test/fixtures/stories260K'), fs.mkdtempSync(path.join(work, 'd'))),
     };
-    const release = fs.readFileSync(path.join(cache, 'package/package.json'), 'utf8');
-    const golden = { typeTables: { deep80: typeTables(deep, fs.mkdtempSync(path.join(work, 'g')), quantize) }, source: `llama.cpp from node-llama-cpp ${JSON.parse(release).version} (convert_hf_to_gguf.py, llama-quantize)`, cases };
+    const golden = { typeTables: { deep80: typeTables(deep, fs.mkdtempSync(path.join(work, 'g')), quantize) }, source: `${releaseName()} (convert_hf_to_gguf.py, llama-quantize)`, cases };
     // One metadata key or tensor per line: small, and a regenerated file diffs readably.
     const text = JSON.stringify(golden, null, 1).replace(/\{\n\s*("(?:key|name)"[^{}]*?)\n\s*\}/g, (_, body) => `{${body.replace(/\n\s*/g, ' ')}}`);
     fs.writeFileSync(path.join(outDir, 'goldens.json'), text + '\n');

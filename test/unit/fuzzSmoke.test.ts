@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { checkInput, fuzz } from '../fuzz/harness';
 import { fuzzTargets, regressionInputs } from '../fuzz/targets';
 
-/** ~1 minute over the eight targets; LORA_WORKBENCH_FUZZ_SMOKE_MS changes it. */
+/** ~1.5 minutes over the twelve targets; LORA_WORKBENCH_FUZZ_SMOKE_MS changes it. */
 const SMOKE_MS = Number(process.env.LORA_WORKBENCH_FUZZ_SMOKE_MS ?? 6000);
 
 describe('fuzz smoke: parsers return a value or a CoreError, quickly, in bounded memory', function () {
@@ -24,7 +24,8 @@ describe('fuzz smoke: parsers return a value or a CoreError, quickly, in bounded
     assert.ok(n >= 3, `${n} regression inputs`);
   });
 
-  for (const name of ['safetensors-header', 'safetensors-index', 'torch-zip', 'pickle', 'sentencepiece', 'adapter-config', 'trainer-state', 'tokenizer-json']) {
+  for (const name of ['safetensors-header', 'safetensors-index', 'torch-zip', 'pickle', 'sentencepiece', 'adapter-config', 'trainer-state', 'tokenizer-json', 'gguf', 'tokenizer-config',
+    'chat-template', 'eval-data']) {
     it(`${name}: ${SMOKE_MS / 1000} s of mutated inputs`, async () => {
       const target = targets.find((t) => t.name === name);
       assert.ok(target, `no fuzz target ${name}`);

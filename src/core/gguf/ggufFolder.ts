@@ -11,7 +11,7 @@ import { CoreError } from '../errors';
 import type { ByteSource, DirEntry, FileStat, FsPort } from '../ports';
 import { joinPath, normalizePath } from '../paths';
 import { readFully } from '../safetensors/header';
-import { tr } from '../text';
+import { tr, type Text } from '../text';
 import { decodeTensor } from './encode';
 import { plainValue, readGguf, type GgufFile, type GgufTensorInfo } from './reader';
 import { hfNameOf, permuteHeads, permutedRow } from './llamaTensors';
@@ -23,16 +23,45 @@ function meta(g: GgufFile, key: string): unknown {
   return v === undefined ? undefined : plainValue(v);
 }
 
+/** A metadata value of the expected kind, or undefined when absent; a value of another kind is a malformed file. */
+function typed<T>(g: GgufFile, key: string, is: (v: unknown) => v is T, kind: Text): T | undefined {
+  const v = meta(g, key);
+  if (v === undefined || is(v)) return v;
+  throw new CoreError('bad-format', tr`${g.path}: GGUF metadata ${key} should be ${kind}.`, g.path);
+}
+
+// 64-bit integers arrive as bigint: a valid count or id fits a double.
+const isNumber = (v: unknown): v is number | bigint => (typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'bigint' && Number.isSafeInteger(Number(v)));
+const isNumbers = (v: unknown): v is Array<number | bigint> => Array.isArray(v) && v.every(isNumber);
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const A_NUMBER = tr`a number`;
+const NUMBERS = tr`an array of numbers`;
+const STRINGS = tr`an array of strings`;
+
+function metaNumber(g: GgufFile, key: string): number | undefined {
+  const v = typed(g, key, isNumber, A_NUMBER);
+  return v === undefined ? undefined : Number(v);
+}
+
+const metaNumbers = (g: GgufFile, key: string): number[] => (typed(g, key, isNumbers, NUMBERS) ?? []).map(Number);
+
+/** tokenizer.ggml.tokens: the vocabulary, required wherever a tokenizer is built from the metadata. */
+function metaTokens(g: GgufFile): string[] {
+  const tokens = typed(g, 'tokenizer.ggml.tokens', isStrings, STRINGS);
+  if (!tokens) throw new CoreError('bad-format', tr`${g.path}: the GGUF metadata has no value for ${'tokenizer.ggml.tokens'}.`, g.path);
+  return tokens;
+}
+
 function configOf(g: GgufFile): Json {
-  const n = (k: string): number | undefined => meta(g, `llama.${k}`) as number | undefined;
+  const n = (k: string): number | undefined => metaNumber(g, `llama.${k}`);
   const heads = n('attention.head_count');
   const cfg: Json = {
     architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: n('embedding_length'), intermediate_size: n('feed_forward_length'),
     num_hidden_layers: n('block_count'), num_attention_heads: heads, num_key_value_heads: n('attention.head_count_kv') ?? heads,
     rms_norm_eps: n('attention.layer_norm_rms_epsilon'), rope_theta: n('rope.freq_base') ?? 10000, max_position_embeddings: n('context_length'),
-    vocab_size: n('vocab_size') ?? (meta(g, 'tokenizer.ggml.tokens') as unknown[] | undefined)?.length,
+    vocab_size: n('vocab_size') ?? typed(g, 'tokenizer.ggml.tokens', isStrings, STRINGS)?.length,
     tie_word_embeddings: !g.tensors.some((t) => t.name === 'output.weight'),
-    bos_token_id: meta(g, 'tokenizer.ggml.bos_token_id'), eos_token_id: meta(g, 'tokenizer.ggml.eos_token_id'),
+    bos_token_id: metaNumber(g, 'tokenizer.ggml.bos_token_id'), eos_token_id: metaNumber(g, 'tokenizer.ggml.eos_token_id'),
   };
   if (n('attention.key_length') !== undefined) cfg.head_dim = n('attention.key_length');
   if (meta(g, 'llama.rope.scaling.type') === 'linear') cfg.rope_scaling = { rope_type: 'linear', factor: n('rope.scaling.factor') };
@@ -68,10 +97,10 @@ function tokenizerModel(g: GgufFile): Uint8Array {
   if (meta(g, 'tokenizer.ggml.model') !== 'llama') {
     throw new CoreError('unsupported', tr`${g.path}: tokenizer.ggml.model '${String(meta(g, 'tokenizer.ggml.model'))}' is not supported yet (SentencePiece 'llama' is).`, g.path);
   }
-  const tokens = meta(g, 'tokenizer.ggml.tokens') as string[];
-  const scores = (meta(g, 'tokenizer.ggml.scores') as number[] | undefined) ?? [];
-  const types = (meta(g, 'tokenizer.ggml.token_type') as number[] | undefined) ?? [];
-  const unk = (meta(g, 'tokenizer.ggml.unknown_token_id') as number | undefined) ?? Math.max(0, types.indexOf(UNKNOWN));
+  const tokens = metaTokens(g);
+  const scores = metaNumbers(g, 'tokenizer.ggml.scores');
+  const types = metaNumbers(g, 'tokenizer.ggml.token_type');
+  const unk = metaNumber(g, 'tokenizer.ggml.unknown_token_id') ?? Math.max(0, types.indexOf(UNKNOWN));
   const p = new Proto();
   tokens.forEach((piece, i) => {
     // The converter marks <unk> CONTROL when tokenizer_config lists it as special; SentencePiece needs it UNKNOWN.
@@ -79,8 +108,8 @@ function tokenizerModel(g: GgufFile): Uint8Array {
   });
   const spec = new Proto().varint(3, 2).varint(35, types.includes(BYTE) ? 1 : 0).varint(40, unk);
   for (const [field, key] of [[41, 'bos'], [42, 'eos']] as const) {
-    const id = meta(g, `tokenizer.ggml.${key}_token_id`);
-    if (typeof id === 'number') spec.varint(field, id);
+    const id = metaNumber(g, `tokenizer.ggml.${key}_token_id`);
+    if (id !== undefined) spec.varint(field, id);
   }
   p.bytes(2, spec.done());
   const addPrefix = meta(g, 'tokenizer.ggml.add_space_prefix');
@@ -90,10 +119,10 @@ function tokenizerModel(g: GgufFile): Uint8Array {
 }
 
 function tokenizerConfig(g: GgufFile): Json {
-  const tokens = meta(g, 'tokenizer.ggml.tokens') as string[];
+  const tokens = metaTokens(g);
   const piece = (key: string): string | null => {
-    const id = meta(g, `tokenizer.ggml.${key}_token_id`);
-    return typeof id === 'number' ? tokens[id] ?? null : null;
+    const id = metaNumber(g, `tokenizer.ggml.${key}_token_id`);
+    return id !== undefined ? tokens[id] ?? null : null;
   };
   return {
     add_bos_token: meta(g, 'tokenizer.ggml.add_bos_token') ?? true, add_eos_token: meta(g, 'tokenizer.ggml.add_eos_token') ?? false,
