@@ -271,7 +271,13 @@ export type CrashKind = 'throw' | 'exit' | 'oom';
 export const CRASH_KINDS: readonly CrashKind[] = ['throw', 'exit', 'oom'];
 /** Exit code of the 'exit' crash, so tests can tell it from other exits. */
 export const DEBUG_EXIT_CODE = 70;
-export const DebugCrash = request<{ readonly kind: CrashKind }, never>('engine/debugCrash');
+export interface DebugCrashParams {
+  readonly kind: CrashKind;
+  /** Crash once this many more tokens were streamed (by any request), instead of now: answers {armed: true} at once. */
+  readonly afterTokens?: number;
+}
+/** Without afterTokens it never answers: the worker dies and the request fails with 'worker-died'. */
+export const DebugCrash = request<DebugCrashParams, { readonly armed: true }>('engine/debugCrash');
 
 // ---- engine/cancel --------------------------------------------------------------------------------------------------
 export interface CancelParams {

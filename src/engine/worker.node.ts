@@ -7,7 +7,7 @@ import { toCoreError } from '../core/errors';
 import { HandlerTable, type JobContext } from './handlers';
 import { probeEngine } from './probe';
 import { Cancel, DebugCrash, Eval, Generate, GgufExport, Load, Merge, Probe, Stats, Tokenize, Unload, isRequestMessage, type WorkerMessage } from './protocol';
-import { debugCrash, engineStats } from './testHooks.node';
+import { debugCrash, engineStats, tokenStreamed } from './testHooks.node';
 import { probeWebGpu } from '../kernels/webgpu/probe.node';
 import { createBackend } from '../kernels/createBackend.node';
 import { NodeFs } from '../node/nodeFs';
@@ -61,7 +61,10 @@ port.on('message', (raw: unknown) => {
     id,
     signal: controller.signal,
     progress: (phase, done, total, detail) => post({ type: 'progress', id, phase, done, total, detail }),
-    token: (tokenId, text, stream) => post({ type: 'token', id, tokenId, text, stream }),
+    token: (tokenId, text, stream) => {
+      post({ type: 'token', id, tokenId, text, stream });
+      tokenStreamed();
+    },
     log,
   };
   handler(params, ctx).then(

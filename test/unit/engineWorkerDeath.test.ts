@@ -2,7 +2,7 @@
 // the three ways a worker dies (an uncaught error, out of memory at its heap limit, process.exit) while it generates:
 // every in-flight request is rejected once with 'worker-died' naming what happened, onWorkerDied fires once, and the
 // next request runs on a fresh worker. The hook is refused without LORA_WORKBENCH_TEST_HOOKS=1, and a merge that was
-// in flight leaves no temporary folder behind.
+// in flight leaves no temporary folder behind. An armed crash (afterTokens) dies at the token it names.
 
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -96,6 +96,21 @@ describe('engine worker death', function () {
       assert.equal(deaths.length, 1);
     });
   }
+
+  it('an armed crash (afterTokens) kills the worker at that token of the next generation', async () => {
+    const deaths: WorkerDeath[] = [];
+    client = hooksClient(deaths);
+    const model = await load(client);
+    assert.deepEqual(await client.request(DebugCrash, { kind: 'exit', afterTokens: 5 }), { armed: true });
+    let tokens = 0;
+    const gen = outcome(client.request(Generate, { modelId: model.modelId, adapters: [], prompt: { text: 'Once upon a time' }, maxNewTokens: 500, temperature: 0, stopAtEos: false }, {
+      onToken: () => { tokens++; },
+    }));
+    assertWorkerDied(await gen.settled, /exited with code 70/);
+    assert.ok(tokens >= 5 && tokens < 500, `${tokens} tokens streamed before the crash`);
+    assert.equal(deaths.length, 1);
+    assert.equal(deaths[0]!.inFlight, 1);
+  });
 
   it('refuses engine/debugCrash without LORA_WORKBENCH_TEST_HOOKS=1, and the worker lives on', async () => {
     const deaths: WorkerDeath[] = [];
