@@ -77,7 +77,7 @@ function workerEntry(): { file: string; execArgv?: string[] } {
   if (fs.existsSync(bundled)) return { file: bundled }; // inherits the process's execArgv, as a Worker does by default
   const source = path.join(__dirname, '..', 'engine', 'worker.node.ts');
   // createRequire keeps esbuild from trying to bundle the dev-only tsx hook.
-  if (fs.existsSync(source)) return { file: source, execArgv: [...process.execArgv, '--require', createRequire(__filename).resolve('tsx/cjs')] };
+  if (fs.existsSync(source)) return { file: source, execArgv: ['--require', createRequire(__filename).resolve('tsx/cjs')] };
   return { file: bundled }; // fails at start with Node's own "cannot find module" naming the path
 }
 
