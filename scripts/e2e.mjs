@@ -267,6 +267,8 @@ async function main() {
           ...(phase === 'host' ? swiftShaderEnv() : {}),
           // 50 ms after each merged tensor: the cancel test's merge then lasts seconds instead of under one.
           ...(phase === 'ui' ? { LORA_WORKBENCH_TEST_MERGE_DELAY_MS: '50' } : {}),
+          // The test-only "Crash the Engine Worker" command and engine/debugCrash (workerDeath.test.ts).
+          ...(phase === 'ui' ? { LORA_WORKBENCH_TEST_HOOKS: '1' } : {}),
         },
       });
       log(`${phase}: code-server ${server.url} ready in ${secs(Date.now() - phaseStart)}`);

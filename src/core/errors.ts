@@ -17,6 +17,8 @@ export type CoreErrorCode =
   | 'no-space'
   | 'exists'
   | 'untrusted'
+  /** The engine worker thread died (uncaught error, out of memory, exit) while the request was in flight. */
+  | 'worker-died'
   | 'internal';
 
 export class CoreError extends Error {

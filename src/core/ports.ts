@@ -71,6 +71,8 @@ export interface HostEnv {
 export interface HostProcess {
   readonly pid: number;
   readonly host: string;
+  /** The worker thread this code runs on (worker_threads' threadId; 0 on the main thread), when the host has threads. */
+  readonly threadId?: number;
   /** A process with this pid exists on this host (possibly another program that reused the pid: callers stay cautious). */
   isAlive(pid: number): boolean;
 }

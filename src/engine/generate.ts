@@ -231,6 +231,11 @@ export class GenerationEngine {
     return run;
   }
 
+  /** Models loaded and not unloaded (engine/stats). */
+  get loadedModels(): number {
+    return this.models.size;
+  }
+
   async unload(p: { modelId: string }): Promise<{ unloaded: boolean }> {
     const e = this.models.get(p?.modelId);
     if (!e) return { unloaded: false };

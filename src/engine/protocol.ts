@@ -246,6 +246,39 @@ export interface GgufResult {
 }
 export const GgufExport = request<GgufParams, GgufResult>('engine/gguf');
 
+// ---- engine/stats, engine/debugCrash (issue 18: soak runs and worker-death tests) -------------------------------------
+export interface StatsResult {
+  /** The worker isolate's JS heap (process.memoryUsage() inside the worker counts this thread's heap). */
+  readonly heapUsedBytes: number;
+  readonly heapTotalBytes: number;
+  /** ArrayBuffers and other memory outside the heap that this isolate holds (weights of the reference backend). */
+  readonly externalBytes: number;
+  /** WebAssembly memories owned by live WASM backends, and their committed bytes. */
+  readonly wasmMemories: number;
+  readonly wasmBytes: number;
+  /** WASM thread-pool helper threads that have started and not exited. */
+  readonly poolThreads: number;
+  readonly loadedModels: number;
+  /** This worker's threadId (a fresh worker after a death has a new one). */
+  readonly threadId: number;
+}
+export const Stats = request<Record<string, never>, StatsResult>('engine/stats');
+
+/** Env switch for test-only requests: engine/debugCrash is refused unless it is '1' in the worker's environment. */
+export const TEST_HOOKS_ENV = 'LORA_WORKBENCH_TEST_HOOKS';
+/** throw: an uncaught error outside any request; exit: process.exit(70) in the worker; oom: allocate past the heap limit. */
+export type CrashKind = 'throw' | 'exit' | 'oom';
+export const CRASH_KINDS: readonly CrashKind[] = ['throw', 'exit', 'oom'];
+/** Exit code of the 'exit' crash, so tests can tell it from other exits. */
+export const DEBUG_EXIT_CODE = 70;
+export interface DebugCrashParams {
+  readonly kind: CrashKind;
+  /** Crash once this many more tokens were streamed (by any request), instead of now: answers {armed: true} at once. */
+  readonly afterTokens?: number;
+}
+/** Without afterTokens it never answers: the worker dies and the request fails with 'worker-died'. */
+export const DebugCrash = request<DebugCrashParams, { readonly armed: true }>('engine/debugCrash');
+
 // ---- engine/cancel --------------------------------------------------------------------------------------------------
 export interface CancelParams {
   readonly id: number;

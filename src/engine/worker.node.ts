@@ -6,7 +6,8 @@ import { parentPort } from 'node:worker_threads';
 import { toCoreError } from '../core/errors';
 import { HandlerTable, type JobContext } from './handlers';
 import { probeEngine } from './probe';
-import { Cancel, Eval, Generate, GgufExport, Load, Merge, Probe, Tokenize, Unload, isRequestMessage, type WorkerMessage } from './protocol';
+import { Cancel, DebugCrash, Eval, Generate, GgufExport, Load, Merge, Probe, Stats, Tokenize, Unload, isRequestMessage, type WorkerMessage } from './protocol';
+import { debugCrash, engineStats, tokenStreamed } from './testHooks.node';
 import { probeWebGpu } from '../kernels/webgpu/probe.node';
 import { createBackend } from '../kernels/createBackend.node';
 import { NodeFs } from '../node/nodeFs';
@@ -35,6 +36,8 @@ const table = new HandlerTable()
   .on(GgufExport, (params, ctx) => handleGguf(params, ctx, new NodeFs(), (backend, threads, logLine) => createBackend({ backend, threads, log: logLine })))
   .on(Probe, (params) =>
     probeEngine(params ?? {}, { node: process.version, platform: process.platform, arch: process.arch, cpus: os.availableParallelism() }, probeWebGpu))
+  .on(Stats, async () => engineStats(generation.loadedModels))
+  .on(DebugCrash, (params) => debugCrash(params))
   .on(Cancel, async ({ id }) => {
     const job = jobs.get(id);
     job?.abort();
@@ -58,7 +61,10 @@ port.on('message', (raw: unknown) => {
     id,
     signal: controller.signal,
     progress: (phase, done, total, detail) => post({ type: 'progress', id, phase, done, total, detail }),
-    token: (tokenId, text, stream) => post({ type: 'token', id, tokenId, text, stream }),
+    token: (tokenId, text, stream) => {
+      post({ type: 'token', id, tokenId, text, stream });
+      tokenStreamed();
+    },
     log,
   };
   handler(params, ctx).then(

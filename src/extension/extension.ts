@@ -2,7 +2,7 @@
 // Everything registered is owned by context.subscriptions.
 
 import * as vscode from 'vscode';
-import { Probe, type ProbeResult } from '../engine/protocol';
+import { CRASH_KINDS, DebugCrash, Probe, TEST_HOOKS_ENV, type CrashKind, type ProbeResult } from '../engine/protocol';
 import { registerCommand } from './commands/funnel';
 import { EngineHost } from './engineHost';
 import { createLog, log } from './platform/log';
@@ -54,9 +54,27 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi {
     registerCommand('loraWorkbench.showLog', vscode.l10n.t('Show Log'), () => log().show()),
   );
 
+  if (process.env[TEST_HOOKS_ENV] === '1') registerTestHooks(context, engine);
+
   void vscode.commands.executeCommand('setContext', 'loraWorkbench.activated', true);
   log().info(`LoRA Workbench activated (workspace ${vscode.workspace.isTrusted ? 'trusted' : 'in Restricted Mode'})`);
   return { probeEngine, checkpoints };
+}
+
+/**
+ * Test-only palette command (the e2e runner sets LORA_WORKBENCH_TEST_HOOKS=1): arms engine/debugCrash so that the
+ * engine worker dies at the 16th token of the next generation ('exit'; tests may pass another kind and count), which
+ * lets the e2e kill a preview run mid-way and check what a user sees. afterTokens 0 crashes at once.
+ */
+function registerTestHooks(context: vscode.ExtensionContext, engine: EngineHost): void {
+  void vscode.commands.executeCommand('setContext', 'loraWorkbench.testHooks', true);
+  context.subscriptions.push(registerCommand('loraWorkbench.testCrashEngine', vscode.l10n.t('Test: Crash the Engine Worker'), async (kind: unknown, afterTokens: unknown) => {
+    const k: CrashKind = CRASH_KINDS.includes(kind as CrashKind) ? (kind as CrashKind) : 'exit';
+    const n = typeof afterTokens === 'number' ? afterTokens : 16;
+    log().info(`test hook: the engine worker crashes (${k}) ${n > 0 ? `at the ${n}th token from now` : 'now'}`);
+    // At once, the request is rejected with 'worker-died': the funnel keeps that quiet (EngineHost notified).
+    await engine.get().request(DebugCrash, { kind: k, ...(n > 0 ? { afterTokens: n } : {}) });
+  }));
 }
 
 export function deactivate(): void {

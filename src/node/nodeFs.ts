@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { CoreError } from '../core/errors';
 import type { ByteSink, ByteSource, DirEntry, FileStat, HostEnv, WritableFsPort } from '../core/ports';
 
@@ -220,7 +221,7 @@ export function nodeHostEnv(): HostEnv {
     home: os.homedir(),
     cwd: process.cwd(),
     vars: process.env,
-    process: { pid: process.pid, host: os.hostname(), isAlive: isProcessAlive },
+    process: { pid: process.pid, host: os.hostname(), threadId, isAlive: isProcessAlive },
   };
 }
 

@@ -1,5 +1,5 @@
 // Every user-visible string has its Simplified Chinese translation: each literal passed to vscode.l10n.t in
-// src/extension, each core message template (tr`...` in src/core, rendered by the extension through the same bundle)
+// src/extension, each core message template (tr`...` in src/core, src/cli, src/engine and src/node, rendered by the extension through the same bundle)
 // and each %key% of package.json (static scan, so a string added without a translation fails here).
 
 import * as assert from 'node:assert/strict';
@@ -110,7 +110,7 @@ describe('localisation completeness (zh-cn)', () => {
 
   it('translates every core message template (tr`...`)', () => {
     const missing = new Set<string>();
-    for (const f of [...sourceFiles(path.join(ROOT, 'src', 'core')), ...sourceFiles(path.join(ROOT, 'src', 'cli'))]) {
+    for (const f of ['core', 'cli', 'engine', 'node'].flatMap((dir) => sourceFiles(path.join(ROOT, 'src', dir)))) {
       for (const k of coreTemplates(fs.readFileSync(f, 'utf8'))) if (!(k in zh)) missing.add(k);
     }
     if (process.env.LW_L10N_DUMP) fs.writeFileSync(process.env.LW_L10N_DUMP, JSON.stringify([...missing], null, 2));

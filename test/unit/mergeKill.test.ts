@@ -12,28 +12,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { inspectLeftover, partialTarget } from '../../src/core/merge/partialOutput';
 import { NodeFs } from '../../src/node/nodeFs';
+import { assertFreshBuild } from '../support/freshBuild';
 import { writeSyntheticPair, type SyntheticPair } from '../support/syntheticPair';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const KILLS = 50;
 const START_KILLS = 8;
-
-/** The harness tests the bundle: it must exist and be newer than every source file, or the test names the fix. */
-export function assertFreshBuild(bundle: string): void {
-  assert.ok(fs.existsSync(bundle), `${bundle} is missing: run \`npm run build\` first.`);
-  const built = fs.statSync(bundle).mtimeMs;
-  const newer = (dir: string): string | null => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      const hit = e.isDirectory() ? newer(p) : /\.ts$/.test(e.name) && fs.statSync(p).mtimeMs > built ? p : null;
-      if (hit) return hit;
-    }
-    return null;
-  };
-  const stale = newer(path.join(ROOT, 'src'));
-  assert.equal(stale, null, `${bundle} is older than ${stale}: run \`npm run build\` first.`);
-}
 
 function hashTree(dir: string, skip = new Set<string>()): Map<string, string> {
   const out = new Map<string, string>();

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { scanCheckpoints } from '../../src/core/checkpoints/scan';
 import { CoreError } from '../../src/core/errors';
-import { OWNER_FILE, PartialOutput, STALE_AFTER_MS, deleteLeftover, findLeftovers, lockPathFor, type OwnerRecord } from '../../src/core/merge/partialOutput';
+import { OWNER_FILE, PartialOutput, STALE_AFTER_MS, deleteLeftover, findLeftovers, lockPathFor, reclaimDeadThreadLeftovers, removeStaleLeftovers, type OwnerRecord } from '../../src/core/merge/partialOutput';
 import { NodeFs } from '../../src/node/nodeFs';
 import { tempDirPerTest } from '../support/tempDir';
 import { runCliCaptured } from './cliHarness';
@@ -174,5 +174,24 @@ describe('partial output: owner records and leftovers', () => {
     const parsed = JSON.parse(json.out) as { leftovers: Array<{ path: string; bytes: number; owner: OwnerRecord; state: string }> };
     assert.deepEqual(parsed.leftovers.map((l) => [l.path, l.state, l.owner.job]), [[dir, 'gone', 'merge']]);
     assert.ok(parsed.leftovers[0]!.bytes >= 3000);
+  });
+
+  it('records the writing thread, and reclaims the leftovers of a dead worker thread of a live process only', async () => {
+    const out = path.join(tmp, 'merged');
+    const p = await PartialOutput.begin(io, out, { job: 'merge', toolVersion: 't' });
+    assert.equal((JSON.parse(fs.readFileSync(lockPathFor(out), 'utf8')) as OwnerRecord).threadId, 0, 'the main thread is thread 0');
+    await p.abandon();
+    // This process is alive: its leftovers are 'alive' to every job, whichever thread wrote them.
+    const deadWorker = plantLeftover(tmp, 'a', { pid: process.pid, threadId: 7 });
+    const otherWorker = plantLeftover(tmp, 'b', { pid: process.pid, threadId: 8 });
+    const noThread = plantLeftover(tmp, 'c', { pid: process.pid });
+    assert.deepEqual((await findLeftovers(io, tmp)).map((l) => l.state), ['alive', 'alive', 'alive']);
+    assert.deepEqual(await removeStaleLeftovers(io, tmp), []);
+    const removed = await reclaimDeadThreadLeftovers(io, tmp, { pid: process.pid, host, threadId: 7 });
+    assert.deepEqual(removed.map((l) => l.path), [deadWorker]);
+    assert.ok(!fs.existsSync(deadWorker) && !fs.existsSync(path.join(tmp, '.a.partial.lock')), 'folder and lock of thread 7 removed');
+    assert.ok(fs.existsSync(otherWorker) && fs.existsSync(path.join(tmp, '.b.partial.lock')), 'another thread\'s leftover kept');
+    assert.ok(fs.existsSync(noThread) && fs.existsSync(path.join(tmp, '.c.partial.lock')), 'a record without a thread id kept');
+    assert.deepEqual(await reclaimDeadThreadLeftovers(io, tmp, { pid: process.pid, host: `${host}-other`, threadId: 8 }), [], 'another host never matches');
   });
 });

@@ -32,6 +32,11 @@ export interface OwnerRecord {
   readonly toolVersion: string;
   readonly pid: number;
   readonly host: string;
+  /**
+   * The worker thread that writes (worker_threads' threadId, 0 on a main thread); absent in older records. A worker
+   * can die while its process lives: its pid stays alive, and this id is what lets the engine client reclaim its folders.
+   */
+  readonly threadId?: number;
   /** ISO time the job started. */
   readonly startedAt: string;
   /** The final output path. */
@@ -72,6 +77,7 @@ function parseRecord(bytes: Uint8Array): OwnerRecord | null {
   if (typeof r !== 'object' || r === null || r.tool !== 'lora-workbench') return null;
   if (!Number.isSafeInteger(r.pid) || (r.pid as number) < 0) return null;
   for (const k of ['job', 'toolVersion', 'host', 'startedAt', 'out', 'partial'] as const) if (typeof r[k] !== 'string') return null;
+  if (r.threadId !== undefined && (!Number.isSafeInteger(r.threadId) || (r.threadId as number) < 0)) return null;
   // The record is read from disk: its folder name must be a sibling's, never a path elsewhere to remove.
   if (partialTarget(r.partial as string) === null || /[/\\]/.test(r.partial as string)) return null;
   return r as OwnerRecord;
@@ -164,6 +170,35 @@ export async function removeStaleLeftovers(io: WritableFsPort, parent: string, n
   return removed;
 }
 
+/** A worker thread that has exited while its process (this one) lives on. */
+export interface DeadThread {
+  readonly pid: number;
+  readonly host: string;
+  readonly threadId: number;
+}
+
+function ownedByThread(owner: OwnerRecord | null, dead: DeadThread): boolean {
+  return owner !== null && owner.host === dead.host && owner.pid === dead.pid && owner.threadId === dead.threadId;
+}
+
+/**
+ * Remove the leftovers in `parent` written by the worker thread `dead` (and their locks). Its pid is alive, so
+ * removeStaleLeftovers keeps them as 'alive'; only the host that saw that thread exit can say they are gone. Records
+ * without a thread id (older versions, or another thread) are never matched. Best effort; returns the folders removed.
+ */
+export async function reclaimDeadThreadLeftovers(io: WritableFsPort, parent: string, dead: DeadThread, now = Date.now()): Promise<Leftover[]> {
+  const removed: Leftover[] = [];
+  for (const l of await findLeftovers(io, parent, now)) {
+    if (ownedByThread(l.owner, dead) && (await io.removeTree(l.path).then(() => true, () => false))) removed.push(l);
+  }
+  for (const e of await io.readDir(parent).catch(() => [])) {
+    if (e.kind !== 'file' || !LOCK_FILE.test(e.name)) continue;
+    const file = joinPath(parent, e.name);
+    if (ownedByThread(await readRecord(io, file), dead)) await io.removeTree(file).catch(() => undefined);
+  }
+  return removed;
+}
+
 /**
  * Delete one leftover folder (the view's and CLI's Delete action): refused while its owner is alive, since that job
  * is still writing it. Its lock goes too when the lock names it.
@@ -234,6 +269,7 @@ export class PartialOutput {
     const proc = io.env.process;
     const record: OwnerRecord = {
       tool: 'lora-workbench', job: opts.job, toolVersion: opts.toolVersion, pid: proc?.pid ?? 0, host: proc?.host ?? '',
+      ...(proc?.threadId !== undefined ? { threadId: proc.threadId } : {}),
       startedAt: new Date(now).toISOString(), out, partial,
     };
     const lock = lockPathFor(out);

@@ -34,7 +34,7 @@ export function registerCommand(
   });
 }
 
-/** Show a command failure to the user once, with the log one click away. Cancellation is silent. */
+/** Show a command failure to the user once, with the log one click away. Cancellation and a worker death are silent. */
 export async function reportError(title: string, err: unknown): Promise<undefined> {
   const e = toCoreError(err);
   if (e.code === 'cancelled') {
@@ -42,6 +42,8 @@ export async function reportError(title: string, err: unknown): Promise<undefine
     return undefined;
   }
   log().error(`${title}: [${e.code}] ${e.message}${err instanceof Error && e.code === 'internal' ? `\n${err.stack}` : ''}`);
+  // The engine host has already shown the one notification of this death (EngineHost); a second would repeat it.
+  if (e.code === 'worker-died') return undefined;
   const showLog = vscode.l10n.t('Show Log');
   const choice = await (e.code === 'untrusted'
     ? vscode.window.showWarningMessage(e.message, showLog)

@@ -424,6 +424,11 @@ export class PreviewPanel extends Disposable {
       } catch (err) {
         const e = toCoreError(err);
         log().error(`preview: loading ${basePath} failed: [${e.code}] ${e.message}`);
+        if (e.code === 'worker-died') {
+          // Not a fault of the model: the engine host has said what happened; Run tries again on a fresh worker.
+          this.setStatus('idle', this.engineLostMessage());
+          return null;
+        }
         this.showDiagnosis({ title: vscode.l10n.t('The model at {0} cannot be loaded.', rel(basePath)), problems: [{ severity: 'error', code: e.code, message: e.message }], actions: [] });
         this.setStatus('error', e.message);
         return null;
@@ -440,6 +445,20 @@ export class PreviewPanel extends Disposable {
 
   stop(): void {
     this.run?.controller.abort();
+  }
+
+  /**
+   * The engine worker died: its model is gone (register.ts forgot the shared load, so nothing is released). The next
+   * Run loads the base again on the fresh worker; a run in progress ends with its columns' worker-died errors.
+   */
+  engineLost(): void {
+    if (!this.model) return;
+    this.model = null;
+    if (!this.run) this.setStatus('idle', this.engineLostMessage());
+  }
+
+  private engineLostMessage(): string {
+    return vscode.l10n.t('The engine stopped; Run loads {0} again.', rel(this.basePath ?? ''));
   }
 
   /** Run every column, one after the other on the one engine worker, so each column's timings are its own. */
@@ -464,14 +483,16 @@ export class PreviewPanel extends Disposable {
     const t0 = Date.now();
     try {
       for (const col of columns) {
-        if (controller.signal.aborted) break;
+        // After a worker death the model id is gone: the remaining columns wait for the next Run.
+        if (controller.signal.aborted || !this.model) break;
         await this.runColumn(runId, col, model, settings, controller.signal);
       }
     } finally {
       this.run = null;
       const cancelled = controller.signal.aborted;
       this.post({ type: 'runDone', runId, cancelled });
-      this.setStatus('ready', this.readyMessage(model));
+      if (this.model) this.setStatus('ready', this.readyMessage(model));
+      else this.setStatus('idle', this.engineLostMessage());
       log().info(`preview run ${runId}: ${cancelled ? 'stopped' : 'done'} in ${Date.now() - t0} ms: ` +
         columns.map((c) => { const o = this.outputs.get(c.id); return `${c.id} ${o?.stats ? `${o.stats.count} tok, ttft ${o.stats.ttftMs.toFixed(1)} ms, ${o.stats.tokensPerSecond.toFixed(1)} tok/s, ${o.stopReason}` : o?.error ?? 'not run'}`; }).join('; '));
     }
@@ -526,9 +547,9 @@ export class PreviewPanel extends Disposable {
         out.stats = { ttftMs: 0, tokensPerSecond: 0, count: out.ids.length };
         return;
       }
-      out.error = e.message;
+      out.error = localize(e);
       log().error(`preview: ${col.title}: [${e.code}] ${e.message}`);
-      this.post({ type: 'columnError', runId, columnId: col.id, message: e.message });
+      this.post({ type: 'columnError', runId, columnId: col.id, message: out.error });
     }
   }
 

@@ -1,6 +1,7 @@
 // Registers "Preview Generation..." (loraWorkbench.previewGeneration) on checkpoints, adapters and full models (Checkpoints
 // view, file Explorer, palette), keeps one panel per target, shares loaded base models between panels (refcounted
-// engine/load + engine/unload) and offers the compatible adapters of the workspace for "Add Checkpoint...".
+// engine/load + engine/unload; forgotten when the engine worker dies) and offers the compatible adapters of the
+// workspace for "Add Checkpoint...".
 
 import * as vscode from 'vscode';
 import { diagnoseAdapter } from '../../core/basemodel/diagnose';
@@ -130,6 +131,13 @@ export function registerPreview(context: vscode.ExtensionContext, engine: Engine
       return pick?.path;
     },
   };
+
+  // A dead worker took every loaded model with it: forget them all (no engine/unload: those ids no longer exist), and
+  // let each panel load again on its next Run.
+  context.subscriptions.push(engine.onWorkerDied(() => {
+    loaded.clear();
+    for (const p of panels.values()) p.engineLost();
+  }));
 
   const publishFolders = (result: ScanResult): void => {
     const folders = [...result.adapters.filter((a) => a.format === 'peft' && !a.health.some((h) => h.code === 'missing-config')).map((a) => a.path), ...result.models.map((m) => m.path)];

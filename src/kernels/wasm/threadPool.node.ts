@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { claimRows, CONTROL_INTS, CTL, FN_SYNC, MAX_ARGS, SPIN_ITERS, THREADED_KERNELS, type KernelExports, type KernelRunner, type ThreadedKernel } from './kernelTable';
+import { helperExited, helperStarted } from './liveResources';
 
 export interface ThreadPoolOptions {
   /** Tests only: per-chunk delay of helper `helper` (1-based thread id). */
@@ -81,6 +82,8 @@ export class ThreadPool implements KernelRunner {
         workerData: { module, memories, control, port: port2, tid, threads, delayMs },
         transferList: [port2],
       });
+      helperStarted();
+      w.once('exit', helperExited);
       ready.push(new Promise((resolve, reject) => {
         w.once('message', () => resolve());
         w.once('error', reject);

@@ -15,6 +15,7 @@ import * as ref from '../reference/refOps';
 import { checkShape, matrixShape } from '../reference/referenceBackend';
 import type { KernelExports, KernelRunner, ThreadedKernel } from './kernelTable';
 import { MAX_MEMORY_BYTES, MemorySpace } from './memorySpace';
+import { releaseMemory, trackMemory } from './liveResources';
 
 /** Must match assembly/kernels.ts. */
 const KC = 256;
@@ -254,6 +255,7 @@ export class WasmBackend implements Backend {
     if (this.disposed) return;
     this.disposed = true;
     this.runner.dispose();
+    for (const sp of this.spaces) releaseMemory(sp.memory);
   }
 
   matmul(out: BTensor, w: BTensor, x: BTensor, n: number): void {
@@ -595,6 +597,7 @@ export class WasmBackend implements Backend {
 
   private newSpace(): MemorySpace {
     const s = new MemorySpace(this.spaces.length, this.cap);
+    trackMemory(s.memory);
     this.spaces.push(s);
     this.exports.push(this.runner.addMemory(s.memory));
     return s;
