@@ -28,6 +28,18 @@ type Target = { readonly kind: 'model' | 'adapter'; readonly path: string };
 
 type Form = { readonly adapterOnly: boolean; readonly base: string };
 
+/** Programmatic arguments (the deployment plan's buttons, tests): an adapter merged into `base`; prompts given a value are skipped. */
+export interface GgufCommandArgs {
+  readonly adapter: string;
+  readonly base?: string;
+  readonly ggufType?: ExportType;
+  readonly out?: string;
+}
+
+function commandArgs(arg: unknown): GgufCommandArgs | undefined {
+  return arg && typeof arg === 'object' && typeof (arg as GgufCommandArgs).adapter === 'string' ? arg as GgufCommandArgs : undefined;
+}
+
 const nodeFs = new NodeFs();
 
 async function targetOf(arg: unknown, index: CheckpointIndex): Promise<Target | undefined> {
@@ -90,14 +102,16 @@ async function runExport(engine: EngineHost, params: GgufParams): Promise<GgufRe
 
 export function registerGgufExport(context: vscode.ExtensionContext, engine: EngineHost, index: CheckpointIndex): void {
   context.subscriptions.push(registerCommand(GGUF_COMMAND, vscode.l10n.t('Export to GGUF'), async (arg) => {
-    const target = await targetOf(arg, index);
+    const args = commandArgs(arg);
+    const target: Target | undefined = args ? { kind: 'adapter', path: absolutePath(args.adapter) } : await targetOf(arg, index);
     if (!target) return undefined;
-    const chosen = target.kind === 'adapter' ? await chooseForm(target.path, index) : null;
+    const given: Form | undefined = args?.base ? { adapterOnly: false, base: absolutePath(args.base) } : undefined;
+    const chosen = target.kind === 'adapter' ? given ?? await chooseForm(target.path, index) : null;
     if (chosen === undefined) return undefined;
     const form: Form | null = chosen;
-    const type = await chooseType(target, form);
+    const type = args?.ggufType ?? await chooseType(target, form);
     if (!type) return undefined;
-    const picked = await vscode.window.showSaveDialog({
+    const picked = args?.out ? vscode.Uri.file(absolutePath(args.out)) : await vscode.window.showSaveDialog({
       defaultUri: vscode.Uri.file(joinPath(dirname(target.path), `${basename(target.path)}-${type}.gguf`)), filters: { GGUF: ['gguf'] },
       saveLabel: vscode.l10n.t('Export'),
     });
