@@ -30,6 +30,12 @@ async function planOf(adapter: string): Promise<DeployPlan> {
     () => planDeployment(fs, adapter, { workspaceFolders, searchPaths }));
 }
 
+/** The plan reads files: save the config that Choose Base Model edited (the user asked for the change in the panel). */
+async function savedIfOpen(config: vscode.Uri): Promise<boolean> {
+  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === config.toString());
+  return doc?.isDirty ? doc.save() : true;
+}
+
 /** The existing command an action stands for, with the plan's arguments; true when the plan may have changed. */
 async function runAction(plan: DeployPlan, action: DeployAction): Promise<boolean> {
   const config = vscode.Uri.file(plan.configPath);
@@ -46,7 +52,7 @@ async function runAction(plan: DeployPlan, action: DeployAction): Promise<boolea
     case 'relink':
       return Boolean(await vscode.commands.executeCommand(RELINK_RUN, config, base));
     case 'chooseBase':
-      return Boolean(await vscode.commands.executeCommand(CHOOSE_BASE, config));
+      return Boolean(await vscode.commands.executeCommand(CHOOSE_BASE, config)) && await savedIfOpen(config);
     case 'copy':
       await vscode.env.clipboard.writeText(action.text);
       return false;

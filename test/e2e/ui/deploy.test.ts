@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { planDeployment } from '../../../src/core/deploy/plan';
 import { NodeFs } from '../../../src/node/nodeFs';
-import { CHECKPOINTS_VIEW, Workbench, acceptMergePrompts, e2eEnv, waitForLog } from '../support/workbench';
+import { CHECKPOINTS_VIEW, Workbench, acceptMergePrompts, commandTitle, e2eEnv, waitForLog } from '../support/workbench';
 
 const RUN = 'runs/stories-lora';
 
@@ -57,5 +57,37 @@ describe('Plan Deployment', () => {
     const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { torch_dtype: string };
     assert.equal(config.torch_dtype, 'float16');
     await waitForLog(/deploy checkpoint-100: \{"kind":"merge","dtype":"float16"\}/);
+  });
+
+  it('without its base: the adapter\'s numbers and the reason, then Choose Base Model plans again', async function () {
+    this.timeout(120_000);
+    // A copy of the Colab checkpoint (its base recorded as /content/...), so the other tests keep the original broken.
+    const moved = path.join(ws, 'deploy-moved-adapter');
+    fs.mkdirSync(moved);
+    for (const f of ['adapter_config.json', 'adapter_model.safetensors']) fs.copyFileSync(path.join(ws, 'runs/stories-lora-colab/checkpoint-30', f), path.join(moved, f));
+    const pick = path.join(ws, '.lora-workbench-test-pick');
+    fs.writeFileSync(pick, 'models/stories260K\n');
+    try {
+      await wb.runCommand('View: Close All Editors');
+      await wb.runCommand(commandTitle('loraWorkbench.refreshCheckpoints'));
+      const row = wb.treeRows(CHECKPOINTS_VIEW, /deploy-moved-adapter/).first();
+      await row.waitFor({ timeout: 60_000 });
+      await wb.contextMenu(row, 'Plan Deployment');
+      const view = wb.webview();
+      await view.locator('#base-problem').waitFor({ timeout: 30_000 });
+      assert.match((await view.locator('#base-problem').textContent()) ?? '', /cannot be found.*\/content\/drive/s);
+      assert.match((await view.locator('#option-shared dl.facts').textContent()) ?? '', /Adapter on disk\s*[\d.]+ KiB/);
+      assert.equal(await view.locator('#option-merged tr td.error').count(), 3);
+      await waitForLog(/deploy deploy-moved-adapter: rendered 3 options, 0 sized rows \(base missing\)/);
+      await view.locator('button[data-action="base-chooseBase"]').click();
+      await view.locator('tr#merged-float16[data-bytes]').waitFor({ timeout: 60_000 });
+      assert.equal(await view.locator('#base-problem').count(), 0);
+      const config = JSON.parse(fs.readFileSync(path.join(moved, 'adapter_config.json'), 'utf8')) as { base_model_name_or_path: string };
+      assert.match(config.base_model_name_or_path, /models\/stories260K$/);
+    } finally {
+      fs.rmSync(pick, { force: true });
+      await wb.runCommand('View: Close All Editors');
+      fs.rmSync(moved, { recursive: true, force: true }); // later test files see the demo as it was
+    }
   });
 });
