@@ -15,9 +15,10 @@ import { ggufCommand } from './commands/gguf';
 import { mergeCommand } from './commands/merge';
 import { inspectCommand } from './commands/inspect';
 import { evalCommand } from './commands/eval';
+import { planCommand } from './commands/plan';
 
 /** Registered subcommands; later issues add scan, diagnose, merge, generate, tokenize here. */
-export const COMMANDS: readonly CliCommand[] = [probeCommand, scanCommand, generateCommand, tokenizeCommand, diagnoseCommand, mergeCommand, ggufCommand, inspectCommand, evalCommand];
+export const COMMANDS: readonly CliCommand[] = [probeCommand, scanCommand, generateCommand, tokenizeCommand, diagnoseCommand, mergeCommand, ggufCommand, inspectCommand, evalCommand, planCommand];
 
 const HELP = () => `lora-workbench ${ENGINE_VERSION} - inspect, diagnose, merge and run LoRA adapters
 

@@ -15,6 +15,7 @@ import { registerMerge } from './commands/merge';
 import { registerCheckpoints } from './views/registerCheckpoints';
 import { registerEvaluate } from './commands/evaluate';
 import { registerAnatomy } from './views/anatomyPanel';
+import { registerDeployPlan } from './views/deployPanel';
 import { EvalResults } from './views/evalResults';
 
 /** What the extension exports to other extensions and to the in-host tests. */
@@ -38,6 +39,7 @@ export function activate(context: vscode.ExtensionContext): LoraWorkbenchApi {
   registerEvaluate(context, engine, preview.models, checkpoints, evalResults); // "Evaluate Checkpoints...": loss on the user's data per checkpoint (issue 20)
   registerAnatomy(context, checkpoints); // "Show Adapter Anatomy" / "Compare Adapter Anatomy...": what each module's update is (issue 20)
   registerGgufExport(context, engine, checkpoints); // "Export to GGUF...": llama.cpp-identical GGUF, merged or alone (issue 16)
+  registerDeployPlan(context, checkpoints); // "Plan Deployment...": shared base vs merged vs GGUF with this adapter's sizes (issue 16)
 
   const probeEngine = (): Promise<ProbeResult> => engine.get().request(Probe, { webgpu: true });
 

@@ -3,7 +3,7 @@
 
 import type { AnatomyCell, AnatomyDataMessage, AnatomyMetric, AnatomyToHost, HostToAnatomy } from './messages';
 import { ANATOMY_CSS } from './styles';
-import { mountPage } from '../shared/page';
+import { h, mountPage } from '../shared/page';
 
 interface VsCodeApi {
   postMessage(msg: AnatomyToHost): void;
@@ -17,13 +17,6 @@ const app = mountPage(ANATOMY_CSS);
 
 let metric: AnatomyMetric = ((vscode.getState() as { metric?: AnatomyMetric } | undefined)?.metric) ?? 'size';
 let data: AnatomyDataMessage | null = null;
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function valueOf(c: AnatomyCell, m: AnatomyMetric): number | null {
   if (m === 'rank') return c.effectiveRank;

@@ -5,7 +5,7 @@ import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import { renderChart, type ChartMarker, type ChartOptions, type ChartSeries } from './chart';
 import type { CurvesDataMessage, CurvesToHost, DataEvalMessage, HostToCurves } from './messages';
 import { CURVES_CSS } from './styles';
-import { mountPage } from '../shared/page';
+import { h, mountPage } from '../shared/page';
 
 interface VsCodeApi {
   postMessage(msg: CurvesToHost): void;
@@ -26,13 +26,6 @@ const saved = vscode.getState() as Partial<ViewState> | undefined;
 const state: ViewState = { logY: saved?.logY ?? false, smoothing: saved?.smoothing ?? 0 };
 let data: CurvesDataMessage | null = null;
 let reported = false;
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function render(): void {
   if (!data) return;

@@ -9,3 +9,11 @@ export function mountPage(css: string): HTMLElement {
   document.head.appendChild(style);
   return app;
 }
+
+/** An element with an optional class and text: the pages build their DOM from these. */
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}

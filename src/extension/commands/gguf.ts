@@ -6,9 +6,8 @@
 import * as vscode from 'vscode';
 import { diagnoseAdapter } from '../../core/basemodel/diagnose';
 import { formatBytes } from '../../core/format';
-import { planLoraAdapterGguf } from '../../core/gguf/adapterExport';
-import { planGgufExport } from '../../core/gguf/export';
-import { EXPORT_TYPES, type ExportType } from '../../core/gguf/format';
+import { type ExportType } from '../../core/gguf/format';
+import { planGgufTypes } from '../../core/gguf/typeSizes';
 import { basename, dirname, joinPath } from '../../core/paths';
 import { readTorchBinTensors } from '../../core/torchpickle/binReader';
 import { GgufExport, type BackendChoice, type GgufParams, type GgufResult } from '../../engine/protocol';
@@ -16,6 +15,7 @@ import { absolutePath, NodeFs } from '../../node/nodeFs';
 import type { EngineHost } from '../engineHost';
 import { showBaseFolderDialog } from '../platform/baseFolderDialog';
 import { toAbortSignal } from '../platform/cancellation';
+import { localize } from '../platform/l10n';
 import { log } from '../platform/log';
 import type { CheckpointIndex } from '../views/checkpointIndex';
 import type { CheckpointNode } from '../views/checkpointsTree';
@@ -27,6 +27,18 @@ export const GGUF_COMMAND = 'loraWorkbench.exportGguf';
 type Target = { readonly kind: 'model' | 'adapter'; readonly path: string };
 
 type Form = { readonly adapterOnly: boolean; readonly base: string };
+
+/** Programmatic arguments (the deployment plan's buttons, tests): an adapter merged into `base`; prompts given a value are skipped. */
+export interface GgufCommandArgs {
+  readonly adapter: string;
+  readonly base?: string;
+  readonly ggufType?: ExportType;
+  readonly out?: string;
+}
+
+function commandArgs(arg: unknown): GgufCommandArgs | undefined {
+  return arg && typeof arg === 'object' && typeof (arg as GgufCommandArgs).adapter === 'string' ? arg as GgufCommandArgs : undefined;
+}
 
 const nodeFs = new NodeFs();
 
@@ -64,17 +76,10 @@ async function chooseForm(adapter: string, index: CheckpointIndex): Promise<Form
 
 /** Each type with the size its export plan gives, or why it cannot be written. */
 async function chooseType(target: Target, form: Form | null): Promise<ExportType | undefined> {
-  const types: readonly ExportType[] = form?.adapterOnly ? ['f16', 'f32'] : EXPORT_TYPES;
-  const items = await Promise.all(types.map(async (type) => {
-    try {
-      const plan = form?.adapterOnly
-        ? await planLoraAdapterGguf(nodeFs, target.path, form.base, type as 'f16' | 'f32', readTorchBinTensors)
-        : await planGgufExport(nodeFs, { modelPath: form?.base ?? target.path, adapterPath: form ? target.path : undefined, type }, readTorchBinTensors);
-      return { label: type, description: formatBytes(plan.layout.fileSize), type };
-    } catch (e) {
-      return { label: `$(circle-slash) ${type}`, description: (e as Error).message, type: undefined };
-    }
-  }));
+  const planned = await planGgufTypes(nodeFs, { modelPath: form?.base ?? target.path, adapterPath: form ? target.path : undefined, adapterOnly: form?.adapterOnly }, readTorchBinTensors);
+  const items = planned.map((p) => (p.plan
+    ? { label: p.type, description: formatBytes(p.plan.layout.fileSize), type: p.type as ExportType | undefined }
+    : { label: `$(circle-slash) ${p.type}`, description: p.error ? localize(p.error) : '', type: undefined }));
   const pick = await vscode.window.showQuickPick(items, { title: vscode.l10n.t('GGUF type for {0}', basename(target.path)), ignoreFocusOut: true });
   if (pick && !pick.type) throw new Error(pick.description);
   return pick?.type;
@@ -97,14 +102,16 @@ async function runExport(engine: EngineHost, params: GgufParams): Promise<GgufRe
 
 export function registerGgufExport(context: vscode.ExtensionContext, engine: EngineHost, index: CheckpointIndex): void {
   context.subscriptions.push(registerCommand(GGUF_COMMAND, vscode.l10n.t('Export to GGUF'), async (arg) => {
-    const target = await targetOf(arg, index);
+    const args = commandArgs(arg);
+    const target: Target | undefined = args ? { kind: 'adapter', path: absolutePath(args.adapter) } : await targetOf(arg, index);
     if (!target) return undefined;
-    const chosen = target.kind === 'adapter' ? await chooseForm(target.path, index) : null;
+    const given: Form | undefined = args?.base ? { adapterOnly: false, base: absolutePath(args.base) } : undefined;
+    const chosen = target.kind === 'adapter' ? given ?? await chooseForm(target.path, index) : null;
     if (chosen === undefined) return undefined;
     const form: Form | null = chosen;
-    const type = await chooseType(target, form);
+    const type = args?.ggufType ?? await chooseType(target, form);
     if (!type) return undefined;
-    const picked = await vscode.window.showSaveDialog({
+    const picked = args?.out ? vscode.Uri.file(absolutePath(args.out)) : await vscode.window.showSaveDialog({
       defaultUri: vscode.Uri.file(joinPath(dirname(target.path), `${basename(target.path)}-${type}.gguf`)), filters: { GGUF: ['gguf'] },
       saveLabel: vscode.l10n.t('Export'),
     });

@@ -29,6 +29,8 @@ export interface MergeCommandArgs {
   readonly out?: string;
   readonly dtype?: MergeParams['dtype'];
   readonly verify?: boolean;
+  /** The output folder the prompt proposes when `out` is not given (the deployment plan's, per dtype). */
+  readonly suggestedOut?: string;
 }
 
 /** The adapter folder a menu invocation points at (a tree node, an Explorer folder, a path). */
@@ -118,8 +120,8 @@ export function registerMerge(context: vscode.ExtensionContext, engine: EngineHo
     return base;
   };
 
-  const chooseOut = async (adapter: string): Promise<string | undefined> => {
-    const suggestion = joinPath(dirname(adapter), `${basename(adapter)}-merged`);
+  const chooseOut = async (adapter: string, suggested?: string): Promise<string | undefined> => {
+    const suggestion = suggested ?? joinPath(dirname(adapter), `${basename(adapter)}-merged`);
     const value = await vscode.window.showInputBox({
       title: stepTitle(adapter, 2, vscode.l10n.t('output folder')),
       prompt: vscode.l10n.t('Output folder for the merged model (must not exist, or be empty)'),
@@ -174,7 +176,7 @@ export function registerMerge(context: vscode.ExtensionContext, engine: EngineHo
     if (!adapter) return undefined;
     const base = await chooseBase(adapter, args?.base ? absolutePath(args.base) : undefined);
     if (!base) return undefined;
-    const out = args?.out ? absolutePath(args.out) : await chooseOut(adapter);
+    const out = args?.out ? absolutePath(args.out) : await chooseOut(adapter, args?.suggestedOut);
     if (!out) return undefined;
     const dtype = args?.dtype ?? (args ? 'auto' : await chooseDtype(adapter));
     if (!dtype) return undefined;

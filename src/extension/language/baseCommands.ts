@@ -121,7 +121,8 @@ export function registerBaseCommands(diagnostics: AdapterDiagnostics): vscode.Di
       if (applied) diagnostics.schedule(uri, 0);
       return applied;
     }),
-    registerCommand(RELINK_RUN, vscode.l10n.t('Relink All Adapters of This Run...'), async (arg) => {
+    // folderArg: a base folder chosen already (the deployment plan's "Relink to Shared Path"); the user still confirms.
+    registerCommand(RELINK_RUN, vscode.l10n.t('Relink All Adapters of This Run...'), async (arg, folderArg) => {
       const uri = targetConfig(arg);
       if (!uri) throw new Error(vscode.l10n.t('Open an adapter_config.json first.'));
       const text = await configText(uri);
@@ -132,7 +133,7 @@ export function registerBaseCommands(diagnostics: AdapterDiagnostics): vscode.Di
       const files = await findRunAdapters(diagnostics.fs, adapterDir, raw);
       const self = absolutePath(uri.fsPath);
       if (!files.includes(self)) files.unshift(self);
-      const folder = await pickFolder(vscode.l10n.t('Base model for {0} adapters', files.length), diagnostics);
+      const folder = typeof folderArg === 'string' ? absolutePath(folderArg) : await pickFolder(vscode.l10n.t('Base model for {0} adapters', files.length), diagnostics);
       if (!folder) return 0;
       const { ok } = await confirmCompatible(diagnostics, uri, folder);
       if (!ok) return 0;

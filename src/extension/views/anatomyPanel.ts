@@ -12,35 +12,12 @@ import type { AnatomyCell, AnatomyDataMessage, AnatomyToHost } from '../../../we
 import { adapterFolderOf } from '../commands/merge';
 import { registerCommand } from '../commands/funnel';
 import { log } from '../platform/log';
+import { pickAdapter } from './adapterPick';
 import { webviewHtml } from '../platform/webviewHtml';
 import type { CheckpointIndex } from './checkpointIndex';
 
 export const ANATOMY_COMMAND = 'loraWorkbench.showAdapterAnatomy';
 export const COMPARE_ANATOMY_COMMAND = 'loraWorkbench.compareAdapterAnatomy';
-
-/** Every PEFT adapter the scan found: checkpoints of runs (named by run + checkpoint) and standalone adapters. */
-function adapterItems(index: CheckpointIndex, except?: string): Array<vscode.QuickPickItem & { path: string }> {
-  const items: Array<vscode.QuickPickItem & { path: string }> = [];
-  const seen = new Set<string>();
-  for (const run of index.result.runs) {
-    for (const c of run.checkpoints) {
-      if (!c.adapter || c.adapter.format !== 'peft' || seen.has(c.adapter.path)) continue;
-      seen.add(c.adapter.path);
-      items.push({ label: c.name, description: vscode.workspace.asRelativePath(vscode.Uri.file(run.path)), path: c.adapter.path });
-    }
-  }
-  for (const a of index.result.adapters) {
-    if (a.format !== 'peft' || seen.has(a.path)) continue;
-    seen.add(a.path);
-    items.push({ label: basename(a.path), description: vscode.workspace.asRelativePath(vscode.Uri.file(a.path)), path: a.path });
-  }
-  return items.filter((i) => i.path !== except);
-}
-
-async function pickAdapter(index: CheckpointIndex, placeHolder: string, except?: string): Promise<string | undefined> {
-  if (!index.ready) await index.refresh();
-  return (await vscode.window.showQuickPick(adapterItems(index, except), { placeHolder, matchOnDescription: true }))?.path;
-}
 
 /** The recorded base when it resolves and fits; null otherwise (the heatmap then shows absolute sizes). */
 async function baseFor(fs: NodeFs, adapter: string): Promise<string | null> {

@@ -88,6 +88,14 @@ export class Workbench {
     }
   }
 
+  /** Open the workbench with the LoRA Workbench container shown, once the Checkpoints view lists `row` (a run, say). */
+  static async openOnCheckpoints(row: string): Promise<Workbench> {
+    const wb = await Workbench.open();
+    await wb.openContainer();
+    await wb.treeRows(CHECKPOINTS_VIEW, row).first().waitFor({ timeout: 60_000 });
+    return wb;
+  }
+
   private static async openOnce(options: OpenOptions): Promise<Workbench> {
     const env = e2eEnv();
     const page = await (await sharedBrowser()).newPage({ viewport: { width: 1280, height: 800 } });
