@@ -5,6 +5,7 @@ import { CoreError } from '../core/errors';
 import { resolveBaseModel } from '../core/basemodel/resolve';
 import { planLoraAdapterGguf } from '../core/gguf/adapterExport';
 import { planGgufExport, runGgufExport, type GgufExportPlan } from '../core/gguf/export';
+import { ENGINE_VERSION } from './probe';
 import { readJsonObject } from '../core/jsonFile';
 import { tr } from '../core/text';
 import { isExportType } from '../core/gguf/format';
@@ -12,7 +13,7 @@ import type { WritableFsPort } from '../core/ports';
 import { isAbsolutePath, joinPath, normalizePath } from '../core/paths';
 import { readTorchBinTensors } from '../core/torchpickle/binReader';
 import type { JobContext } from './handlers';
-import { peakRssBytes, type MergeBackendFactory } from './merge';
+import { peakRssBytes, testDelayAfterTensor, type MergeBackendFactory } from './merge';
 import type { GgufParams, GgufResult } from './protocol';
 
 function absolute(p: unknown, what: string): string {
@@ -54,6 +55,8 @@ export async function handleGguf(params: GgufParams, ctx: JobContext, io: Writab
   try {
     ctx.log('info', `gguf: ${plan.tensors.length} tensors, ${(plan.layout.fileSize / 1e9).toFixed(3)} GB as ${params.type}`);
     const summary = await runGgufExport(plan, out, io, backend, {
+      toolVersion: ENGINE_VERSION,
+      afterTensor: testDelayAfterTensor(),
       signal: ctx.signal,
       onProgress: (phase, done, total, detail) => ctx.progress(phase, done, total, detail),
     });

@@ -22,10 +22,11 @@ function absolute(p: unknown, what: string): string {
 }
 
 /**
- * LORA_WORKBENCH_TEST_MERGE_DELAY_MS: a pause after each merged tensor, set only by the e2e runner so that a merge of
- * a small test model lasts long enough to be cancelled from its notification (a 1 GiB merge takes under a second).
+ * LORA_WORKBENCH_TEST_MERGE_DELAY_MS: a pause after each merged (or exported) tensor, set only by the e2e runner and the
+ * kill tests so that a job on a small test model lasts long enough to be cancelled or raced (a 1 GiB merge takes under
+ * a second).
  */
-function testDelayAfterTensor(): (() => Promise<void>) | undefined {
+export function testDelayAfterTensor(): (() => Promise<void>) | undefined {
   const ms = Number(process.env.LORA_WORKBENCH_TEST_MERGE_DELAY_MS);
   return Number.isFinite(ms) && ms > 0 ? () => new Promise((resolve) => setTimeout(resolve, ms)) : undefined;
 }

@@ -104,7 +104,7 @@ describe('scan lists GGUF files from their headers', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gguf-scan-'));
     try {
       const plan = await planGgufExport(nodeFs, { modelPath: path.join(fixtures, 'stories260K'), type: 'q4_0' }, readTorchBinTensors);
-      await runGgufExport(plan, path.join(tmp, 'stories.gguf'), nodeFs, null, {});
+      await runGgufExport(plan, path.join(tmp, 'stories.gguf'), nodeFs, null, { toolVersion: 'test' });
       fs.writeFileSync(path.join(tmp, 'cut.gguf'), fs.readFileSync(path.join(tmp, 'stories.gguf')).subarray(0, 100_000));
       const r = await scanCheckpoints(nodeFs, [tmp]);
       const [cut, good] = r.gguf;
@@ -130,15 +130,15 @@ describe('GGUF export: bad input and atomic output', () => {
     const plan = await planGgufExport(nodeFs, { modelPath: stories, type: 'f16' }, readTorchBinTensors);
     const out = path.join(tmp, 'x.gguf');
     fs.writeFileSync(out, 'keep');
-    await rejectsWith(runGgufExport(plan, out, nodeFs, null, {}), 'exists');
+    await rejectsWith(runGgufExport(plan, out, nodeFs, null, { toolVersion: 'test' }), 'exists');
     assert.equal(fs.readFileSync(out, 'utf8'), 'keep');
-    await rejectsWith(runGgufExport(plan, path.join(stories, 'x.gguf'), nodeFs, null, {}), 'usage', /inside an input folder/);
+    await rejectsWith(runGgufExport(plan, path.join(stories, 'x.gguf'), nodeFs, null, { toolVersion: 'test' }), 'usage', /inside an input folder/);
   });
   it('cancelled mid-write: no output and no temp file', async () => {
     const plan = await planGgufExport(nodeFs, { modelPath: stories, type: 'q8_0' }, readTorchBinTensors);
     const ac = new AbortController();
     const out = path.join(tmp, 'x.gguf');
-    await assert.rejects(runGgufExport(plan, out, nodeFs, null, { signal: ac.signal, onProgress: (_p, done) => { if (done > 0) ac.abort(); } }));
+    await assert.rejects(runGgufExport(plan, out, nodeFs, null, { toolVersion: 'test', signal: ac.signal, onProgress: (_p, done) => { if (done > 0) ac.abort(); } }));
     assert.deepEqual(fs.readdirSync(tmp), []);
   });
   it('refuses architectures and tokenizers it cannot convert, before writing', async () => {

@@ -70,7 +70,7 @@ describe('engine on GGUF files: same greedy tokens as the safetensors they came 
   const exportBoth = async (model: string, type: ExportType, tag: string): Promise<{ file: string; rounded: string }> => {
     const file = path.join(tmp, `${tag}-${type}.gguf`);
     const plan = await planGgufExport(nodeFs, { modelPath: model, type }, readTorchBinTensors);
-    await runGgufExport(plan, file, nodeFs, null, {});
+    await runGgufExport(plan, file, nodeFs, null, { toolVersion: 'test' });
     const rounded = path.join(tmp, `rounded-${tag}-${type}`);
     await roundedCopy(model, rounded, new Map(plan.tensors.map((t) => [t.hfName, t.type])));
     return { file, rounded };
@@ -165,7 +165,7 @@ describe('engine on GGUF files: same greedy tokens as the safetensors they came 
 
   it('refuses a LoRA adapter GGUF as a model', async () => {
     const file = path.join(tmp, 'adapter.gguf');
-    await runGgufExport(await planLoraAdapterGguf(nodeFs, path.join(__dirname, '../fixtures/gguf/stories-lora'), stories, 'f16', readTorchBinTensors), file, nodeFs, null, {});
+    await runGgufExport(await planLoraAdapterGguf(nodeFs, path.join(__dirname, '../fixtures/gguf/stories-lora'), stories, 'f16', readTorchBinTensors), file, nodeFs, null, { toolVersion: 'test' });
     await assert.rejects(ggufFolderFs(nodeFs, file), /a LoRA adapter, not a model/);
   });
 });

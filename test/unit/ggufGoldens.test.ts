@@ -83,7 +83,7 @@ describe('GGUF export equals llama.cpp (goldens from convert_hf_to_gguf.py + lla
         const modelPath = model();
         const out = path.join(tmp, `${name}-${type}.gguf`);
         const plan = await planGgufExport(nodeFs, { modelPath, adapterPath, type: type as ExportType }, readTorchBinTensors);
-        await runGgufExport(plan, out, nodeFs, adapterPath ? new ReferenceBackend() : null, {});
+        await runGgufExport(plan, out, nodeFs, adapterPath ? new ReferenceBackend() : null, { toolVersion: 'test' });
         compare(await describeFile(out), goldens.cases[name]![type]!);
       });
     }
@@ -103,7 +103,7 @@ describe('GGUF export equals llama.cpp (goldens from convert_hf_to_gguf.py + lla
     it(`stories-lora as a llama.cpp LoRA adapter (${type}, as convert_lora_to_gguf.py writes it)`, async () => {
       const out = path.join(tmp, `stories-lora-${type}.gguf`);
       const plan = await planLoraAdapterGguf(nodeFs, path.join(fixtures, 'gguf/stories-lora'), path.join(fixtures, 'stories260K'), type, readTorchBinTensors);
-      await runGgufExport(plan, out, nodeFs, null, {});
+      await runGgufExport(plan, out, nodeFs, null, { toolVersion: 'test' });
       compare(await describeFile(out), goldens.cases['stories-lora-adapter']![type]!);
     });
   }

@@ -8,7 +8,8 @@ import { CoreError, throwIfAborted } from '../errors';
 import { readJsonObject } from '../jsonFile';
 import { planMerge, type TensorOp } from '../merge/plan';
 import { InputReader } from '../merge/inputReader';
-import type { FsPort, ProgressFn, WritableFsPort } from '../ports';
+import { PartialOutput } from '../merge/partialOutput';
+import type { ByteSink, FsPort, ProgressFn, WritableFsPort } from '../ports';
 import { basename, dirname, isInside, joinPath } from '../paths';
 import { readModelWeights, type BinHeaderReader } from '../safetensors/modelWeights';
 import { numel, type DType } from '../tensor/dtype';
@@ -125,8 +126,12 @@ export async function checkGgufOutput(io: WritableFsPort, out: string, inputs: r
 }
 
 export interface GgufExportOptions {
+  /** Recorded in the temporary folder's owner record (see core/merge/partialOutput). */
+  readonly toolVersion: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: ProgressFn;
+  /** Awaited after each tensor (tests hold a small export open with it). */
+  readonly afterTensor?: () => Promise<void>;
 }
 
 export interface GgufExportSummary {
@@ -151,30 +156,38 @@ export async function runGgufExport(plan: GgufExportPlan, out: string, io: Writa
   if (free !== null && free < plan.layout.fileSize) {
     throw new CoreError('no-space', tr`${dirname(out)}: ${(free / 1e9).toFixed(2)} GB free, the GGUF file needs ${(plan.layout.fileSize / 1e9).toFixed(2)} GB.`, dirname(out));
   }
-  const tmp = joinPath(dirname(out), `.${basename(out)}.partial-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`);
+  // The file is written inside an owned temporary folder (the lock refuses a second job to the same output; a killed
+  // run's folder names a dead process, so the next job in this folder removes it) and renamed into place at the end.
+  const partial = await PartialOutput.begin(io, out, { job: 'GGUF export', toolVersion: options.toolVersion });
   const reader = new InputReader(io, { signal, hash: false });
-  const sink = await io.create(tmp);
-  const writer = new GgufStreamWriter(sink, plan.layout);
+  let sink: ByteSink | null = null;
   try {
-    await writer.writeHeader();
-    let done = 0;
-    for (const [i, t] of plan.tensors.entries()) {
-      throwIfAborted(signal);
-      onProgress?.('gguf', done, plan.layout.fileSize, `${i}/${plan.tensors.length} ${t.name}`);
-      await writer.write(await tensorBytes(t, reader, backend));
-      done = writer.bytesWritten;
-      await new Promise((r) => setTimeout(r, 0)); // let engine/cancel in
-    }
+    sink = await io.create(joinPath(partial.dir, basename(out)));
+    const writer = new GgufStreamWriter(sink, plan.layout);
+    await writeTensors(plan, writer, reader, backend, options);
     await writer.close();
+    sink = null;
     onProgress?.('gguf', plan.layout.fileSize, plan.layout.fileSize, `${plan.tensors.length}/${plan.tensors.length}`);
     throwIfAborted(signal);
     await reader.close();
-    await io.rename(tmp, out);
+    await partial.publishFile(basename(out));
     return { out, tensors: plan.tensors.length, bytesWritten: writer.bytesWritten };
   } catch (err) {
-    await sink.close().catch(() => undefined);
+    await sink?.close().catch(() => undefined);
     await reader.close().catch(() => undefined);
-    await io.removeTree(tmp).catch(() => undefined);
+    await partial.abandon();
     throw err;
+  }
+}
+
+/** The header, then every tensor in the plan's order, with progress and a chance to cancel between tensors. */
+async function writeTensors(plan: GgufExportPlan, writer: GgufStreamWriter, reader: InputReader, backend: Backend | null, options: GgufExportOptions): Promise<void> {
+  const { signal, onProgress } = options;
+  await writer.writeHeader();
+  for (const [i, t] of plan.tensors.entries()) {
+    throwIfAborted(signal);
+    onProgress?.('gguf', writer.bytesWritten, plan.layout.fileSize, `${i}/${plan.tensors.length} ${t.name}`);
+    await writer.write(await tensorBytes(t, reader, backend));
+    await (options.afterTensor?.() ?? new Promise((r) => setTimeout(r, 0))); // let engine/cancel in
   }
 }
