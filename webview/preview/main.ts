@@ -9,8 +9,8 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import {
-  LIMITS, firstDivergence, parseHostMessage,
-  type ColumnInfo, type DiagnosisView, type HostToWebview, type InitMessage, type PanelState, type PreviewLabels, type PreviewSettings,
+  LIMITS, fidelityLine, firstDivergence, parseHostMessage,
+  type ColumnInfo, type DiagnosisView, type FidelityView, type HostToWebview, type InitMessage, type PanelState, type PreviewLabels, type PreviewSettings,
   type PromptFormat, type StopReason, type WebviewToHost,
 } from './messages';
 import { PREVIEW_CSS } from './styles';
@@ -30,6 +30,8 @@ interface ColumnView {
   stats: HTMLElement;
   state: HTMLElement;
   divergence: HTMLElement;
+  /** A model column's line against the reference column (agreement, mean KL, first divergence). */
+  fidelity: HTMLElement;
   scale: HTMLInputElement | null;
   scaleOut: HTMLOutputElement | null;
   copy: ValueElement;
@@ -162,6 +164,7 @@ function render(m: InitMessage): void {
     button('stop', L.stop, () => vscode.postMessage({ type: 'stop' }), true),
     h('span', { class: 'hint' }, L.runHint),
     button('add-column', L.addCheckpoint, () => vscode.postMessage({ type: 'addColumn' }), true),
+    button('add-models', L.addModels, () => vscode.postMessage({ type: 'addModels' }), true),
     button('open-markdown', L.openMarkdown, () => vscode.postMessage({ type: 'openMarkdown' }), true),
   );
   app.append(toolbar);
@@ -177,7 +180,7 @@ function render(m: InitMessage): void {
   columnsHost = h('div', { id: 'columns', role: 'region', 'aria-label': L.columns });
   app.append(columnsHost);
 
-  for (const id of ['prompt', 'system', 'format', 'recent', 'maxNewTokens', 'temperature', 'topK', 'topP', 'repetitionPenalty', 'seed', 'run', 'stop', 'add-column', 'open-markdown']) {
+  for (const id of ['prompt', 'system', 'format', 'recent', 'maxNewTokens', 'temperature', 'topK', 'topP', 'repetitionPenalty', 'seed', 'run', 'stop', 'add-column', 'add-models', 'open-markdown']) {
     ui[id] = document.getElementById(id) as ValueElement;
   }
   setRecent(m.recentPrompts);
@@ -259,6 +262,7 @@ function columnView(info: ColumnInfo): ColumnView {
   const stats = h('div', { class: 'stats', 'aria-label': `${info.title}: ${L.tokens}` });
   const state = h('div', { class: 'state' });
   const divergence = h('div', { class: 'divergence' });
+  const fidelity = h('div', { class: 'fidelity', role: 'status' });
   // The output is a focusable log region: keyboard users can scroll it and screen readers can read it.
   const output = h('pre', { class: 'output', tabindex: '0', role: 'log', 'aria-live': 'off', 'aria-label': info.title });
   const footer = h('footer');
@@ -267,8 +271,8 @@ function columnView(info: ColumnInfo): ColumnView {
     if (!copy.disabled) vscode.postMessage({ type: 'copy', columnId: info.id });
   });
   footer.append(copy);
-  root.append(stats, state, divergence, output, footer);
-  return { info, root, output, stats, state, divergence, scale, scaleOut, copy, remove, tokens: [], ids: null, done: false };
+  root.append(stats, state, divergence, fidelity, output, footer);
+  return { info, root, output, stats, state, divergence, fidelity, scale, scaleOut, copy, remove, tokens: [], ids: null, done: false };
 }
 
 function setColumns(columns: readonly ColumnInfo[]): void {
@@ -328,6 +332,20 @@ function updateDivergence(): void {
   }
 }
 
+/** The fidelity line of a model column (null clears it); its numbers also go on data attributes for tests and tools. */
+function showFidelity(v: ColumnView, f: { text: string; result: FidelityView | null } | null): void {
+  v.fidelity.textContent = f?.text ?? '';
+  v.fidelity.classList.toggle('error', f !== null && f.result === null);
+  const d = v.root.dataset;
+  delete d.agreement;
+  delete d.meanKl;
+  delete d.fidelityDivergence;
+  if (!f?.result) return;
+  if (f.result.agreement !== null) d.agreement = String(f.result.agreement);
+  if (f.result.meanKl !== null) d.meanKl = String(f.result.meanKl);
+  d.fidelityDivergence = f.result.firstDivergence === null ? 'none' : String(f.result.firstDivergence);
+}
+
 function setStatus(state: PanelState, message: string, progress: { done: number; total: number } | null): void {
   panelState = state;
   const status = document.getElementById('status');
@@ -374,6 +392,7 @@ function updateControls(): void {
   ui.run.disabled = running || blocked;
   ui.stop!.disabled = !running;
   ui['add-column']!.disabled = running || blocked || panelState === 'loading' || panelState === 'idle';
+  ui['add-models']!.disabled = ui['add-column']!.disabled;
   for (const v of views.values()) {
     if (v.remove) v.remove.disabled = running;
     v.copy.disabled = v.output.textContent === '';
@@ -417,6 +436,7 @@ function onMessage(m: HostToWebview): void {
         v.output.classList.remove('cursor');
         v.stats.replaceChildren();
         v.divergence.textContent = '';
+        showFidelity(v, null);
         delete v.root.dataset.divergence;
         delete v.root.dataset.stopReason;
         v.root.dataset.state = m.columnIds.includes(v.info.id) ? 'waiting' : 'idle';
@@ -475,6 +495,12 @@ function onMessage(m: HostToWebview): void {
       v.state.classList.add('error');
       v.output.classList.remove('cursor');
       v.output.removeAttribute('aria-busy');
+      return;
+    }
+    case 'fidelity': {
+      const v = views.get(m.columnId);
+      if (!v || m.runId !== currentRun) return;
+      showFidelity(v, m.result ? { text: fidelityLine(L, m.reference, m.result), result: m.result } : { text: m.message, result: null });
       return;
     }
     case 'runDone':
