@@ -318,11 +318,13 @@ function updateDivergence(): void {
     const cut = v.root.dataset.stopReason === 'cancelled' || base.root.dataset.stopReason === 'cancelled';
     if (cut && i !== null && i >= Math.min(base.ids.length, v.ids.length)) i = null;
     v.root.dataset.divergence = i === null ? 'none' : String(i);
+    // A model column says how it departs in its fidelity line (against its reference): only its token is marked.
+    const say = v.info.kind !== 'model';
     if (i === null) {
-      if (!cut) v.divergence.textContent = L.divergenceNone;
+      if (!cut && say) v.divergence.textContent = L.divergenceNone;
       continue;
     }
-    v.divergence.textContent = L.divergence.replace('{0}', String(i + 1));
+    if (say) v.divergence.textContent = L.divergence.replace('{0}', String(i + 1));
     // The first token from i on that has visible text (a byte piece of a multi-byte character may render as '').
     const t = v.tokens.slice(i).find((x) => x.span.textContent !== '');
     if (t) {
