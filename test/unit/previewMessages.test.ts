@@ -13,7 +13,7 @@ const settings = { ...DEFAULT_SETTINGS, prompt: 'Once upon a time', maxNewTokens
 const columns = [
   { id: 'base', kind: 'base', title: 'Base', detail: 'models/stories260K', scale: 1, removable: false },
   { id: 'a1', kind: 'adapter', title: 'Base + checkpoint-200', detail: 'runs/stories-lora/checkpoint-200', scale: 1, removable: false },
-  { id: 'm2', kind: 'model', title: 'stories260K-q8_0.gguf', detail: 'models/stories260K-q8_0.gguf', scale: 1, removable: true },
+  { id: 'm2', kind: 'model', title: 'stories260K-q8_0.gguf', detail: 'models/stories260K-q8_0.gguf', scale: 1, removable: true, reference: 'base' },
 ] as const;
 
 describe('preview messages: webview -> host', () => {
@@ -23,6 +23,7 @@ describe('preview messages: webview -> host', () => {
     { type: 'stop' },
     { type: 'addColumn' },
     { type: 'addModels' },
+    { type: 'setReference', columnId: 'm2', referenceId: 'a1' },
     { type: 'removeColumn', columnId: 'a2' },
     { type: 'setScale', columnId: 'a1', scale: 2 },
     { type: 'copy', columnId: 'base' },
@@ -54,6 +55,8 @@ describe('preview messages: webview -> host', () => {
     ['column id with a path', { type: 'copy', columnId: '../../etc/passwd' }],
     ['empty column id', { type: 'removeColumn', columnId: '' }],
     ['fix without an id', { type: 'fix' }],
+    ['setReference without a reference', { type: 'setReference', columnId: 'm2' }],
+    ['setReference to a path', { type: 'setReference', columnId: 'm2', referenceId: '/models/x' }],
     ['fractional max tokens', { type: 'run', settings: { ...settings, maxNewTokens: 1.5 }, scales: [] }],
     ['zero max tokens', { type: 'run', settings: { ...settings, maxNewTokens: 0 }, scales: [] }],
     ['huge max tokens', { type: 'run', settings: { ...settings, maxNewTokens: 1e9 }, scales: [] }],
@@ -118,6 +121,7 @@ describe('preview messages: host -> webview', () => {
     ['init with a missing label', { ...valid[0], labels: { ...labels, run: undefined } }],
     ['init with trusted as a string', { ...valid[0], trusted: 'yes' }],
     ['a column of an unknown kind', { type: 'columns', columns: [{ ...columns[0], kind: 'merged' }] }],
+    ['a column whose reference is not an id', { type: 'columns', columns: [{ ...columns[2], reference: 'a b' }] }],
     ['an unknown panel state', { type: 'status', state: 'exploded', message: '', progress: null }],
     ['progress without a total', { type: 'status', state: 'loading', message: '', progress: { done: 1 } }],
     ['a diagnosis problem of unknown severity', { type: 'diagnosis', diagnosis: { title: 't', problems: [{ severity: 'fatal', code: 'c', message: 'm' }], actions: [] } }],

@@ -32,6 +32,8 @@ interface ColumnView {
   divergence: HTMLElement;
   /** A model column's line against the reference column (agreement, mean KL, first divergence). */
   fidelity: HTMLElement;
+  /** A model column's choice of reference column. */
+  reference: ValueElement | null;
   scale: HTMLInputElement | null;
   scaleOut: HTMLOutputElement | null;
   copy: ValueElement;
@@ -259,6 +261,7 @@ function columnView(info: ColumnInfo): ColumnView {
     row.append(scale, scaleOut);
     root.append(row);
   }
+  const reference = info.kind === 'model' ? referencePicker(info, root) : null;
   const stats = h('div', { class: 'stats', 'aria-label': `${info.title}: ${L.tokens}` });
   const state = h('div', { class: 'state' });
   const divergence = h('div', { class: 'divergence' });
@@ -272,7 +275,33 @@ function columnView(info: ColumnInfo): ColumnView {
   });
   footer.append(copy);
   root.append(stats, state, divergence, fidelity, output, footer);
-  return { info, root, output, stats, state, divergence, fidelity, scale, scaleOut, copy, remove, tokens: [], ids: null, done: false };
+  return { info, root, output, stats, state, divergence, fidelity, reference, scale, scaleOut, copy, remove, tokens: [], ids: null, done: false };
+}
+
+/** "Measured against [column]" on a model column: which column its fidelity line compares it with. */
+function referencePicker(info: ColumnInfo, root: HTMLElement): ValueElement {
+  const row = h('div', { class: 'reference-row' });
+  const id = `reference-${info.id}`;
+  const select = el('vscode-single-select', { id, 'aria-label': `${L.reference}: ${info.title}` });
+  select.addEventListener('change', () => {
+    if (select.value) vscode.postMessage({ type: 'setReference', columnId: info.id, referenceId: select.value });
+  });
+  row.append(h('label', { for: id }, L.reference), select);
+  root.append(row);
+  return select;
+}
+
+/** The reference choices of a model column: every column that is not a model column, the host's choice selected. */
+function fillReferences(v: ColumnView, columns: readonly ColumnInfo[]): void {
+  const select = v.reference!;
+  const choices = columns.filter((c) => c.kind !== 'model');
+  const key = choices.map((c) => `${c.id}\u0000${c.title}`).join('\u0001');
+  if (select.dataset.choices !== key) {
+    select.replaceChildren(...choices.map((c) => el('vscode-option', { value: c.id }, c.title)));
+    select.dataset.choices = key;
+  }
+  const info = columns.find((c) => c.id === v.info.id);
+  if (info?.reference) select.value = info.reference;
 }
 
 function setColumns(columns: readonly ColumnInfo[]): void {
@@ -290,6 +319,7 @@ function setColumns(columns: readonly ColumnInfo[]): void {
       views.set(c.id, v);
     }
     columnsHost.append(v.root); // re-appending keeps the host's order
+    if (v.reference) fillReferences(v, columns);
   }
   updateControls();
 }
@@ -397,6 +427,7 @@ function updateControls(): void {
   ui['add-models']!.disabled = ui['add-column']!.disabled;
   for (const v of views.values()) {
     if (v.remove) v.remove.disabled = running;
+    if (v.reference) v.reference.disabled = running;
     v.copy.disabled = v.output.textContent === '';
   }
 }

@@ -66,6 +66,8 @@ export interface ColumnInfo {
   /** Adapter scale (1 = as trained); ignored for the base column. */
   readonly scale: number;
   readonly removable: boolean;
+  /** A model column's reference (the column it is measured against); absent or null for other columns. */
+  readonly reference?: string | null;
 }
 
 export interface ColumnStats {
@@ -104,7 +106,7 @@ export const LABEL_KEYS = [
   'runHint', 'addCheckpoint', 'removeColumn', 'scale', 'copy', 'openMarkdown', 'recentPrompts', 'recentNone', 'ttft',
   'tokensPerSecond', 'ms', 'tokens', 'stopped', 'finishedEos', 'finishedMax', 'finishedStop', 'waiting', 'generating', 'loading',
   'diagnosing', 'ready', 'untrusted', 'manageTrust', 'divergence', 'divergenceNone', 'retry', 'columns', 'greedy',
-  'copied', 'error', 'addModels', 'fidelity', 'fidelityAgrees', 'fidelityNothing', 'fidelityComparing',
+  'copied', 'error', 'addModels', 'fidelity', 'fidelityAgrees', 'fidelityNothing', 'reference',
 ] as const;
 export type LabelKey = (typeof LABEL_KEYS)[number];
 export type PreviewLabels = Readonly<Record<LabelKey, string>>;
@@ -151,6 +153,8 @@ export type WebviewToHost =
   | { readonly type: 'addModels' }
   | { readonly type: 'removeColumn'; readonly columnId: string }
   | { readonly type: 'setScale'; readonly columnId: string; readonly scale: number }
+  /** A model column's reference column (its fidelity line is measured against it). */
+  | { readonly type: 'setReference'; readonly columnId: string; readonly referenceId: string }
   | { readonly type: 'copy'; readonly columnId: string }
   | { readonly type: 'openMarkdown' }
   | { readonly type: 'fix'; readonly actionId: string }
@@ -198,6 +202,8 @@ export function parseWebviewMessage(m: unknown): WebviewToHost | null {
       return hasOnly(m, ['type', 'columnId']) && isId(m.columnId) ? (m as WebviewToHost) : null;
     case 'setScale':
       return hasOnly(m, ['type', 'columnId', 'scale']) && isId(m.columnId) && isScale(m.scale) ? (m as WebviewToHost) : null;
+    case 'setReference':
+      return hasOnly(m, ['type', 'columnId', 'referenceId']) && isId(m.columnId) && isId(m.referenceId) ? (m as WebviewToHost) : null;
     case 'fix':
       return hasOnly(m, ['type', 'actionId']) && isId(m.actionId) ? (m as WebviewToHost) : null;
     default:
@@ -206,7 +212,8 @@ export function parseWebviewMessage(m: unknown): WebviewToHost | null {
 }
 
 function validColumn(c: unknown): boolean {
-  return isObj(c) && isId(c.id) && (c.kind === 'base' || c.kind === 'adapter' || c.kind === 'model') && isStr(c.title) && isStr(c.detail) && isScale(c.scale) && typeof c.removable === 'boolean';
+  return isObj(c) && isId(c.id) && (c.kind === 'base' || c.kind === 'adapter' || c.kind === 'model') && isStr(c.title) && isStr(c.detail) && isScale(c.scale) && typeof c.removable === 'boolean' &&
+    (c.reference === undefined || c.reference === null || isId(c.reference));
 }
 const validColumns = (v: unknown): boolean => isArr(v, 256) && v.every(validColumn);
 const validStrings = (v: unknown, max = 200): boolean => isArr(v, max) && v.every((s) => isStr(s, LIMITS.promptChars));

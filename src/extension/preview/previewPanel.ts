@@ -36,6 +36,8 @@ interface Column {
   readonly modelPath: string | null;
   /** That model once loaded (held through the services' refcount until the column or panel goes). */
   model: LoadResult | null;
+  /** A model column's chosen reference column; null: the default (see referenceFor). */
+  referenceId: string | null;
   scale: number;
   readonly removable: boolean;
 }
@@ -165,7 +167,7 @@ export class PreviewPanel extends Disposable {
   private columnInfos(): ColumnInfo[] {
     return this.columns.map((c) => ({
       id: c.id, kind: c.kind, title: c.title, detail: this.columnPath(c),
-      scale: c.scale, removable: c.removable,
+      scale: c.scale, removable: c.removable, reference: c.kind === 'model' ? this.referenceFor(c)?.id ?? null : null,
     }));
   }
 
@@ -177,7 +179,7 @@ export class PreviewPanel extends Disposable {
 
   private addAdapterColumn(adapterPath: string, removable: boolean): Column {
     const col: Column = {
-      id: `a${this.nextColumn++}`, kind: 'adapter', title: vscode.l10n.t('Base + {0}', this.adapterTitle(adapterPath)), adapterPath, modelPath: null, model: null, scale: 1, removable,
+      id: `a${this.nextColumn++}`, kind: 'adapter', title: vscode.l10n.t('Base + {0}', this.adapterTitle(adapterPath)), adapterPath, modelPath: null, model: null, referenceId: null, scale: 1, removable,
     };
     this.columns.push(col);
     return col;
@@ -185,7 +187,7 @@ export class PreviewPanel extends Disposable {
 
   /** A column running another model file on the same prompt (loaded on the first Run that needs it). */
   private addModelColumn(modelPath: string): Column {
-    const col: Column = { id: `m${this.nextColumn++}`, kind: 'model', title: folderName(modelPath), adapterPath: null, modelPath, model: null, scale: 1, removable: true };
+    const col: Column = { id: `m${this.nextColumn++}`, kind: 'model', title: folderName(modelPath), adapterPath: null, modelPath, model: null, referenceId: null, scale: 1, removable: true };
     this.columns.push(col);
     return col;
   }
@@ -196,11 +198,12 @@ export class PreviewPanel extends Disposable {
   }
 
   /**
-   * The column quantized exports are measured against: the previewed target itself (the model, or base + the
-   * previewed adapter, whose merge is what gets exported).
+   * The column a model column is measured against: the one the user chose, else the previewed target itself (the
+   * model, or base + the previewed adapter, whose merge is what gets exported).
    */
-  private referenceColumn(): Column | undefined {
-    return this.columns.find((c) => c.kind === 'adapter' && !c.removable) ?? this.columns.find((c) => c.kind === 'base');
+  private referenceFor(col: Column): Column | undefined {
+    const chosen = this.columns.find((c) => c.id === col.referenceId && c.kind !== 'model');
+    return chosen ?? this.columns.find((c) => c.kind === 'adapter' && !c.removable) ?? this.columns.find((c) => c.kind === 'base');
   }
 
   private async onMessage(m: WebviewToHost): Promise<void> {
@@ -247,6 +250,11 @@ export class PreviewPanel extends Disposable {
         this.columns.splice(i, 1);
         this.outputs.delete(m.columnId);
         this.post({ type: 'columns', columns: this.columnInfos() });
+        return;
+      }
+      case 'setReference': {
+        const c = this.columns.find((x) => x.id === m.columnId && x.kind === 'model');
+        if (c && this.columns.some((x) => x.id === m.referenceId && x.kind !== 'model')) c.referenceId = m.referenceId;
         return;
       }
       case 'setScale': {
@@ -309,7 +317,7 @@ export class PreviewPanel extends Disposable {
     if (this.columns.length === 0 || changed) {
       // Adapter and model columns stay; the base column is the new base's.
       const kept = this.columns.filter((c) => c.kind !== 'base');
-      this.columns = [{ id: 'base', kind: 'base', title: this.target.kind === 'model' && this.target.path === basePath ? vscode.l10n.t('Model') : vscode.l10n.t('Base'), adapterPath: null, modelPath: null, model: null, scale: 1, removable: false }];
+      this.columns = [{ id: 'base', kind: 'base', title: this.target.kind === 'model' && this.target.path === basePath ? vscode.l10n.t('Model') : vscode.l10n.t('Base'), adapterPath: null, modelPath: null, model: null, referenceId: null, scale: 1, removable: false }];
       if (this.target.kind === 'adapter' && !kept.some((c) => c.kind === 'adapter')) this.addAdapterColumn(this.target.path, false);
       this.columns.push(...kept);
     }
@@ -617,14 +625,13 @@ export class PreviewPanel extends Disposable {
     return r;
   }
 
-  /** After a run: every model column that ran against the reference column that finished (engine/fidelity). */
+  /** After a run: every model column that ran, against its reference column if that one finished (engine/fidelity). */
   private async compareModelColumns(runId: number, columns: readonly Column[], model: LoadResult, signal: AbortSignal): Promise<void> {
-    const reference = this.referenceColumn();
-    const refOut = reference ? this.outputs.get(reference.id) : undefined;
-    if (!reference || !refOut?.stats || refOut.error || refOut.stopReason === 'cancelled') return;
     for (const col of columns) {
-      const out = this.outputs.get(col.id);
-      if (col.kind !== 'model' || !col.model || !out?.stats || signal.aborted) continue;
+      const reference = col.kind === 'model' ? this.referenceFor(col) : undefined;
+      const refOut = reference ? this.outputs.get(reference.id) : undefined;
+      if (!reference || !refOut?.stats || refOut.error || refOut.stopReason === 'cancelled') continue;
+      if (!col.model || !this.outputs.get(col.id)?.stats || signal.aborted) continue;
       await this.compareColumn(runId, col, reference, refOut, model, signal);
     }
   }

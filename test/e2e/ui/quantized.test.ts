@@ -51,6 +51,9 @@ describe('quantized comparison', () => {
     const quantized = view.locator('section.column[data-kind="model"]');
     await quantized.waitFor({ timeout: 15_000 });
     assert.equal((await quantized.locator('h2').textContent())?.trim(), 'stories260K-q8_0.gguf');
+    // Measured against the previewed model by default (the column's reference picker says so).
+    const reference = quantized.locator('.reference-row vscode-single-select');
+    assert.equal(await reference.evaluate((e) => (e as HTMLElement & { value: string }).value), 'base');
 
     await view.locator('#prompt textarea').fill(PROMPT);
     await view.locator('#maxNewTokens input').fill(String(N));
