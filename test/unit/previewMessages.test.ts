@@ -150,6 +150,7 @@ describe('preview: the fidelity line of a model column', () => {
     fidelity: 'vs {0}: {1}% greedy agreement, mean KL {2} nats, first divergence at token {3}',
     fidelityAgrees: 'vs {0}: {1}% greedy agreement, mean KL {2} nats, no divergence',
     fidelityNothing: 'vs {0}: no generated tokens to compare',
+    fidelityTruncated: '(first {0} tokens)',
   };
   it('shows agreement, mean KL and the 1-based first divergence', () => {
     assert.equal(fidelityLine(L, 'Model', { positions: 40, agreement: 0.975, meanKl: 0.01234, firstDivergence: 13 }),
@@ -160,6 +161,10 @@ describe('preview: the fidelity line of a model column', () => {
     assert.match(fidelityLine(L, 'Model', { positions: 100, agreement: 0.57, meanKl: 0.2, firstDivergence: 2 }), /: 57% /);
     assert.equal(fidelityLine(L, 'Base', { positions: 8, agreement: 1, meanKl: 0, firstDivergence: null }), 'vs Base: 100% greedy agreement, mean KL 0 nats, no divergence');
     assert.equal(fidelityLine(L, 'Base', { positions: 0, agreement: null, meanKl: null, firstDivergence: null }), 'vs Base: no generated tokens to compare');
+  });
+  it('says when only the first tokens were compared', () => {
+    assert.equal(fidelityLine(L, 'Model', { positions: 441, agreement: 1, meanKl: 0, firstDivergence: null, truncated: true }),
+      'vs Model: 100% greedy agreement, mean KL 0 nats, no divergence (first 441 tokens)');
   });
   it('formats nats with two significant digits, tiny ones as exponents', () => {
     assert.deepEqual([0, 0.0123, 1.26, 0.00042].map(formatNats), ['0', '0.012', '1.3', '4.2e-4']);

@@ -86,6 +86,8 @@ export interface FidelityView {
   readonly meanKl: number | null;
   /** 0-based index of the first generated token where the argmax differs; null: none. */
   readonly firstDivergence: number | null;
+  /** Only the first `positions` generated tokens were compared (the engine's memory cap). */
+  readonly truncated?: boolean;
 }
 
 export type StopReason = 'eos' | 'max-tokens' | 'stop-string' | 'cancelled';
@@ -106,7 +108,7 @@ export const LABEL_KEYS = [
   'runHint', 'addCheckpoint', 'removeColumn', 'scale', 'copy', 'openMarkdown', 'recentPrompts', 'recentNone', 'ttft',
   'tokensPerSecond', 'ms', 'tokens', 'stopped', 'finishedEos', 'finishedMax', 'finishedStop', 'waiting', 'generating', 'loading',
   'diagnosing', 'ready', 'untrusted', 'manageTrust', 'divergence', 'divergenceNone', 'retry', 'columns', 'greedy',
-  'copied', 'error', 'addModels', 'fidelity', 'fidelityAgrees', 'fidelityNothing', 'reference',
+  'copied', 'error', 'addModels', 'fidelity', 'fidelityAgrees', 'fidelityNothing', 'fidelityTruncated', 'reference',
 ] as const;
 export type LabelKey = (typeof LABEL_KEYS)[number];
 export type PreviewLabels = Readonly<Record<LabelKey, string>>;
@@ -237,7 +239,8 @@ const isNullOr = (v: unknown, ok: (x: unknown) => boolean): boolean => v === nul
 function validFidelity(v: unknown): boolean {
   if (v === null) return true;
   return isObj(v) && isInt(v.positions, 0, Number.MAX_SAFE_INTEGER) && isNullOr(v.agreement, (x) => isNum(x, 0, 1)) &&
-    isNullOr(v.meanKl, (x) => isNum(x, 0, Number.MAX_VALUE)) && isNullOr(v.firstDivergence, (x) => isInt(x, 0, Number.MAX_SAFE_INTEGER));
+    isNullOr(v.meanKl, (x) => isNum(x, 0, Number.MAX_VALUE)) && isNullOr(v.firstDivergence, (x) => isInt(x, 0, Number.MAX_SAFE_INTEGER)) &&
+    (v.truncated === undefined || typeof v.truncated === 'boolean');
 }
 
 /** Validate a message from the host (the webview still checks: a stale or foreign message must not break the page). */
@@ -310,11 +313,12 @@ export function formatNats(kl: number): string {
 }
 
 /** "vs Model: 97% greedy agreement, mean KL 0.012 nats, first divergence at token 14" in the labels' language. */
-export function fidelityLine(labels: Pick<PreviewLabels, 'fidelity' | 'fidelityAgrees' | 'fidelityNothing'>, reference: string, f: FidelityView): string {
+export function fidelityLine(labels: Pick<PreviewLabels, 'fidelity' | 'fidelityAgrees' | 'fidelityNothing' | 'fidelityTruncated'>, reference: string, f: FidelityView): string {
   const fill = (template: string, ...args: string[]): string => template.replace(/\{(\d)\}/g, (_, i: string) => args[Number(i)] ?? '');
   if (f.positions === 0 || f.agreement === null || f.meanKl === null) return fill(labels.fidelityNothing, reference);
   const agreement = percent(f.agreement), kl = formatNats(f.meanKl);
-  return f.firstDivergence === null
+  const line = f.firstDivergence === null
     ? fill(labels.fidelityAgrees, reference, agreement, kl)
     : fill(labels.fidelity, reference, agreement, kl, String(f.firstDivergence + 1));
+  return f.truncated ? `${line} ${fill(labels.fidelityTruncated, String(f.positions))}` : line;
 }

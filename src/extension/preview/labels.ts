@@ -61,6 +61,7 @@ export function previewLabels(): PreviewLabels {
     fidelity: vscode.l10n.t('vs {0}: {1}% greedy agreement, mean KL {2} nats, first divergence at token {3}'),
     fidelityAgrees: vscode.l10n.t('vs {0}: {1}% greedy agreement, mean KL {2} nats, no divergence'),
     fidelityNothing: vscode.l10n.t('vs {0}: no generated tokens to compare'),
+    fidelityTruncated: vscode.l10n.t('(first {0} tokens)'),
     reference: vscode.l10n.t('Measured against'),
   };
 }

@@ -650,7 +650,7 @@ export class PreviewPanel extends Disposable {
         promptIds: refOut.promptIds,
         ids: refOut.ids,
       }, { signal });
-      post({ positions: r.positions, agreement: r.agreement, meanKl: r.meanKl, firstDivergence: r.firstDivergence }, '');
+      post({ positions: r.positions, agreement: r.agreement, meanKl: r.meanKl, firstDivergence: r.firstDivergence, truncated: r.truncated }, '');
       log().info(`preview: ${col.title} vs ${reference.title}: ${r.agreed}/${r.positions} greedy agreement, mean KL ${r.meanKl} nats, max ${r.maxKl}, first divergence ${r.firstDivergence}`);
     } catch (err) {
       const e = toCoreError(err);
