@@ -196,6 +196,7 @@ describe('preview: Open as Markdown', () => {
       { title: 'Base', detail: '', scale: null, output: { text: ', there was a girl named Lily.', stopReason: 'max-tokens', stats: { ttftMs: 3.2, tokensPerSecond: 900, count: 9 }, error: null } },
       { title: 'Base + checkpoint-200', detail: 'runs/stories-lora/checkpoint-200', scale: 0.5, output: { text: 'code: ```js\nx\n```', stopReason: 'eos', stats: { ttftMs: 4, tokensPerSecond: 800.25, count: 12 }, error: null } },
       { title: 'Base + stories-dora', detail: 'runs/stories-dora', scale: 1, output: null },
+      { title: 'stories260K-q8_0.gguf', detail: 'models/stories260K-q8_0.gguf', scale: null, output: { text: ', there was a girl named Lily.', stopReason: 'max-tokens', stats: { ttftMs: 2, tokensPerSecond: 1900, count: 9 }, error: null, fidelity: 'vs Base: 100% greedy agreement, mean KL 1.2e-4 nats, no divergence' } },
     ],
   });
   it('has the prompt, the system prompt, every setting and every column', () => {
@@ -206,6 +207,7 @@ describe('preview: Open as Markdown', () => {
     assert.match(md, /^## Base$/m);
     assert.match(md, /, there was a girl named Lily\./);
     assert.match(md, /^## Base \+ stories-dora$/m);
+    assert.match(md, /^## stories260K-q8_0\.gguf\n\n`models\/stories260K-q8_0\.gguf` · 9 L:tokens.*\n\n> vs Base: 100% greedy agreement, mean KL 1\.2e-4 nats, no divergence$/m);
     assert.match(md, /L:scale 0\.5 · 12 L:tokens · L:ttft 4 L:ms · 800\.3 L:tokensPerSecond · eos/);
   });
   it('fences model output with more backticks than it contains, so the output cannot end the block', () => {
