@@ -7,7 +7,7 @@ import { diagnoseAdapter, type Diagnosis } from '../../core/basemodel/diagnose';
 import { BaseModelCache } from '../../core/basemodel/inspect';
 import type { Fix } from '../../core/peft/problems';
 import { toCoreError } from '../../core/errors';
-import { FidelityCompare, Generate, type GenerateResult, type LoadResult } from '../../engine/protocol';
+import { FidelityCompare, Generate, type AdapterSpec, type GenerateResult, type LoadResult } from '../../engine/protocol';
 import { NodeFs } from '../../node/nodeFs';
 import type { EngineHost } from '../engineHost';
 import { showBaseFolderDialog } from '../platform/baseFolderDialog';
@@ -44,6 +44,8 @@ interface Column {
 
 interface ColumnOutput {
   text: string;
+  /** The adapters at the scales this run used (a slider moved meanwhile must not change what is compared). */
+  adapters: AdapterSpec[];
   promptIds: number[];
   ids: number[];
   stopReason: string | null;
@@ -532,7 +534,7 @@ export class PreviewPanel extends Disposable {
     const controller = new AbortController();
     this.run = { id: runId, controller };
     const columns = [...this.columns];
-    this.outputs = new Map(columns.map((c) => [c.id, { text: '', promptIds: [], ids: [], stopReason: null, stats: null, error: null, fidelity: null }]));
+    this.outputs = new Map(columns.map((c) => [c.id, { text: '', adapters: [], promptIds: [], ids: [], stopReason: null, stats: null, error: null, fidelity: null }]));
     this.post({ type: 'runStarted', runId, columnIds: columns.map((c) => c.id), greedy: settings.temperature === 0 });
     this.setStatus('running', this.labels.generating);
     const t0 = Date.now();
@@ -568,9 +570,10 @@ export class PreviewPanel extends Disposable {
     };
     try {
       const modelId = col.modelPath ? (await this.columnModel(col)).modelId : model.modelId;
+      out.adapters = col.adapterPath ? [{ path: col.adapterPath, scale: col.scale }] : [];
       const result: GenerateResult = await this.services.engine.get().request(Generate, {
         modelId,
-        adapters: col.adapterPath ? [{ path: col.adapterPath, scale: col.scale }] : [],
+        adapters: out.adapters,
         prompt: { text: s.prompt, format: s.format, ...(s.system ? { system: s.system } : {}) },
         maxNewTokens: s.maxNewTokens,
         temperature: s.temperature,
@@ -646,7 +649,7 @@ export class PreviewPanel extends Disposable {
       const r = await this.services.engine.get().request(FidelityCompare, {
         modelId: col.model!.modelId,
         referenceModelId: model.modelId,
-        referenceAdapters: reference.adapterPath ? [{ path: reference.adapterPath, scale: reference.scale }] : [],
+        referenceAdapters: refOut.adapters,
         promptIds: refOut.promptIds,
         ids: refOut.ids,
       }, { signal });
