@@ -4,6 +4,7 @@
 
 import type { Backend } from '../core/backend';
 import { CoreError } from '../core/errors';
+import { compareLogits, nextTokenLogits } from '../core/model/fidelity';
 import { generate } from '../core/model/generate';
 import { freeAdapter, loadAdapter, type LoadedAdapter } from '../core/model/llama/adapters';
 import { loadModel, readLlamaConfig, type LoadedModel } from '../core/model/loadModel';
@@ -11,13 +12,14 @@ import { encodePrompt } from '../core/model/prompt';
 import { normalizePath } from '../core/paths';
 import type { FsPort } from '../core/ports';
 import { buildSampler, resolveSampling } from '../core/sampling/generationConfig';
+import { tr } from '../core/text';
 import { loadTokenizer } from '../core/tokenizer/loadTokenizer';
 import { ggufFolderFs } from '../core/gguf/ggufFolder';
 import type { Tokenizer } from '../core/tokenizer/tokenizer';
 import { runEval, type EvalCachePorts, type EvalModel } from './eval';
 import type { JobContext } from './handlers';
 import {
-  DEVICE_LOST_WARNING, type BackendChoice, type EvalParams, type EvalResult, type GenerateParams, type GenerateResult, type LoadParams,
+  DEVICE_LOST_WARNING, type AdapterSpec, type BackendChoice, type FidelityParams, type FidelityResult, type EvalParams, type EvalResult, type GenerateParams, type GenerateResult, type LoadParams,
   type LoadResult, type TokenizeParams, type TokenizeResult,
 } from './protocol';
 
@@ -168,19 +170,24 @@ export class GenerationEngine {
     return { ids, pieces: ids.map((id) => tok.idToPiece(id)) };
   }
 
-  async generate(p: GenerateParams, ctx: JobContext): Promise<GenerateResult> {
-    const e = this.entry(p.modelId);
+  /** Run `job` when the model's earlier requests are done (they share its KV cache and adapters), on a live backend. */
+  private exclusive<T>(e: Entry, ctx: JobContext, job: () => Promise<T>): Promise<T> {
     const run = e.queue.then(async () => {
       await this.replaceLostBackend(e, ctx);
-      return this.runGenerate(e, p, ctx);
+      return job();
     });
     e.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async runGenerate(e: Entry, p: GenerateParams, ctx: JobContext): Promise<GenerateResult> {
+  async generate(p: GenerateParams, ctx: JobContext): Promise<GenerateResult> {
+    const e = this.entry(p.modelId);
+    return this.exclusive(e, ctx, () => this.runGenerate(e, p, ctx));
+  }
+
+  /** Attach exactly these adapters at their scales (a scale of 0 leaves one out); returns the live ones. */
+  private async applyAdapters(e: Entry, specs: readonly AdapterSpec[], ctx: JobContext): Promise<LoadedAdapter[]> {
     const model = e.loaded.model;
-    const specs = p.adapters ?? [];
     const adapters: LoadedAdapter[] = [];
     for (const s of specs) {
       if (typeof s.scale !== 'number' || !Number.isFinite(s.scale)) throw new CoreError('usage', `adapter ${s.path}: scale must be a number.`);
@@ -190,13 +197,15 @@ export class GenerationEngine {
     const same = model.adapters.length === live.length
       && model.adapters.every((b, i) => b.adapter === live[i]!.adapter && b.scale === live[i]!.scale);
     if (!same) await model.setAdapters(live);
-    const tok = await this.tokenizerFor(e, live.map((b) => b.adapter));
+    return live.map((b) => b.adapter);
+  }
+
+  private async runGenerate(e: Entry, p: GenerateParams, ctx: JobContext): Promise<GenerateResult> {
+    const model = e.loaded.model;
+    const tok = await this.tokenizerFor(e, await this.applyAdapters(e, p.adapters ?? [], ctx));
     let promptIds: number[];
     if ('ids' in p.prompt) {
-      promptIds = [...p.prompt.ids];
-      if (!promptIds.every((id) => Number.isInteger(id) && id >= 0 && id < model.vocabSize)) {
-        throw new CoreError('usage', `prompt ids must be integers in [0, ${model.vocabSize}).`);
-      }
+      promptIds = checkedIds(p.prompt.ids, model.vocabSize, 'prompt ids');
     } else promptIds = encodePrompt(tok, p.prompt.text, p.prompt.format ?? 'raw', p.prompt.system, thinkingOf(p.prompt.thinking));
     if (promptIds.length === 0) throw new CoreError('usage', 'The prompt is empty (no tokens); give some text or ids.');
     const sampling = resolveSampling(p, e.loaded.generation);
@@ -216,8 +225,7 @@ export class GenerationEngine {
   /** engine/eval on a loaded model, queued with its generations (both own the KV cache). */
   async evaluate(p: EvalParams, ctx: JobContext): Promise<EvalResult> {
     const e = this.entry(p?.modelId);
-    const run = e.queue.then(async () => {
-      await this.replaceLostBackend(e, ctx);
+    return this.exclusive(e, ctx, () => {
       // Built after the check: a reload replaces e.loaded.
       const model: EvalModel = {
         folder: e.loaded.folder,
@@ -227,8 +235,32 @@ export class GenerationEngine {
       };
       return runEval(model, this.fs, this.evalCache, p, ctx, () => new Promise((r) => setImmediate(r)));
     });
-    e.queue = run.catch(() => undefined);
-    return run;
+  }
+
+  /**
+   * engine/fidelity: the reference and the compared model each run the reference's prompt + generated tokens in one
+   * teacher-forced pass (queued with their own generations), then their next-token distributions are compared.
+   */
+  async fidelity(p: FidelityParams, ctx: JobContext): Promise<FidelityResult> {
+    const ref = this.entry(p?.referenceModelId);
+    const other = this.entry(p?.modelId);
+    const vocab = ref.loaded.model.vocabSize;
+    const promptIds = checkedIds(p.promptIds ?? [], vocab, 'promptIds');
+    if (promptIds.length === 0) throw new CoreError('usage', 'engine/fidelity needs the prompt ids.');
+    // Both logit arrays stay in memory at once: compare no more positions than the cap allows.
+    const maxPositions = Math.max(1, Math.floor(MAX_FIDELITY_LOGIT_BYTES / (4 * vocab)));
+    const generated = checkedIds(p.ids ?? [], vocab, 'ids');
+    const ids = [...promptIds, ...generated.slice(0, maxPositions)];
+    const teacherForced = (e: Entry, adapters: readonly AdapterSpec[]) => this.exclusive(e, ctx, async () => {
+      await this.applyAdapters(e, adapters, ctx);
+      return { vocab: e.loaded.model.vocabSize, logits: await nextTokenLogits(e.loaded.model, ids, promptIds.length, ctx.signal) };
+    });
+    const a = await teacherForced(ref, p.referenceAdapters ?? []);
+    const b = await teacherForced(other, []);
+    if (a.vocab !== b.vocab) {
+      throw new CoreError('incompatible', tr`The two models have different vocabularies (${a.vocab} and ${b.vocab} tokens): their next-token distributions cannot be compared.`);
+    }
+    return { ...compareLogits(a.logits, b.logits, a.vocab), truncated: generated.length > maxPositions };
   }
 
   /** Models loaded and not unloaded (engine/stats). */
@@ -249,6 +281,17 @@ export class GenerationEngine {
   async dispose(): Promise<void> {
     for (const id of [...this.models.keys()]) await this.unload({ modelId: id });
   }
+}
+
+/** Bounds the memory of one engine/fidelity request: each model's logits over the compared positions. */
+const MAX_FIDELITY_LOGIT_BYTES = 256 * 1024 * 1024;
+
+/** Token ids from a request, checked: integers in [0, vocab). */
+function checkedIds(ids: readonly number[], vocab: number, what: string): number[] {
+  if (!Array.isArray(ids) || !ids.every((id) => Number.isInteger(id) && id >= 0 && id < vocab)) {
+    throw new CoreError('usage', `${what} must be integers in [0, ${vocab}).`);
+  }
+  return [...ids];
 }
 
 /** The chat options of a request: enable_thinking only when the request sets it. */

@@ -3,6 +3,7 @@
 // Envelope host -> worker: {v, id, method, params}. Worker -> host: a union on `type`.
 
 import type { LossSummary } from '../core/eval/loss';
+import type { Fidelity } from '../core/model/fidelity';
 import type { Text } from '../core/text';
 
 export const PROTOCOL_VERSION = 1;
@@ -222,6 +223,27 @@ export interface EvalResult {
   readonly cacheFile: string | null;
 }
 export const Eval = request<EvalParams, EvalResult>('engine/eval');
+// ---- engine/fidelity (issue 16: a quantized export against its 16-bit model) -------------------------------------------
+export interface FidelityParams {
+  /** The model compared (e.g. a quantized GGUF export), loaded with engine/load; run without adapters. */
+  readonly modelId: string;
+  /** The reference (the 16-bit model) and the adapters its column ran with. */
+  readonly referenceModelId: string;
+  readonly referenceAdapters?: readonly AdapterSpec[];
+  /** The reference column's run as engine/generate returned it: its prompt ids and generated ids. */
+  readonly promptIds: readonly number[];
+  readonly ids: readonly number[];
+}
+/**
+ * Teacher-forced on the reference's tokens: per generated position, KL(p_ref || p_model) of the next-token
+ * distributions (nats, softmax in float64) and whether the two argmax tokens agree.
+ */
+export interface FidelityResult extends Fidelity {
+  /** True when only the first `positions` generated tokens were compared (the logits would not fit the memory cap). */
+  readonly truncated: boolean;
+}
+export const FidelityCompare = request<FidelityParams, FidelityResult>('engine/fidelity');
+
 // ---- engine/gguf (issue 16) ------------------------------------------------------------------------------------------
 export interface GgufParams {
   /** The full model, or the base when adapterPath is set (for adapterOnly: default, the adapter's resolved base). */

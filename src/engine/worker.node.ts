@@ -6,7 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import { toCoreError } from '../core/errors';
 import { HandlerTable, type JobContext } from './handlers';
 import { probeEngine } from './probe';
-import { Cancel, DebugCrash, Eval, Generate, GgufExport, Load, Merge, Probe, Stats, Tokenize, Unload, isRequestMessage, type WorkerMessage } from './protocol';
+import { Cancel, DebugCrash, Eval, FidelityCompare, Generate, GgufExport, Load, Merge, Probe, Stats, Tokenize, Unload, isRequestMessage, type WorkerMessage } from './protocol';
 import { debugCrash, engineStats, tokenStreamed } from './testHooks.node';
 import { probeWebGpu } from '../kernels/webgpu/probe.node';
 import { createBackend } from '../kernels/createBackend.node';
@@ -31,6 +31,7 @@ const table = new HandlerTable()
   .on(Generate, (params, ctx) => generation.generate(params, ctx))
   .on(Tokenize, (params, ctx) => generation.tokenize(params, ctx))
   .on(Eval, (params, ctx) => generation.evaluate(params, ctx))
+  .on(FidelityCompare, (params, ctx) => generation.fidelity(params, ctx))
   .on(Unload, (params) => generation.unload(params))
   .on(Merge, (params, ctx) => handleMerge(params, ctx, new NodeFs(), (backend, threads, logLine) => createBackend({ backend, threads, log: logLine })))
   .on(GgufExport, (params, ctx) => handleGguf(params, ctx, new NodeFs(), (backend, threads, logLine) => createBackend({ backend, threads, log: logLine })))

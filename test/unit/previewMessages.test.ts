@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 import { toMarkdown } from '../../src/extension/preview/markdown';
 import {
-  DEFAULT_SETTINGS, LABEL_KEYS, firstDivergence, parseHostMessage, parseWebviewMessage, validSettings,
+  DEFAULT_SETTINGS, LABEL_KEYS, fidelityLine, firstDivergence, formatNats, parseHostMessage, parseWebviewMessage, validSettings,
   type HostToWebview, type PreviewLabels, type WebviewToHost,
 } from '../../webview/preview/messages';
 
@@ -13,6 +13,7 @@ const settings = { ...DEFAULT_SETTINGS, prompt: 'Once upon a time', maxNewTokens
 const columns = [
   { id: 'base', kind: 'base', title: 'Base', detail: 'models/stories260K', scale: 1, removable: false },
   { id: 'a1', kind: 'adapter', title: 'Base + checkpoint-200', detail: 'runs/stories-lora/checkpoint-200', scale: 1, removable: false },
+  { id: 'm2', kind: 'model', title: 'stories260K-q8_0.gguf', detail: 'models/stories260K-q8_0.gguf', scale: 1, removable: true, reference: 'base' },
 ] as const;
 
 describe('preview messages: webview -> host', () => {
@@ -21,6 +22,8 @@ describe('preview messages: webview -> host', () => {
     { type: 'run', settings, scales: [{ columnId: 'a1', scale: 0.5 }] },
     { type: 'stop' },
     { type: 'addColumn' },
+    { type: 'addModels' },
+    { type: 'setReference', columnId: 'm2', referenceId: 'a1' },
     { type: 'removeColumn', columnId: 'a2' },
     { type: 'setScale', columnId: 'a1', scale: 2 },
     { type: 'copy', columnId: 'base' },
@@ -52,6 +55,8 @@ describe('preview messages: webview -> host', () => {
     ['column id with a path', { type: 'copy', columnId: '../../etc/passwd' }],
     ['empty column id', { type: 'removeColumn', columnId: '' }],
     ['fix without an id', { type: 'fix' }],
+    ['setReference without a reference', { type: 'setReference', columnId: 'm2' }],
+    ['setReference to a path', { type: 'setReference', columnId: 'm2', referenceId: '/models/x' }],
     ['fractional max tokens', { type: 'run', settings: { ...settings, maxNewTokens: 1.5 }, scales: [] }],
     ['zero max tokens', { type: 'run', settings: { ...settings, maxNewTokens: 0 }, scales: [] }],
     ['huge max tokens', { type: 'run', settings: { ...settings, maxNewTokens: 1e9 }, scales: [] }],
@@ -96,6 +101,9 @@ describe('preview messages: host -> webview', () => {
     { type: 'tokens', runId: 1, columnId: 'base', tokens: [{ id: 29892, text: ',' }, { id: 727, text: ' there' }] },
     { type: 'columnDone', runId: 1, columnId: 'base', ids: [29892, 727], text: ', there', stopReason: 'max-tokens', stats },
     { type: 'columnError', runId: 1, columnId: 'a1', message: 'adapter unreadable' },
+    { type: 'fidelity', runId: 1, columnId: 'm2', reference: 'Model', result: { positions: 40, agreement: 0.975, meanKl: 0.0123, firstDivergence: 13 }, message: '' },
+    { type: 'fidelity', runId: 1, columnId: 'm2', reference: 'Model', result: { positions: 0, agreement: null, meanKl: null, firstDivergence: null }, message: '' },
+    { type: 'fidelity', runId: 1, columnId: 'm2', reference: 'Model', result: null, message: 'different vocabularies' },
     { type: 'runDone', runId: 1, cancelled: false },
     { type: 'notice', message: 'Copied' },
   ];
@@ -113,6 +121,7 @@ describe('preview messages: host -> webview', () => {
     ['init with a missing label', { ...valid[0], labels: { ...labels, run: undefined } }],
     ['init with trusted as a string', { ...valid[0], trusted: 'yes' }],
     ['a column of an unknown kind', { type: 'columns', columns: [{ ...columns[0], kind: 'merged' }] }],
+    ['a column whose reference is not an id', { type: 'columns', columns: [{ ...columns[2], reference: 'a b' }] }],
     ['an unknown panel state', { type: 'status', state: 'exploded', message: '', progress: null }],
     ['progress without a total', { type: 'status', state: 'loading', message: '', progress: { done: 1 } }],
     ['a diagnosis problem of unknown severity', { type: 'diagnosis', diagnosis: { title: 't', problems: [{ severity: 'fatal', code: 'c', message: 'm' }], actions: [] } }],
@@ -125,12 +134,41 @@ describe('preview messages: host -> webview', () => {
     ['a fractional token count', { type: 'columnDone', runId: 1, columnId: 'base', ids: [], text: '', stopReason: 'eos', stats: { ...stats, count: 1.5 } }],
     ['runDone without cancelled', { type: 'runDone', runId: 1 }],
     ['chatTemplate without available', { type: 'chatTemplate' }],
+    ['fidelity with agreement above 1', { type: 'fidelity', runId: 1, columnId: 'm2', reference: 'Model', result: { positions: 4, agreement: 1.5, meanKl: 0, firstDivergence: null }, message: '' }],
+    ['fidelity with a negative KL', { type: 'fidelity', runId: 1, columnId: 'm2', reference: 'Model', result: { positions: 4, agreement: 1, meanKl: -0.1, firstDivergence: null }, message: '' }],
+    ['fidelity without a message', { type: 'fidelity', runId: 1, columnId: 'm2', reference: 'Model', result: null }],
   ];
   for (const [what, m] of bad) {
     it(`rejects ${what}`, () => {
       assert.equal(parseHostMessage(m), null);
     });
   }
+});
+
+describe('preview: the fidelity line of a model column', () => {
+  const L = {
+    fidelity: 'vs {0}: {1}% greedy agreement, mean KL {2} nats, first divergence at token {3}',
+    fidelityAgrees: 'vs {0}: {1}% greedy agreement, mean KL {2} nats, no divergence',
+    fidelityNothing: 'vs {0}: no generated tokens to compare',
+    fidelityTruncated: '(first {0} tokens)',
+  };
+  it('shows agreement, mean KL and the 1-based first divergence', () => {
+    assert.equal(fidelityLine(L, 'Model', { positions: 40, agreement: 0.975, meanKl: 0.01234, firstDivergence: 13 }),
+      'vs Model: 97.5% greedy agreement, mean KL 0.012 nats, first divergence at token 14');
+  });
+  it('never rounds a disagreement up to 100%, and says when nothing diverged', () => {
+    assert.match(fidelityLine(L, 'Model', { positions: 3000, agreement: 2999 / 3000, meanKl: 0.2, firstDivergence: 2000 }), /: 99\.9% /);
+    assert.match(fidelityLine(L, 'Model', { positions: 100, agreement: 0.57, meanKl: 0.2, firstDivergence: 2 }), /: 57% /);
+    assert.equal(fidelityLine(L, 'Base', { positions: 8, agreement: 1, meanKl: 0, firstDivergence: null }), 'vs Base: 100% greedy agreement, mean KL 0 nats, no divergence');
+    assert.equal(fidelityLine(L, 'Base', { positions: 0, agreement: null, meanKl: null, firstDivergence: null }), 'vs Base: no generated tokens to compare');
+  });
+  it('says when only the first tokens were compared', () => {
+    assert.equal(fidelityLine(L, 'Model', { positions: 441, agreement: 1, meanKl: 0, firstDivergence: null, truncated: true }),
+      'vs Model: 100% greedy agreement, mean KL 0 nats, no divergence (first 441 tokens)');
+  });
+  it('formats nats with two significant digits, tiny ones as exponents', () => {
+    assert.deepEqual([0, 0.0123, 1.26, 0.00042].map(formatNats), ['0', '0.012', '1.3', '4.2e-4']);
+  });
 });
 
 describe('preview: first divergence from the base column', () => {
@@ -158,6 +196,7 @@ describe('preview: Open as Markdown', () => {
       { title: 'Base', detail: '', scale: null, output: { text: ', there was a girl named Lily.', stopReason: 'max-tokens', stats: { ttftMs: 3.2, tokensPerSecond: 900, count: 9 }, error: null } },
       { title: 'Base + checkpoint-200', detail: 'runs/stories-lora/checkpoint-200', scale: 0.5, output: { text: 'code: ```js\nx\n```', stopReason: 'eos', stats: { ttftMs: 4, tokensPerSecond: 800.25, count: 12 }, error: null } },
       { title: 'Base + stories-dora', detail: 'runs/stories-dora', scale: 1, output: null },
+      { title: 'stories260K-q8_0.gguf', detail: 'models/stories260K-q8_0.gguf', scale: null, output: { text: ', there was a girl named Lily.', stopReason: 'max-tokens', stats: { ttftMs: 2, tokensPerSecond: 1900, count: 9 }, error: null, fidelity: 'vs Base: 100% greedy agreement, mean KL 1.2e-4 nats, no divergence' } },
     ],
   });
   it('has the prompt, the system prompt, every setting and every column', () => {
@@ -168,6 +207,7 @@ describe('preview: Open as Markdown', () => {
     assert.match(md, /^## Base$/m);
     assert.match(md, /, there was a girl named Lily\./);
     assert.match(md, /^## Base \+ stories-dora$/m);
+    assert.match(md, /^## stories260K-q8_0\.gguf\n\n`models\/stories260K-q8_0\.gguf` · 9 L:tokens.*\n\n> vs Base: 100% greedy agreement, mean KL 1\.2e-4 nats, no divergence$/m);
     assert.match(md, /L:scale 0\.5 · 12 L:tokens · L:ttft 4 L:ms · 800\.3 L:tokensPerSecond · eos/);
   });
   it('fences model output with more backticks than it contains, so the output cannot end the block', () => {

@@ -9,8 +9,8 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import {
-  LIMITS, firstDivergence, parseHostMessage,
-  type ColumnInfo, type DiagnosisView, type HostToWebview, type InitMessage, type PanelState, type PreviewLabels, type PreviewSettings,
+  LIMITS, fidelityLine, firstDivergence, parseHostMessage,
+  type ColumnInfo, type DiagnosisView, type FidelityView, type HostToWebview, type InitMessage, type PanelState, type PreviewLabels, type PreviewSettings,
   type PromptFormat, type StopReason, type WebviewToHost,
 } from './messages';
 import { PREVIEW_CSS } from './styles';
@@ -30,6 +30,10 @@ interface ColumnView {
   stats: HTMLElement;
   state: HTMLElement;
   divergence: HTMLElement;
+  /** A model column's line against the reference column (agreement, mean KL, first divergence). */
+  fidelity: HTMLElement;
+  /** A model column's choice of reference column. */
+  reference: ValueElement | null;
   scale: HTMLInputElement | null;
   scaleOut: HTMLOutputElement | null;
   copy: ValueElement;
@@ -162,6 +166,7 @@ function render(m: InitMessage): void {
     button('stop', L.stop, () => vscode.postMessage({ type: 'stop' }), true),
     h('span', { class: 'hint' }, L.runHint),
     button('add-column', L.addCheckpoint, () => vscode.postMessage({ type: 'addColumn' }), true),
+    button('add-models', L.addModels, () => vscode.postMessage({ type: 'addModels' }), true),
     button('open-markdown', L.openMarkdown, () => vscode.postMessage({ type: 'openMarkdown' }), true),
   );
   app.append(toolbar);
@@ -177,7 +182,7 @@ function render(m: InitMessage): void {
   columnsHost = h('div', { id: 'columns', role: 'region', 'aria-label': L.columns });
   app.append(columnsHost);
 
-  for (const id of ['prompt', 'system', 'format', 'recent', 'maxNewTokens', 'temperature', 'topK', 'topP', 'repetitionPenalty', 'seed', 'run', 'stop', 'add-column', 'open-markdown']) {
+  for (const id of ['prompt', 'system', 'format', 'recent', 'maxNewTokens', 'temperature', 'topK', 'topP', 'repetitionPenalty', 'seed', 'run', 'stop', 'add-column', 'add-models', 'open-markdown']) {
     ui[id] = document.getElementById(id) as ValueElement;
   }
   setRecent(m.recentPrompts);
@@ -256,9 +261,11 @@ function columnView(info: ColumnInfo): ColumnView {
     row.append(scale, scaleOut);
     root.append(row);
   }
+  const reference = info.kind === 'model' ? referencePicker(info, root) : null;
   const stats = h('div', { class: 'stats', 'aria-label': `${info.title}: ${L.tokens}` });
   const state = h('div', { class: 'state' });
   const divergence = h('div', { class: 'divergence' });
+  const fidelity = h('div', { class: 'fidelity', role: 'status' });
   // The output is a focusable log region: keyboard users can scroll it and screen readers can read it.
   const output = h('pre', { class: 'output', tabindex: '0', role: 'log', 'aria-live': 'off', 'aria-label': info.title });
   const footer = h('footer');
@@ -267,8 +274,34 @@ function columnView(info: ColumnInfo): ColumnView {
     if (!copy.disabled) vscode.postMessage({ type: 'copy', columnId: info.id });
   });
   footer.append(copy);
-  root.append(stats, state, divergence, output, footer);
-  return { info, root, output, stats, state, divergence, scale, scaleOut, copy, remove, tokens: [], ids: null, done: false };
+  root.append(stats, state, divergence, fidelity, output, footer);
+  return { info, root, output, stats, state, divergence, fidelity, reference, scale, scaleOut, copy, remove, tokens: [], ids: null, done: false };
+}
+
+/** "Measured against [column]" on a model column: which column its fidelity line compares it with. */
+function referencePicker(info: ColumnInfo, root: HTMLElement): ValueElement {
+  const row = h('div', { class: 'reference-row' });
+  const id = `reference-${info.id}`;
+  const select = el('vscode-single-select', { id, 'aria-label': `${L.reference}: ${info.title}` });
+  select.addEventListener('change', () => {
+    if (select.value) vscode.postMessage({ type: 'setReference', columnId: info.id, referenceId: select.value });
+  });
+  row.append(h('label', { for: id }, L.reference), select);
+  root.append(row);
+  return select;
+}
+
+/** The reference choices of a model column: every column that is not a model column, the host's choice selected. */
+function fillReferences(v: ColumnView, columns: readonly ColumnInfo[]): void {
+  const select = v.reference!;
+  const choices = columns.filter((c) => c.kind !== 'model');
+  const key = choices.map((c) => `${c.id}\u0000${c.title}`).join('\u0001');
+  if (select.dataset.choices !== key) {
+    select.replaceChildren(...choices.map((c) => el('vscode-option', { value: c.id }, c.title)));
+    select.dataset.choices = key;
+  }
+  const info = columns.find((c) => c.id === v.info.id);
+  if (info?.reference) select.value = info.reference;
 }
 
 function setColumns(columns: readonly ColumnInfo[]): void {
@@ -286,6 +319,7 @@ function setColumns(columns: readonly ColumnInfo[]): void {
       views.set(c.id, v);
     }
     columnsHost.append(v.root); // re-appending keeps the host's order
+    if (v.reference) fillReferences(v, columns);
   }
   updateControls();
 }
@@ -314,11 +348,13 @@ function updateDivergence(): void {
     const cut = v.root.dataset.stopReason === 'cancelled' || base.root.dataset.stopReason === 'cancelled';
     if (cut && i !== null && i >= Math.min(base.ids.length, v.ids.length)) i = null;
     v.root.dataset.divergence = i === null ? 'none' : String(i);
+    // A model column says how it departs in its fidelity line (against its reference): only its token is marked.
+    const say = v.info.kind !== 'model';
     if (i === null) {
-      if (!cut) v.divergence.textContent = L.divergenceNone;
+      if (!cut && say) v.divergence.textContent = L.divergenceNone;
       continue;
     }
-    v.divergence.textContent = L.divergence.replace('{0}', String(i + 1));
+    if (say) v.divergence.textContent = L.divergence.replace('{0}', String(i + 1));
     // The first token from i on that has visible text (a byte piece of a multi-byte character may render as '').
     const t = v.tokens.slice(i).find((x) => x.span.textContent !== '');
     if (t) {
@@ -326,6 +362,20 @@ function updateDivergence(): void {
       t.span.title = L.divergence.replace('{0}', String(i + 1));
     }
   }
+}
+
+/** The fidelity line of a model column (null clears it); its numbers also go on data attributes for tests and tools. */
+function showFidelity(v: ColumnView, f: { text: string; result: FidelityView | null } | null): void {
+  v.fidelity.textContent = f?.text ?? '';
+  v.fidelity.classList.toggle('error', f !== null && f.result === null);
+  const d = v.root.dataset;
+  delete d.agreement;
+  delete d.meanKl;
+  delete d.fidelityDivergence;
+  if (!f?.result) return;
+  if (f.result.agreement !== null) d.agreement = String(f.result.agreement);
+  if (f.result.meanKl !== null) d.meanKl = String(f.result.meanKl);
+  d.fidelityDivergence = f.result.firstDivergence === null ? 'none' : String(f.result.firstDivergence);
 }
 
 function setStatus(state: PanelState, message: string, progress: { done: number; total: number } | null): void {
@@ -374,8 +424,10 @@ function updateControls(): void {
   ui.run.disabled = running || blocked;
   ui.stop!.disabled = !running;
   ui['add-column']!.disabled = running || blocked || panelState === 'loading' || panelState === 'idle';
+  ui['add-models']!.disabled = ui['add-column']!.disabled;
   for (const v of views.values()) {
     if (v.remove) v.remove.disabled = running;
+    if (v.reference) v.reference.disabled = running;
     v.copy.disabled = v.output.textContent === '';
   }
 }
@@ -417,6 +469,7 @@ function onMessage(m: HostToWebview): void {
         v.output.classList.remove('cursor');
         v.stats.replaceChildren();
         v.divergence.textContent = '';
+        showFidelity(v, null);
         delete v.root.dataset.divergence;
         delete v.root.dataset.stopReason;
         v.root.dataset.state = m.columnIds.includes(v.info.id) ? 'waiting' : 'idle';
@@ -475,6 +528,12 @@ function onMessage(m: HostToWebview): void {
       v.state.classList.add('error');
       v.output.classList.remove('cursor');
       v.output.removeAttribute('aria-busy');
+      return;
+    }
+    case 'fidelity': {
+      const v = views.get(m.columnId);
+      if (!v || m.runId !== currentRun) return;
+      showFidelity(v, m.result ? { text: fidelityLine(L, m.reference, m.result), result: m.result } : { text: m.message, result: null });
       return;
     }
     case 'runDone':

@@ -51,17 +51,23 @@ export const DEFAULT_SETTINGS: PreviewSettings = {
   seed: 42,
 };
 
-/** One output column: the base alone, or the base with one adapter at a scale. */
+/**
+ * One output column: the base alone, the base with one adapter at a scale, or another model file (a quantized GGUF
+ * export, another model folder) run on the same prompt.
+ */
+export type ColumnKind = 'base' | 'adapter' | 'model';
 export interface ColumnInfo {
   readonly id: string;
-  readonly kind: 'base' | 'adapter';
+  readonly kind: ColumnKind;
   /** "Base", "Base + checkpoint-200". */
   readonly title: string;
-  /** Workspace-relative folder, for the tooltip. */
+  /** Workspace-relative folder or file, for the tooltip. */
   readonly detail: string;
   /** Adapter scale (1 = as trained); ignored for the base column. */
   readonly scale: number;
   readonly removable: boolean;
+  /** A model column's reference (the column it is measured against); absent or null for other columns. */
+  readonly reference?: string | null;
 }
 
 export interface ColumnStats {
@@ -69,6 +75,19 @@ export interface ColumnStats {
   readonly ttftMs: number;
   readonly tokensPerSecond: number;
   readonly count: number;
+}
+
+/** A model column against the reference column, teacher-forced on the reference's tokens (engine/fidelity). */
+export interface FidelityView {
+  readonly positions: number;
+  /** Greedy agreement in [0, 1]; null when nothing was compared. */
+  readonly agreement: number | null;
+  /** Mean KL(p_ref || p_model) of the next-token distributions, nats. */
+  readonly meanKl: number | null;
+  /** 0-based index of the first generated token where the argmax differs; null: none. */
+  readonly firstDivergence: number | null;
+  /** Only the first `positions` generated tokens were compared (the engine's memory cap). */
+  readonly truncated?: boolean;
 }
 
 export type StopReason = 'eos' | 'max-tokens' | 'stop-string' | 'cancelled';
@@ -89,7 +108,7 @@ export const LABEL_KEYS = [
   'runHint', 'addCheckpoint', 'removeColumn', 'scale', 'copy', 'openMarkdown', 'recentPrompts', 'recentNone', 'ttft',
   'tokensPerSecond', 'ms', 'tokens', 'stopped', 'finishedEos', 'finishedMax', 'finishedStop', 'waiting', 'generating', 'loading',
   'diagnosing', 'ready', 'untrusted', 'manageTrust', 'divergence', 'divergenceNone', 'retry', 'columns', 'greedy',
-  'copied', 'error',
+  'copied', 'error', 'addModels', 'fidelity', 'fidelityAgrees', 'fidelityNothing', 'fidelityTruncated', 'reference',
 ] as const;
 export type LabelKey = (typeof LABEL_KEYS)[number];
 export type PreviewLabels = Readonly<Record<LabelKey, string>>;
@@ -121,6 +140,8 @@ export type HostToWebview =
   | { readonly type: 'tokens'; readonly runId: number; readonly columnId: string; readonly tokens: ReadonlyArray<{ readonly id: number; readonly text: string }> }
   | { readonly type: 'columnDone'; readonly runId: number; readonly columnId: string; readonly ids: readonly number[]; readonly text: string; readonly stopReason: StopReason; readonly stats: ColumnStats }
   | { readonly type: 'columnError'; readonly runId: number; readonly columnId: string; readonly message: string }
+  /** A model column's fidelity against the reference column: the numbers, or why they could not be computed. */
+  | { readonly type: 'fidelity'; readonly runId: number; readonly columnId: string; readonly reference: string; readonly result: FidelityView | null; readonly message: string }
   | { readonly type: 'runDone'; readonly runId: number; readonly cancelled: boolean }
   | { readonly type: 'notice'; readonly message: string };
 
@@ -130,8 +151,12 @@ export type WebviewToHost =
   | { readonly type: 'run'; readonly settings: PreviewSettings; readonly scales: ReadonlyArray<{ readonly columnId: string; readonly scale: number }> }
   | { readonly type: 'stop' }
   | { readonly type: 'addColumn' }
+  /** "Compare with Quantized Exports...": pick GGUF exports or other models to add as model columns. */
+  | { readonly type: 'addModels' }
   | { readonly type: 'removeColumn'; readonly columnId: string }
   | { readonly type: 'setScale'; readonly columnId: string; readonly scale: number }
+  /** A model column's reference column (its fidelity line is measured against it). */
+  | { readonly type: 'setReference'; readonly columnId: string; readonly referenceId: string }
   | { readonly type: 'copy'; readonly columnId: string }
   | { readonly type: 'openMarkdown' }
   | { readonly type: 'fix'; readonly actionId: string }
@@ -168,7 +193,7 @@ const isScale = (v: unknown): v is number => isNum(v, LIMITS.scale.min, LIMITS.s
 export function parseWebviewMessage(m: unknown): WebviewToHost | null {
   if (!isObj(m) || typeof m.type !== 'string') return null;
   switch (m.type) {
-    case 'ready': case 'stop': case 'addColumn': case 'openMarkdown': case 'manageTrust': case 'retry':
+    case 'ready': case 'stop': case 'addColumn': case 'addModels': case 'openMarkdown': case 'manageTrust': case 'retry':
       return hasOnly(m, ['type']) ? (m as WebviewToHost) : null;
     case 'run': {
       if (!hasOnly(m, ['type', 'settings', 'scales']) || !validSettings(m.settings) || !isArr(m.scales, 256)) return null;
@@ -179,6 +204,8 @@ export function parseWebviewMessage(m: unknown): WebviewToHost | null {
       return hasOnly(m, ['type', 'columnId']) && isId(m.columnId) ? (m as WebviewToHost) : null;
     case 'setScale':
       return hasOnly(m, ['type', 'columnId', 'scale']) && isId(m.columnId) && isScale(m.scale) ? (m as WebviewToHost) : null;
+    case 'setReference':
+      return hasOnly(m, ['type', 'columnId', 'referenceId']) && isId(m.columnId) && isId(m.referenceId) ? (m as WebviewToHost) : null;
     case 'fix':
       return hasOnly(m, ['type', 'actionId']) && isId(m.actionId) ? (m as WebviewToHost) : null;
     default:
@@ -187,7 +214,8 @@ export function parseWebviewMessage(m: unknown): WebviewToHost | null {
 }
 
 function validColumn(c: unknown): boolean {
-  return isObj(c) && isId(c.id) && (c.kind === 'base' || c.kind === 'adapter') && isStr(c.title) && isStr(c.detail) && isScale(c.scale) && typeof c.removable === 'boolean';
+  return isObj(c) && isId(c.id) && (c.kind === 'base' || c.kind === 'adapter' || c.kind === 'model') && isStr(c.title) && isStr(c.detail) && isScale(c.scale) && typeof c.removable === 'boolean' &&
+    (c.reference === undefined || c.reference === null || isId(c.reference));
 }
 const validColumns = (v: unknown): boolean => isArr(v, 256) && v.every(validColumn);
 const validStrings = (v: unknown, max = 200): boolean => isArr(v, max) && v.every((s) => isStr(s, LIMITS.promptChars));
@@ -204,6 +232,15 @@ function validDiagnosis(v: unknown): boolean {
   if (!isObj(v) || !isStr(v.title) || !isArr(v.problems, 200) || !isArr(v.actions, 50)) return false;
   return v.problems.every((p) => isObj(p) && (p.severity === 'error' || p.severity === 'warning' || p.severity === 'info') && isStr(p.code) && isStr(p.message))
     && v.actions.every((a) => isObj(a) && isId(a.id) && isStr(a.title));
+}
+
+const isNullOr = (v: unknown, ok: (x: unknown) => boolean): boolean => v === null || ok(v);
+
+function validFidelity(v: unknown): boolean {
+  if (v === null) return true;
+  return isObj(v) && isInt(v.positions, 0, Number.MAX_SAFE_INTEGER) && isNullOr(v.agreement, (x) => isNum(x, 0, 1)) &&
+    isNullOr(v.meanKl, (x) => isNum(x, 0, Number.MAX_VALUE)) && isNullOr(v.firstDivergence, (x) => isInt(x, 0, Number.MAX_SAFE_INTEGER)) &&
+    (v.truncated === undefined || typeof v.truncated === 'boolean');
 }
 
 /** Validate a message from the host (the webview still checks: a stale or foreign message must not break the page). */
@@ -242,6 +279,8 @@ export function parseHostMessage(m: unknown): HostToWebview | null {
     }
     case 'columnError':
       return run && isId(m.columnId) && isStr(m.message) ? (m as HostToWebview) : null;
+    case 'fidelity':
+      return run && isId(m.columnId) && isStr(m.reference) && validFidelity(m.result) && isStr(m.message) ? (m as HostToWebview) : null;
     case 'runDone':
       return run && typeof m.cancelled === 'boolean' ? (m as HostToWebview) : null;
     case 'notice':
@@ -259,4 +298,27 @@ export function firstDivergence(baseIds: readonly number[], ids: readonly number
   const n = Math.min(baseIds.length, ids.length);
   for (let i = 0; i < n; i++) if (baseIds[i] !== ids[i]) return i;
   return baseIds.length === ids.length ? null : n;
+}
+
+/** A percentage that never rounds a disagreement up to 100% (99.96% shows as 99.9%). */
+function percent(fraction: number): string {
+  // The small offset keeps binary rounding from flooring an exact 57% (0.57 * 1000 = 569.99...) to 56.9%.
+  return String(Math.floor(fraction * 1000 + 1e-6) / 10);
+}
+
+/** Nats with two significant digits (0.012, 1.3), tiny values in exponent form, exactly 0 as 0. */
+export function formatNats(kl: number): string {
+  if (kl === 0) return '0';
+  return kl < 1e-3 ? kl.toExponential(1) : String(Number(kl.toPrecision(2)));
+}
+
+/** "vs Model: 97% greedy agreement, mean KL 0.012 nats, first divergence at token 14" in the labels' language. */
+export function fidelityLine(labels: Pick<PreviewLabels, 'fidelity' | 'fidelityAgrees' | 'fidelityNothing' | 'fidelityTruncated'>, reference: string, f: FidelityView): string {
+  const fill = (template: string, ...args: string[]): string => template.replace(/\{(\d)\}/g, (_, i: string) => args[Number(i)] ?? '');
+  if (f.positions === 0 || f.agreement === null || f.meanKl === null) return fill(labels.fidelityNothing, reference);
+  const agreement = percent(f.agreement), kl = formatNats(f.meanKl);
+  const line = f.firstDivergence === null
+    ? fill(labels.fidelityAgrees, reference, agreement, kl)
+    : fill(labels.fidelity, reference, agreement, kl, String(f.firstDivergence + 1));
+  return f.truncated ? `${line} ${fill(labels.fidelityTruncated, String(f.positions))}` : line;
 }

@@ -40,6 +40,11 @@ h2 { font-size: 1em; font-weight: 600; margin: 0; overflow: hidden; text-overflo
 .column .stats { display: flex; flex-wrap: wrap; gap: 4px 10px; padding: 4px 8px; color: var(--vscode-descriptionForeground); font-size: 0.85em; font-variant-numeric: tabular-nums; }
 .column .state { padding: 0 8px; font-size: 0.85em; color: var(--vscode-descriptionForeground); }
 .column .state.error { color: var(--vscode-errorForeground); }
+.column .reference-row { display: flex; align-items: center; gap: 6px; padding: 2px 8px; font-size: 0.85em; color: var(--vscode-descriptionForeground); }
+.column .reference-row vscode-single-select { flex: 1; min-width: 0; }
+.column .fidelity { padding: 0 8px; font-size: 0.85em; color: var(--vscode-descriptionForeground); }
+.column .fidelity:empty { display: none; }
+.column .fidelity.error { color: var(--vscode-errorForeground); }
 .column .divergence { padding: 0 8px; font-size: 0.85em; color: var(--vscode-editorWarning-foreground, var(--vscode-descriptionForeground)); }
 .output { flex: 1 1 auto; margin: 0; padding: 8px; min-height: 120px; max-height: 60vh; overflow: auto; white-space: pre-wrap; word-break: break-word; font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); color: var(--vscode-editor-foreground); }
 .output:focus { outline: 1px solid var(--vscode-focusBorder); outline-offset: -1px; }

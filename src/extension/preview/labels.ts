@@ -57,5 +57,11 @@ export function previewLabels(): PreviewLabels {
     greedy: vscode.l10n.t('greedy'),
     copied: vscode.l10n.t('Copied to the clipboard.'),
     error: vscode.l10n.t('Error'),
+    addModels: vscode.l10n.t('Compare with Quantized Exports...'),
+    fidelity: vscode.l10n.t('vs {0}: {1}% greedy agreement, mean KL {2} nats, first divergence at token {3}'),
+    fidelityAgrees: vscode.l10n.t('vs {0}: {1}% greedy agreement, mean KL {2} nats, no divergence'),
+    fidelityNothing: vscode.l10n.t('vs {0}: no generated tokens to compare'),
+    fidelityTruncated: vscode.l10n.t('(first {0} tokens)'),
+    reference: vscode.l10n.t('Measured against'),
   };
 }

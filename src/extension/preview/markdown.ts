@@ -7,7 +7,10 @@ export interface MarkdownColumn {
   readonly title: string;
   readonly detail: string;
   readonly scale: number | null;
-  readonly output: { readonly text: string; readonly stopReason: string | null; readonly stats: { readonly ttftMs: number; readonly tokensPerSecond: number; readonly count: number } | null; readonly error: string | null } | null;
+  readonly output: { readonly text: string; readonly stopReason: string | null; readonly stats: { readonly ttftMs: number; readonly tokensPerSecond: number; readonly count: number } | null; readonly error: string | null;
+    /** A model column's fidelity line against the reference column. */
+    readonly fidelity?: string | null;
+  } | null;
 }
 
 export interface MarkdownInput {
@@ -53,6 +56,7 @@ export function toMarkdown(m: MarkdownInput): string {
     if (st) meta.push(`${st.count} ${L.tokens}`, `${L.ttft} ${st.ttftMs.toFixed(0)} ${L.ms}`, `${st.tokensPerSecond.toFixed(1)} ${L.tokensPerSecond}`);
     if (c.output?.stopReason) meta.push(c.output.stopReason);
     if (meta.length) lines.push(meta.join(' · '), '');
+    if (c.output?.fidelity) lines.push(`> ${c.output.fidelity}`, '');
     if (c.output?.error) lines.push(`> ${L.error}: ${c.output.error}`, '');
     lines.push(block(c.output?.text ?? ''), '');
   }

@@ -7,7 +7,7 @@ import { diagnoseAdapter, type Diagnosis } from '../../core/basemodel/diagnose';
 import { BaseModelCache } from '../../core/basemodel/inspect';
 import type { Fix } from '../../core/peft/problems';
 import { toCoreError } from '../../core/errors';
-import { Generate, type GenerateResult, type LoadResult } from '../../engine/protocol';
+import { FidelityCompare, Generate, type AdapterSpec, type GenerateResult, type LoadResult } from '../../engine/protocol';
 import { NodeFs } from '../../node/nodeFs';
 import type { EngineHost } from '../engineHost';
 import { showBaseFolderDialog } from '../platform/baseFolderDialog';
@@ -15,8 +15,8 @@ import { Disposable } from '../platform/dispose';
 import { log } from '../platform/log';
 import { webviewHtml } from '../platform/webviewHtml';
 import {
-  DEFAULT_SETTINGS, parseWebviewMessage, validSettings,
-  type ColumnInfo, type DiagnosisView, type HostToWebview, type PanelState, type PreviewLabels, type PreviewSettings,
+  DEFAULT_SETTINGS, fidelityLine, parseWebviewMessage, validSettings,
+  type ColumnInfo, type ColumnKind, type FidelityView, type DiagnosisView, type HostToWebview, type PanelState, type PreviewLabels, type PreviewSettings,
   type WebviewToHost,
 } from '../../../webview/preview/messages';
 import { previewLabels } from './labels';
@@ -28,20 +28,31 @@ export type PreviewTarget = { readonly kind: 'adapter'; readonly path: string } 
 
 interface Column {
   readonly id: string;
-  readonly kind: 'base' | 'adapter';
+  readonly kind: ColumnKind;
   readonly title: string;
-  /** Adapter folder; null for the base column. */
+  /** Adapter folder; null for the base and model columns. */
   readonly adapterPath: string | null;
+  /** A model column's own model (a GGUF export, another model folder); null: the panel's base. */
+  readonly modelPath: string | null;
+  /** That model once loaded (held through the services' refcount until the column or panel goes). */
+  model: LoadResult | null;
+  /** A model column's chosen reference column; null: the default (see referenceFor). */
+  referenceId: string | null;
   scale: number;
   readonly removable: boolean;
 }
 
 interface ColumnOutput {
   text: string;
+  /** The adapters at the scales this run used (a slider moved meanwhile must not change what is compared). */
+  adapters: AdapterSpec[];
+  promptIds: number[];
   ids: number[];
   stopReason: string | null;
   stats: { ttftMs: number; tokensPerSecond: number; count: number } | null;
   error: string | null;
+  /** A model column's line against the reference column. */
+  fidelity: string | null;
 }
 
 /** Shared with the panel by register.ts: the loaded-model refcount, recent prompts and the compatible-adapter picker. */
@@ -52,6 +63,8 @@ export interface PreviewServices {
   acquireModel(basePath: string, onProgress: (done: number, total: number, phase: string) => void): Promise<LoadResult>;
   releaseModel(basePath: string): void;
   pickAdapter(basePath: string, exclude: readonly string[]): Promise<string | undefined>;
+  /** GGUF exports or other models to compare with; those next to `near` (the previewed target) first. */
+  pickModels(near: string, exclude: readonly string[]): Promise<string[]>;
 }
 
 // The diagnosis feature's quick-fix commands (src/extension/language/baseCommands.ts), run by id when registered.
@@ -110,6 +123,7 @@ export class PreviewPanel extends Disposable {
       this.stop();
       if (this.model && this.basePath) services.releaseModel(this.basePath);
       this.model = null;
+      for (const c of this.columns) this.releaseColumnModel(c);
       onDispose();
       this.dispose();
     }));
@@ -154,17 +168,44 @@ export class PreviewPanel extends Disposable {
 
   private columnInfos(): ColumnInfo[] {
     return this.columns.map((c) => ({
-      id: c.id, kind: c.kind, title: c.title, detail: c.adapterPath ? rel(c.adapterPath) : this.basePath ? rel(this.basePath) : '',
-      scale: c.scale, removable: c.removable,
+      id: c.id, kind: c.kind, title: c.title, detail: this.columnPath(c),
+      scale: c.scale, removable: c.removable, reference: c.kind === 'model' ? this.referenceFor(c)?.id ?? null : null,
     }));
+  }
+
+  /** The folder or file a column runs (workspace-relative): its adapter, its model, or the base. */
+  private columnPath(c: Column): string {
+    const p = c.adapterPath ?? c.modelPath ?? this.basePath;
+    return p ? rel(p) : '';
   }
 
   private addAdapterColumn(adapterPath: string, removable: boolean): Column {
     const col: Column = {
-      id: `a${this.nextColumn++}`, kind: 'adapter', title: vscode.l10n.t('Base + {0}', this.adapterTitle(adapterPath)), adapterPath, scale: 1, removable,
+      id: `a${this.nextColumn++}`, kind: 'adapter', title: vscode.l10n.t('Base + {0}', this.adapterTitle(adapterPath)), adapterPath, modelPath: null, model: null, referenceId: null, scale: 1, removable,
     };
     this.columns.push(col);
     return col;
+  }
+
+  /** A column running another model file on the same prompt (loaded on the first Run that needs it). */
+  private addModelColumn(modelPath: string): Column {
+    const col: Column = { id: `m${this.nextColumn++}`, kind: 'model', title: folderName(modelPath), adapterPath: null, modelPath, model: null, referenceId: null, scale: 1, removable: true };
+    this.columns.push(col);
+    return col;
+  }
+
+  private releaseColumnModel(c: Column): void {
+    if (c.model && c.modelPath) this.services.releaseModel(c.modelPath);
+    c.model = null;
+  }
+
+  /**
+   * The column a model column is measured against: the one the user chose, else the previewed target itself (the
+   * model, or base + the previewed adapter, whose merge is what gets exported).
+   */
+  private referenceFor(col: Column): Column | undefined {
+    const chosen = this.columns.find((c) => c.id === col.referenceId && c.kind !== 'model');
+    return chosen ?? this.columns.find((c) => c.kind === 'adapter' && !c.removable) ?? this.columns.find((c) => c.kind === 'base');
   }
 
   private async onMessage(m: WebviewToHost): Promise<void> {
@@ -197,12 +238,25 @@ export class PreviewPanel extends Disposable {
         this.post({ type: 'columns', columns: this.columnInfos() });
         return;
       }
+      case 'addModels': {
+        if (!this.basePath || this.run) return;
+        const picked = await this.services.pickModels(this.target.path, this.columns.flatMap((c) => (c.modelPath ? [c.modelPath] : [])));
+        for (const p of picked) log().info(`preview: added column ${this.addModelColumn(p).id} ${p}`);
+        if (picked.length) this.post({ type: 'columns', columns: this.columnInfos() });
+        return;
+      }
       case 'removeColumn': {
         const i = this.columns.findIndex((c) => c.id === m.columnId && c.removable);
         if (i < 0 || this.run) return;
+        this.releaseColumnModel(this.columns[i]!);
         this.columns.splice(i, 1);
         this.outputs.delete(m.columnId);
         this.post({ type: 'columns', columns: this.columnInfos() });
+        return;
+      }
+      case 'setReference': {
+        const c = this.columns.find((x) => x.id === m.columnId && x.kind === 'model');
+        if (c && this.columns.some((x) => x.id === m.referenceId && x.kind !== 'model')) c.referenceId = m.referenceId;
         return;
       }
       case 'setScale': {
@@ -263,10 +317,11 @@ export class PreviewPanel extends Disposable {
     }
     this.basePath = basePath;
     if (this.columns.length === 0 || changed) {
-      const adapters = this.columns.filter((c) => c.kind === 'adapter');
-      this.columns = [{ id: 'base', kind: 'base', title: this.target.kind === 'model' && this.target.path === basePath ? vscode.l10n.t('Model') : vscode.l10n.t('Base'), adapterPath: null, scale: 1, removable: false }];
-      if (this.target.kind === 'adapter' && adapters.length === 0) this.addAdapterColumn(this.target.path, false);
-      else this.columns.push(...adapters);
+      // Adapter and model columns stay; the base column is the new base's.
+      const kept = this.columns.filter((c) => c.kind !== 'base');
+      this.columns = [{ id: 'base', kind: 'base', title: this.target.kind === 'model' && this.target.path === basePath ? vscode.l10n.t('Model') : vscode.l10n.t('Base'), adapterPath: null, modelPath: null, model: null, referenceId: null, scale: 1, removable: false }];
+      if (this.target.kind === 'adapter' && !kept.some((c) => c.kind === 'adapter')) this.addAdapterColumn(this.target.path, false);
+      this.columns.push(...kept);
     }
     this.post({ type: 'columns', columns: this.columnInfos() });
   }
@@ -452,6 +507,8 @@ export class PreviewPanel extends Disposable {
    * Run loads the base again on the fresh worker; a run in progress ends with its columns' worker-died errors.
    */
   engineLost(): void {
+    // Model columns' loads died with the worker too (register.ts forgot them: nothing to release).
+    for (const c of this.columns) c.model = null;
     if (!this.model) return;
     this.model = null;
     if (!this.run) this.setStatus('idle', this.engineLostMessage());
@@ -477,7 +534,7 @@ export class PreviewPanel extends Disposable {
     const controller = new AbortController();
     this.run = { id: runId, controller };
     const columns = [...this.columns];
-    this.outputs = new Map(columns.map((c) => [c.id, { text: '', ids: [], stopReason: null, stats: null, error: null }]));
+    this.outputs = new Map(columns.map((c) => [c.id, { text: '', adapters: [], promptIds: [], ids: [], stopReason: null, stats: null, error: null, fidelity: null }]));
     this.post({ type: 'runStarted', runId, columnIds: columns.map((c) => c.id), greedy: settings.temperature === 0 });
     this.setStatus('running', this.labels.generating);
     const t0 = Date.now();
@@ -487,6 +544,7 @@ export class PreviewPanel extends Disposable {
         if (controller.signal.aborted || !this.model) break;
         await this.runColumn(runId, col, model, settings, controller.signal);
       }
+      if (!controller.signal.aborted && this.model) await this.compareModelColumns(runId, columns, model, controller.signal);
     } finally {
       this.run = null;
       const cancelled = controller.signal.aborted;
@@ -511,9 +569,11 @@ export class PreviewPanel extends Disposable {
       pending = [];
     };
     try {
+      const modelId = col.modelPath ? (await this.columnModel(col)).modelId : model.modelId;
+      out.adapters = col.adapterPath ? [{ path: col.adapterPath, scale: col.scale }] : [];
       const result: GenerateResult = await this.services.engine.get().request(Generate, {
-        modelId: model.modelId,
-        adapters: col.adapterPath ? [{ path: col.adapterPath, scale: col.scale }] : [],
+        modelId,
+        adapters: out.adapters,
         prompt: { text: s.prompt, format: s.format, ...(s.system ? { system: s.system } : {}) },
         maxNewTokens: s.maxNewTokens,
         temperature: s.temperature,
@@ -534,6 +594,7 @@ export class PreviewPanel extends Disposable {
       });
       flush();
       out.text = result.text;
+      out.promptIds = [...result.promptIds];
       out.ids = [...result.ids];
       out.stopReason = result.stopReason;
       out.stats = { ttftMs: Math.max(0, result.timings.firstTokenMs), tokensPerSecond: Math.max(0, result.timings.decodeTokensPerSecond), count: result.ids.length };
@@ -550,6 +611,55 @@ export class PreviewPanel extends Disposable {
       out.error = localize(e);
       log().error(`preview: ${col.title}: [${e.code}] ${e.message}`);
       this.post({ type: 'columnError', runId, columnId: col.id, message: out.error });
+    }
+  }
+
+  /** A model column's own model, loaded (engine/load through the shared refcount) the first time it runs. */
+  private async columnModel(col: Column): Promise<LoadResult> {
+    if (col.model) return col.model;
+    const path = col.modelPath!;
+    this.setStatus('loading', vscode.l10n.t('Loading {0}...', rel(path)), { done: 0, total: 1 });
+    const r = await this.services.acquireModel(path, (done, total, phase) => {
+      this.setStatus('loading', vscode.l10n.t('Loading {0}: {1}', rel(path), phase), { done, total });
+    });
+    col.model = r;
+    log().info(`preview: loaded ${path} as ${r.modelId} (${r.backend}, ${r.dtype}, ${Math.round(r.loadMs)} ms)`);
+    this.setStatus('running', this.labels.generating);
+    return r;
+  }
+
+  /** After a run: every model column that ran, against its reference column if that one finished (engine/fidelity). */
+  private async compareModelColumns(runId: number, columns: readonly Column[], model: LoadResult, signal: AbortSignal): Promise<void> {
+    for (const col of columns) {
+      const reference = col.kind === 'model' ? this.referenceFor(col) : undefined;
+      const refOut = reference ? this.outputs.get(reference.id) : undefined;
+      if (!reference || !refOut?.stats || refOut.error || refOut.stopReason === 'cancelled') continue;
+      if (!col.model || !this.outputs.get(col.id)?.stats || signal.aborted) continue;
+      await this.compareColumn(runId, col, reference, refOut, model, signal);
+    }
+  }
+
+  private async compareColumn(runId: number, col: Column, reference: Column, refOut: ColumnOutput, model: LoadResult, signal: AbortSignal): Promise<void> {
+    this.setStatus('running', vscode.l10n.t('Comparing {0} with {1}...', col.title, reference.title));
+    const post = (result: FidelityView | null, message: string): void => {
+      this.outputs.get(col.id)!.fidelity = result ? fidelityLine(this.labels, reference.title, result) : message;
+      this.post({ type: 'fidelity', runId, columnId: col.id, reference: reference.title, result, message });
+    };
+    try {
+      const r = await this.services.engine.get().request(FidelityCompare, {
+        modelId: col.model!.modelId,
+        referenceModelId: model.modelId,
+        referenceAdapters: refOut.adapters,
+        promptIds: refOut.promptIds,
+        ids: refOut.ids,
+      }, { signal });
+      post({ positions: r.positions, agreement: r.agreement, meanKl: r.meanKl, firstDivergence: r.firstDivergence, truncated: r.truncated }, '');
+      log().info(`preview: ${col.title} vs ${reference.title}: ${r.agreed}/${r.positions} greedy agreement, mean KL ${r.meanKl} nats, max ${r.maxKl}, first divergence ${r.firstDivergence}`);
+    } catch (err) {
+      const e = toCoreError(err);
+      if (e.code === 'cancelled') return;
+      log().error(`preview: ${col.title} vs ${reference.title}: [${e.code}] ${e.message}`);
+      post(null, localize(e));
     }
   }
 
@@ -575,7 +685,10 @@ export class PreviewPanel extends Disposable {
       title: this.panel.title,
       basePath: this.basePath ? rel(this.basePath) : '',
       settings: this.lastSettings,
-      columns: this.columns.map((c) => ({ title: c.title, detail: c.adapterPath ? rel(c.adapterPath) : '', scale: c.kind === 'adapter' ? c.scale : null, output: this.outputs.get(c.id) ?? null })),
+      columns: this.columns.map((c) => ({
+        title: c.title, detail: c.kind === 'base' ? '' : this.columnPath(c), scale: c.kind === 'adapter' ? c.scale : null,
+        output: this.outputs.get(c.id) ?? null,
+      })),
       labels: this.labels,
     });
   }

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { diagnoseAdapter } from '../../core/basemodel/diagnose';
 import { BaseModelCache } from '../../core/basemodel/inspect';
 import type { ScanResult } from '../../core/checkpoints/model';
+import { basename, dirname } from '../../core/paths';
 import { Load, Unload, type BackendChoice, type LoadResult } from '../../engine/protocol';
 import { absolutePath, NodeFs } from '../../node/nodeFs';
 import { registerCommand } from '../commands/funnel';
@@ -67,7 +68,38 @@ export function registerPreview(context: vscode.ExtensionContext, engine: Engine
 
   const rel = (p: string): string => vscode.workspace.asRelativePath(vscode.Uri.file(p), (vscode.workspace.workspaceFolders?.length ?? 0) > 1);
 
+  /** Quantized exports (GGUF model files) and other models for model columns; those next to `near` come first, checked. */
+  const pickModels = async (near: string, exclude: readonly string[]): Promise<string[]> => {
+    if (!index.ready) await index.refresh();
+    const r = index.result;
+    const skip = new Set([near, ...exclude]);
+    const nearDirs = new Set([near, dirname(near), dirname(dirname(near))]);
+    const isNear = (p: string): boolean => nearDirs.has(dirname(p));
+    const byNearness = (a: string, b: string): number => Number(isNear(b)) - Number(isNear(a)) || a.localeCompare(b);
+    type Item = vscode.QuickPickItem & { path?: string; browse?: boolean };
+    const items: Item[] = [];
+    const ggufs = r.gguf.filter((g) => g.kind === 'model' && !skip.has(g.path) && !g.health.some((h) => h.severity === 'error'));
+    if (ggufs.length) items.push({ label: vscode.l10n.t('GGUF files'), kind: vscode.QuickPickItemKind.Separator });
+    for (const g of [...ggufs].sort((a, b) => byNearness(a.path, b.path))) {
+      const desc = [g.fileType ?? '', `${(g.sizeBytes / 1e6).toFixed(1)} MB`, isNear(g.path) ? vscode.l10n.t('next to {0}', rel(near)) : ''].filter(Boolean).join(' · ');
+      items.push({ label: basename(g.path), description: desc, detail: rel(g.path), path: g.path, picked: isNear(g.path) });
+    }
+    const models = r.models.filter((m) => !skip.has(m.path));
+    if (models.length) items.push({ label: vscode.l10n.t('Models'), kind: vscode.QuickPickItemKind.Separator });
+    for (const m of models) items.push({ label: rel(m.path), description: [m.architecture ?? '', m.dtype ?? ''].filter(Boolean).join(' · '), path: m.path });
+    items.push({ label: '', kind: vscode.QuickPickItemKind.Separator }, { label: vscode.l10n.t('Choose a GGUF File...'), browse: true });
+    const picks = await vscode.window.showQuickPick(items, { canPickMany: true, placeHolder: vscode.l10n.t('Compare with which quantized exports or models?'), matchOnDescription: true, matchOnDetail: true });
+    if (!picks) return [];
+    const paths = picks.flatMap((p) => (p.path ? [p.path] : []));
+    if (picks.some((p) => p.browse)) {
+      const files = await vscode.window.showOpenDialog({ canSelectMany: true, openLabel: vscode.l10n.t('Compare'), filters: { GGUF: ['gguf'] } });
+      paths.push(...(files ?? []).map((f) => absolutePath(f.fsPath)));
+    }
+    return paths;
+  };
+
   const services: PreviewServices = {
+    pickModels,
     engine,
     extensionUri: context.extensionUri,
     state: context.workspaceState,
@@ -131,6 +163,7 @@ export function registerPreview(context: vscode.ExtensionContext, engine: Engine
       return pick?.path;
     },
   };
+
 
   // A dead worker took every loaded model with it: forget them all (no engine/unload: those ids no longer exist), and
   // let each panel load again on its next Run.
