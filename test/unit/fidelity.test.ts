@@ -69,7 +69,7 @@ describe('fidelity of real GGUF exports of stories260K against the f32 model', (
   /** Export stories260K as `type` and load it as the engine does (quantized files as q8_0). */
   const exported = async (type: ExportType): Promise<LoadedModel> => {
     const file = path.join(tmp, `stories260K-${type}.gguf`);
-    await runGgufExport(await planGgufExport(nodeFs, { modelPath: stories, type }, readTorchBinTensors), file, nodeFs, null, {});
+    await runGgufExport(await planGgufExport(nodeFs, { modelPath: stories, type }, readTorchBinTensors), file, nodeFs, null, { toolVersion: 'test' });
     const view = await ggufFolderFs(nodeFs, file);
     return loadModel(view, file, new ReferenceBackend(), { quantize: view.loadAsQ8 ? 'q8_0' : null });
   };

@@ -29,7 +29,7 @@ describe('engine/fidelity', function () {
   before(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fidelity-engine-'));
     const file = path.join(tmp, 'stories260K-q4_0.gguf');
-    await runGgufExport(await planGgufExport(nodeFs, { modelPath: STORIES, type: 'q4_0' }, readTorchBinTensors), file, nodeFs, null, {});
+    await runGgufExport(await planGgufExport(nodeFs, { modelPath: STORIES, type: 'q4_0' }, readTorchBinTensors), file, nodeFs, null, { toolVersion: 'test' });
     f32 = (await engine.load({ modelPath: STORIES, backend: 'reference' }, ctx)).modelId;
     q4 = (await engine.load({ modelPath: file, backend: 'reference' }, ctx)).modelId;
     run = await engine.generate({ modelId: f32, adapters: [], prompt: { text: 'Once upon a time' }, maxNewTokens: 24, temperature: 0, stopAtEos: false }, ctx);
