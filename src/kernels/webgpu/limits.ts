@@ -1,6 +1,6 @@
-// What fits on a WebGPU adapter. A tensor larger than maxStorageBufferBindingSize or maxBufferSize (in practice the
+// What fits on a WebGPU adapter. A weight larger than maxStorageBufferBindingSize or maxBufferSize (in practice the
 // vocab x hidden embedding and lm_head: 152064 x 3584 f16 is 1.09 GB) is split by rows into several buffers, each
-// under both limits (planRowParts); only a single row over the limit cannot run. Weights larger than the GPU's memory
+// under both limits (planRowParts); only a single row over the limit cannot run. Other tensors are not split. Weights larger than the GPU's memory
 // cannot load. Both are checked before any weight is read (Backend.checkModelFits) so a model is refused in a second,
 // naming the cause, instead of failing minutes into a load.
 
@@ -30,6 +30,13 @@ function bufferLimit(limits: BufferLimits): number {
 
 function limitName(limits: BufferLimits): string {
   return limits.maxStorageBufferBindingSize <= limits.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
+}
+
+/** For tensors that are not split (activations, KV caches): one over the limit cannot run on this adapter. */
+export function refuseOverLimit(label: string, dtype: WeightDType, shape: readonly number[], limits: BufferLimits): never {
+  const bytes = storageBytes(dtype, shape.reduce((a, b) => a * b, 1));
+  throw new RangeError(`tensor '${label || '(unnamed)'}' (${dtype} [${shape.join(', ')}], ${bytes} bytes) exceeds this WebGPU adapter's `
+    + `${limitName(limits)} of ${bufferLimit(limits)} bytes: use the WASM backend for this model`);
 }
 
 /** Rows [row0, row0 + rows) of a tensor, stored in a buffer of their own. */

@@ -8,7 +8,7 @@ import { decodeToF32, floatDType, numel } from '../../core/tensor/dtype';
 import { quantizeQ8_0 } from '../../core/tensor/q8_0';
 import { Q8_BLOCK_BYTES, f16Lut } from '../reference/refOps';
 import { checkShape, matrixShape } from '../reference/referenceBackend';
-import { checkModelFits, planRowParts, storageBytes, type BufferLimits } from './limits';
+import { checkModelFits, planRowParts, refuseOverLimit, storageBytes, type BufferLimits } from './limits';
 import type { GpuBindGroupEntry, GpuBuffer, GpuComputePipeline, GpuDevice } from './gpuTypes';
 import attentionWgsl from './wgsl/attention.wgsl';
 import binaryWgsl from './wgsl/binary.wgsl';
@@ -55,7 +55,7 @@ class GpuTensor implements BTensor {
   /** `single` is null for a tensor split by rows across `parts` (it exceeds the adapter's buffer limits). */
   constructor(readonly dtype: WeightDType, readonly shape: readonly number[], private readonly single: GpuBuffer | null, readonly bytes: number,
     readonly rows: number, readonly cols: number, readonly label: string, readonly parts: readonly GpuRowPart[] = []) {}
-  /** The one buffer; only ops that dispatch per part (matmul, embed, read, write, loraDelta) accept a split tensor. */
+  /** The one buffer; only ops that dispatch per part (matmul, embed, read, write) accept a split tensor. */
   get buffer(): GpuBuffer {
     if (!this.single) {
       throw new RangeError(`tensor '${this.label}' is split across ${this.parts.length} buffers (over the adapter's buffer size limits) and this op needs it in one: use the WASM backend for this model`);
@@ -107,11 +107,14 @@ export class WebGpuBackend implements Backend {
     return true;
   }
 
-  alloc(dtype: WeightDType, shape: readonly number[], label = ''): BTensor {
+  alloc(dtype: WeightDType, shape: readonly number[], label = '', _fill?: 'zero' | 'none', use?: 'weight'): BTensor {
     checkShape(dtype, shape);
     const [rows, cols] = matrixShape(shape);
     const plan = planRowParts(label, dtype, shape, rows, cols, this.limits);
     if (plan.length === 1) return this.allocOne(dtype, [...shape], rows, cols, label);
+    // Only weights are split (read by matmul and embed, which dispatch per part); activations and KV caches are read
+    // whole by every other op, so one over the limit is refused now, at load, rather than at its first use.
+    if (use !== 'weight') refuseOverLimit(label, dtype, shape, this.limits);
     const parts = plan.map((p) => ({ row0: p.row0, t: this.allocOne(dtype, [p.rows, cols], p.rows, cols, `${label}[rows ${p.row0}..${p.row0 + p.rows - 1}]`) }));
     return new GpuTensor(dtype, [...shape], null, storageBytes(dtype, numel(shape)), rows, cols, label, parts);
   }
@@ -207,11 +210,8 @@ export class WebGpuBackend implements Backend {
 
   loraDelta(w: BTensor, b: BTensor, a: BTensor, scale: number): void {
     const W = this.f32t(w), B = this.f32t(b), A = this.f32t(a);
-    // A split W (a merged lm_head) takes B's rows [row0, row0 + rows) for each part.
-    for (const { row0, t: P } of W.rowParts) {
-      this.dispatch('loraDelta', [P.rows, P.cols, B.cols, f32bits(scale), row0, 0, 0, 0], [P.buffer, B.buffer, A.buffer],
-        [Math.ceil(P.cols / 64), Math.min(P.rows, 65535), Math.ceil(P.rows / 65535)]);
-    }
+    this.dispatch('loraDelta', [W.rows, W.cols, B.cols, f32bits(scale)], [W.buffer, B.buffer, A.buffer],
+      [Math.ceil(W.cols / 64), Math.min(W.rows, 65535), Math.ceil(W.rows / 65535)]);
   }
 
   rmsnorm(out: BTensor, x: BTensor, weight: BTensor, n: number, eps: number): void {

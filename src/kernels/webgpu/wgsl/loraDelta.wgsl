@@ -1,7 +1,6 @@
-// Merge kernel: W[i, j] += scale * sum_k B[bRow0 + i, k] * A[k, j], in place on f32 W; one invocation per element.
-// bRow0 is the first row of W when W is one row range of a weight split across buffers (else 0).
+// Merge kernel: W[i, j] += scale * sum_k B[i, k] * A[k, j], in place on f32 W; one invocation per element.
 
-struct Params { rows: u32, cols: u32, r: u32, scale: f32, bRow0: u32, _p0: u32, _p1: u32, _p2: u32 }
+struct Params { rows: u32, cols: u32, r: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> w: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
@@ -13,6 +12,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.y + gid.z * 65535u;
   if (j >= p.cols || i >= p.rows) { return; }
   var d = 0.0;
-  for (var k = 0u; k < p.r; k++) { d += b[(p.bRow0 + i) * p.r + k] * a[k * p.cols + j]; }
+  for (var k = 0u; k < p.r; k++) { d += b[i * p.r + k] * a[k * p.cols + j]; }
   w[i * p.cols + j] += p.scale * d;
 }
