@@ -18,7 +18,8 @@ const ADAPTER = 'runs/stories-lora/checkpoint-200';
 /** Workspace settings of the demo copy; restored afterwards so later suites keep the default backend. */
 class WorkspaceSettings {
   private readonly file = path.join(e2eEnv().workspace, '.vscode', 'settings.json');
-  private original: string | null = null;
+  /** The file's text before set(): null when it did not exist; undefined until set() ran (nothing to restore). */
+  private original: string | null | undefined;
 
   set(values: Record<string, unknown>): void {
     this.original = fs.existsSync(this.file) ? fs.readFileSync(this.file, 'utf8') : null;
@@ -29,7 +30,8 @@ class WorkspaceSettings {
 
   restore(): void {
     if (this.original === null) fs.rmSync(this.file, { force: true });
-    else fs.writeFileSync(this.file, this.original);
+    else if (this.original !== undefined) fs.writeFileSync(this.file, this.original);
+    this.original = undefined;
   }
 }
 
