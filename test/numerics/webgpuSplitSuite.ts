@@ -13,8 +13,10 @@ import { encode, randArray, skipBecause } from './kernelsHelpers';
 
 /** 2 KiB per buffer: a [70, 64] weight is 3 (q8_0) to 9 (f32) parts, the activations in these tests stay whole. */
 const TINY = { maxStorageBufferBindingSize: 2048, maxBufferSize: 2048 };
-/** Under stories260K's 128 KiB embedding and lm_head (512 x 64 f32), over its 64 KiB per-layer KV cache. */
+/** Under the demo models' 128-145 KiB embeddings and lm_head (512 or 581 x 64 f32), over their 64 KiB per-layer KV caches. */
 const UNDER_VOCAB = { maxStorageBufferBindingSize: 96 << 10, maxBufferSize: 96 << 10 };
+/** Under stories260K's q8_0 embedding and lm_head (512 x 72 bytes), over its 16 KiB KV cache at 128 positions. */
+const UNDER_Q8_VOCAB = { maxStorageBufferBindingSize: 24 << 10, maxBufferSize: 24 << 10 };
 const ROWS = 70;
 const COLS = 64;
 
@@ -93,24 +95,33 @@ export function defineSplitWeights(root: string, model: string, promptIds: numbe
       assert.throws(() => split.softmax(w, ROWS), /tensor 'w' is split across 9 buffers .* use the WASM backend/);
     });
 
-    it('stories260K with its embedding and lm_head split gives the unsplit logits (prefill and a decode step)', async function () {
-      const low = await openBackend(this, UNDER_VOCAB);
-      const splitLabels = recordSplitAllocs(low);
-      try {
+    // stories260K: f32, separate lm_head; qwen3-tiny: lm_head tied to the (split) embedding; q8_0: split quantized
+    // writes (36 KiB tensors: a lower limit, and a shorter KV cache to stay under it).
+    const models: Array<{ folder: string; quantize?: 'q8_0'; limits: typeof TINY; context?: number; split: string[]; vocab: number }> = [
+      { folder: model, limits: UNDER_VOCAB, split: ['lm_head.weight', 'model.embed_tokens.weight'], vocab: 512 },
+      { folder: 'demo/models/qwen3-tiny', limits: UNDER_VOCAB, split: ['model.embed_tokens.weight'], vocab: 581 },
+      { folder: model, quantize: 'q8_0', limits: UNDER_Q8_VOCAB, context: 128, split: ['lm_head.weight', 'model.embed_tokens.weight'], vocab: 512 },
+    ];
+    for (const m of models) {
+      it(`${path.basename(m.folder)}${m.quantize ? ` (${m.quantize} on load)` : ''} with ${m.split.join(' and ')} split gives the unsplit logits (prefill and a decode step)`, async function () {
+        // Each run gets a backend of its own: the model disposes its backend with itself.
+        const low = await openBackend(this, m.limits);
+        const splitLabels = recordSplitAllocs(low);
         const logits = async (be: Backend): Promise<Float32Array[]> => {
-          const lm = await loadModel(new NodeFs(), path.join(root, model), be);
-          const steps = [await lm.model.forward(promptIds, 0)];
-          steps.push(await lm.model.forward([promptIds[1]!], promptIds.length));
-          lm.model.dispose();
-          return steps;
+          const lm = await loadModel(new NodeFs(), path.join(root, m.folder), be, { quantize: m.quantize ?? null, contextLength: m.context });
+          try {
+            return [await lm.model.forward(promptIds, 0), await lm.model.forward([promptIds[1]!], promptIds.length)];
+          } finally {
+            lm.model.dispose();
+          }
         };
-        const [got, want] = [await logits(low), await logits(whole)];
-        assert.deepEqual(splitLabels.sort(), ['lm_head.weight', 'model.embed_tokens.weight']);
-        assert.equal(got[0]!.length, 512);
+        const got = await logits(low);
+        const want = await logits(await openBackend(this));
+        // q8_0 also splits the f32 down_proj (172 columns, not whole q8_0 blocks, stay f32: 44 KiB).
+        for (const label of m.split) assert.ok(splitLabels.includes(label), `${label} not split: ${splitLabels.join(', ')}`);
+        assert.equal(got[0]!.length, m.vocab);
         assert.deepEqual(got, want);
-      } finally {
-        low.dispose();
-      }
-    });
+      });
+    }
   });
 }
