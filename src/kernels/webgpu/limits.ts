@@ -1,8 +1,8 @@
 // What fits on a WebGPU adapter. A weight larger than maxStorageBufferBindingSize or maxBufferSize (in practice the
 // vocab x hidden embedding and lm_head: 152064 x 3584 f16 is 1.09 GB) is split by rows into several buffers, each
-// under both limits (planRowParts); only a single row over the limit cannot run. Other tensors are not split. Weights larger than the GPU's memory
-// cannot load. Both are checked before any weight is read (Backend.checkModelFits) so a model is refused in a second,
-// naming the cause, instead of failing minutes into a load.
+// under both limits (planRowParts); only a single row over the limit cannot run. Other tensors are not split.
+// Weights larger than the GPU's memory cannot load. Both are checked before any weight is read
+// (Backend.checkModelFits) so a model is refused in a second, naming the cause, instead of failing minutes into a load.
 
 import type { ModelPlan, WeightDType } from '../../core/backend';
 import { matrixShape } from '../reference/referenceBackend';
