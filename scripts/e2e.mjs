@@ -16,8 +16,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Environment that lets Dawn (the optional `webgpu` package) find a Vulkan driver on a machine without a GPU: the
- * SwiftShader ICD that Debian's chromium ships. The host phase passes it to code-server so the in-host test can check
- * whether WebGPU loads inside VS Code's extension host. Empty when chromium's ICD is absent.
+ * SwiftShader ICD that Debian's chromium ships. The host and ui phases pass it to code-server so the in-host test can
+ * check whether WebGPU loads inside VS Code's extension host and the preview can run on it (previewWebgpu.test.ts).
+ * Empty when chromium's ICD is absent.
  */
 function swiftShaderEnv() {
   let icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -32,6 +33,13 @@ function swiftShaderEnv() {
     LD_LIBRARY_PATH: [libDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
     LORA_E2E_WEBGPU_ICD: icd,
   };
+}
+
+/** Why the ui phase's WebGPU preview test cannot run here (it skips, printing this), or null when it can. */
+function webGpuPreviewSkipReason(vsixName, gpuEnv) {
+  if (!gpuEnv.VK_ICD_FILENAMES) return 'no SwiftShader Vulkan ICD from Debian chromium on this machine';
+  if (!vsixName.includes(`-${process.platform}-${process.arch}-`)) return `${vsixName} is the universal package (no Dawn binary): run npm run package`;
+  return null;
 }
 const PHASES = ['ui', 'restricted', 'host'];
 const { values: opts } = parseArgs({
@@ -125,6 +133,7 @@ async function runMochaPhase(phase, server, ctx) {
     LORA_E2E_CHROMIUM: ctx.chromium,
     LORA_E2E_SCREENSHOTS: path.join(root, 'test', 'e2e', 'screenshots'),
     LORA_E2E_FAILURES: path.join(ctx.dir, 'failures'),
+    ...(ctx.webGpuSkip ? { LORA_E2E_WEBGPU_SKIP: ctx.webGpuSkip } : {}),
   };
   const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -233,12 +242,14 @@ async function main() {
   }
   log(`installed ${installed} in ${secs(Date.now() - t0)}`);
 
+  const gpuEnv = swiftShaderEnv();
+  const webGpuSkip = webGpuPreviewSkipReason(vsixName, gpuEnv);
   const totals = { passed: 0, failed: 0, pending: 0 };
   const lines = [];
   for (const phase of phases) {
     const dir = path.join(runDir, phase);
     const ctx = {
-      dir, chromium,
+      dir, chromium, webGpuSkip,
       userDataDir: path.join(dir, 'user-data'),
       workspace: path.join(dir, 'workspace'),
       extensionDevelopmentPath: path.join(extensionsDir, installed),
@@ -264,7 +275,10 @@ async function main() {
         env: {
           LORA_E2E_PHASE: phase,
           ...(opts.grep ? { LORA_E2E_GREP: opts.grep } : {}),
-          ...(phase === 'host' ? swiftShaderEnv() : {}),
+          ...(phase === 'host' ? gpuEnv : {}),
+          // The WebGPU preview test chooses 'webgpu' explicitly; SwiftShader is a software adapter, refused unless allowed.
+          // 'auto' still refuses it, so the other ui tests keep running on WASM.
+          ...(phase === 'ui' ? { ...gpuEnv, LORA_WORKBENCH_WEBGPU_ALLOW_SOFTWARE: '1' } : {}),
           // 50 ms after each merged tensor: the cancel test's merge then lasts seconds instead of under one.
           ...(phase === 'ui' ? { LORA_WORKBENCH_TEST_MERGE_DELAY_MS: '50' } : {}),
           // The test-only "Crash the Engine Worker" command and engine/debugCrash (workerDeath.test.ts).

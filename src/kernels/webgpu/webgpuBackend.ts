@@ -8,7 +8,7 @@ import { decodeToF32, floatDType, numel } from '../../core/tensor/dtype';
 import { quantizeQ8_0 } from '../../core/tensor/q8_0';
 import { Q8_BLOCK_BYTES, f16Lut } from '../reference/refOps';
 import { checkShape, matrixShape } from '../reference/referenceBackend';
-import { checkBufferLimits, checkModelFits, storageBytes, type BufferLimits } from './limits';
+import { checkModelFits, planRowParts, refuseOverLimit, storageBytes, type BufferLimits } from './limits';
 import type { GpuBindGroupEntry, GpuBuffer, GpuComputePipeline, GpuDevice } from './gpuTypes';
 import attentionWgsl from './wgsl/attention.wgsl';
 import binaryWgsl from './wgsl/binary.wgsl';
@@ -32,6 +32,8 @@ const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0:
 const ROW_SPLIT = 65535;
 /** 1-D elementwise dispatches: 65535 workgroups of 64 per row of the grid. */
 const ELEMS_PER_Y = 65535 * 64;
+/** An id embed.wgsl leaves alone: that output row comes from another part of a split table. */
+const SKIP_ROW = 0xffffffff;
 
 /** The GPU device went away mid-run; the engine fails that request and runs the next on WASM. */
 export class GpuDeviceLostError extends Error {
@@ -41,11 +43,29 @@ export class GpuDeviceLostError extends Error {
   }
 }
 
+/** A tensor larger than one buffer may be: its rows from row0 on live in `t`, a whole tensor of its own. */
+interface GpuRowPart {
+  readonly row0: number;
+  readonly t: GpuTensor;
+}
+
 class GpuTensor implements BTensor {
   readonly owner = 'webgpu';
   freed = false;
-  constructor(readonly dtype: WeightDType, readonly shape: readonly number[], readonly buffer: GpuBuffer, readonly bytes: number,
-    readonly rows: number, readonly cols: number, readonly label: string) {}
+  /** `single` is null for a tensor split by rows across `parts` (it exceeds the adapter's buffer limits). */
+  constructor(readonly dtype: WeightDType, readonly shape: readonly number[], private readonly single: GpuBuffer | null, readonly bytes: number,
+    readonly rows: number, readonly cols: number, readonly label: string, readonly parts: readonly GpuRowPart[] = []) {}
+  /** The one buffer; only ops that dispatch per part (matmul, embed, read, write) accept a split tensor. */
+  get buffer(): GpuBuffer {
+    if (!this.single) {
+      throw new RangeError(`tensor '${this.label}' is split across ${this.parts.length} buffers (over the adapter's buffer size limits) and this op needs it in one: use the WASM backend for this model`);
+    }
+    return this.single;
+  }
+  /** Each buffer with the first row it holds: the tensor itself, or its parts. */
+  get rowParts(): readonly GpuRowPart[] {
+    return this.single ? [{ row0: 0, t: this }] : this.parts;
+  }
   get count(): number {
     return this.rows * this.cols;
   }
@@ -87,17 +107,30 @@ export class WebGpuBackend implements Backend {
     return true;
   }
 
-  alloc(dtype: WeightDType, shape: readonly number[], label = ''): BTensor {
+  alloc(dtype: WeightDType, shape: readonly number[], label = '', _fill?: 'zero' | 'none', use?: 'weight'): BTensor {
     checkShape(dtype, shape);
     const [rows, cols] = matrixShape(shape);
-    const bytes = storageBytes(dtype, numel(shape));
-    checkBufferLimits(label, dtype, shape, bytes, this.limits);
+    const plan = planRowParts(label, dtype, shape, rows, cols, this.limits);
+    if (plan.length === 1) return this.allocOne(dtype, [...shape], rows, cols, label);
+    // Only weights are split (read by matmul and embed, which dispatch per part); activations and KV caches are read
+    // whole by every other op, so one over the limit is refused now, at load, rather than at its first use.
+    if (use !== 'weight') refuseOverLimit(label, dtype, shape, this.limits);
+    const parts = plan.map((p) => ({ row0: p.row0, t: this.allocOne(dtype, [p.rows, cols], p.rows, cols, `${label}[rows ${p.row0}..${p.row0 + p.rows - 1}]`) }));
+    return new GpuTensor(dtype, [...shape], null, storageBytes(dtype, numel(shape)), rows, cols, label, parts);
+  }
+
+  private allocOne(dtype: WeightDType, shape: number[], rows: number, cols: number, label: string): GpuTensor {
+    const bytes = storageBytes(dtype, rows * cols);
     const buffer = this.device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST, label });
-    return new GpuTensor(dtype, [...shape], buffer, bytes, rows, cols, label);
+    return new GpuTensor(dtype, shape, buffer, bytes, rows, cols, label);
   }
 
   write(t: BTensor, bytes: Uint8Array, byteOffset = 0): void {
     const g = this.own(t);
+    if (g.parts.length) {
+      this.writeParts(g, bytes, byteOffset);
+      return;
+    }
     if (g.dtype === 'q8_0') {
       this.writeQ8(g, bytes, byteOffset);
       return;
@@ -126,20 +159,28 @@ export class WebGpuBackend implements Backend {
 
   async read(t: BTensor): Promise<Float32Array> {
     const g = this.own(t);
-    if (g.dtype !== 'f32') {
-      const tmp = this.alloc('f32', [g.rows, g.cols]) as GpuTensor;
-      this.decodeRows(tmp, g, Uint32Array.from({ length: g.rows }, (_, i) => i));
-      const out = await this.readF32(tmp.buffer, g.count);
+    if (g.dtype !== 'f32') return this.readDecoded(g);
+    const out = new Float32Array(g.count);
+    for (const { row0, t: P } of g.rowParts) out.set(await this.readF32(P.buffer, P.count), row0 * g.cols);
+    return out;
+  }
+
+  /** A non-f32 tensor decoded on the GPU in row ranges whose f32 copy fits one buffer (the f32 copy is 2-4x larger). */
+  private async readDecoded(g: GpuTensor): Promise<Float32Array> {
+    const out = new Float32Array(g.count);
+    for (const { row0, rows } of planRowParts(g.label, 'f32', [g.rows, g.cols], g.rows, g.cols, this.limits)) {
+      const tmp = this.allocOne('f32', [rows, g.cols], rows, g.cols, 'decoded');
+      this.decodeRows(tmp, g, Uint32Array.from({ length: rows }, (_, i) => row0 + i));
+      out.set(await this.readF32(tmp.buffer, rows * g.cols), row0 * g.cols);
       this.free(tmp);
-      return out;
     }
-    return this.readF32(g.buffer, g.count);
+    return out;
   }
 
   free(t: BTensor): void {
     const g = this.own(t);
     g.freed = true;
-    g.buffer.destroy();
+    for (const p of g.rowParts) p.t.buffer.destroy();
   }
 
   dispose(): void {
@@ -151,8 +192,11 @@ export class WebGpuBackend implements Backend {
 
   matmul(out: BTensor, w: BTensor, x: BTensor, n: number): void {
     const W = this.own(w), X = this.f32t(x), O = this.f32t(out);
-    this.dispatch('matmul', [W.rows, W.cols, n, DTYPE_CODE[W.dtype], W.dtype === 'q8_0' ? W.scalesWord : 0, ROW_SPLIT, 0, 0], [W.buffer, X.buffer, O.buffer],
-      [Math.min(W.rows, ROW_SPLIT), Math.ceil(W.rows / ROW_SPLIT), n]);
+    // Output rows are independent: each part of a split W writes its slice [row0, row0 + rows) of every output row.
+    for (const { row0, t: P } of W.rowParts) {
+      this.dispatch('matmul', [P.rows, P.cols, n, DTYPE_CODE[P.dtype], P.dtype === 'q8_0' ? P.scalesWord : 0, ROW_SPLIT, row0, W.rows], [P.buffer, X.buffer, O.buffer],
+        [Math.min(P.rows, ROW_SPLIT), Math.ceil(P.rows / ROW_SPLIT), n]);
+    }
   }
 
   loraApply(out: BTensor, a: BTensor, b: BTensor, x: BTensor, n: number, scale: number, tmp: BTensor): void {
@@ -316,8 +360,19 @@ export class WebGpuBackend implements Backend {
     this.free(tmp);
   }
 
-  /** out rows i = table rows ids[i], decoded on the GPU. */
+  /** out rows i = table rows ids[i], decoded on the GPU; a split table fills, per part, the rows whose ids it holds. */
   private decodeRows(out: GpuTensor, table: GpuTensor, ids: Uint32Array): void {
+    if (!table.parts.length) {
+      this.decodeRowsOne(out, table, ids);
+      return;
+    }
+    for (const { row0, t: P } of table.parts) {
+      const local = ids.map((id) => (id >= row0 && id < row0 + P.rows ? id - row0 : SKIP_ROW));
+      if (local.some((id) => id !== SKIP_ROW)) this.decodeRowsOne(out, P, local);
+    }
+  }
+
+  private decodeRowsOne(out: GpuTensor, table: GpuTensor, ids: Uint32Array): void {
     const idBuf = this.device.createBuffer({ size: Math.max(16, Math.ceil(ids.byteLength / 16) * 16), usage: USAGE.STORAGE | USAGE.COPY_DST });
     this.device.queue.writeBuffer(idBuf, 0, ids);
     this.dispatch('embed', [table.cols, ids.length, DTYPE_CODE[table.dtype], table.dtype === 'q8_0' ? table.scalesWord : 0], [table.buffer, idBuf, out.buffer],
@@ -332,6 +387,21 @@ export class WebGpuBackend implements Backend {
     this.decodeRows(tmp, t, Uint32Array.from({ length: t.rows }, (_, i) => i));
     const flat = new GpuTensor('f32', [t.count], tmp.buffer, tmp.bytes, 1, t.count, 'decoded');
     return { t: flat, release: () => this.free(tmp) };
+  }
+
+  /**
+   * A write into a split tensor, cut at the parts' boundaries. Offsets count in the caller's format: stored bytes, or
+   * for q8_0 GGUF blocks of 34 bytes (writeQ8 repacks them).
+   */
+  private writeParts(g: GpuTensor, bytes: Uint8Array, byteOffset: number): void {
+    const rowBytes = g.dtype === 'q8_0' ? (g.cols / 32) * Q8_BLOCK_BYTES : storageBytes(g.dtype, g.cols);
+    const end = byteOffset + bytes.byteLength;
+    if (byteOffset < 0 || end > g.rows * rowBytes) throw new RangeError(`write overflows tensor '${g.label}'`);
+    for (const { row0, t: P } of g.parts) {
+      const start = row0 * rowBytes, stop = start + P.rows * rowBytes;
+      const from = Math.max(byteOffset, start), to = Math.min(end, stop);
+      if (from < to) this.write(P, bytes.subarray(from - byteOffset, to - byteOffset), from - start);
+    }
   }
 
   private writeQ8(g: GpuTensor, bytes: Uint8Array, byteOffset: number): void {

@@ -4,73 +4,31 @@
 // checkpoint column appears and runs. Screenshots are kept.
 
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { FrameLocator } from 'playwright-core';
+import { cliGenerate as cliGenerateWith, PreviewPanelDriver, type CliOut, type CliRun } from '../support/preview';
 import { CHECKPOINTS_VIEW, Workbench, e2eEnv, waitForLog } from '../support/workbench';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const PROMPT = 'Once upon a time';
 const N = 40;
 
-interface CliOut {
-  ids: number[];
-  text: string;
-}
-
-/** The CLI over the same engine, on the same workspace copy the workbench has open. */
-function cliGenerate(adapter: string | null, maxNewTokens = N, run: { model?: string; prompt?: string; format?: string } = {}): CliOut {
-  const ws = e2eEnv().workspace;
-  const args = [path.join(ROOT, 'dist', 'cli.js'), 'generate', '--model', path.join(ws, run.model ?? 'models/stories260K'),
-    ...(adapter ? ['--adapter', path.join(ws, adapter)] : []), ...(run.format ? ['--format', run.format] : []),
-    '--prompt', run.prompt ?? PROMPT, '--temperature', '0', '--max-new-tokens', String(maxNewTokens), '--json'];
-  const out = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 })) as CliOut;
-  assert.ok(out.ids.length > 0 && typeof out.text === 'string', JSON.stringify(out).slice(0, 300));
-  return out;
-}
+/** The CLI's greedy run with this suite's prompt and length. */
+const cliGenerate = (adapter: string | null, maxNewTokens = N, run: CliRun = {}): CliOut => cliGenerateWith(adapter, PROMPT, maxNewTokens, run);
 
 describe('generation preview', () => {
   let wb: Workbench;
-  let view: FrameLocator;
-
-  const column = (kind: 'base' | 'adapter', title?: string) => {
-    const c = view.locator(`section.column[data-kind="${kind}"]`);
-    return title ? c.filter({ has: view.locator('h2', { hasText: title }) }) : c.first();
-  };
-  const setField = async (id: string, value: string): Promise<void> => {
-    const input = view.locator(`#${id} input, #${id} textarea`).first();
-    await input.fill(value);
-  };
-  const waitRunDone = async (after: number, timeout = 90_000): Promise<number> => {
-    const app = view.locator('#app');
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const last = Number((await app.getAttribute('data-last-run')) ?? '0');
-      if (last > after) return last;
-      if (Date.now() > deadline) throw new Error(`no run finished after run ${after} within ${timeout / 1000} s`);
-      await wb.page.waitForTimeout(100);
-    }
-  };
-  /** Context menu "Preview Generation..." on a Checkpoints row; on a loaded machine a menu click can be lost, so retry. */
-  const openFromCheckpoints = async (label: string | RegExp): Promise<void> => {
-    for (let attempt = 1; ; attempt++) {
-      await wb.contextMenu(wb.treeRows(CHECKPOINTS_VIEW, label).first(), 'Preview Generation...');
-      view = wb.webview();
-      try {
-        await view.locator('section.column, #diagnosis li').first().waitFor({ timeout: 30_000 });
-        return;
-      } catch (err) {
-        if (attempt >= 3) throw err;
-        console.log(`      no preview panel after the menu click (attempt ${attempt}); retrying`);
-      }
-    }
-  };
-  const lastRun = async (): Promise<number> => Number((await view.locator('#app').getAttribute('data-last-run')) ?? '0');
+  let panel: PreviewPanelDriver;
+  const column = (kind: 'base' | 'adapter', title?: string) => panel.column(kind, title);
+  const setField = (id: string, value: string): Promise<void> => panel.setField(id, value);
+  const waitRunDone = (after: number, timeout?: number): Promise<number> => panel.waitRunDone(after, timeout);
+  const openFromCheckpoints = (label: string | RegExp): Promise<void> => panel.openFromCheckpoints(label);
+  const lastRun = (): Promise<number> => panel.lastRun();
 
   before(async function () {
     this.timeout(300_000);
     wb = await Workbench.open(); // retries a slow first page load itself
+    panel = new PreviewPanelDriver(wb);
     await wb.openContainer();
     await wb.treeRows(CHECKPOINTS_VIEW, 'checkpoint-200').first().waitFor({ timeout: 60_000 });
   });
@@ -83,17 +41,17 @@ describe('generation preview', () => {
     const t0 = Date.now();
     await openFromCheckpoints('checkpoint-200');
     await column('adapter').waitFor({ timeout: 60_000 });
-    assert.equal(await view.locator('section.column').count(), 2);
+    assert.equal(await panel.view.locator('section.column').count(), 2);
     assert.equal((await column('base').locator('h2').textContent())?.trim(), 'Base');
     assert.equal((await column('adapter').locator('h2').textContent())?.trim(), 'Base + checkpoint-200');
     // Ready means engine/load finished for the resolved base (models/stories260K, relative to the workspace).
-    await view.locator('#status[data-state="ready"]').waitFor({ timeout: 60_000 });
+    await panel.view.locator('#status[data-state="ready"]').waitFor({ timeout: 60_000 });
     console.log(`      panel ready ${Date.now() - t0} ms after the menu click`);
     const line = await waitForLog(/preview: loaded .*stories260K/);
     assert.match(line, /models\/stories260K/);
     // Accessible names on the controls a keyboard user reaches.
     for (const id of ['prompt', 'format', 'maxNewTokens', 'temperature', 'seed']) {
-      assert.ok(await view.locator(`#${id}`).getAttribute('aria-labelledby'), `#${id} has no label`);
+      assert.ok(await panel.view.locator(`#${id}`).getAttribute('aria-labelledby'), `#${id} has no label`);
     }
     assert.ok(await column('adapter').locator('input.scale').getAttribute('aria-label'));
   });
@@ -104,7 +62,7 @@ describe('generation preview', () => {
     await setField('temperature', '0');
     const before = await lastRun();
     const t0 = Date.now();
-    await view.locator('#prompt textarea').press('Control+Enter');
+    await panel.view.locator('#prompt textarea').press('Control+Enter');
     await column('base').locator('.output .tok').first().waitFor({ timeout: 60_000 });
     const firstTokenMs = Date.now() - t0;
     await waitRunDone(before);
@@ -140,7 +98,7 @@ describe('generation preview', () => {
     // The demo model streams ~1000 tokens/s here, faster than a round trip per poll from this process: watch the
     // column from inside the page: click Run, then Stop (real clicks on the buttons) as soon as 5 tokens are visible.
     // No named functions inside: tsx would wrap them in a helper that does not exist in the page.
-    const atStop = await view.locator('#app').evaluate((app) => new Promise<number>((resolve, reject) => {
+    const atStop = await panel.view.locator('#app').evaluate((app) => new Promise<number>((resolve, reject) => {
       const out = app.querySelector('section.column[data-kind="base"] .output')!;
       const timer = setTimeout(() => reject(new Error('no tokens streamed within 60 s')), 60_000);
       const observer = new MutationObserver(() => {
@@ -155,9 +113,9 @@ describe('generation preview', () => {
       (app.querySelector('#run') as HTMLElement).click();
     }));
     await waitRunDone(before);
-    assert.equal(await view.locator('#app').getAttribute('data-cancelled'), 'true');
-    const tokens = async (): Promise<number[]> => Promise.all((await view.locator('section.column').all()).map((c) => c.locator('.output .tok').count()));
-    const states = await Promise.all((await view.locator('section.column').all()).map(async (c) => (await c.getAttribute('data-state')) ?? ''));
+    assert.equal(await panel.view.locator('#app').getAttribute('data-cancelled'), 'true');
+    const tokens = async (): Promise<number[]> => Promise.all((await panel.view.locator('section.column').all()).map((c) => c.locator('.output .tok').count()));
+    const states = await Promise.all((await panel.view.locator('section.column').all()).map(async (c) => (await c.getAttribute('data-state')) ?? ''));
     const final = await tokens();
     await wb.page.waitForTimeout(500);
     assert.deepEqual(await tokens(), final, 'no token arrives after the run ended');
@@ -176,7 +134,7 @@ describe('generation preview', () => {
 
   it('"Add Checkpoint..." adds a compatible checkpoint column, which runs like the others', async () => {
     await setField('maxNewTokens', String(N));
-    await view.locator('#add-column').click();
+    await panel.view.locator('#add-column').click();
     // The picker lists every compatible adapter of the workspace (more than fit on screen): filter to the one meant.
     await wb.page.locator('.quick-input-widget input').fill('stories-lora/checkpoint-100');
     const row = wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'checkpoint-100' }).first();
@@ -184,9 +142,9 @@ describe('generation preview', () => {
     await row.click();
     const added = column('adapter', 'Base + checkpoint-100');
     await added.waitFor({ timeout: 15_000 });
-    assert.equal(await view.locator('section.column').count(), 3);
+    assert.equal(await panel.view.locator('section.column').count(), 3);
     const before = await lastRun();
-    await view.locator('#run').click();
+    await panel.view.locator('#run').click();
     await waitRunDone(before);
     const expected = cliGenerate('runs/stories-lora/checkpoint-100');
     assert.equal(await added.locator('.output').textContent(), expected.text);
@@ -194,14 +152,14 @@ describe('generation preview', () => {
     assert.equal(await column('adapter', 'Base + checkpoint-200').locator('.output').textContent(), cliGenerate('runs/stories-lora/checkpoint-200').text);
     // Layout, with the sidebar open: the three columns side by side (none wrapped below), their Copy buttons on one
     // line, and the parameter inputs on one line with labels that fit (no wrapped "Temperature (0 = greedy)").
-    const tops = async (selector: string): Promise<number[]> => view.locator(selector).evaluateAll((els) => els.map((e) => Math.round(e.getBoundingClientRect().top)));
+    const tops = async (selector: string): Promise<number[]> => panel.view.locator(selector).evaluateAll((els) => els.map((e) => Math.round(e.getBoundingClientRect().top)));
     const columnTops = await tops('section.column');
     assert.equal(new Set(columnTops).size, 1, `column tops ${JSON.stringify(columnTops)}`);
     const copyTops = await tops('section.column footer vscode-button, section.column footer button');
     assert.ok(copyTops.length >= 3 && new Set(copyTops).size === 1, `Copy button tops ${JSON.stringify(copyTops)}`);
     const inputTops = await tops('.params vscode-textfield');
     assert.equal(new Set(inputTops).size, 1, `parameter input tops ${JSON.stringify(inputTops)}`);
-    const cut = await view.locator('.params label').evaluateAll((els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent));
+    const cut = await panel.view.locator('.params label').evaluateAll((els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent));
     assert.deepEqual(cut, [], 'parameter labels cut off');
     await wb.screenshot('preview-three-columns');
   });
@@ -209,30 +167,30 @@ describe('generation preview', () => {
   it('shows the diagnosis of a base recorded on Colab inline, and runs once the found compatible model is used', async () => {
     // One preview at a time keeps the webview frame unambiguous: close this one first.
     await wb.runCommand('View: Close All Editors');
-    await view.locator('#app').waitFor({ state: 'detached', timeout: 15_000 });
+    await panel.view.locator('#app').waitFor({ state: 'detached', timeout: 15_000 });
     // Earlier suites share this workspace copy and may have relinked the Colab run (diagnosis quick fixes): put the
     // recorded Colab path back from the pristine demo/ so this test sees the broken base it is about.
     const colabConfig = 'runs/stories-lora-colab/checkpoint-60/adapter_config.json';
     fs.copyFileSync(path.join(ROOT, 'demo', colabConfig), path.join(e2eEnv().workspace, colabConfig));
     await openFromCheckpoints('checkpoint-60');
     // A second panel restores the last run's settings into its fields.
-    assert.equal(await view.locator('#maxNewTokens input').first().inputValue(), String(N), 'max new tokens restored from the last run');
-    const diagnosis = view.locator('#diagnosis');
+    assert.equal(await panel.view.locator('#maxNewTokens input').first().inputValue(), String(N), 'max new tokens restored from the last run');
+    const diagnosis = panel.view.locator('#diagnosis');
     await diagnosis.locator('li').first().waitFor({ timeout: 60_000 });
     assert.match((await diagnosis.textContent()) ?? '', /base-model-foreign-path/);
     assert.match((await diagnosis.textContent()) ?? '', /Colab/);
-    assert.equal(await view.locator('#run').evaluate((b) => (b as HTMLElement & { disabled: boolean }).disabled), true, 'Run is disabled while the base is unusable');
+    assert.equal(await panel.view.locator('#run').evaluate((b) => (b as HTMLElement & { disabled: boolean }).disabled), true, 'Run is disabled while the base is unusable');
     const use = diagnosis.locator('vscode-button', { hasText: /Use .*stories260K for this preview/ }).first();
     await use.waitFor({ timeout: 10_000 });
     await wb.screenshot('preview-diagnosis');
     await use.click();
-    await view.locator('#status[data-state="ready"]').waitFor({ timeout: 60_000 });
+    await panel.view.locator('#status[data-state="ready"]').waitFor({ timeout: 60_000 });
     assert.ok(await diagnosis.isHidden());
     await setField('prompt', PROMPT);
     await setField('maxNewTokens', String(N));
     await setField('temperature', '0');
     const before = await lastRun();
-    await view.locator('#run').click();
+    await panel.view.locator('#run').click();
     await waitRunDone(before);
     assert.equal(await column('adapter').locator('.output').textContent(), cliGenerate('runs/stories-lora-colab/checkpoint-60').text);
     assert.equal(await column('base').locator('.output').textContent(), cliGenerate(null).text);
@@ -240,20 +198,20 @@ describe('generation preview', () => {
 
   it('previews the Qwen3 demo with its chat template: each column shows what `generate --format chat` prints', async () => {
     await wb.runCommand('View: Close All Editors');
-    await view.locator('#app').waitFor({ state: 'detached', timeout: 15_000 });
+    await panel.view.locator('#app').waitFor({ state: 'detached', timeout: 15_000 });
     await wb.treeRows(CHECKPOINTS_VIEW, /^qwen3-lora$/).first().waitFor({ timeout: 30_000 });
     await openFromCheckpoints(/^qwen3-lora$/);
-    await view.locator('#status[data-state="ready"]').waitFor({ timeout: 60_000 });
+    await panel.view.locator('#status[data-state="ready"]').waitFor({ timeout: 60_000 });
     await waitForLog(/preview: loaded .*qwen3-tiny/);
     // The model ships Qwen3's chat_template, so the chat format is offered; choose it as a user would.
-    const chatOption = view.locator('#format vscode-option[value="chat"]');
+    const chatOption = panel.view.locator('#format vscode-option[value="chat"]');
     assert.notEqual(await chatOption.getAttribute('disabled'), '', 'chat format offered');
-    await view.locator('#format').evaluate((el) => { (el as HTMLElement & { value: string }).value = 'chat'; });
+    await panel.view.locator('#format').evaluate((el) => { (el as HTMLElement & { value: string }).value = 'chat'; });
     const question = 'Tell me a story.';
     await setField('prompt', question);
     await setField('maxNewTokens', '120');
     const before = await lastRun();
-    await view.locator('#run').click();
+    await panel.view.locator('#run').click();
     await waitRunDone(before, 120_000);
     const run = { model: 'models/qwen3-tiny', prompt: question, format: 'chat' };
     const base = cliGenerate(null, 120, run);
@@ -266,7 +224,7 @@ describe('generation preview', () => {
   });
 
   it('"Open as Markdown" opens the prompt, settings and every column in an untitled Markdown editor', async () => {
-    await view.locator('#open-markdown').click();
+    await panel.view.locator('#open-markdown').click();
     const lines = wb.page.locator('.editor-instance .monaco-editor .view-lines');
     // Only the lines in view are rendered; the top has the title, the prompt and the settings.
     // The panel open now is the Qwen3 one of the test before (chat format).

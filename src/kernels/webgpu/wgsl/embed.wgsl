@@ -1,5 +1,6 @@
 // out[i, :] = table[ids[i], :] decoded to f32 (f32, f16, bf16, q8_0 SoA words as in matmul.wgsl). Also decodes
-// whole non-f32 vectors (norm weights, biases) for ops that take f32 (ids = [0, 1, ...]).
+// whole non-f32 vectors (norm weights, biases) for ops that take f32 (ids = [0, 1, ...]). For a table split across
+// buffers each part runs with the ids it does not hold set to 0xffffffff: those output rows are left to other parts.
 
 struct Params { cols: u32, count: u32, dtype: u32, scalesWord: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -23,6 +24,6 @@ fn weight(i: u32) -> f32 {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let j = gid.x;
   let i = gid.y;
-  if (j >= p.cols || i >= p.count) { return; }
+  if (j >= p.cols || i >= p.count || ids[i] == 0xffffffffu) { return; }
   out[i * p.cols + j] = weight(ids[i] * p.cols + j);
 }

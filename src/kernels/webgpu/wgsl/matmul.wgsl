@@ -1,7 +1,9 @@
-// out[i, r] = x[i, :] . W[r, :] — one 64-thread workgroup per output, strided partial sums, tree reduction.
+// out[i, outRow0 + r] = x[i, :] . W[r, :] — one 64-thread workgroup per output, strided partial sums, tree reduction.
 // W is read in its stored format from u32 words: f32 bits, two f16 / bf16 per word, q8_0 SoA (int8 plane + f32 scales).
+// W may be one row range of a weight split across buffers: it then fills columns [outRow0, outRow0 + rows) of out,
+// whose rows are outStride long (the whole weight's row count).
 
-struct Params { rows: u32, cols: u32, n: u32, dtype: u32, scalesWord: u32, rowSplit: u32, _p0: u32, _p1: u32 }
+struct Params { rows: u32, cols: u32, n: u32, dtype: u32, scalesWord: u32, rowSplit: u32, outRow0: u32, outStride: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
@@ -37,5 +39,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if (lid < step) { partial[lid] += partial[lid + step]; }
     workgroupBarrier();
   }
-  if (lid == 0u && r < p.rows) { out[i * p.rows + r] = partial[0]; }
+  if (lid == 0u && r < p.rows) { out[i * p.outStride + p.outRow0 + r] = partial[0]; }
 }
