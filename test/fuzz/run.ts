@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { BlockCoverage } from './coverage';
 import { fuzz, type FuzzReport } from './harness';
 import { fuzzTargets } from './targets';
 
@@ -22,21 +23,24 @@ function saveFailure(r: FuzzReport): string | null {
   return file;
 }
 
+/** A fuzz report and the code blocks under src/ its inputs executed (see coverage.ts). */
+type CoveredReport = FuzzReport & { readonly blocks: number };
+
 /** One table row per target; a run of some targets replaces their rows and keeps the others'. */
-function table(previous: string, reports: readonly FuzzReport[], seconds: number, what: ReadonlyMap<string, string>): string {
+function table(previous: string, reports: readonly CoveredReport[], seconds: number, what: ReadonlyMap<string, string>): string {
   const rows = new Map<string, string>();
   for (const line of previous.split('\n')) {
     const name = /^\| ([a-z0-9-]+) \|/.exec(line)?.[1];
     if (name && name !== 'Target') rows.set(name, line);
   }
-  for (const r of reports) rows.set(r.target, `| ${r.target} | ${what.get(r.target)} | ${r.executions.toLocaleString('en-US')} | ${(r.ms / 1000).toFixed(0)} s | ${r.crashes} | ${r.hangs} | ${r.memory} |`);
+  for (const r of reports) rows.set(r.target, `| ${r.target} | ${what.get(r.target)} | ${r.executions.toLocaleString('en-US')} | ${(r.ms / 1000).toFixed(0)} s | ${r.blocks.toLocaleString('en-US')} | ${r.crashes} | ${r.hangs} | ${r.memory} |`);
   const order = [...what.keys()];
   return [
     BEGIN,
     `Last run: ${new Date().toISOString().slice(0, 10)}, \`FUZZ_SECONDS=${seconds} npm run fuzz\`${reports.length < what.size ? ` (${reports.map((r) => r.target).join(', ')}; the other rows from earlier runs)` : ''}, Node ${process.version}.`,
     '',
-    '| Target | Parses | Executions | Time | Crashes | Hangs | Memory |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    '| Target | Parses | Executions | Time | Code blocks covered | Crashes | Hangs | Memory |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
     ...[...rows].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)).map(([, row]) => row),
     END,
   ].join('\n');
@@ -47,13 +51,17 @@ async function main(): Promise<number> {
   const only = process.argv.slice(2);
   const all = await fuzzTargets();
   const targets = all.filter((t) => only.length === 0 || only.includes(t.name));
-  const reports: FuzzReport[] = [];
+  const reports: CoveredReport[] = [];
+  const coverage = new BlockCoverage();
+  await coverage.start();
   for (const t of targets) {
-    const r = await fuzz(t, { timeMs: seconds * 1000 });
+    await coverage.coveredBlocks(); // resets the counters: what follows is this target's
+    const r = { ...(await fuzz(t, { timeMs: seconds * 1000 })), blocks: await coverage.coveredBlocks() };
     reports.push(r);
     const saved = saveFailure(r);
-    console.log(`${t.name}: ${r.executions} executions in ${(r.ms / 1000).toFixed(1)} s${r.failure ? ` - ${r.failure.kind}: ${r.failure.message} (input saved to ${saved})` : ''}`);
+    console.log(`${t.name}: ${r.executions} executions, ${r.blocks} blocks covered in ${(r.ms / 1000).toFixed(1)} s${r.failure ? ` - ${r.failure.kind}: ${r.failure.message} (input saved to ${saved})` : ''}`);
   }
+  await coverage.stop();
   const doc = fs.readFileSync(RELIABILITY, 'utf8');
   const i = doc.indexOf(BEGIN);
   const j = doc.indexOf(END);

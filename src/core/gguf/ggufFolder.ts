@@ -66,6 +66,11 @@ function configOf(g: GgufFile): Json {
   if (n('attention.key_length') !== undefined) cfg.head_dim = n('attention.key_length');
   if (meta(g, 'llama.rope.scaling.type') === 'linear') cfg.rope_scaling = { rope_type: 'linear', factor: n('rope.scaling.factor') };
   for (const [k, v] of Object.entries(cfg)) if (v === undefined) throw new CoreError('bad-format', tr`${g.path}: the GGUF metadata has no value for ${k}.`, g.path);
+  // Every block has tensors in a model file: a block count the tensors do not back would size per-layer tables alone.
+  const blocks = new Set(g.tensors.map((t) => /^blk\.(\d+)\./.exec(t.name)?.[1]).filter((b) => b !== undefined)).size;
+  if (cfg.num_hidden_layers !== blocks) {
+    throw new CoreError('bad-format', tr`${g.path}: llama.block_count is ${String(cfg.num_hidden_layers)}, but the file holds tensors for ${blocks} blocks.`, g.path);
+  }
   return cfg;
 }
 

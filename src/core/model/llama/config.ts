@@ -3,6 +3,7 @@
 // nested text_config is read as its language model. Reference: transformers configuration_*.py (defaults).
 
 import { CoreError } from '../../errors';
+import { tr } from '../../text';
 import { ARCHITECTURES, familyOf, parseVariant, textConfigOf, type DecoderVariant } from './families';
 
 export type { DecoderVariant } from './families';
@@ -39,6 +40,9 @@ export interface LlamaConfig {
   /** How this architecture's decoder layer departs from Llama's. */
   readonly variant: DecoderVariant;
 }
+
+/** Far above any released decoder (Llama 3.1 405B has 126 layers). */
+const MAX_LAYERS = 4096;
 
 function int(v: unknown, what: string, path: string, fallback?: number): number {
   if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
@@ -93,6 +97,8 @@ export function parseLlamaConfig(outer: Record<string, unknown>, path = 'config.
   }
   const headDim = int(raw.head_dim, 'head_dim', path, Math.floor(hiddenSize / numHeads));
   const numLayers = int(raw.num_hidden_layers, 'num_hidden_layers', path);
+  // Per-layer tables are sized by it: a damaged value must not allocate gigabytes (the deepest models have ~130).
+  if (numLayers > MAX_LAYERS) throw new CoreError('bad-format', tr`${path}: num_hidden_layers is ${numLayers}, more than any model has (at most ${MAX_LAYERS} are accepted).`, path);
   const maxPositionEmbeddings = int(raw.max_position_embeddings, 'max_position_embeddings', path, 2048);
   const variant = parseVariant(architecture, raw, { numLayers, path });
   // Sliding windows on every layer (Mistral, Qwen2, Phi-3): the engine attends over the whole cache, which is the same
