@@ -1,0 +1,348 @@
+// ggml's K-quant reference quantizers (q4_K, q5_K, q6_K) over super-block ranges: a line-by-line port of
+// src/core/gguf/kquants.ts, which stays the reference. Byte identity with it (and so with llama-quantize) is the point:
+// every Math.fround(a op b) there is one f32 op here, in the same order (f32 ops never fuse in wasm: no relaxed SIMD or
+// fma in this file), and every place where JS works in double (nearestInt's subtraction, Math.min/max, stores into
+// typed arrays) is emulated in f64 with JS's conversion rules (NaN and infinities store as 0).
+// Threaded kernels (b0, b1, tid, out, x, scratch): super-blocks [b0, b1) of 256 f32 at x, GGUF blocks at out, each
+// thread working in its own KQ_SCRATCH bytes of scratch.
+
+import { toF16Scalar } from './half';
+
+const QK_K: i32 = 256;
+const GROUP_MAX_EPS: f32 = <f32>1e-15;
+const RDELTA: f32 = <f32>0.1;
+const ROUNDER: f32 = 12582912; // 1.5 * 2^23
+const TWO112: f32 = 5.192296858534828e33;
+
+export const KQ_SCRATCH: i32 = 1024;
+// Per-thread scratch layout (bytes): one 32-element sub-block's values, shifted values, weights and candidate levels,
+// the sub-block scales and mins, and the levels of the whole super-block.
+const XS: usize = 0;
+const XM: usize = 128;
+const WT: usize = 256;
+const AUX: usize = 384;
+const SCL: usize = 416;
+const MNS: usize = 480;
+const LV: usize = 512;
+
+// Second results of the fits (wasm globals are per instance, so per thread).
+let fitMin: f32 = 0;
+let sumLX: f32 = 0;
+let sumL2: f32 = 0;
+
+// @ts-ignore: decorator
+@inline function ld(p: usize, i: i32): f32 {
+  return load<f32>(p + (<usize>i << 2));
+}
+
+// @ts-ignore: decorator
+@inline function st(p: usize, i: i32, v: f32): void {
+  store<f32>(p + (<usize>i << 2), v);
+}
+
+/** ggml's nearest_int as the JS reference computes it: the add in binary32, the subtraction in double. */
+// @ts-ignore: decorator
+@inline function nearestInt(x: f32): f64 {
+  return <f64>(x + ROUNDER) - 12582912.0;
+}
+
+// @ts-ignore: decorator
+@inline function clampF(v: f64, lo: f64, hi: f64): f64 {
+  return max<f64>(lo, min<f64>(hi, v)); // NaN stays NaN, as Math.max/Math.min
+}
+
+/** A clamped level (small integer or NaN) stored into a JS typed array: NaN becomes 0. */
+// @ts-ignore: decorator
+@inline function levelByte(l: f64): i32 {
+  return l == l ? <i32>l : 0;
+}
+
+/** JS ToInt32: NaN and infinities give 0, other values are truncated and wrapped modulo 2^32. */
+function toInt32(x: f64): i32 {
+  if (!isFinite<f64>(x)) return 0;
+  const t = trunc<f64>(x);
+  if (abs<f64>(t) < 2147483648.0) return <i32>t;
+  return <i32><u32>(t - floor<f64>(t / 4294967296.0) * 4294967296.0);
+}
+
+/** f16 bits -> f32, exact for subnormals, infinities and NaN (super-scales of huge inputs overflow to inf). */
+function halfToF32(h: u32): f32 {
+  if ((h & 0x7c00) == 0x7c00) return reinterpret<f32>(((h & 0x8000) << 16) | 0x7f800000 | ((h & 0x3ff) << 13));
+  return reinterpret<f32>(((h & 0x8000) << 16) | ((h & 0x7fff) << 13)) * TWO112;
+}
+
+/** Stores x as binary16 at `at` and returns the stored value widened back (what the reference's putF16 returns). */
+function putF16(at: usize, x: f32): f32 {
+  const h = toF16Scalar(reinterpret<u32>(x));
+  store<u16>(at, <u16>h);
+  return halfToF32(h);
+}
+
+// ---- q4_K / q5_K: scale + min per 32-element sub-block (make_qkx2_quants) ------------------------------------------
+
+function levels(s: usize, iscale: f32, nmax: i32, into: usize): void {
+  const hi = <f64>nmax;
+  for (let i = 0; i < 32; i++) {
+    const l = nearestInt(iscale * ld(s + XM, i));
+    store<u8>(into + i, <u8>(l < 0 ? 0 : l > hi ? nmax : levelByte(l)));
+  }
+}
+
+function shiftBy(s: usize, m: f32): void {
+  for (let i = 0; i < 32; i++) st(s + XM, i, ld(s + XS, i) - m);
+}
+
+function fitError(s: usize, scale: f32, m: f32, L: usize): f32 {
+  let err: f32 = 0;
+  for (let i = 0; i < 32; i++) {
+    const diff = scale * <f32>load<u8>(L + i) + m - ld(s + XS, i);
+    err = err + ld(s + WT, i) * (diff * diff);
+  }
+  return err;
+}
+
+/** Weighted fit of x ~ scale*L + min, L in 0..nmax, over nstep+1 candidates; returns scale, fitMin = -min. */
+function fitScaleMin(s: usize, x: usize, nmax: i32, L: usize, rmin: f32, nstep: i32): f32 {
+  const w = s + WT;
+  memory.copy(s + XS, x, 128);
+  let mn = ld(s + XS, 0);
+  let mx = mn;
+  let sumW = ld(w, 0);
+  let sumX = sumW * mn;
+  for (let i = 1; i < 32; i++) {
+    const v = ld(s + XS, i);
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+    sumW = sumW + ld(w, i);
+    sumX = sumX + ld(w, i) * v;
+  }
+  if (mn > 0) mn = 0;
+  if (mx == mn) {
+    memory.fill(L, 0, 32);
+    fitMin = -mn;
+    return 0;
+  }
+  const fmax = <f32>nmax;
+  shiftBy(s, mn);
+  const iscale0 = fmax / (mx - mn);
+  let scale: f32 = <f32>1 / iscale0;
+  levels(s, iscale0, nmax, L);
+  let bestError = fitError(s, scale, mn, L);
+  for (let is = 0; is <= nstep; is++) {
+    // `mn` moves to the best fit so far, and later candidates are scaled over the moved range (as in ggml).
+    levels(s, (rmin + RDELTA * <f32>is + fmax) / (mx - mn), nmax, s + AUX);
+    let sumL: f32 = 0, sumL2v: f32 = 0, sumXL: f32 = 0;
+    for (let i = 0; i < 32; i++) {
+      const l = <f32>load<u8>(s + AUX + i);
+      const wl = ld(w, i) * l;
+      sumL = sumL + wl;
+      sumL2v = sumL2v + wl * l;
+      sumXL = sumXL + wl * ld(s + XS, i);
+    }
+    const D = sumW * sumL2v - sumL * sumL;
+    if (!(D > 0)) continue;
+    let thisScale = (sumW * sumXL - sumX * sumL) / D;
+    let thisMin = (sumL2v * sumX - sumL * sumXL) / D;
+    if (thisMin > 0) {
+      thisMin = 0;
+      thisScale = sumXL / sumL2v;
+    }
+    const err = fitError(s, thisScale, thisMin, s + AUX);
+    if (err < bestError) {
+      memory.copy(L, s + AUX, 32);
+      bestError = err;
+      scale = thisScale;
+      if (thisMin != mn) shiftBy(s, thisMin);
+      mn = thisMin;
+    }
+  }
+  fitMin = -mn;
+  return scale;
+}
+
+/** Sub-block j's 6-bit scale (low byte) and min (high byte) from the 12 packed bytes at sc (get_scale_min_k4). */
+function scaleMinK4(j: i32, sc: usize): i32 {
+  if (j < 4) return (<i32>load<u8>(sc + j) & 63) | ((<i32>load<u8>(sc + j + 4) & 63) << 8);
+  const s = (<i32>load<u8>(sc + j + 4) & 0xf) | ((<i32>load<u8>(sc + j - 4) >> 6) << 4);
+  const m = (<i32>load<u8>(sc + j + 4) >> 4) | ((<i32>load<u8>(sc + j) >> 6) << 4);
+  return s | (m << 8);
+}
+
+/** A 6-bit sub-block scale or min: min(63, nearest_int(v) & 0xff), with JS's ToInt32 on the way. */
+// @ts-ignore: decorator
+@inline function sixBits(v: f32): i32 {
+  return min<i32>(63, toInt32(nearestInt(v)) & 0xff);
+}
+
+/** Sub-block fits, packed 6-bit scales/mins at b+4, the two f16 super-scales at b, final levels into s+LV. */
+function scaleMinBlock(s: usize, x: usize, b: usize, nmax: i32, rmin: f32, nstep: i32): void {
+  const w = s + WT, L = s + LV, sc = b + 4;
+  let maxScale: f32 = 0, maxMin: f32 = 0;
+  for (let j = 0; j < 8; j++) {
+    const xj = x + (<usize>j << 7);
+    let sumX2: f32 = 0;
+    for (let l = 0; l < 32; l++) sumX2 = sumX2 + ld(xj, l) * ld(xj, l);
+    const avX = sqrt<f32>(sumX2 / 32);
+    for (let l = 0; l < 32; l++) st(w, l, avX + abs<f32>(ld(xj, l)));
+    const scale = fitScaleMin(s, xj, nmax, L + (<usize>j << 5), rmin, nstep);
+    st(s + SCL, j, scale);
+    st(s + MNS, j, fitMin);
+    if (scale > maxScale) maxScale = scale;
+    if (fitMin > maxMin) maxMin = fitMin;
+  }
+  const invScale: f32 = maxScale > 0 ? <f32>63 / maxScale : 0;
+  const invMin: f32 = maxMin > 0 ? <f32>63 / maxMin : 0;
+  for (let j = 0; j < 8; j++) {
+    const ls = sixBits(invScale * ld(s + SCL, j));
+    const lm = sixBits(invMin * ld(s + MNS, j));
+    if (j < 4) {
+      store<u8>(sc + j, <u8>ls);
+      store<u8>(sc + j + 4, <u8>lm);
+    } else {
+      store<u8>(sc + j + 4, <u8>((ls & 0xf) | ((lm & 0xf) << 4)));
+      store<u8>(sc + j - 4, load<u8>(sc + j - 4) | <u8>((ls >> 4) << 6));
+      store<u8>(sc + j, load<u8>(sc + j) | <u8>((lm >> 4) << 6));
+    }
+  }
+  const d = putF16(b, maxScale / 63);
+  const dmin = putF16(b + 2, maxMin / 63);
+  const hi = <f64>nmax;
+  for (let j = 0; j < 8; j++) {
+    const smk = scaleMinK4(j, sc);
+    const dj = d * <f32>(smk & 0xff);
+    if (dj == 0 || dj != dj) continue; // `if (!dj)`: keep the fitted levels
+    const dm = dmin * <f32>(smk >> 8);
+    const xj = x + (<usize>j << 7);
+    for (let ii = 0; ii < 32; ii++) {
+      store<u8>(L + (j << 5) + ii, <u8>levelByte(clampF(nearestInt((ld(xj, ii) + dm) / dj), 0, hi)));
+    }
+  }
+}
+
+/** q4_K levels: two sub-blocks per 32 bytes, the first in the low nibbles. */
+function packQ4(L: usize, b: usize): void {
+  for (let j = 0; j < QK_K; j += 64) {
+    for (let l = 0; l < 32; l++) store<u8>(b + 16 + (j >> 1) + l, load<u8>(L + j + l) | (load<u8>(L + j + l + 32) << 4));
+  }
+}
+
+/** q5_K levels: low nibbles as q4_K at b+48, the 5th bits in qh (b+16), two bit planes per sub-block pair. */
+function packQ5(L: usize, b: usize): void {
+  const qh = b + 16, ql = b + 48;
+  memory.fill(qh, 0, 32);
+  for (let n = 0, m1 = 1, m2 = 2; n < QK_K; n += 64, m1 <<= 2, m2 <<= 2) {
+    for (let j = 0; j < 32; j++) {
+      let l1 = <i32>load<u8>(L + n + j);
+      let l2 = <i32>load<u8>(L + n + j + 32);
+      if (l1 > 15) { l1 -= 16; store<u8>(qh + j, load<u8>(qh + j) | <u8>m1); }
+      if (l2 > 15) { l2 -= 16; store<u8>(qh + j, load<u8>(qh + j) | <u8>m2); }
+      store<u8>(ql + (n >> 1) + j, <u8>(l1 | (l2 << 4)));
+    }
+  }
+}
+
+export function quant_q4_k(b0: i32, b1: i32, tid: i32, out: usize, x: usize, scratch: usize): void {
+  const s = scratch + <usize>tid * KQ_SCRATCH;
+  for (let i = b0; i < b1; i++) {
+    scaleMinBlock(s, x + (<usize>i << 10), out + <usize>i * 144, 15, -1, 20);
+    packQ4(s + LV, out + <usize>i * 144);
+  }
+}
+
+export function quant_q5_k(b0: i32, b1: i32, tid: i32, out: usize, x: usize, scratch: usize): void {
+  const s = scratch + <usize>tid * KQ_SCRATCH;
+  for (let i = b0; i < b1; i++) {
+    scaleMinBlock(s, x + (<usize>i << 10), out + <usize>i * 176, 31, -0.5, 15);
+    packQ5(s + LV, out + <usize>i * 176);
+  }
+}
+
+// ---- q6_K: one signed scale per 16-element sub-block (make_qx_quants, rmse_type 1) ----------------------------------
+
+/** Sums of the weighted fit for one candidate iscale into sumLX/sumL2; with `keep`, levels into L (offset by nmax). */
+function symmetricSums(x: usize, iscale: f32, nmax: i32, L: usize, keep: bool): void {
+  let lx: f32 = 0, l2: f32 = 0;
+  for (let i = 0; i < 16; i++) {
+    const v = ld(x, i);
+    const l = clampF(nearestInt(iscale * v), <f64>-nmax, <f64>(nmax - 1));
+    if (keep) store<i8>(L + i, <i8>levelByte(l + <f64>nmax));
+    const w = v * v;
+    const fl = <f32>l;
+    lx = lx + w * v * fl;
+    l2 = l2 + w * fl * fl;
+  }
+  sumLX = lx;
+  sumL2 = l2;
+}
+
+function fitSymmetric(x: usize, nmax: i32, L: usize): f32 {
+  let mx: f32 = 0, amax: f32 = 0;
+  for (let i = 0; i < 16; i++) {
+    const ax = abs<f32>(ld(x, i));
+    if (ax > amax) { amax = ax; mx = ld(x, i); }
+  }
+  if (amax < GROUP_MAX_EPS) {
+    memory.fill(L, 0, 16);
+    return 0;
+  }
+  const fmax = <f32>nmax;
+  symmetricSums(x, -fmax / mx, nmax, L, true);
+  let scale: f32 = sumL2 != 0 && sumL2 == sumL2 ? sumLX / sumL2 : 0;
+  let best = scale * sumLX;
+  for (let is = -9; is <= 9; is++) {
+    if (is == 0) continue;
+    const iscale = -(fmax + RDELTA * <f32>is) / mx;
+    symmetricSums(x, iscale, nmax, L, false);
+    if (sumL2 > 0 && sumLX * sumLX > best * sumL2) {
+      const lx = sumLX, l2 = sumL2;
+      symmetricSums(x, iscale, nmax, L, true);
+      scale = lx / l2;
+      best = scale * lx;
+    }
+  }
+  return scale;
+}
+
+function packQ6(L: usize, b: usize): void {
+  for (let j = 0; j < QK_K; j += 128) {
+    const ql = b + (j >> 1), qh = b + 128 + (j >> 2);
+    for (let l = 0; l < 32; l++) {
+      const q1 = <i32>load<i8>(L + j + l), q2 = <i32>load<i8>(L + j + l + 32);
+      const q3 = <i32>load<i8>(L + j + l + 64), q4 = <i32>load<i8>(L + j + l + 96);
+      store<u8>(ql + l, <u8>((q1 & 0xf) | ((q3 & 0xf) << 4)));
+      store<u8>(ql + l + 32, <u8>((q2 & 0xf) | ((q4 & 0xf) << 4)));
+      store<u8>(qh + l, <u8>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6)));
+    }
+  }
+}
+
+function q6Block(s: usize, x: usize, b: usize): void {
+  const L = s + LV;
+  let maxScale: f32 = 0, maxAbs: f32 = 0;
+  for (let ib = 0; ib < 16; ib++) {
+    const sc = fitSymmetric(x + (<usize>ib << 6), 32, L + (ib << 4));
+    st(s + SCL, ib, sc);
+    if (abs<f32>(sc) > maxAbs) { maxAbs = abs<f32>(sc); maxScale = sc; }
+  }
+  if (maxAbs < GROUP_MAX_EPS) {
+    memory.fill(b, 0, 210);
+    return;
+  }
+  const iscale: f32 = <f32>-128 / maxScale;
+  const d = putF16(b + 208, <f32>1 / iscale);
+  for (let ib = 0; ib < 16; ib++) store<i8>(b + 192 + ib, <i8>toInt32(min<f64>(127, nearestInt(iscale * ld(s + SCL, ib)))));
+  for (let j = 0; j < 16; j++) {
+    const dj = d * <f32>load<i8>(b + 192 + j);
+    if (dj == 0 || dj != dj) continue; // `if (!dj)`: keep the fitted levels
+    const xj = x + (<usize>j << 6);
+    for (let ii = 0; ii < 16; ii++) {
+      store<i8>(L + (j << 4) + ii, <i8>levelByte(clampF(nearestInt(ld(xj, ii) / dj), -32, 31) + 32));
+    }
+  }
+  packQ6(L, b);
+}
+
+export function quant_q6_k(b0: i32, b1: i32, tid: i32, out: usize, x: usize, scratch: usize): void {
+  const s = scratch + <usize>tid * KQ_SCRATCH;
+  for (let i = b0; i < b1; i++) q6Block(s, x + (<usize>i << 10), out + <usize>i * 210);
+}
