@@ -16,7 +16,7 @@ const TWO112: f32 = 5.192296858534828e33;
 
 export const KQ_SCRATCH: i32 = 1024;
 // Per-thread scratch layout (bytes): one 32-element sub-block's values, shifted values, weights and candidate levels,
-// the sub-block scales and mins, and the levels of the whole super-block.
+// the sub-block scales and mins, the levels of the whole super-block, and the last candidate levels as f32.
 const XS: usize = 0;
 const XM: usize = 128;
 const WT: usize = 256;
@@ -24,6 +24,7 @@ const AUX: usize = 384;
 const SCL: usize = 416;
 const MNS: usize = 480;
 const LV: usize = 512;
+const LF: usize = 768;
 
 // Second results of the fits (wasm globals are per instance, so per thread).
 let fitMin: f32 = 0;
@@ -80,23 +81,40 @@ function putF16(at: usize, x: f32): f32 {
 
 // ---- q4_K / q5_K: scale + min per 32-element sub-block (make_qkx2_quants) ------------------------------------------
 
+/**
+ * Levels clamp(nearest_int(iscale * XM[i]), 0, nmax) into `into` (u8) and, as f32, into LF (the sums and fitError read
+ * them there), 4 lanes at a time. Same values as the reference's double subtraction: for a sum S = f32(v + 1.5*2^23)
+ * in [2^22, 2^24] the f32 subtraction S - 1.5*2^23 is exact; outside it both land beyond the clamp (and NaN, through
+ * trunc_sat, and the reference's typed-array store, becomes 0).
+ */
 function levels(s: usize, iscale: f32, nmax: i32, into: usize): void {
-  const hi = <f64>nmax;
-  for (let i = 0; i < 32; i++) {
-    const l = nearestInt(iscale * ld(s + XM, i));
-    store<u8>(into + i, <u8>(l < 0 ? 0 : l > hi ? nmax : levelByte(l)));
+  const vi = f32x4.splat(iscale), r = f32x4.splat(ROUNDER), hi = i32x4.splat(nmax), zero = i32x4.splat(0);
+  for (let k: usize = 0; k < 128; k += 16) {
+    const v = f32x4.sub(f32x4.add(f32x4.mul(vi, v128.load(s + XM + k)), r), r);
+    const q = i32x4.max_s(zero, i32x4.min_s(hi, i32x4.trunc_sat_f32x4_s(v)));
+    v128.store(s + LF + k, f32x4.convert_i32x4_s(q));
+    const bytes = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q, q), zero);
+    store<u32>(into + (k >> 2), i32x4.extract_lane(bytes, 0));
   }
+}
+
+/** Adds the 4 lanes of v to acc in lane order (the reference's sequential sum over i). */
+// @ts-ignore: decorator
+@inline function addLanes(acc: f32, v: v128): f32 {
+  return acc + f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }
 
 function shiftBy(s: usize, m: f32): void {
   for (let i = 0; i < 32; i++) st(s + XM, i, ld(s + XS, i) - m);
 }
 
-function fitError(s: usize, scale: f32, m: f32, L: usize): f32 {
+/** Weighted squared error of scale*L + min against the sub-block, L the levels last computed (in LF). */
+function fitError(s: usize, scale: f32, m: f32): f32 {
+  const vs = f32x4.splat(scale), vm = f32x4.splat(m);
   let err: f32 = 0;
-  for (let i = 0; i < 32; i++) {
-    const diff = scale * <f32>load<u8>(L + i) + m - ld(s + XS, i);
-    err = err + ld(s + WT, i) * (diff * diff);
+  for (let k: usize = 0; k < 128; k += 16) {
+    const diff = f32x4.sub(f32x4.add(f32x4.mul(vs, v128.load(s + LF + k)), vm), v128.load(s + XS + k));
+    err = addLanes(err, f32x4.mul(v128.load(s + WT + k), f32x4.mul(diff, diff)));
   }
   return err;
 }
@@ -127,17 +145,17 @@ function fitScaleMin(s: usize, x: usize, nmax: i32, L: usize, rmin: f32, nstep: 
   const iscale0 = fmax / (mx - mn);
   let scale: f32 = <f32>1 / iscale0;
   levels(s, iscale0, nmax, L);
-  let bestError = fitError(s, scale, mn, L);
+  let bestError = fitError(s, scale, mn);
   for (let is = 0; is <= nstep; is++) {
     // `mn` moves to the best fit so far, and later candidates are scaled over the moved range (as in ggml).
     levels(s, (rmin + RDELTA * <f32>is + fmax) / (mx - mn), nmax, s + AUX);
     let sumL: f32 = 0, sumL2v: f32 = 0, sumXL: f32 = 0;
-    for (let i = 0; i < 32; i++) {
-      const l = <f32>load<u8>(s + AUX + i);
-      const wl = ld(w, i) * l;
-      sumL = sumL + wl;
-      sumL2v = sumL2v + wl * l;
-      sumXL = sumXL + wl * ld(s + XS, i);
+    for (let k: usize = 0; k < 128; k += 16) {
+      const l = v128.load(s + LF + k);
+      const wl = f32x4.mul(v128.load(w + k), l);
+      sumL = addLanes(sumL, wl);
+      sumL2v = addLanes(sumL2v, f32x4.mul(wl, l));
+      sumXL = addLanes(sumXL, f32x4.mul(wl, v128.load(s + XS + k)));
     }
     const D = sumW * sumL2v - sumL * sumL;
     if (!(D > 0)) continue;
@@ -147,7 +165,7 @@ function fitScaleMin(s: usize, x: usize, nmax: i32, L: usize, rmin: f32, nstep: 
       thisMin = 0;
       thisScale = sumXL / sumL2v;
     }
-    const err = fitError(s, thisScale, thisMin, s + AUX);
+    const err = fitError(s, thisScale, thisMin);
     if (err < bestError) {
       memory.copy(L, s + AUX, 32);
       bestError = err;
@@ -259,17 +277,25 @@ export function quant_q5_k(b0: i32, b1: i32, tid: i32, out: usize, x: usize, scr
 
 // ---- q6_K: one signed scale per 16-element sub-block (make_qx_quants, rmse_type 1) ----------------------------------
 
-/** Sums of the weighted fit for one candidate iscale into sumLX/sumL2; with `keep`, levels into L (offset by nmax). */
+/**
+ * Sums of the weighted fit for one candidate iscale into sumLX/sumL2; with `keep`, levels into L (offset by nmax). 4
+ * lanes at a time: l = clamp(nearest_int(iscale * v), -nmax, nmax - 1) in f32 equals the reference's double (exact
+ * subtraction inside the clamp range, f32x4.min/max keep NaN and -0 as Math.min/max), sums added in lane order.
+ */
 function symmetricSums(x: usize, iscale: f32, nmax: i32, L: usize, keep: bool): void {
+  const vi = f32x4.splat(iscale), r = f32x4.splat(ROUNDER);
+  const lo = f32x4.splat(<f32>-nmax), hi = f32x4.splat(<f32>(nmax - 1)), off = f32x4.splat(<f32>nmax);
   let lx: f32 = 0, l2: f32 = 0;
-  for (let i = 0; i < 16; i++) {
-    const v = ld(x, i);
-    const l = clampF(nearestInt(iscale * v), <f64>-nmax, <f64>(nmax - 1));
-    if (keep) store<i8>(L + i, <i8>levelByte(l + <f64>nmax));
-    const w = v * v;
-    const fl = <f32>l;
-    lx = lx + w * v * fl;
-    l2 = l2 + w * fl * fl;
+  for (let k: usize = 0; k < 64; k += 16) {
+    const v = v128.load(x + k);
+    const l = f32x4.max(lo, f32x4.min(hi, f32x4.sub(f32x4.add(f32x4.mul(vi, v), r), r)));
+    if (keep) {
+      const q = i32x4.trunc_sat_f32x4_s(f32x4.add(l, off));
+      store<u32>(L + (k >> 2), i32x4.extract_lane(i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q, q), q), 0));
+    }
+    const w = f32x4.mul(v, v);
+    lx = addLanes(lx, f32x4.mul(f32x4.mul(w, v), l));
+    l2 = addLanes(l2, f32x4.mul(f32x4.mul(w, l), l));
   }
   sumLX = lx;
   sumL2 = l2;
