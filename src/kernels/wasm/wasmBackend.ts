@@ -34,7 +34,7 @@ const GGML_QUANT: Record<GgmlQuantType, { kernel: ThreadedKernel; blockBytes: nu
   Q4_K: { kernel: 'quant_q4_k', blockBytes: 144 }, Q5_K: { kernel: 'quant_q5_k', blockBytes: 176 }, Q6_K: { kernel: 'quant_q6_k', blockBytes: 210 },
 };
 /** Must match assembly/kquants.ts. */
-const KQ_SCRATCH = 1024;
+const KQ_SCRATCH = 4096;
 /**
  * Super-blocks per quantizeGgml chunk: 4 MiB of f32 staged at a time through one buffer kept across calls, so any
  * tensor quantizes in bounded extra memory (the export's bound is 2x the largest f32 tensor + 256 MB).

@@ -14,20 +14,19 @@ const RDELTA: f32 = <f32>0.1;
 const ROUNDER: f32 = 12582912; // 1.5 * 2^23
 const TWO112: f32 = 5.192296858534828e33;
 
-export const KQ_SCRATCH: i32 = 1024;
-// Per-thread scratch layout (bytes): one 32-element sub-block's values, shifted values, weights and candidate levels,
-// the sub-block scales and mins, the levels of the whole super-block, and the last candidate levels as f32.
-const XS: usize = 0;
-const XM: usize = 128;
-const WT: usize = 256;
-const AUX: usize = 384;
+export const KQ_SCRATCH: i32 = 4096;
+// Per-thread scratch layout (bytes): sub-block scales (q6_K: 16) and mins, the levels of the whole super-block, and
 const SCL: usize = 416;
 const MNS: usize = 480;
 const LV: usize = 512;
-const LF: usize = 768;
+// then transposed rows of four sub-blocks (32 x f32x4 each): values, shifted values, weights, candidate and best levels.
+const TXS: usize = 1024;
+const TXM: usize = 1536;
+const TW: usize = 2048;
+const TLF: usize = 2560;
+const TLB: usize = 3072;
 
-// Second results of the fits (wasm globals are per instance, so per thread).
-let fitMin: f32 = 0;
+// Second results of the q6_K fit (wasm globals are per instance, so per thread).
 let sumLX: f32 = 0;
 let sumL2: f32 = 0;
 
@@ -81,22 +80,9 @@ function putF16(at: usize, x: f32): f32 {
 
 // ---- q4_K / q5_K: scale + min per 32-element sub-block (make_qkx2_quants) ------------------------------------------
 
-/**
- * Levels clamp(nearest_int(iscale * XM[i]), 0, nmax) into `into` (u8) and, as f32, into LF (the sums and fitError read
- * them there), 4 lanes at a time. Same values as the reference's double subtraction: for a sum S = f32(v + 1.5*2^23)
- * in [2^22, 2^24] the f32 subtraction S - 1.5*2^23 is exact; outside it both land beyond the clamp (and NaN, through
- * trunc_sat, and the reference's typed-array store, becomes 0).
- */
-function levels(s: usize, iscale: f32, nmax: i32, into: usize): void {
-  const vi = f32x4.splat(iscale), r = f32x4.splat(ROUNDER), hi = i32x4.splat(nmax), zero = i32x4.splat(0);
-  for (let k: usize = 0; k < 128; k += 16) {
-    const v = f32x4.sub(f32x4.add(f32x4.mul(vi, v128.load(s + XM + k)), r), r);
-    const q = i32x4.max_s(zero, i32x4.min_s(hi, i32x4.trunc_sat_f32x4_s(v)));
-    v128.store(s + LF + k, f32x4.convert_i32x4_s(q));
-    const bytes = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q, q), zero);
-    store<u32>(into + (k >> 2), i32x4.extract_lane(bytes, 0));
-  }
-}
+// Four sub-blocks are fitted at once, one per SIMD lane (rows of 32 x 4 values, lane k = sub-block j0 + k): each lane
+// runs the reference's sequential loops in its order, branches become per-lane selects, so the bytes cannot change
+// while four independent add chains hide each other's latency.
 
 /** Adds the 4 lanes of v to acc in lane order (the reference's sequential sum over i). */
 // @ts-ignore: decorator
@@ -104,78 +90,122 @@ function levels(s: usize, iscale: f32, nmax: i32, into: usize): void {
   return acc + f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }
 
-function shiftBy(s: usize, m: f32): void {
-  for (let i = 0; i < 32; i++) st(s + XM, i, ld(s + XS, i) - m);
+// @ts-ignore: decorator
+@inline function row(p: usize, i: i32): v128 {
+  return v128.load(p + (<usize>i << 4));
 }
 
-/** Weighted squared error of scale*L + min against the sub-block, L the levels last computed (in LF). */
-function fitError(s: usize, scale: f32, m: f32): f32 {
-  const vs = f32x4.splat(scale), vm = f32x4.splat(m);
-  let err: f32 = 0;
-  for (let k: usize = 0; k < 128; k += 16) {
-    const diff = f32x4.sub(f32x4.add(f32x4.mul(vs, v128.load(s + LF + k)), vm), v128.load(s + XS + k));
-    err = addLanes(err, f32x4.mul(v128.load(s + WT + k), f32x4.mul(diff, diff)));
+/**
+ * Levels clamp(nearest_int(iscale * XM), 0, nmax) as f32 rows into TLF. Same values as the reference's double
+ * subtraction: for S = f32(v + 1.5*2^23) in [2^22, 2^24] the f32 subtraction S - 1.5*2^23 is exact; outside it both
+ * land beyond the clamp, and NaN becomes 0 (trunc_sat here, the typed-array store there).
+ */
+function levels4(s: usize, iscale: v128, nmax: i32): void {
+  const r = f32x4.splat(ROUNDER), hi = i32x4.splat(nmax), zero = i32x4.splat(0);
+  for (let i = 0; i < 32; i++) {
+    const v = f32x4.sub(f32x4.add(f32x4.mul(iscale, row(s + TXM, i)), r), r);
+    v128.store(s + TLF + (<usize>i << 4), f32x4.convert_i32x4_s(i32x4.max_s(zero, i32x4.min_s(hi, i32x4.trunc_sat_f32x4_s(v)))));
+  }
+}
+
+/** Weighted squared error of scale*L + min (L the rows at `lv`) per lane. */
+function fitError4(s: usize, lv: usize, scale: v128, m: v128): v128 {
+  let err = f32x4.splat(0);
+  for (let i = 0; i < 32; i++) {
+    const diff = f32x4.sub(f32x4.add(f32x4.mul(scale, row(lv, i)), m), row(s + TXS, i));
+    err = f32x4.add(err, f32x4.mul(row(s + TW, i), f32x4.mul(diff, diff)));
   }
   return err;
 }
 
-/** Weighted fit of x ~ scale*L + min, L in 0..nmax, over nstep+1 candidates; returns scale, fitMin = -min. */
-function fitScaleMin(s: usize, x: usize, nmax: i32, L: usize, rmin: f32, nstep: i32): f32 {
-  const w = s + WT;
-  memory.copy(s + XS, x, 128);
-  let mn = ld(s + XS, 0);
-  let mx = mn;
-  let sumW = ld(w, 0);
-  let sumX = sumW * mn;
+/** Sub-blocks j0..j0+3 into transposed rows: values TXS, weights TW = sqrt(mean(x^2)) + |x|. */
+function loadFour(s: usize, x: usize, j0: i32): void {
+  for (let i = 0; i < 32; i++) {
+    let v = f32x4.splat(0);
+    v = f32x4.replace_lane(v, 0, ld(x, 32 * j0 + i));
+    v = f32x4.replace_lane(v, 1, ld(x, 32 * (j0 + 1) + i));
+    v = f32x4.replace_lane(v, 2, ld(x, 32 * (j0 + 2) + i));
+    v = f32x4.replace_lane(v, 3, ld(x, 32 * (j0 + 3) + i));
+    v128.store(s + TXS + (<usize>i << 4), v);
+  }
+  let sumX2 = f32x4.splat(0);
+  for (let i = 0; i < 32; i++) sumX2 = f32x4.add(sumX2, f32x4.mul(row(s + TXS, i), row(s + TXS, i)));
+  const avX = f32x4.sqrt(f32x4.div(sumX2, f32x4.splat(32)));
+  for (let i = 0; i < 32; i++) v128.store(s + TW + (<usize>i << 4), f32x4.add(avX, f32x4.abs(row(s + TXS, i))));
+}
+
+// @ts-ignore: decorator
+@inline function sel(a: v128, b: v128, m: v128): v128 {
+  return v128.bitselect(a, b, m);
+}
+
+/**
+ * make_qkx2_quants for sub-blocks j0..j0+3 (weights x ~ scale*L + min, L in 0..nmax, nstep+1 candidates): scales to
+ * SCL[j0..], -min to MNS[j0..], levels to L (u8, 32 per sub-block).
+ */
+function fitFour(s: usize, x: usize, j0: i32, nmax: i32, rmin: f32, nstep: i32): void {
+  loadFour(s, x, j0);
+  let mn = row(s + TXS, 0), mx = mn;
+  let sumW = row(s + TW, 0);
+  let sumX = f32x4.mul(sumW, mn);
   for (let i = 1; i < 32; i++) {
-    const v = ld(s + XS, i);
-    if (v < mn) mn = v;
-    if (v > mx) mx = v;
-    sumW = sumW + ld(w, i);
-    sumX = sumX + ld(w, i) * v;
+    const v = row(s + TXS, i), w = row(s + TW, i);
+    mn = sel(v, mn, f32x4.lt(v, mn));
+    mx = sel(v, mx, f32x4.gt(v, mx));
+    sumW = f32x4.add(sumW, w);
+    sumX = f32x4.add(sumX, f32x4.mul(w, v));
   }
-  if (mn > 0) mn = 0;
-  if (mx == mn) {
-    memory.fill(L, 0, 32);
-    fitMin = -mn;
-    return 0;
-  }
-  const fmax = <f32>nmax;
-  shiftBy(s, mn);
-  const iscale0 = fmax / (mx - mn);
-  let scale: f32 = <f32>1 / iscale0;
-  levels(s, iscale0, nmax, L);
-  let bestError = fitError(s, scale, mn);
+  const zero = f32x4.splat(0);
+  mn = sel(zero, mn, f32x4.gt(mn, zero));
+  const active = f32x4.ne(mx, mn); // flat sub-blocks: scale 0, levels 0
+  const fmax = f32x4.splat(<f32>nmax);
+  for (let i = 0; i < 32; i++) v128.store(s + TXM + (<usize>i << 4), f32x4.sub(row(s + TXS, i), mn));
+  const iscale0 = f32x4.div(fmax, f32x4.sub(mx, mn));
+  let scale = f32x4.div(f32x4.splat(1), iscale0);
+  levels4(s, iscale0, nmax);
+  memory.copy(s + TLB, s + TLF, 512);
+  let bestError = fitError4(s, s + TLB, scale, mn);
   for (let is = 0; is <= nstep; is++) {
     // `mn` moves to the best fit so far, and later candidates are scaled over the moved range (as in ggml).
-    levels(s, (rmin + RDELTA * <f32>is + fmax) / (mx - mn), nmax, s + AUX);
-    let sumL: f32 = 0, sumL2v: f32 = 0, sumXL: f32 = 0;
-    for (let k: usize = 0; k < 128; k += 16) {
-      const l = v128.load(s + LF + k);
-      const wl = f32x4.mul(v128.load(w + k), l);
-      sumL = addLanes(sumL, wl);
-      sumL2v = addLanes(sumL2v, f32x4.mul(wl, l));
-      sumXL = addLanes(sumXL, f32x4.mul(wl, v128.load(s + XS + k)));
+    levels4(s, f32x4.div(f32x4.add(f32x4.splat(rmin + RDELTA * <f32>is), fmax), f32x4.sub(mx, mn)), nmax);
+    let sumL = zero, sumL2v = zero, sumXL = zero;
+    for (let i = 0; i < 32; i++) {
+      const l = row(s + TLF, i);
+      const wl = f32x4.mul(row(s + TW, i), l);
+      sumL = f32x4.add(sumL, wl);
+      sumL2v = f32x4.add(sumL2v, f32x4.mul(wl, l));
+      sumXL = f32x4.add(sumXL, f32x4.mul(wl, row(s + TXS, i)));
     }
-    const D = sumW * sumL2v - sumL * sumL;
-    if (!(D > 0)) continue;
-    let thisScale = (sumW * sumXL - sumX * sumL) / D;
-    let thisMin = (sumL2v * sumX - sumL * sumXL) / D;
-    if (thisMin > 0) {
-      thisMin = 0;
-      thisScale = sumXL / sumL2v;
-    }
-    const err = fitError(s, thisScale, thisMin);
-    if (err < bestError) {
-      memory.copy(L, s + AUX, 32);
-      bestError = err;
-      scale = thisScale;
-      if (thisMin != mn) shiftBy(s, thisMin);
-      mn = thisMin;
+    const D = f32x4.sub(f32x4.mul(sumW, sumL2v), f32x4.mul(sumL, sumL));
+    const ok = v128.and(active, f32x4.gt(D, zero)); // !(D > 0): NaN skips too
+    if (!v128.any_true(ok)) continue;
+    let thisScale = f32x4.div(f32x4.sub(f32x4.mul(sumW, sumXL), f32x4.mul(sumX, sumL)), D);
+    let thisMin = f32x4.div(f32x4.sub(f32x4.mul(sumL2v, sumX), f32x4.mul(sumL, sumXL)), D);
+    const pos = f32x4.gt(thisMin, zero);
+    thisScale = sel(f32x4.div(sumXL, sumL2v), thisScale, pos);
+    thisMin = sel(zero, thisMin, pos);
+    const err = fitError4(s, s + TLF, thisScale, thisMin);
+    const better = v128.and(ok, f32x4.lt(err, bestError));
+    if (!v128.any_true(better)) continue;
+    bestError = sel(err, bestError, better);
+    scale = sel(thisScale, scale, better);
+    mn = sel(thisMin, mn, better);
+    for (let i = 0; i < 32; i++) {
+      const at = <usize>i << 4;
+      v128.store(s + TLB + at, sel(row(s + TLF, i), row(s + TLB, i), better));
+      v128.store(s + TXM + at, sel(f32x4.sub(row(s + TXS, i), mn), row(s + TXM, i), better));
     }
   }
-  fitMin = -mn;
-  return scale;
+  v128.store(s + SCL + (<usize>j0 << 2), sel(scale, zero, active));
+  v128.store(s + MNS + (<usize>j0 << 2), f32x4.neg(mn));
+  const L = s + LV + (<usize>j0 << 5);
+  for (let i = 0; i < 32; i++) {
+    const q = i32x4.trunc_sat_f32x4_s(sel(row(s + TLB, i), zero, active));
+    store<u8>(L + i, <u8>i32x4.extract_lane(q, 0));
+    store<u8>(L + 32 + i, <u8>i32x4.extract_lane(q, 1));
+    store<u8>(L + 64 + i, <u8>i32x4.extract_lane(q, 2));
+    store<u8>(L + 96 + i, <u8>i32x4.extract_lane(q, 3));
+  }
 }
 
 /** Sub-block j's 6-bit scale (low byte) and min (high byte) from the 12 packed bytes at sc (get_scale_min_k4). */
@@ -194,19 +224,13 @@ function scaleMinK4(j: i32, sc: usize): i32 {
 
 /** Sub-block fits, packed 6-bit scales/mins at b+4, the two f16 super-scales at b, final levels into s+LV. */
 function scaleMinBlock(s: usize, x: usize, b: usize, nmax: i32, rmin: f32, nstep: i32): void {
-  const w = s + WT, L = s + LV, sc = b + 4;
+  const L = s + LV, sc = b + 4;
   let maxScale: f32 = 0, maxMin: f32 = 0;
+  fitFour(s, x, 0, nmax, rmin, nstep);
+  fitFour(s, x, 4, nmax, rmin, nstep);
   for (let j = 0; j < 8; j++) {
-    const xj = x + (<usize>j << 7);
-    let sumX2: f32 = 0;
-    for (let l = 0; l < 32; l++) sumX2 = sumX2 + ld(xj, l) * ld(xj, l);
-    const avX = sqrt<f32>(sumX2 / 32);
-    for (let l = 0; l < 32; l++) st(w, l, avX + abs<f32>(ld(xj, l)));
-    const scale = fitScaleMin(s, xj, nmax, L + (<usize>j << 5), rmin, nstep);
-    st(s + SCL, j, scale);
-    st(s + MNS, j, fitMin);
-    if (scale > maxScale) maxScale = scale;
-    if (fitMin > maxMin) maxMin = fitMin;
+    if (ld(s + SCL, j) > maxScale) maxScale = ld(s + SCL, j);
+    if (ld(s + MNS, j) > maxMin) maxMin = ld(s + MNS, j);
   }
   const invScale: f32 = maxScale > 0 ? <f32>63 / maxScale : 0;
   const invMin: f32 = maxMin > 0 ? <f32>63 / maxMin : 0;
