@@ -1,8 +1,9 @@
-// ggml's K-quant reference quantizers (q4_K, q5_K, q6_K) over super-block ranges: a line-by-line port of
-// src/core/gguf/kquants.ts, which stays the reference. Byte identity with it (and so with llama-quantize) is the point:
-// every Math.fround(a op b) there is one f32 op here, in the same order (f32 ops never fuse in wasm: no relaxed SIMD or
-// fma in this file), and every place where JS works in double (nearestInt's subtraction, Math.min/max, stores into
-// typed arrays) is emulated in f64 with JS's conversion rules (NaN and infinities store as 0).
+// ggml's K-quant reference quantizers (q4_K, q5_K, q6_K) over super-block ranges, ported from src/core/gguf/kquants.ts,
+// which stays the reference. Byte identity with it (and so with llama-quantize) is the point: every Math.fround(a op b)
+// there is one f32 op here, in the same order (f32 ops never fuse in wasm: no relaxed SIMD or fma in this file); the
+// sub-block fits run four sub-blocks at once, one per SIMD lane, each lane in the reference's sequential order; where
+// JS works in double (nearestInt's subtraction, Math.min/max, stores into typed arrays) the f32 or f64 form used here
+// gives the same values, with JS's conversion rules (NaN and infinities store as 0).
 // Threaded kernels (b0, b1, tid, out, x, scratch): super-blocks [b0, b1) of 256 f32 at x, GGUF blocks at out, each
 // thread working in its own KQ_SCRATCH bytes of scratch.
 
@@ -25,36 +26,19 @@ const TXM: usize = 1536;
 const TW: usize = 2048;
 const TLF: usize = 2560;
 const TLB: usize = 3072;
+// q6_K's per-lane sums of one candidate (sum l*x*w, sum l*l*w).
+const SUMS: usize = 3584;
 
-// Second results of the q6_K fit (wasm globals are per instance, so per thread).
-let sumLX: f32 = 0;
-let sumL2: f32 = 0;
 
 // @ts-ignore: decorator
 @inline function ld(p: usize, i: i32): f32 {
   return load<f32>(p + (<usize>i << 2));
 }
 
-// @ts-ignore: decorator
-@inline function st(p: usize, i: i32, v: f32): void {
-  store<f32>(p + (<usize>i << 2), v);
-}
-
 /** ggml's nearest_int as the JS reference computes it: the add in binary32, the subtraction in double. */
 // @ts-ignore: decorator
 @inline function nearestInt(x: f32): f64 {
   return <f64>(x + ROUNDER) - 12582912.0;
-}
-
-// @ts-ignore: decorator
-@inline function clampF(v: f64, lo: f64, hi: f64): f64 {
-  return max<f64>(lo, min<f64>(hi, v)); // NaN stays NaN, as Math.max/Math.min
-}
-
-/** A clamped level (small integer or NaN) stored into a JS typed array: NaN becomes 0. */
-// @ts-ignore: decorator
-@inline function levelByte(l: f64): i32 {
-  return l == l ? <i32>l : 0;
 }
 
 /** JS ToInt32: NaN and infinities give 0, other values are truncated and wrapped modulo 2^32. */
@@ -84,12 +68,6 @@ function putF16(at: usize, x: f32): f32 {
 // runs the reference's sequential loops in its order, branches become per-lane selects, so the bytes cannot change
 // while four independent add chains hide each other's latency.
 
-/** Adds the 4 lanes of v to acc in lane order (the reference's sequential sum over i). */
-// @ts-ignore: decorator
-@inline function addLanes(acc: f32, v: v128): f32 {
-  return acc + f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
-}
-
 // @ts-ignore: decorator
 @inline function row(p: usize, i: i32): v128 {
   return v128.load(p + (<usize>i << 4));
@@ -118,20 +96,30 @@ function fitError4(s: usize, lv: usize, scale: v128, m: v128): v128 {
   return err;
 }
 
-/** Sub-blocks j0..j0+3 into transposed rows: values TXS, weights TW = sqrt(mean(x^2)) + |x|. */
-function loadFour(s: usize, x: usize, j0: i32): void {
-  for (let i = 0; i < 32; i++) {
-    let v = f32x4.splat(0);
-    v = f32x4.replace_lane(v, 0, ld(x, 32 * j0 + i));
-    v = f32x4.replace_lane(v, 1, ld(x, 32 * (j0 + 1) + i));
-    v = f32x4.replace_lane(v, 2, ld(x, 32 * (j0 + 2) + i));
-    v = f32x4.replace_lane(v, 3, ld(x, 32 * (j0 + 3) + i));
+/** Four consecutive sub-blocks of n values at x into n rows at TXS, lane k holding sub-block k. */
+function transposeFour(s: usize, x: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    let v = f32x4.splat(ld(x, i));
+    v = f32x4.replace_lane(v, 1, ld(x, n + i));
+    v = f32x4.replace_lane(v, 2, ld(x, 2 * n + i));
+    v = f32x4.replace_lane(v, 3, ld(x, 3 * n + i));
     v128.store(s + TXS + (<usize>i << 4), v);
   }
+}
+
+/** Sub-blocks j0..j0+3 into transposed rows: values TXS, weights TW = sqrt(mean(x^2)) + |x|. */
+function loadFour(s: usize, x: usize, j0: i32): void {
+  transposeFour(s, x + (<usize>j0 << 7), 32);
   let sumX2 = f32x4.splat(0);
   for (let i = 0; i < 32; i++) sumX2 = f32x4.add(sumX2, f32x4.mul(row(s + TXS, i), row(s + TXS, i)));
   const avX = f32x4.sqrt(f32x4.div(sumX2, f32x4.splat(32)));
   for (let i = 0; i < 32; i++) v128.store(s + TW + (<usize>i << 4), f32x4.add(avX, f32x4.abs(row(s + TXS, i))));
+}
+
+/** Four small non-negative i32 lanes as bytes at p. */
+// @ts-ignore: decorator
+@inline function storeBytes(p: usize, q: v128): void {
+  store<u32>(p, i32x4.extract_lane(i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q, q), q), 0));
 }
 
 // @ts-ignore: decorator
@@ -248,15 +236,18 @@ function scaleMinBlock(s: usize, x: usize, b: usize, nmax: i32, rmin: f32, nstep
   }
   const d = putF16(b, maxScale / 63);
   const dmin = putF16(b + 2, maxMin / 63);
-  const hi = <f64>nmax;
+  // Final levels 4 at a time: the f32 rounding subtraction is exact wherever it is not clamped (see levels4).
+  const r = f32x4.splat(ROUNDER), hi = i32x4.splat(nmax), zero = i32x4.splat(0);
   for (let j = 0; j < 8; j++) {
     const smk = scaleMinK4(j, sc);
     const dj = d * <f32>(smk & 0xff);
     if (dj == 0 || dj != dj) continue; // `if (!dj)`: keep the fitted levels
     const dm = dmin * <f32>(smk >> 8);
     const xj = x + (<usize>j << 7);
-    for (let ii = 0; ii < 32; ii++) {
-      store<u8>(L + (j << 5) + ii, <u8>levelByte(clampF(nearestInt((ld(xj, ii) + dm) / dj), 0, hi)));
+    const vdm = f32x4.splat(dm), vdj = f32x4.splat(dj);
+    for (let k: usize = 0; k < 128; k += 16) {
+      const t = f32x4.sub(f32x4.add(f32x4.div(f32x4.add(v128.load(xj + k), vdm), vdj), r), r);
+      storeBytes(L + (j << 5) + (k >> 2), i32x4.max_s(zero, i32x4.min_s(hi, i32x4.trunc_sat_f32x4_s(t))));
     }
   }
 }
@@ -302,55 +293,64 @@ export function quant_q5_k(b0: i32, b1: i32, tid: i32, out: usize, x: usize, scr
 // ---- q6_K: one signed scale per 16-element sub-block (make_qx_quants, rmse_type 1) ----------------------------------
 
 /**
- * Sums of the weighted fit for one candidate iscale into sumLX/sumL2; with `keep`, levels into L (offset by nmax). 4
- * lanes at a time: l = clamp(nearest_int(iscale * v), -nmax, nmax - 1) in f32 equals the reference's double (exact
- * subtraction inside the clamp range, f32x4.min/max keep NaN and -0 as Math.min/max), sums added in lane order.
+ * Levels of one candidate iscale for four 16-element sub-blocks (one per lane) as f32 rows at `lv`, and their weighted
+ * sums (weights x^2) per lane into SUMS: l = clamp(nearest_int(iscale * v), -nmax, nmax - 1) in f32 equals
+ * the reference's double (exact subtraction inside the clamp range; f32x4.min/max keep NaN as Math.min/max).
  */
-function symmetricSums(x: usize, iscale: f32, nmax: i32, L: usize, keep: bool): void {
-  const vi = f32x4.splat(iscale), r = f32x4.splat(ROUNDER);
-  const lo = f32x4.splat(<f32>-nmax), hi = f32x4.splat(<f32>(nmax - 1)), off = f32x4.splat(<f32>nmax);
-  let lx: f32 = 0, l2: f32 = 0;
-  for (let k: usize = 0; k < 64; k += 16) {
-    const v = v128.load(x + k);
-    const l = f32x4.max(lo, f32x4.min(hi, f32x4.sub(f32x4.add(f32x4.mul(vi, v), r), r)));
-    if (keep) {
-      const q = i32x4.trunc_sat_f32x4_s(f32x4.add(l, off));
-      store<u32>(L + (k >> 2), i32x4.extract_lane(i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q, q), q), 0));
-    }
+function symmetricSums4(s: usize, iscale: v128, nmax: i32, lv: usize): void {
+  const r = f32x4.splat(ROUNDER);
+  const lo = f32x4.splat(<f32>-nmax), hi = f32x4.splat(<f32>(nmax - 1));
+  let lx = f32x4.splat(0), l2 = f32x4.splat(0);
+  for (let i = 0; i < 16; i++) {
+    const v = row(s + TXS, i);
+    const l = f32x4.max(lo, f32x4.min(hi, f32x4.sub(f32x4.add(f32x4.mul(iscale, v), r), r)));
+    v128.store(lv + (<usize>i << 4), l);
     const w = f32x4.mul(v, v);
-    lx = addLanes(lx, f32x4.mul(f32x4.mul(w, v), l));
-    l2 = addLanes(l2, f32x4.mul(f32x4.mul(w, l), l));
+    lx = f32x4.add(lx, f32x4.mul(f32x4.mul(w, v), l));
+    l2 = f32x4.add(l2, f32x4.mul(f32x4.mul(w, l), l));
   }
-  sumLX = lx;
-  sumL2 = l2;
+  v128.store(s + SUMS, lx);
+  v128.store(s + SUMS + 16, l2);
 }
 
-function fitSymmetric(x: usize, nmax: i32, L: usize): f32 {
-  let mx: f32 = 0, amax: f32 = 0;
+/** make_qx_quants (rmse_type 1) for sub-blocks ib0..ib0+3 of 16 values: scales to SCL[ib0..], levels + nmax to L. */
+function fitSymmetricFour(s: usize, x: usize, ib0: i32, nmax: i32): void {
+  const zero = f32x4.splat(0);
+  let mx = zero, amax = zero;
+  transposeFour(s, x + (<usize>ib0 << 6), 16);
   for (let i = 0; i < 16; i++) {
-    const ax = abs<f32>(ld(x, i));
-    if (ax > amax) { amax = ax; mx = ld(x, i); }
+    const v = row(s + TXS, i);
+    const ax = f32x4.abs(v), m = f32x4.gt(ax, amax);
+    amax = sel(ax, amax, m);
+    mx = sel(v, mx, m);
   }
-  if (amax < GROUP_MAX_EPS) {
-    memory.fill(L, 0, 16);
-    return 0;
-  }
-  const fmax = <f32>nmax;
-  symmetricSums(x, -fmax / mx, nmax, L, true);
-  let scale: f32 = sumL2 != 0 && sumL2 == sumL2 ? sumLX / sumL2 : 0;
-  let best = scale * sumLX;
+  const active = v128.not(f32x4.lt(amax, f32x4.splat(GROUP_MAX_EPS))); // tiny sub-blocks: scale 0, levels 0
+  const fmax = f32x4.splat(<f32>nmax);
+  symmetricSums4(s, f32x4.div(f32x4.neg(fmax), mx), nmax, s + TLB);
+  let lx = row(s + SUMS, 0), l2 = row(s + SUMS, 1);
+  let scale = sel(f32x4.div(lx, l2), zero, v128.and(f32x4.ne(l2, zero), f32x4.eq(l2, l2)));
+  let best = f32x4.mul(scale, lx);
   for (let is = -9; is <= 9; is++) {
     if (is == 0) continue;
-    const iscale = -(fmax + RDELTA * <f32>is) / mx;
-    symmetricSums(x, iscale, nmax, L, false);
-    if (sumL2 > 0 && sumLX * sumLX > best * sumL2) {
-      const lx = sumLX, l2 = sumL2;
-      symmetricSums(x, iscale, nmax, L, true);
-      scale = lx / l2;
-      best = scale * lx;
-    }
+    symmetricSums4(s, f32x4.div(f32x4.neg(f32x4.add(fmax, f32x4.splat(RDELTA * <f32>is))), mx), nmax, s + TLF);
+    lx = row(s + SUMS, 0);
+    l2 = row(s + SUMS, 1);
+    const better = v128.and(active, v128.and(f32x4.gt(l2, zero), f32x4.gt(f32x4.mul(lx, lx), f32x4.mul(best, l2))));
+    if (!v128.any_true(better)) continue;
+    const newScale = f32x4.div(lx, l2);
+    scale = sel(newScale, scale, better);
+    best = sel(f32x4.mul(newScale, lx), best, better);
+    for (let i = 0; i < 16; i++) v128.store(s + TLB + (<usize>i << 4), sel(row(s + TLF, i), row(s + TLB, i), better));
   }
-  return scale;
+  v128.store(s + SCL + (<usize>ib0 << 2), sel(scale, zero, active));
+  const L = s + LV + (<usize>ib0 << 4);
+  for (let i = 0; i < 16; i++) {
+    const q = sel(i32x4.trunc_sat_f32x4_s(f32x4.add(row(s + TLB, i), fmax)), zero, active);
+    store<i8>(L + i, <i8>i32x4.extract_lane(q, 0));
+    store<i8>(L + 16 + i, <i8>i32x4.extract_lane(q, 1));
+    store<i8>(L + 32 + i, <i8>i32x4.extract_lane(q, 2));
+    store<i8>(L + 48 + i, <i8>i32x4.extract_lane(q, 3));
+  }
 }
 
 function packQ6(L: usize, b: usize): void {
@@ -369,9 +369,9 @@ function packQ6(L: usize, b: usize): void {
 function q6Block(s: usize, x: usize, b: usize): void {
   const L = s + LV;
   let maxScale: f32 = 0, maxAbs: f32 = 0;
+  for (let ib = 0; ib < 16; ib += 4) fitSymmetricFour(s, x, ib, 32);
   for (let ib = 0; ib < 16; ib++) {
-    const sc = fitSymmetric(x + (<usize>ib << 6), 32, L + (ib << 4));
-    st(s + SCL, ib, sc);
+    const sc = ld(s + SCL, ib);
     if (abs<f32>(sc) > maxAbs) { maxAbs = abs<f32>(sc); maxScale = sc; }
   }
   if (maxAbs < GROUP_MAX_EPS) {
@@ -380,13 +380,17 @@ function q6Block(s: usize, x: usize, b: usize): void {
   }
   const iscale: f32 = <f32>-128 / maxScale;
   const d = putF16(b + 208, <f32>1 / iscale);
+  const r = f32x4.splat(ROUNDER), lo = f32x4.splat(-32), hi = f32x4.splat(31), off = f32x4.splat(32);
   for (let ib = 0; ib < 16; ib++) store<i8>(b + 192 + ib, <i8>toInt32(min<f64>(127, nearestInt(iscale * ld(s + SCL, ib)))));
   for (let j = 0; j < 16; j++) {
     const dj = d * <f32>load<i8>(b + 192 + j);
     if (dj == 0 || dj != dj) continue; // `if (!dj)`: keep the fitted levels
     const xj = x + (<usize>j << 6);
-    for (let ii = 0; ii < 16; ii++) {
-      store<i8>(L + (j << 4) + ii, <i8>levelByte(clampF(nearestInt(ld(xj, ii) / dj), -32, 31) + 32));
+    const vdj = f32x4.splat(dj);
+    for (let k: usize = 0; k < 64; k += 16) {
+      const t = f32x4.sub(f32x4.add(f32x4.div(v128.load(xj + k), vdj), r), r);
+      // The float clamp keeps NaN, which the + 32 and trunc_sat turn into 0 as the reference's Int8Array store does.
+      storeBytes(L + (j << 4) + (k >> 2), i32x4.trunc_sat_f32x4_s(f32x4.add(f32x4.max(lo, f32x4.min(hi, t)), off)));
     }
   }
   packQ6(L, b);
