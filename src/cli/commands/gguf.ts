@@ -26,7 +26,7 @@ lora-workbench gguf <adapter folder> --adapter-only [--base <model folder>] --ou
                        and the data equal convert_hf_to_gguf.py --outtype f32/f16/bf16, and for the quantized
                        types llama-quantize of its f32 output, with the same per-tensor type mix.
   --backend B          auto|wasm|reference: runs the LoRA merge and the K-quant quantizers (q4_k_m, q5_k_m, q6_k;
-                       same bytes on every backend); a float conversion without an adapter starts none
+                       same bytes on every backend); other types without an adapter start none
   --threads N          threads of the WASM backend (0, the default: one per CPU core)
   --out <file.gguf>    must not exist, and not be inside an input folder; written to a temp file and renamed
   --json               print {"out","tensors","bytesWritten","seconds","peakRssBytes","type"} on stdout

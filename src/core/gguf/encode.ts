@@ -25,6 +25,11 @@ const DEQUANTIZERS: Partial<Record<string, (b: Uint8Array, out: Float32Array) =>
 
 const BACKEND_QUANT_TYPES: ReadonlySet<GgmlType> = new Set<GgmlQuantType>(['Q4_K', 'Q5_K', 'Q6_K']);
 
+/** Whether a backend may quantize `type` (Backend.quantizeGgml): the export starts one only when some tensor has it. */
+export function backendQuantizes(type: GgmlType): boolean {
+  return BACKEND_QUANT_TYPES.has(type);
+}
+
 /**
  * The stored bytes of `values` as `type` (for F32, a view of `values` itself: no copy of the largest tensors). With a
  * `backend` that quantizes `type` (Backend.quantizeGgml: same bytes, threaded kernels) it does the work; the
@@ -32,7 +37,7 @@ const BACKEND_QUANT_TYPES: ReadonlySet<GgmlType> = new Set<GgmlQuantType>(['Q4_K
  */
 export function encodeTensor(values: Float32Array, type: GgmlType, backend?: Backend | null): Uint8Array {
   if (type === 'F32') return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-  if (backend?.quantizeGgml && BACKEND_QUANT_TYPES.has(type)) {
+  if (backend?.quantizeGgml && backendQuantizes(type)) {
     const fast = backend.quantizeGgml(type as GgmlQuantType, values);
     if (fast) return fast;
   }
