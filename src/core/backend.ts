@@ -3,6 +3,9 @@
 // run.c and ggml's backend table: optional ops are reported by `supports` and fall back to the reference backend.
 // Implementations: src/kernels/{reference,wasm,webgpu}. merge/ and model/ depend on this file only.
 
+/** GGUF block types a backend may quantize for the export (Backend.quantizeGgml). */
+export type GgmlQuantType = 'Q4_K' | 'Q5_K' | 'Q6_K';
+
 /** Storage formats of weights. Activations are always f32. */
 export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0';
 
@@ -84,6 +87,12 @@ export interface Backend {
    * quantizeQ8_0 then write(). Scales may be kept at higher precision than GGUF's f16.
    */
   writeQuantized?(t: BTensor, bytes: Uint8Array, srcDtype: 'f32' | 'f16' | 'bf16', valueOffset?: number): void;
+  /**
+   * Optional, the GGUF export's quantizer: `values` (row-major f32) in `type`'s GGUF block layout, byte-identical to the
+   * reference quantizers in core/gguf (kquants.ts). null when this backend cannot do it (type, length, memory): the
+   * caller then runs the reference.
+   */
+  quantizeGgml?(type: GgmlQuantType, values: Float32Array): Uint8Array | null;
   /** Read an f32 tensor back. */
   read(t: BTensor): Promise<Float32Array>;
   free(t: BTensor): void;

@@ -50,7 +50,7 @@ export async function handleGguf(params: GgufParams, ctx: JobContext, io: Writab
   const out = absolute(params?.outPath, 'outPath');
   const plan = await planFor(params, io);
   for (const w of plan.warnings) ctx.log('warn', `gguf: ${w}`);
-  // Only LoRA-merged weights need the backend; a plain conversion never starts one.
+  // LoRA merges and K-quant tensors use the backend; a plain conversion to a float type or q8_0/q4_0/q5_0 starts none.
   const backend = plan.needsBackend ? await createBackend(params.backend, params.threads, (line) => ctx.log('info', line)) : null;
   try {
     ctx.log('info', `gguf: ${plan.tensors.length} tensors, ${(plan.layout.fileSize / 1e9).toFixed(3)} GB as ${params.type}`);

@@ -13,6 +13,8 @@ import { planGgufExport, runGgufExport } from '../../src/core/gguf/export';
 import type { ExportType } from '../../src/core/gguf/format';
 import { readGguf } from '../../src/core/gguf/reader';
 import { readTorchBinTensors } from '../../src/core/torchpickle/binReader';
+import type { Backend } from '../../src/core/backend';
+import { createWasmBackend } from '../../src/kernels/createBackend.node';
 import { ReferenceBackend } from '../../src/kernels/reference/referenceBackend';
 import { NodeFs } from '../../src/node/nodeFs';
 import { writeDeepSparse, writeTinyChat, writeTinyLlama } from './ggufTinyModel';
@@ -88,6 +90,34 @@ describe('GGUF export equals llama.cpp (goldens from convert_hf_to_gguf.py + lla
       });
     }
   }
+
+  describe('the K-quant types through the WASM backend (threaded quantizers, 2 threads)', function () {
+    this.timeout(120000);
+    let wasm: Backend;
+    let kquantCalls = 0;
+    before(async () => {
+      const { buildWasm } = await import('../../scripts/build-wasm.mjs');
+      await buildWasm({ quiet: true });
+      wasm = await createWasmBackend({ threads: 2 });
+      const quantize = wasm.quantizeGgml!.bind(wasm);
+      wasm.quantizeGgml = (t, v) => { kquantCalls++; return quantize(t, v); };
+    });
+    after(() => wasm?.dispose());
+    for (const [name, model, adapterPath] of forms) {
+      for (const type of Object.keys(goldens.cases[name]!).filter((t) => /_k/.test(t))) {
+        it(`${name} as ${type}${adapterPath ? ' (merged in the same pass)' : ''}`, async () => {
+          const out = path.join(tmp, `${name}-${type}-wasm.gguf`);
+          const plan = await planGgufExport(nodeFs, { modelPath: model(), adapterPath, type: type as ExportType }, readTorchBinTensors);
+          const before = kquantCalls;
+          await runGgufExport(plan, out, nodeFs, wasm, { toolVersion: 'test' });
+          compare(await describeFile(out), goldens.cases[name]![type]!);
+          const kTensors = plan.tensors.filter((t) => ['Q4_K', 'Q5_K', 'Q6_K'].includes(t.type)).length;
+          assert.equal(kquantCalls - before, kTensors, 'every K-quant tensor went through the backend');
+        });
+      }
+    }
+    it('quantized some tensors there (the models above have K-quant tensors)', () => assert.ok(kquantCalls > 0));
+  });
 
   it('an 80-layer GQA model ("70B" to llama-quantize): the per-layer type mix and order of each quantized type', async () => {
     const deep = path.join(tmp, 'deep80');

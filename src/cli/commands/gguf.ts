@@ -10,8 +10,8 @@ import { UsageError, writeJson, type CliCommand } from '../command';
 import { runEngineJob } from '../engineJob';
 import { backendOptions } from './merge';
 
-const USAGE = `lora-workbench gguf <adapter folder> --base <model folder> --out <file.gguf> [--type T] [--json]
-lora-workbench gguf <model folder> --out <file.gguf> [--type T] [--json]
+const USAGE = `lora-workbench gguf <adapter folder> --base <model folder> --out <file.gguf> [--type T] [--backend B] [--threads N] [--json]
+lora-workbench gguf <model folder> --out <file.gguf> [--type T] [--backend B] [--threads N] [--json]
 lora-workbench gguf <adapter folder> --adapter-only [--base <model folder>] --out <file.gguf> [--type f16|f32] [--json]
 
   Write a GGUF file for llama.cpp, Ollama and LM Studio in one streaming pass: the first form merges the adapter into
@@ -25,6 +25,9 @@ lora-workbench gguf <adapter folder> --adapter-only [--base <model folder>] --ou
   --type T             ${EXPORT_TYPES.join(' ')} (default f16). The metadata, tensor names, order and types
                        and the data equal convert_hf_to_gguf.py --outtype f32/f16/bf16, and for the quantized
                        types llama-quantize of its f32 output, with the same per-tensor type mix.
+  --backend B          auto|wasm|reference: runs the LoRA merge and the K-quant quantizers (q4_k_m, q5_k_m, q6_k;
+                       same bytes on every backend); other types without an adapter start none
+  --threads N          threads of the WASM backend (0, the default: one per CPU core)
   --out <file.gguf>    must not exist, and not be inside an input folder; written to a temp file and renamed
   --json               print {"out","tensors","bytesWritten","seconds","peakRssBytes","type"} on stdout
 

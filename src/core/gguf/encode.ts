@@ -1,6 +1,7 @@
 // f32 tensor values -> the stored bytes of a ggml type (plain types rounded to nearest even, block types through the
 // reference quantizers), and back for the loader.
 
+import type { Backend, GgmlQuantType } from '../backend';
 import { decodeInto, encodeInto } from '../merge/convert';
 import { CoreError } from '../errors';
 import { tr } from '../text';
@@ -22,9 +23,24 @@ const DEQUANTIZERS: Partial<Record<string, (b: Uint8Array, out: Float32Array) =>
   Q4_K: dequantizeQ4_K, Q5_K: dequantizeQ5_K, Q6_K: dequantizeQ6_K,
 };
 
-/** The stored bytes of `values` as `type` (for F32, a view of `values` itself: no copy of the largest tensors). */
-export function encodeTensor(values: Float32Array, type: GgmlType): Uint8Array {
+const BACKEND_QUANT_TYPES: ReadonlySet<GgmlType> = new Set<GgmlQuantType>(['Q4_K', 'Q5_K', 'Q6_K']);
+
+/** Whether a backend may quantize `type` (Backend.quantizeGgml): the export starts one only when some tensor has it. */
+export function backendQuantizes(type: GgmlType): boolean {
+  return BACKEND_QUANT_TYPES.has(type);
+}
+
+/**
+ * The stored bytes of `values` as `type` (for F32, a view of `values` itself: no copy of the largest tensors). With a
+ * `backend` that quantizes `type` (Backend.quantizeGgml: same bytes, threaded kernels) it does the work; the
+ * quantizers here stay the reference.
+ */
+export function encodeTensor(values: Float32Array, type: GgmlType, backend?: Backend | null): Uint8Array {
   if (type === 'F32') return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  if (backend?.quantizeGgml && backendQuantizes(type)) {
+    const fast = backend.quantizeGgml(type as GgmlQuantType, values);
+    if (fast) return fast;
+  }
   const out = new Uint8Array(tensorBytesOf(ggmlType(type), values.length));
   if (type === 'F16' || type === 'BF16') {
     encodeInto(values, values.length, type, out);

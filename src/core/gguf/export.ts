@@ -14,7 +14,7 @@ import { basename, dirname, isInside, joinPath } from '../paths';
 import { readModelWeights, type BinHeaderReader } from '../safetensors/modelWeights';
 import { numel, type DType } from '../tensor/dtype';
 import { tr } from '../text';
-import { encodeTensor } from './encode';
+import { backendQuantizes, encodeTensor } from './encode';
 import { tensorValues } from './tensorValues';
 import { type ExportType, type GgufKv } from './format';
 import { llamaHparams, llamaMetadata } from './llamaMeta';
@@ -46,6 +46,7 @@ export interface GgufExportPlan {
   readonly tensors: readonly PlannedGgufTensor[];
   readonly layout: GgufLayout;
   readonly warnings: readonly string[];
+  /** LoRA merges run on a backend, and so do the K-quant tensors (threaded quantizers, Backend.quantizeGgml). */
   readonly needsBackend: boolean;
 }
 
@@ -110,7 +111,7 @@ export async function planGgufExport(fs: FsPort, inputs: GgufExportInputs, binRe
     name: basename(inputs.adapterPath ?? inputs.modelPath), cardFolder: inputs.adapterPath ? null : inputs.modelPath, totalParams: tensors.reduce((s, t) => s + numel(t.shape), 0), exportType: inputs.type,
   });
   return {
-    inputs, kvs, tensors, layout: layoutGguf(kvs, tensors), warnings: src.warnings, needsBackend: tensors.some((t) => t.op.kind === 'lora'),
+    inputs, kvs, tensors, layout: layoutGguf(kvs, tensors), warnings: src.warnings, needsBackend: tensors.some((t) => t.op.kind === 'lora' || backendQuantizes(t.type)),
   };
 }
 
@@ -144,7 +145,7 @@ export interface GgufExportSummary {
 async function tensorBytes(t: PlannedGgufTensor, reader: InputReader, backend: Backend | null): Promise<Uint8Array> {
   let values = await tensorValues(t.op, t.hfName, t.dtype, reader, backend);
   if (t.heads !== null) values = permuteRows(values, t.shape[0]!, t.shape.length > 1 ? t.shape[1]! : 1, t.heads);
-  return encodeTensor(values, t.type);
+  return encodeTensor(values, t.type, backend);
 }
 
 /** Write the planned file atomically: a temp file next to `out`, renamed when complete, removed on any failure. */

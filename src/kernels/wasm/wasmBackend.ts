@@ -9,7 +9,7 @@
 // memory64 is not used: it needs a flag on Node 20 (and >4 GiB memories created inside wasm there), while several
 // memory32 spaces work on every Node and cost ~0.5 us per hand-off (KERNELS.md). TODO(#6): a memory64 build for Node 24.
 
-import type { AttentionOptions, Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
+import type { AttentionOptions, Backend, BackendInfo, BTensor, GgmlQuantType, OpName, WeightDType } from '../../core/backend';
 import { floatDType, numel, type FloatStorage } from '../../core/tensor/dtype';
 import * as ref from '../reference/refOps';
 import { checkShape, matrixShape } from '../reference/referenceBackend';
@@ -29,6 +29,19 @@ const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0:
  */
 const PANEL_COLS: Record<WeightDType, number> = { f32: 2048, f16: 2048, bf16: 2048, q8_0: 1 << 30 };
 const ELEM_BYTES: Record<WeightDType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 1 };
+/** Kernel and GGUF bytes per 256-value super-block of each quantizeGgml type (assembly/kquants.ts). */
+const GGML_QUANT: Record<GgmlQuantType, { kernel: ThreadedKernel; blockBytes: number }> = {
+  Q4_K: { kernel: 'quant_q4_k', blockBytes: 144 }, Q5_K: { kernel: 'quant_q5_k', blockBytes: 176 }, Q6_K: { kernel: 'quant_q6_k', blockBytes: 210 },
+};
+/** Must match assembly/kquants.ts. */
+const KQ_SCRATCH = 4096;
+/**
+ * Super-blocks per quantizeGgml chunk: 4 MiB of f32 staged at a time through one buffer kept across calls, so any
+ * tensor quantizes in bounded extra memory (the export's bound is 2x the largest f32 tensor + 256 MB).
+ */
+const QUANT_CHUNK_BLOCKS = 4096;
+/** Super-blocks a thread claims at a time (~0.1 ms of work each: hand-offs stay negligible, the ends balance). */
+const QUANT_CLAIM_BLOCKS = 8;
 /** Work (multiply-adds) below which an op stays on the calling thread: a hand-off would cost more than it saves. */
 const PARALLEL_MIN_WORK = 1 << 16;
 
@@ -122,6 +135,8 @@ export class WasmBackend implements Backend {
   private readonly panelCols: Record<WeightDType, number>;
   private current = 0;
   private disposed = false;
+  /** quantizeGgml's staging buffer: input chunk, output chunk, per-thread scratch (allocated on first use). */
+  private quantStage: { space: MemorySpace; ptr: number } | null = null;
 
   constructor(private readonly runner: KernelRunner, options: WasmBackendOptions = {}) {
     this.cap = Math.min(options.maxMemoryBytes ?? MAX_MEMORY_BYTES, MAX_MEMORY_BYTES);
@@ -232,6 +247,35 @@ export class WasmBackend implements Backend {
       wt.runs(valueOffset + v, nv, (at, done, len) =>
         ex['quant_q8']!(wt.ptr + at, wt.ptr + wt.scalesOffset + (at / 32) * 4, f32 + done * 4, len));
     }
+  }
+
+  quantizeGgml(type: GgmlQuantType, values: Float32Array): Uint8Array | null {
+    const q = GGML_QUANT[type];
+    const stage = q && values.length % 256 === 0 ? this.quantStaging() : null;
+    if (!q || !stage) return null;
+    const { space: s, ptr: xp } = stage;
+    const op = xp + QUANT_CHUNK_BLOCKS * 1024;
+    const scratch = op + QUANT_CHUNK_BLOCKS * 256;
+    const nb = values.length / 256;
+    const out = new Uint8Array(nb * q.blockBytes);
+    for (let b = 0; b < nb; b += QUANT_CHUNK_BLOCKS) {
+      const n = Math.min(QUANT_CHUNK_BLOCKS, nb - b);
+      s.f32(xp, n * 256).set(values.subarray(b * 256, (b + n) * 256));
+      this.runner.run(q.kernel, s.index, n, this.chunkFor(n, n * 256 * 64, QUANT_CLAIM_BLOCKS), [op, xp, scratch]);
+      out.set(s.bytes(op, n * q.blockBytes), b * q.blockBytes);
+    }
+    return out;
+  }
+
+  /** The staging buffer of quantizeGgml, kept for the backend's life; null when no memory can hold it. */
+  private quantStaging(): { space: MemorySpace; ptr: number } | null {
+    if (this.quantStage) return this.quantStage;
+    const bytes = QUANT_CHUNK_BLOCKS * (1024 + 256) + this.runner.threads * KQ_SCRATCH;
+    for (const space of this.spaces) {
+      const ptr = space.alloc(bytes, false);
+      if (ptr >= 0) return (this.quantStage = { space, ptr });
+    }
+    return null;
   }
 
   hostView(t: BTensor): Uint8Array | null {

@@ -4,6 +4,8 @@
 // thread's index (which selects its private scratch). Measured tricks: ../../../../shared/KERNELS.md (f16 decode via
 // 16-bit shifts + shuffle + 2^112, q8_0 in SoA with i16 dot products, packed weight panels for matmul).
 
+import { toF16Scalar } from './half';
+
 // 2^112: rescales an f16 whose exponent was copied unbiased into an f32 (exact, subnormals included).
 const TWO112: f32 = 5.192296858534828e33;
 /** Columns of the weight panel packed per K block in matmul (8 rows x KC floats = 8 KiB, stays in L1). */
@@ -612,30 +614,6 @@ export function mm_q8(r0: i32, r1: i32, tid: i32, out: usize, wq: usize, ws: usi
   return i32x4.shr_u(i32x4.add(x, i32x4.add(i32x4.splat(0x7fff), v128.and(i32x4.shr_u(x, 16), i32x4.splat(1)))), 16);
 }
 
-/** Scalar f32 -> f16 bits, round to nearest even (same results as toF16). */
-function toF16Scalar(bits: u32): u32 {
-  const sign = (bits >> 16) & 0x8000;
-  const exp = <i32>((bits >> 23) & 0xff);
-  let mant = bits & 0x7fffff;
-  if (exp == 0xff) return sign | 0x7c00 | (mant != 0 ? 0x200 : 0);
-  const e = exp - 112;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = <u32>(14 - e);
-    const half: u32 = 1 << (shift - 1);
-    const rest = mant & ((1 << shift) - 1);
-    let m = mant >> shift;
-    if (rest > half || (rest == half && (m & 1) != 0)) m++;
-    return sign | m;
-  }
-  let h = sign | (<u32>e << 10) | (mant >> 13);
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest == 0x1000 && (h & 1) != 0)) h++;
-  return h;
-}
-
 /** Store 4 f32 sums in the output dtype at element j of row `o`; returns a lane mask of non-finite outputs. */
 // @ts-ignore: decorator
 @inline function storeOut(o: usize, j: i32, v: v128, dtype: i32): v128 {
@@ -1000,3 +978,6 @@ export function fma_peak(r0: i32, r1: i32, tid: i32, iters: i32, sink: usize): v
   const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
   v128.store(sink + (<usize>tid << 4), f32x4.add(s, f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11))));
 }
+
+// ---- GGUF K-quant export quantizers (assembly/kquants.ts) -------------------------------------------------------------
+export { quant_q4_k, quant_q5_k, quant_q6_k } from './kquants';
