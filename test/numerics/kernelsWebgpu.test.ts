@@ -16,6 +16,7 @@ import { NodeFs } from '../../src/node/nodeFs';
 import { loadDawn, openWebGpuDevice } from '../../src/kernels/webgpu/webgpuDevice.node';
 import { skipBecause, swiftShader, swiftShaderEnv } from './kernelsHelpers';
 import { defineParity } from './kernelsParitySuite';
+import { defineBatching } from './webgpuBatchSuite';
 import { defineSplitWeights } from './webgpuSplitSuite';
 
 const CHILD = process.env['LWB_WEBGPU_CHILD'] === '1';
@@ -121,6 +122,7 @@ if (!CHILD) {
   const g = JSON.parse(fs.readFileSync(path.join(ROOT, 'test/fixtures/demo-goldens.json'), 'utf8')) as
     { model: string; prompt_ids: number[]; max_new_tokens: number; cases: { adapter: string | null; new_token_ids: number[] }[] };
   defineSplitWeights(ROOT, g.model, g.prompt_ids);
+  defineBatching(ROOT, g.model, g.prompt_ids);
 
   describe('webgpu whole model (demo stories260K)', function () {
     const greedyIds = async (backend: Backend): Promise<number[]> => {

@@ -106,6 +106,7 @@ export class WebGpuBackend implements Backend {
   readonly info: BackendInfo;
   private readonly pipelines = new Map<string, GpuComputePipeline>();
   private disposed = false;
+  readonly maxPendingPasses = MAX_PENDING_PASSES;
   private pending: PendingWork | null = null;
   private counters = { submits: 0, readbacks: 0, liveUniforms: 0 };
 
