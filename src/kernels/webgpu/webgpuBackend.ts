@@ -41,6 +41,8 @@ const SKIP_ROW = 0xffffffff;
  * tensors) held until the submit, yet leaves a decode step of a 7B model (32 layers x ~15 ops) in one command buffer.
  */
 export const MAX_PENDING_PASSES = 1024;
+/** Bytes of buffers kept alive for the pending work (staged uploads, freed tensors) before a submit is forced. */
+const MAX_HELD_BYTES = 64 << 20;
 
 /** Counters for tests and logs: how often work left for the GPU, how often results came back. */
 export interface WebGpuStats {
@@ -59,6 +61,7 @@ interface PendingWork {
   readonly encoder: GpuCommandEncoder;
   commands: number;
   readonly destroyAfterSubmit: GpuBuffer[];
+  heldBytes: number;
   uniforms: number;
 }
 
@@ -408,7 +411,7 @@ export class WebGpuBackend implements Backend {
   }
 
   private pendingWork(): PendingWork {
-    this.pending ??= { encoder: this.device.createCommandEncoder(), commands: 0, destroyAfterSubmit: [], uniforms: 0 };
+    this.pending ??= { encoder: this.device.createCommandEncoder(), commands: 0, destroyAfterSubmit: [], heldBytes: 0, uniforms: 0 };
     return this.pending;
   }
 
@@ -430,8 +433,15 @@ export class WebGpuBackend implements Backend {
 
   /** Destroys now, or after the submit of the pending work that may still use the buffer. */
   private destroyWhenUnused(buffer: GpuBuffer): void {
-    if (this.pending) this.pending.destroyAfterSubmit.push(buffer);
-    else buffer.destroy();
+    const p = this.pending;
+    if (!p) {
+      buffer.destroy();
+      return;
+    }
+    p.destroyAfterSubmit.push(buffer);
+    p.heldBytes += buffer.size;
+    // A large upload (or many frees) while work is pending would otherwise keep its copy until the next read.
+    if (p.heldBytes > MAX_HELD_BYTES) this.flush();
   }
 
   private binary(out: GpuTensor, a: GpuTensor, b: GpuTensor, count: number, d: number, op: number, scale: number): void {
