@@ -9,6 +9,7 @@ import { decodeToF32, floatDType, numel } from '../../core/tensor/dtype';
 import { quantizeQ8_0 } from '../../core/tensor/q8_0';
 import { Q8_BLOCK_BYTES, f16Lut } from '../reference/refOps';
 import { checkShape, matrixShape } from '../reference/referenceBackend';
+import { COMPOSED_WGSL, subgroupMatmulSource } from './shaderSource';
 import { checkModelFits, planRowParts, refuseOverLimit, storageBytes, type BufferLimits } from './limits';
 import type { GpuBindGroupEntry, GpuBuffer, GpuCommandEncoder, GpuComputePipeline, GpuDevice } from './gpuTypes';
 import attentionWgsl from './wgsl/attention.wgsl';
@@ -16,6 +17,7 @@ import binaryWgsl from './wgsl/binary.wgsl';
 import embedWgsl from './wgsl/embed.wgsl';
 import loraDeltaWgsl from './wgsl/loraDelta.wgsl';
 import matmulWgsl from './wgsl/matmul.wgsl';
+import matmulSubgroupsWgsl from './wgsl/matmulSubgroups.wgsl';
 import rmsnormWgsl from './wgsl/rmsnorm.wgsl';
 import ropeWgsl from './wgsl/rope.wgsl';
 import softmaxWgsl from './wgsl/softmax.wgsl';
@@ -25,7 +27,16 @@ import swigluWgsl from './wgsl/swiglu.wgsl';
 export const SHADERS: Readonly<Record<string, string>> = {
   attention: attentionWgsl, binary: binaryWgsl, embed: embedWgsl, loraDelta: loraDeltaWgsl, matmul: matmulWgsl,
   rmsnorm: rmsnormWgsl, rope: ropeWgsl, softmax: softmaxWgsl, swiglu: swigluWgsl,
+  matmulSubgroups: subgroupMatmulSource(matmulWgsl, matmulSubgroupsWgsl),
 };
+/** Entry points other than `main`. */
+const ENTRY_POINTS: Readonly<Record<string, string>> = { matmulSubgroups: COMPOSED_WGSL['matmulSubgroups.wgsl']!.entryPoint };
+
+/** Choices among kernel variants; tests use them to run the fallback on a device that has the feature. */
+export interface WebGpuKernelOptions {
+  /** Use subgroup operations where the device has the `subgroups` feature (default true). */
+  readonly subgroups?: boolean;
+}
 
 const USAGE = { MAP_READ: 1, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 64, STORAGE: 128 } as const;
 const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3 };
@@ -122,11 +133,15 @@ export class WebGpuBackend implements Backend {
   /** Why the device was lost (not by dispose()), once it was: every later op fails with it. */
   deviceLost: string | null = null;
 
-  constructor(private readonly device: GpuDevice, adapterName: string, gpu?: unknown, limits?: BufferLimits) {
+  /** The matmul shader: subgroupAdd reduction where the device has `subgroups`, else the workgroup-memory tree. */
+  readonly matmulShader: 'matmul' | 'matmulSubgroups';
+
+  constructor(private readonly device: GpuDevice, adapterName: string, gpu?: unknown, limits?: BufferLimits, kernels: WebGpuKernelOptions = {}) {
     this.keepAlive = gpu;
     void device.lost?.then((info) => {
       if (!this.disposed) this.deviceLost = info.message || info.reason || 'unknown reason';
     });
+    this.matmulShader = kernels.subgroups !== false && device.features?.has('subgroups') ? 'matmulSubgroups' : 'matmul';
     this.info = { name: 'webgpu', threads: 1, detail: `WebGPU on ${adapterName}` };
     // WebGPU's guaranteed minimums when the caller does not know the adapter's.
     this.limits = limits ?? { maxStorageBufferBindingSize: 128 << 20, maxBufferSize: 256 << 20 };
@@ -245,7 +260,7 @@ export class WebGpuBackend implements Backend {
     const W = this.own(w), X = this.f32t(x), O = this.f32t(out);
     // Output rows are independent: each part of a split W writes its slice [row0, row0 + rows) of every output row.
     for (const { row0, t: P } of W.rowParts) {
-      this.dispatch('matmul', [P.rows, P.cols, n, DTYPE_CODE[P.dtype], P.dtype === 'q8_0' ? P.scalesWord : 0, ROW_SPLIT, row0, W.rows], [P.buffer, X.buffer, O.buffer],
+      this.dispatch(this.matmulShader, [P.rows, P.cols, n, DTYPE_CODE[P.dtype], P.dtype === 'q8_0' ? P.scalesWord : 0, ROW_SPLIT, row0, W.rows], [P.buffer, X.buffer, O.buffer],
         [Math.min(P.rows, ROW_SPLIT), Math.ceil(P.rows / ROW_SPLIT), n]);
     }
   }
@@ -364,7 +379,7 @@ export class WebGpuBackend implements Backend {
     let p = this.pipelines.get(name);
     if (!p) {
       const module = this.device.createShaderModule({ code: SHADERS[name]!, label: name });
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: name });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: ENTRY_POINTS[name] ?? 'main' }, label: name });
       this.pipelines.set(name, p);
     }
     return p;
