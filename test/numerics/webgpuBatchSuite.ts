@@ -71,6 +71,20 @@ export function defineBatching(root: string, model: string, promptIds: number[])
       assert.deepEqual([...await be.read(out)], [2, 4, 6, 8]);
     });
 
+    it('a large upload while ops are pending goes out with them rather than waiting for the next read', async () => {
+      const x = upload(be, [1, 2, 3, 4]);
+      const out = be.alloc('f32', [4]);
+      be.add(out, x, x, 4);
+      // Over the 64 MiB the backend holds for pending work: its staging copy is submitted (and released) at once.
+      const big = be.alloc('f32', [4096, 4160], 'big', 'none', 'weight');
+      const submits = be.stats().submits;
+      be.write(big, new Uint8Array(4096 * 4160 * 4));
+      assert.equal(be.stats().submits - submits, 1);
+      assert.equal(be.stats().pendingPasses, 0);
+      assert.deepEqual([...await be.read(out)], [2, 4, 6, 8]);
+      be.free(big);
+    });
+
     it('a decode step of the demo model is one submit and one read-back', async function () {
       const gpu = await openBatched(this);
       const lm = await loadModel(new NodeFs(), path.join(root, model), gpu);
