@@ -13,7 +13,7 @@ import { WasmBackend } from './wasm/wasmBackend';
 import { loadKernelModule, type WasmVariant } from './wasm/wasmModule.node';
 import { adapterSummary, openWebGpuDevice } from './webgpu/webgpuDevice.node';
 import type { BufferLimits } from './webgpu/limits';
-import type { WebGpuBackend } from './webgpu/webgpuBackend';
+import type { WebGpuBackend, WebGpuKernelOptions } from './webgpu/webgpuBackend';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm' | 'reference';
 
@@ -75,9 +75,10 @@ export const ALLOW_SOFTWARE_ADAPTER_ENV = 'LORA_WORKBENCH_WEBGPU_ALLOW_SOFTWARE'
  * The WebGPU backend, or a reason why not. `allowFallbackAdapter`: accept software adapters (tests on SwiftShader);
  * 'auto' and a plain 'webgpu' choice do not, WASM is faster than a CPU emulating a GPU. `bufferLimits`: tests only,
  * lower per-buffer limits than the adapter's, so a small model's weights are split across buffers as a large one's are.
+ * `kernels`: tests only, e.g. the workgroup-reduction matmul on a device that has subgroups.
  */
 export async function createWebGpuBackend(allowFallbackAdapter: boolean, flags: string[] = [], log?: (message: string) => void,
-  bufferLimits?: Pick<BufferLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>): Promise<WebGpuBackend | string> {
+  bufferLimits?: Pick<BufferLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>, kernels?: WebGpuKernelOptions): Promise<WebGpuBackend | string> {
   const opened = await openWebGpuDevice(flags);
   if (typeof opened === 'string') return opened;
   if (opened.isFallback && !allowFallbackAdapter) {
@@ -85,7 +86,7 @@ export async function createWebGpuBackend(allowFallbackAdapter: boolean, flags: 
     return `only a software adapter (${opened.adapterName}): WASM is faster`;
   }
   log?.(`WebGPU adapter ${adapterSummary(opened.adapterName, opened.details)}`);
-  return new (webGpuBackendModule().WebGpuBackend)(opened.device, opened.adapterName, opened.gpu, { ...opened.details, ...bufferLimits });
+  return new (webGpuBackendModule().WebGpuBackend)(opened.device, opened.adapterName, opened.gpu, { ...opened.details, ...bufferLimits }, kernels);
 }
 
 /**

@@ -13,9 +13,12 @@ import { loadModel } from '../../src/core/model/loadModel';
 import { greedy, SamplerChain } from '../../src/core/sampling/processors';
 import { ALLOW_SOFTWARE_ADAPTER_ENV, createBackend, createWasmBackend, createWebGpuBackend } from '../../src/kernels/createBackend.node';
 import { NodeFs } from '../../src/node/nodeFs';
+import { COMPOSED_WGSL } from '../../src/kernels/webgpu/shaderSource';
 import { loadDawn, openWebGpuDevice } from '../../src/kernels/webgpu/webgpuDevice.node';
 import { skipBecause, swiftShader, swiftShaderEnv } from './kernelsHelpers';
 import { defineParity } from './kernelsParitySuite';
+import { defineBatching } from './webgpuBatchSuite';
+import { defineMatmulVariants } from './webgpuMatmulVariantsSuite';
 import { defineSplitWeights } from './webgpuSplitSuite';
 
 const CHILD = process.env['LWB_WEBGPU_CHILD'] === '1';
@@ -36,13 +39,18 @@ if (!CHILD) {
           skipBecause(this, `Dawn null backend unavailable: ${opened}`);
         }
         const { device } = opened;
+        // A composed file (a subgroup entry point) is linted as the backend compiles it: appended to its base.
+        const composed = COMPOSED_WGSL[file];
+        const source = (name: string): string => fs.readFileSync(path.join(WGSL_DIR, name), 'utf8');
         try {
+          if (composed && !device.features?.has(composed.feature)) skipBecause(this, `the Dawn null device has no '${composed.feature}' feature`);
+          const code = composed ? composed.compose(source(composed.base), source(file)) : source(file);
           device.pushErrorScope('validation');
-          const module = device.createShaderModule({ code: fs.readFileSync(path.join(WGSL_DIR, file), 'utf8'), label: file });
+          const module = device.createShaderModule({ code, label: file });
           const info = await module.getCompilationInfo();
           const errors = info.messages.filter((m) => m.type === 'error').map((m) => `line ${m.lineNum}: ${m.message}`);
           assert.deepEqual(errors, [], `${file}: ${errors.join('; ')}`);
-          await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+          await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: composed?.entryPoint ?? 'main' } });
           const err = await device.popErrorScope();
           assert.equal(err?.message ?? null, null);
         } finally {
@@ -121,6 +129,8 @@ if (!CHILD) {
   const g = JSON.parse(fs.readFileSync(path.join(ROOT, 'test/fixtures/demo-goldens.json'), 'utf8')) as
     { model: string; prompt_ids: number[]; max_new_tokens: number; cases: { adapter: string | null; new_token_ids: number[] }[] };
   defineSplitWeights(ROOT, g.model, g.prompt_ids);
+  defineBatching(ROOT, g.model, g.prompt_ids);
+  defineMatmulVariants();
 
   describe('webgpu whole model (demo stories260K)', function () {
     const greedyIds = async (backend: Backend): Promise<number[]> => {

@@ -39,6 +39,8 @@ export interface GpuDevice {
   pushErrorScope(filter: 'validation' | 'out-of-memory' | 'internal'): void;
   popErrorScope(): Promise<{ readonly message: string } | null>;
   destroy(): void;
+  /** The features the device was opened with (absent in minimal fakes: none). */
+  readonly features?: { has(name: string): boolean };
   /** Resolves when the device is lost: destroy(), a driver reset, a GPU removed or hung. */
   readonly lost?: Promise<{ readonly reason?: string; readonly message?: string }>;
 }
@@ -48,7 +50,7 @@ export interface GpuAdapter {
   readonly isFallbackAdapter?: boolean;
   readonly features?: { has(name: string): boolean };
   readonly limits: { readonly maxStorageBufferBindingSize: number; readonly maxBufferSize: number };
-  requestDevice(d?: { requiredLimits?: Record<string, number> }): Promise<GpuDevice>;
+  requestDevice(d?: { requiredLimits?: Record<string, number>; requiredFeatures?: string[] }): Promise<GpuDevice>;
 }
 export interface Gpu { requestAdapter(o?: { powerPreference?: string }): Promise<GpuAdapter | null> }
 export interface DawnModule { create(flags: string[]): Gpu; globals: object }

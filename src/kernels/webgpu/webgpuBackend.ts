@@ -1,20 +1,23 @@
 // The WebGPU backend: tensors in GPU storage buffers in their stored format (f16/bf16 two per u32 word, q8_0 repacked to
 // SoA: int8 plane + f32 scales), one compute shader per op (./wgsl/*.wgsl, bundled as text). Pure: it receives a
 // GPUDevice from webgpuDevice.node.ts (Dawn through the optional `webgpu` package), so it also runs in a browser.
-// Ops are submitted in order on the device queue; read/argmax await a buffer map, as Backend's async reads allow.
+// Ops are recorded into one pending command encoder (see PendingWork) and submitted together when a result must leave
+// the GPU (read/argmax await a buffer map, as Backend's async reads allow), on flush(), or every MAX_PENDING_PASSES.
 
 import type { AttentionOptions, Backend, BackendInfo, BTensor, ModelPlan, OpName, WeightDType } from '../../core/backend';
 import { decodeToF32, floatDType, numel } from '../../core/tensor/dtype';
 import { quantizeQ8_0 } from '../../core/tensor/q8_0';
 import { Q8_BLOCK_BYTES, f16Lut } from '../reference/refOps';
 import { checkShape, matrixShape } from '../reference/referenceBackend';
+import { COMPOSED_WGSL, subgroupMatmulSource } from './shaderSource';
 import { checkModelFits, planRowParts, refuseOverLimit, storageBytes, type BufferLimits } from './limits';
-import type { GpuBindGroupEntry, GpuBuffer, GpuComputePipeline, GpuDevice } from './gpuTypes';
+import type { GpuBindGroupEntry, GpuBuffer, GpuCommandEncoder, GpuComputePipeline, GpuDevice } from './gpuTypes';
 import attentionWgsl from './wgsl/attention.wgsl';
 import binaryWgsl from './wgsl/binary.wgsl';
 import embedWgsl from './wgsl/embed.wgsl';
 import loraDeltaWgsl from './wgsl/loraDelta.wgsl';
 import matmulWgsl from './wgsl/matmul.wgsl';
+import matmulSubgroupsWgsl from './wgsl/matmulSubgroups.wgsl';
 import rmsnormWgsl from './wgsl/rmsnorm.wgsl';
 import ropeWgsl from './wgsl/rope.wgsl';
 import softmaxWgsl from './wgsl/softmax.wgsl';
@@ -24,7 +27,16 @@ import swigluWgsl from './wgsl/swiglu.wgsl';
 export const SHADERS: Readonly<Record<string, string>> = {
   attention: attentionWgsl, binary: binaryWgsl, embed: embedWgsl, loraDelta: loraDeltaWgsl, matmul: matmulWgsl,
   rmsnorm: rmsnormWgsl, rope: ropeWgsl, softmax: softmaxWgsl, swiglu: swigluWgsl,
+  matmulSubgroups: subgroupMatmulSource(matmulWgsl, matmulSubgroupsWgsl),
 };
+/** Entry points other than `main`. */
+const ENTRY_POINTS: Readonly<Record<string, string>> = { matmulSubgroups: COMPOSED_WGSL['matmulSubgroups.wgsl']!.entryPoint };
+
+/** Choices among kernel variants; tests use them to run the fallback on a device that has the feature. */
+export interface WebGpuKernelOptions {
+  /** Use subgroup operations where the device has the `subgroups` feature (default true). */
+  readonly subgroups?: boolean;
+}
 
 const USAGE = { MAP_READ: 1, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 64, STORAGE: 128 } as const;
 const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3 };
@@ -34,6 +46,35 @@ const ROW_SPLIT = 65535;
 const ELEMS_PER_Y = 65535 * 64;
 /** An id embed.wgsl leaves alone: that output row comes from another part of a split table. */
 const SKIP_ROW = 0xffffffff;
+
+/**
+ * Passes recorded before a submit is forced: bounds the latency of a long prefill and the temporaries (uniforms, freed
+ * tensors) held until the submit, yet leaves a decode step of a 7B model (32 layers x ~15 ops) in one command buffer.
+ */
+export const MAX_PENDING_PASSES = 1024;
+/** Bytes of buffers kept alive for the pending work (staged uploads, freed tensors) before a submit is forced. */
+const MAX_HELD_BYTES = 64 << 20;
+
+/** Counters for tests and logs: how often work left for the GPU, how often results came back. */
+export interface WebGpuStats {
+  readonly submits: number;
+  readonly readbacks: number;
+  /** Per-dispatch uniform buffers not yet destroyed (they live until the submit that uses them). */
+  readonly liveUniforms: number;
+  readonly pendingPasses: number;
+}
+
+/**
+ * Work recorded but not yet submitted. Buffers that its commands use (per-dispatch uniforms, staged uploads, tensors
+ * freed meanwhile) must outlive the submit: destroying one earlier makes the whole command buffer invalid.
+ */
+interface PendingWork {
+  readonly encoder: GpuCommandEncoder;
+  commands: number;
+  readonly destroyAfterSubmit: GpuBuffer[];
+  heldBytes: number;
+  uniforms: number;
+}
 
 /** The GPU device went away mid-run; the engine fails that request and runs the next on WASM. */
 export class GpuDeviceLostError extends Error {
@@ -79,6 +120,9 @@ export class WebGpuBackend implements Backend {
   readonly info: BackendInfo;
   private readonly pipelines = new Map<string, GpuComputePipeline>();
   private disposed = false;
+  readonly maxPendingPasses = MAX_PENDING_PASSES;
+  private pending: PendingWork | null = null;
+  private counters = { submits: 0, readbacks: 0, liveUniforms: 0 };
 
   /** Dawn's GPU object, referenced while the device is used (see webgpuDevice.node.ts). */
   private keepAlive: unknown;
@@ -89,11 +133,15 @@ export class WebGpuBackend implements Backend {
   /** Why the device was lost (not by dispose()), once it was: every later op fails with it. */
   deviceLost: string | null = null;
 
-  constructor(private readonly device: GpuDevice, adapterName: string, gpu?: unknown, limits?: BufferLimits) {
+  /** The matmul shader: subgroupAdd reduction where the device has `subgroups`, else the workgroup-memory tree. */
+  readonly matmulShader: 'matmul' | 'matmulSubgroups';
+
+  constructor(private readonly device: GpuDevice, adapterName: string, gpu?: unknown, limits?: BufferLimits, kernels: WebGpuKernelOptions = {}) {
     this.keepAlive = gpu;
     void device.lost?.then((info) => {
       if (!this.disposed) this.deviceLost = info.message || info.reason || 'unknown reason';
     });
+    this.matmulShader = kernels.subgroups !== false && device.features?.has('subgroups') ? 'matmulSubgroups' : 'matmul';
     this.info = { name: 'webgpu', threads: 1, detail: `WebGPU on ${adapterName}` };
     // WebGPU's guaranteed minimums when the caller does not know the adapter's.
     this.limits = limits ?? { maxStorageBufferBindingSize: 128 << 20, maxBufferSize: 256 << 20 };
@@ -144,7 +192,7 @@ export class WebGpuBackend implements Backend {
       p.set(bytes);
       return p;
     })() : bytes;
-    this.device.queue.writeBuffer(g.buffer, byteOffset, padded);
+    this.upload(g.buffer, byteOffset, padded);
   }
 
   writeQuantized(t: BTensor, bytes: Uint8Array, srcDtype: 'f32' | 'f16' | 'bf16', valueOffset = 0): void {
@@ -180,21 +228,39 @@ export class WebGpuBackend implements Backend {
   free(t: BTensor): void {
     const g = this.own(t);
     g.freed = true;
-    for (const p of g.rowParts) p.t.buffer.destroy();
+    for (const p of g.rowParts) this.destroyWhenUnused(p.t.buffer);
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    // Pending work is dropped, not submitted: nothing can read its results any more, and destroy() frees its buffers.
+    this.pending = null;
     this.device.destroy();
     this.keepAlive = null;
+  }
+
+  /** Submits the recorded work (the engine need not call it: reads do; for tests, timing and idle points). */
+  flush(): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = null;
+    this.device.queue.submit([p.encoder.finish()]);
+    this.counters.submits++;
+    // Destroying after submit is allowed: the GPU keeps the memory until the submitted work is done.
+    for (const b of p.destroyAfterSubmit) b.destroy();
+    this.counters.liveUniforms -= p.uniforms;
+  }
+
+  stats(): WebGpuStats {
+    return { ...this.counters, pendingPasses: this.pending?.commands ?? 0 };
   }
 
   matmul(out: BTensor, w: BTensor, x: BTensor, n: number): void {
     const W = this.own(w), X = this.f32t(x), O = this.f32t(out);
     // Output rows are independent: each part of a split W writes its slice [row0, row0 + rows) of every output row.
     for (const { row0, t: P } of W.rowParts) {
-      this.dispatch('matmul', [P.rows, P.cols, n, DTYPE_CODE[P.dtype], P.dtype === 'q8_0' ? P.scalesWord : 0, ROW_SPLIT, row0, W.rows], [P.buffer, X.buffer, O.buffer],
+      this.dispatch(this.matmulShader, [P.rows, P.cols, n, DTYPE_CODE[P.dtype], P.dtype === 'q8_0' ? P.scalesWord : 0, ROW_SPLIT, row0, W.rows], [P.buffer, X.buffer, O.buffer],
         [Math.min(P.rows, ROW_SPLIT), Math.ceil(P.rows / ROW_SPLIT), n]);
     }
   }
@@ -281,16 +347,17 @@ export class WebGpuBackend implements Backend {
   copyRows(dst: BTensor, dstRow: number, src: BTensor, srcRow: number, rows: number): void {
     const D = this.f32t(dst), S = this.f32t(src);
     const rowBytes = S.cols * 4;
-    const enc = this.device.createCommandEncoder();
+    this.checkAlive();
+    const enc = this.record();
     if (D === S) {
       // Same buffer: copy through a temporary (copyBufferToBuffer forbids overlapping source and destination).
       const tmp = this.device.createBuffer({ size: Math.max(16, rows * rowBytes), usage: USAGE.COPY_SRC | USAGE.COPY_DST });
       enc.copyBufferToBuffer(S.buffer, srcRow * rowBytes, tmp, 0, rows * rowBytes);
       enc.copyBufferToBuffer(tmp, 0, D.buffer, dstRow * rowBytes, rows * rowBytes);
+      this.destroyWhenUnused(tmp);
     } else {
       enc.copyBufferToBuffer(S.buffer, srcRow * rowBytes, D.buffer, dstRow * rowBytes, rows * rowBytes);
     }
-    this.device.queue.submit([enc.finish()]);
   }
 
   embed(out: BTensor, table: BTensor, ids: Int32Array): void {
@@ -312,7 +379,7 @@ export class WebGpuBackend implements Backend {
     let p = this.pipelines.get(name);
     if (!p) {
       const module = this.device.createShaderModule({ code: SHADERS[name]!, label: name });
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: name });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: ENTRY_POINTS[name] ?? 'main' }, label: name });
       this.pipelines.set(name, p);
     }
     return p;
@@ -322,20 +389,74 @@ export class WebGpuBackend implements Backend {
   private dispatch(name: string, params: number[], buffers: GpuBuffer[], grid: [number, number, number]): void {
     this.checkAlive();
     if (grid.some((g) => g === 0)) return;
-    const words = new Uint32Array(Math.ceil(params.length / 4) * 4);
-    words.set(params.map((v) => v >>> 0));
-    const uniform = this.device.createBuffer({ size: words.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST });
-    this.device.queue.writeBuffer(uniform, 0, words);
+    const uniform = this.uniformFor(params);
     const pipe = this.pipeline(name);
     const entries: GpuBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform } }, ...buffers.map((buffer, i) => ({ binding: i + 1, resource: { buffer } }))];
     const bind = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
-    const enc = this.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
+    const pass = this.record().beginComputePass();
     pass.setPipeline(pipe);
     pass.setBindGroup(0, bind);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     pass.end();
-    this.device.queue.submit([enc.finish()]);
+    if (this.pending!.commands >= MAX_PENDING_PASSES) this.flush();
+  }
+
+  /**
+   * A fresh uniform buffer per dispatch, written now: queue.writeBuffer takes effect before any later submit, so
+   * before the encoder that reads it. One reused buffer would be clobbered under passes recorded earlier (they run
+   * only at the submit, after every write); a fresh one is read by this pass alone. Destroyed after that submit.
+   */
+  private uniformFor(params: number[]): GpuBuffer {
+    const words = new Uint32Array(Math.ceil(params.length / 4) * 4);
+    words.set(params.map((v) => v >>> 0));
+    const uniform = this.device.createBuffer({ size: words.byteLength, usage: USAGE.UNIFORM | USAGE.COPY_DST });
+    this.device.queue.writeBuffer(uniform, 0, words);
+    const p = this.pendingWork();
+    p.destroyAfterSubmit.push(uniform);
+    p.uniforms++;
+    this.counters.liveUniforms++;
+    return uniform;
+  }
+
+  /** The pending encoder, to record one command into (counted toward the submit bound). */
+  private record(): GpuCommandEncoder {
+    const p = this.pendingWork();
+    p.commands++;
+    return p.encoder;
+  }
+
+  private pendingWork(): PendingWork {
+    this.pending ??= { encoder: this.device.createCommandEncoder(), commands: 0, destroyAfterSubmit: [], heldBytes: 0, uniforms: 0 };
+    return this.pending;
+  }
+
+  /**
+   * Data into an existing buffer, ordered after every op recorded so far. queue.writeBuffer alone would land before the
+   * pending encoder runs (it is ordered at submit time), under passes that still need the old contents; so with work
+   * pending the data goes through a fresh staging buffer copied inside the encoder.
+   */
+  private upload(dst: GpuBuffer, offset: number, data: ArrayBufferView): void {
+    if (!this.pending?.commands) {
+      this.device.queue.writeBuffer(dst, offset, data);
+      return;
+    }
+    const staging = this.device.createBuffer({ size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage: USAGE.COPY_SRC | USAGE.COPY_DST });
+    this.device.queue.writeBuffer(staging, 0, data);
+    this.record().copyBufferToBuffer(staging, 0, dst, offset, data.byteLength);
+    this.destroyWhenUnused(staging);
+  }
+
+  /** Destroys now, or after the submit of the pending work that may still use the buffer. */
+  private destroyWhenUnused(buffer: GpuBuffer): void {
+    const p = this.pending;
+    if (!p) {
+      buffer.destroy();
+      return;
+    }
+    p.destroyAfterSubmit.push(buffer);
+    p.heldBytes += buffer.size;
+    // A large upload (or many frees) while work is pending would otherwise keep its copy until the next read.
+    if (p.heldBytes > MAX_HELD_BYTES) this.flush();
   }
 
   private binary(out: GpuTensor, a: GpuTensor, b: GpuTensor, count: number, d: number, op: number, scale: number): void {
@@ -354,9 +475,7 @@ export class WebGpuBackend implements Backend {
     }
     const tmp = this.alloc('f32', [count]) as GpuTensor;
     fn(tmp);
-    const enc = this.device.createCommandEncoder();
-    enc.copyBufferToBuffer(tmp.buffer, 0, out.buffer, 0, count * 4);
-    this.device.queue.submit([enc.finish()]);
+    this.record().copyBufferToBuffer(tmp.buffer, 0, out.buffer, 0, count * 4);
     this.free(tmp);
   }
 
@@ -373,11 +492,12 @@ export class WebGpuBackend implements Backend {
   }
 
   private decodeRowsOne(out: GpuTensor, table: GpuTensor, ids: Uint32Array): void {
+    // A fresh buffer per call (like the uniforms): written before the submit, read by no earlier recorded pass.
     const idBuf = this.device.createBuffer({ size: Math.max(16, Math.ceil(ids.byteLength / 16) * 16), usage: USAGE.STORAGE | USAGE.COPY_DST });
     this.device.queue.writeBuffer(idBuf, 0, ids);
     this.dispatch('embed', [table.cols, ids.length, DTYPE_CODE[table.dtype], table.dtype === 'q8_0' ? table.scalesWord : 0], [table.buffer, idBuf, out.buffer],
       [Math.ceil(table.cols / 64), ids.length, 1]);
-    idBuf.destroy();
+    this.destroyWhenUnused(idBuf);
   }
 
   /** An f32 version of a (small) weight vector: the tensor itself, or a decoded temporary. */
@@ -417,16 +537,18 @@ export class WebGpuBackend implements Backend {
       s[b] = lut[bytes[p]! | (bytes[p + 1]! << 8)]!;
       q.set(bytes.subarray(p + 2, p + Q8_BLOCK_BYTES), b * 32);
     }
-    this.device.queue.writeBuffer(g.buffer, b0 * 32, q);
-    this.device.queue.writeBuffer(g.buffer, g.count + b0 * 4, s);
+    this.upload(g.buffer, b0 * 32, q);
+    this.upload(g.buffer, g.count + b0 * 4, s);
   }
 
   private async readF32(buffer: GpuBuffer, count: number): Promise<Float32Array> {
     const size = Math.max(16, Math.ceil((count * 4) / 16) * 16);
+    this.checkAlive();
     const staging = this.device.createBuffer({ size, usage: USAGE.MAP_READ | USAGE.COPY_DST });
-    const enc = this.device.createCommandEncoder();
-    enc.copyBufferToBuffer(buffer, 0, staging, 0, Math.min(size, buffer.size));
-    this.device.queue.submit([enc.finish()]);
+    // The copy joins the pending work, so everything recorded so far and this read go out in one submit.
+    this.record().copyBufferToBuffer(buffer, 0, staging, 0, Math.min(size, buffer.size));
+    this.flush();
+    this.counters.readbacks++;
     try {
       await staging.mapAsync(1);
     } catch (err) {

@@ -99,6 +99,8 @@ export async function openWebGpuDevice(flags: string[] = []): Promise<OpenedDevi
   try {
     const { name, isFallback, details } = describeAdapter(adapter, binary);
     const device = await adapter.requestDevice({
+      // Only what a kernel uses: subgroups picks the subgroup matmul (webgpuBackend.ts).
+      requiredFeatures: details.features.filter((f) => f === 'subgroups'),
       requiredLimits: { maxStorageBufferBindingSize: details.maxStorageBufferBindingSize, maxBufferSize: details.maxBufferSize },
     });
     return { device, adapterName: name, isFallback, details, gpu };

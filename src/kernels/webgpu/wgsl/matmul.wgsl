@@ -23,17 +23,22 @@ fn weight(i: u32) -> f32 {
   }
 }
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let r = wg.x + wg.y * p.rowSplit;
-  let i = wg.z;
+/** This invocation's strided share of x[i, :] . W[r, :] (0 past the last row). */
+fn partialDot(r: u32, i: u32, lid: u32) -> f32 {
   var s = 0.0;
   if (r < p.rows) {
     let wb = r * p.cols;
     let xb = i * p.cols;
     for (var k = lid; k < p.cols; k += 64u) { s += weight(wb + k) * x[xb + k]; }
   }
-  partial[lid] = s;
+  return s;
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let r = wg.x + wg.y * p.rowSplit;
+  let i = wg.z;
+  partial[lid] = partialDot(r, i, lid);
   workgroupBarrier();
   for (var step = 32u; step > 0u; step >>= 1u) {
     if (lid < step) { partial[lid] += partial[lid + step]; }
