@@ -4,7 +4,7 @@
 // Implementations: src/kernels/{reference,wasm,webgpu}. merge/ and model/ depend on this file only.
 
 /** GGUF block types a backend may quantize for the export (Backend.quantizeGgml). */
-export type GgmlQuantType = 'Q4_K' | 'Q5_K' | 'Q6_K';
+export type GgmlQuantType = 'Q4_K' | 'Q5_K' | 'Q6_K' | 'Q8_0';
 
 /** Storage formats of weights. Activations are always f32. */
 export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0';

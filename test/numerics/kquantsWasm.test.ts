@@ -1,4 +1,4 @@
-// WASM K-quant quantizers (assembly/kquants.ts via Backend.quantizeGgml) against the reference ones in
+// WASM K-quant and q8_0 quantizers (assembly/kquants.ts via Backend.quantizeGgml) against the reference ones in
 // core/gguf/kquants.ts: byte-identical on random and adversarial super-blocks (zeros, constants, huge and tiny
 // magnitudes, subnormals, one-signed values, outliers, mixed scales), on 1 and 2 threads and both builds, and across
 // the backend's staging chunks.
@@ -6,12 +6,14 @@
 import * as assert from 'node:assert/strict';
 import type { GgmlQuantType } from '../../src/core/backend';
 import { quantizeQ4_K, quantizeQ5_K, quantizeQ6_K } from '../../src/core/gguf/kquants';
+import { quantizeQ8_0 } from '../../src/core/tensor/q8_0';
 import { createWasmBackend } from '../../src/kernels/createBackend.node';
 import type { WasmBackend } from '../../src/kernels/wasm/wasmBackend';
 import { rng } from './kernelsHelpers';
 
 const REFERENCE: Record<GgmlQuantType, { quantize: (x: Float32Array, out: Uint8Array) => void; blockBytes: number }> = {
   Q4_K: { quantize: quantizeQ4_K, blockBytes: 144 }, Q5_K: { quantize: quantizeQ5_K, blockBytes: 176 }, Q6_K: { quantize: quantizeQ6_K, blockBytes: 210 },
+  Q8_0: { quantize: (x, out) => { quantizeQ8_0(x, out); }, blockBytes: 272 },
 };
 
 /** Super-blocks of 256 values, each filled by one generator (index i within the block). */
@@ -31,7 +33,9 @@ function adversarial(seed: number): Float32Array {
     () => -Math.abs(gauss()), () => Math.abs(gauss()) + 2, () => -Math.abs(gauss()) * 1e5,
     (i) => (i === 77 ? 1e4 : gauss() * 1e-2), (i) => (i === 3 ? -6e4 : gauss()), (i) => (i % 32 === 0 ? 70000 : gauss()),
     (i) => ((i >> 5) % 2 ? gauss() * 1e-6 : gauss()), (i) => ((i >> 4) % 3 === 0 ? 0 : gauss()), (i) => (i < 128 ? 0 : 1),
-    (i) => (i % 16) - 8, () => Math.round(gauss() * 4) / 4, (i) => (i % 2 ? 65504 : -65504), (i) => (i % 7 === 0 ? 0 : 5e-8),
+    (i) => (i % 16) - 8, () => Math.round(gauss() * 4) / 4,
+    // q8_0's rounding: with max|x| = 127 the divisor is 1, so these land exactly on halves and just below them.
+    (i) => (i % 32 === 0 ? 127 : (i % 21) - 10 + 0.5), (i) => (i % 32 === 0 ? -127 : Math.fround(0.49999997) * (i % 2 ? 1 : -1)), (i) => (i % 2 ? 65504 : -65504), (i) => (i % 7 === 0 ? 0 : 5e-8),
   ];
   for (let k = 0; k < 40; k++) {
     const scale = 10 ** (r() * 12 - 6);
@@ -70,7 +74,7 @@ for (const [variant, threads] of [['simd', 1], ['relaxed', 2]] as const) {
     });
     after(() => be?.dispose());
 
-    for (const type of ['Q4_K', 'Q5_K', 'Q6_K'] as const) {
+    for (const type of ['Q4_K', 'Q5_K', 'Q6_K', 'Q8_0'] as const) {
       it(`${type}: byte-identical to the reference on adversarial and random super-blocks`, () => {
         for (const seed of [1, 2, 3]) {
           const x = adversarial(seed);
@@ -78,6 +82,11 @@ for (const [variant, threads] of [['simd', 1], ['relaxed', 2]] as const) {
         }
       });
     }
+
+    it('Q8_0: non-finite values as the reference stores them (NaN and infinite blocks, an infinity among finite values)', () => {
+      const x = superBlocks([() => NaN, () => Infinity, (i) => (i === 5 ? -Infinity : i), (i) => (i === 9 ? NaN : i - 100)]);
+      assertSameBytes('Q8_0', be.quantizeGgml('Q8_0', x), reference('Q8_0', x));
+    });
 
     it('refuses what it cannot quantize (length not a multiple of 256)', () => {
       assert.equal(be.quantizeGgml('Q4_K', new Float32Array(300)), null);
@@ -87,7 +96,7 @@ for (const [variant, threads] of [['simd', 1], ['relaxed', 2]] as const) {
 
 describe('numerics: wasm K-quant quantizers across staging chunks (2 threads)', function () {
   this.timeout(120000);
-  it('Q6_K: a tensor longer than one staging chunk, and a second call reusing the buffer', async () => {
+  it('Q6_K and Q8_0: a tensor longer than one staging chunk, and a second call reusing the buffer', async () => {
     await built();
     const be = (await createWasmBackend({ threads: 2 })) as WasmBackend;
     try {
@@ -96,6 +105,9 @@ describe('numerics: wasm K-quant quantizers across staging chunks (2 threads)', 
       assertSameBytes('Q6_K', be.quantizeGgml('Q6_K', x), reference('Q6_K', x));
       const y = adversarial(4);
       assertSameBytes('Q6_K', be.quantizeGgml('Q6_K', y), reference('Q6_K', y));
+      // q8_0's 272 output bytes per 256 values are the most any type stages: a full chunk must fit.
+      assertSameBytes('Q8_0', be.quantizeGgml('Q8_0', x), reference('Q8_0', x));
+      assertSameBytes('Q8_0', be.quantizeGgml('Q8_0', y), reference('Q8_0', y));
     } finally {
       be.dispose();
     }

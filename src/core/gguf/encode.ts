@@ -23,7 +23,7 @@ const DEQUANTIZERS: Partial<Record<string, (b: Uint8Array, out: Float32Array) =>
   Q4_K: dequantizeQ4_K, Q5_K: dequantizeQ5_K, Q6_K: dequantizeQ6_K,
 };
 
-const BACKEND_QUANT_TYPES: ReadonlySet<GgmlType> = new Set<GgmlQuantType>(['Q4_K', 'Q5_K', 'Q6_K']);
+const BACKEND_QUANT_TYPES: ReadonlySet<GgmlType> = new Set<GgmlQuantType>(['Q4_K', 'Q5_K', 'Q6_K', 'Q8_0']);
 
 /** Whether a backend may quantize `type` (Backend.quantizeGgml): the export starts one only when some tensor has it. */
 export function backendQuantizes(type: GgmlType): boolean {

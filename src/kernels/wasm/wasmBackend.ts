@@ -32,9 +32,13 @@ const ELEM_BYTES: Record<WeightDType, number> = { f32: 4, f16: 2, bf16: 2, q8_0:
 /** Kernel and GGUF bytes per 256-value super-block of each quantizeGgml type (assembly/kquants.ts). */
 const GGML_QUANT: Record<GgmlQuantType, { kernel: ThreadedKernel; blockBytes: number }> = {
   Q4_K: { kernel: 'quant_q4_k', blockBytes: 144 }, Q5_K: { kernel: 'quant_q5_k', blockBytes: 176 }, Q6_K: { kernel: 'quant_q6_k', blockBytes: 210 },
+  // Eight 34-byte q8_0 blocks per 256 values.
+  Q8_0: { kernel: 'quant_q8_0', blockBytes: 272 },
 };
 /** Must match assembly/kquants.ts. */
 const KQ_SCRATCH = 4096;
+/** Output bytes staged per super-block: the largest blockBytes above (q8_0's 272). */
+const QUANT_OUT_BYTES = Math.max(...Object.values(GGML_QUANT).map((q) => q.blockBytes));
 /**
  * Super-blocks per quantizeGgml chunk: 4 MiB of f32 staged at a time through one buffer kept across calls, so any
  * tensor quantizes in bounded extra memory (the export's bound is 2x the largest f32 tensor + 256 MB).
@@ -255,7 +259,7 @@ export class WasmBackend implements Backend {
     if (!q || !stage) return null;
     const { space: s, ptr: xp } = stage;
     const op = xp + QUANT_CHUNK_BLOCKS * 1024;
-    const scratch = op + QUANT_CHUNK_BLOCKS * 256;
+    const scratch = op + QUANT_CHUNK_BLOCKS * QUANT_OUT_BYTES;
     const nb = values.length / 256;
     const out = new Uint8Array(nb * q.blockBytes);
     for (let b = 0; b < nb; b += QUANT_CHUNK_BLOCKS) {
@@ -270,7 +274,7 @@ export class WasmBackend implements Backend {
   /** The staging buffer of quantizeGgml, kept for the backend's life; null when no memory can hold it. */
   private quantStaging(): { space: MemorySpace; ptr: number } | null {
     if (this.quantStage) return this.quantStage;
-    const bytes = QUANT_CHUNK_BLOCKS * (1024 + 256) + this.runner.threads * KQ_SCRATCH;
+    const bytes = QUANT_CHUNK_BLOCKS * (1024 + QUANT_OUT_BYTES) + this.runner.threads * KQ_SCRATCH;
     for (const space of this.spaces) {
       const ptr = space.alloc(bytes, false);
       if (ptr >= 0) return (this.quantStage = { space, ptr });

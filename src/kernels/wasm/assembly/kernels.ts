@@ -980,4 +980,4 @@ export function fma_peak(r0: i32, r1: i32, tid: i32, iters: i32, sink: usize): v
 }
 
 // ---- GGUF K-quant export quantizers (assembly/kquants.ts) -------------------------------------------------------------
-export { quant_q4_k, quant_q5_k, quant_q6_k } from './kquants';
+export { quant_q4_k, quant_q5_k, quant_q6_k, quant_q8_0 } from './kquants';

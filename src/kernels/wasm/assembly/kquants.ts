@@ -400,3 +400,34 @@ export function quant_q6_k(b0: i32, b1: i32, tid: i32, out: usize, x: usize, scr
   const s = scratch + <usize>tid * KQ_SCRATCH;
   for (let i = b0; i < b1; i++) q6Block(s, x + (<usize>i << 10), out + <usize>i * 210);
 }
+
+// ---- q8_0: ggml's quantize_row_q8_0_ref, eight 32-value blocks per 256-value unit ---------------------------------
+
+/**
+ * One block of 32 as src/core/tensor/q8_0.ts does it: d = max|x| / 127 (f32), stored as f16; the divisor is 1/d of
+ * the unrounded d (0 when d is 0 or NaN); q = round half away from zero of x * (1/d), in double as JS's Math.round
+ * (f32 would round 0.49999997 + 0.5 up to 1); NaN and infinities store as 0, as `& 0xff` does in JS.
+ */
+// @ts-ignore: decorator
+@inline function q8Block(out: usize, x: usize): void {
+  let amax: f32 = 0;
+  for (let j = 0; j < 32; j++) amax = max(amax, abs(load<f32>(x + (<usize>j << 2))));
+  const d: f32 = amax / 127;
+  const id: f32 = d != 0 && d == d ? <f32>1 / d : 0;
+  const h = toF16Scalar(reinterpret<u32>(d));
+  store<u8>(out, <u8>(h & 0xff));
+  store<u8>(out, <u8>(h >> 8), 1);
+  for (let j = 0; j < 32; j++) {
+    const v: f32 = load<f32>(x + (<usize>j << 2)) * id;
+    const r = Math.floor(<f64>abs(v) + 0.5);
+    // Not finite (1/d overflows for subnormal d, or x is inf/NaN): JS's `& 0xff` of +-Infinity and NaN is 0.
+    const q: i32 = isFinite<f32>(v) ? <i32>(v < 0 ? -r : r) : 0;
+    store<u8>(out + 2 + <usize>j, <u8>(q & 0xff));
+  }
+}
+
+export function quant_q8_0(b0: i32, b1: i32, tid: i32, out: usize, x: usize, scratch: usize): void {
+  for (let i = b0; i < b1; i++) {
+    for (let k = 0; k < 8; k++) q8Block(out + <usize>i * 272 + <usize>k * 34, x + (<usize>i << 10) + (<usize>k << 7));
+  }
+}
