@@ -3,6 +3,7 @@
 // loss, perplexity, and a 95% bootstrap interval with a fixed seed.
 
 import { CoreError, throwIfAborted } from '../errors';
+import { logSumExp } from '../model/fidelity';
 import type { LlamaModel } from '../model/llama/model';
 import { createRng } from '../sampling/rng';
 import { tr } from '../text';
@@ -16,11 +17,7 @@ export interface ExampleLoss {
 
 /** -log softmax(row)[target] in float64. */
 function tokenNll(logits: Float32Array, offset: number, vocab: number, target: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]!);
-  let sum = 0;
-  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[offset + i]! - max);
-  return max + Math.log(sum) - logits[offset + target]!;
+  return logSumExp(logits, offset, vocab) - logits[offset + target]!;
 }
 
 /** Whether any input position in [start, end) predicts a scored token. */

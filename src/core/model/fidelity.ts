@@ -20,14 +20,19 @@ export interface Fidelity {
   readonly firstDivergence: number | null;
 }
 
+/** log sum exp of the `vocab` logits from `offset`, in float64 (max-shifted): softmax's log normaliser. */
+export function logSumExp(logits: Float32Array, offset: number, vocab: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]!);
+  let sum = 0;
+  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[offset + i]! - max);
+  return max + Math.log(sum);
+}
+
 /** log softmax of row `row` of `logits` (rows of `vocab`), in float64. */
 export function logSoftmax(logits: Float32Array, row: number, vocab: number): Float64Array {
   const off = row * vocab;
-  let max = -Infinity;
-  for (let i = 0; i < vocab; i++) max = Math.max(max, logits[off + i]!);
-  let sum = 0;
-  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[off + i]! - max);
-  const logZ = max + Math.log(sum);
+  const logZ = logSumExp(logits, off, vocab);
   const out = new Float64Array(vocab);
   for (let i = 0; i < vocab; i++) out[i] = logits[off + i]! - logZ;
   return out;
