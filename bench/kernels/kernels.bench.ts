@@ -42,7 +42,7 @@ function fill(be: Backend, t: BTensor, dtype: WeightDType, count: number, seed: 
   }
 }
 
-const BYTES_PER: Record<WeightDType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32 };
+const BYTES_PER: Record<WeightDType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, q4: 24 / 32 };
 
 function nativeBaseline(threads: number): Record<string, number> | null {
   const py = `

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import type { Backend, BTensor, WeightDType } from '../../src/core/backend';
 import { encodeFromF32, floatDType } from '../../src/core/tensor/dtype';
 import { quantizeQ8_0 } from '../../src/core/tensor/q8_0';
+import { quantizeQ4 } from '../../src/core/tensor/q4';
 import { generate } from '../../src/core/model/generate';
 import { loadModel } from '../../src/core/model/loadModel';
 import { greedy, SamplerChain } from '../../src/core/sampling/processors';
@@ -31,7 +32,7 @@ const PREFILL = Number(values.prefill ?? (smoke ? 8 : 256));
 const REPS = smoke ? 2 : 20;
 const DECODE = Number(values.decode ?? (smoke ? 4 : 64));
 const DTYPES: WeightDType[] = ['f32', 'f16', 'bf16', 'q8_0'];
-const BYTES_PER: Record<WeightDType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32 };
+const BYTES_PER: Record<WeightDType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32, q4: 24 / 32 };
 
 /** Seconds per call of `fn`, after one warm-up; `sync` waits for queued GPU work (a read-back). */
 async function timeIt(fn: () => void, sync: () => Promise<unknown>): Promise<number> {
@@ -63,7 +64,7 @@ async function copyBound(): Promise<string> {
 function weight(be: Backend, dtype: WeightDType): BTensor {
   const values = Float32Array.from({ length: ROWS * COLS }, (_, i) => Math.sin(i * 0.37) * 0.05);
   const w = be.alloc(dtype, [ROWS, COLS], `w.${dtype}`, 'none', 'weight');
-  be.write(w, dtype === 'q8_0' ? quantizeQ8_0(values) : encodeFromF32(values, floatDType(dtype)));
+  be.write(w, dtype === 'q8_0' ? quantizeQ8_0(values) : dtype === 'q4' ? quantizeQ4(values) : encodeFromF32(values, floatDType(dtype)));
   return w;
 }
 

@@ -6,8 +6,11 @@
 /** GGUF block types a backend may quantize for the export (Backend.quantizeGgml). */
 export type GgmlQuantType = 'Q4_K' | 'Q5_K' | 'Q6_K' | 'Q8_0';
 
-/** Storage formats of weights. Activations are always f32. */
-export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0';
+/**
+ * Storage formats of weights. Activations are always f32. q4: 4-bit values with a scale and a min per 32 (GGUF Q4_0 and
+ * Q4_K as loaded, core/tensor/q4.ts); a backend that has no kernels for it says so through supports('matmul', 'q4').
+ */
+export type WeightDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4';
 
 export type OpName =
   | 'matmul'
@@ -73,7 +76,8 @@ export interface Backend {
   alloc(dtype: WeightDType, shape: readonly number[], label?: string, fill?: 'zero' | 'none', use?: 'weight'): BTensor;
   /**
    * Copy raw little-endian bytes in the tensor's storage format into it, starting at `byteOffset`.
-   * q8_0 bytes are GGUF block_q8_0 (f16 scale + 32 int8) per 32 values; a backend may repack them internally.
+   * q8_0 bytes are GGUF block_q8_0 (f16 scale + 32 int8) per 32 values, q4 bytes the 24-byte host blocks of
+   * core/tensor/q4.ts; a backend may repack either internally.
    */
   write(t: BTensor, bytes: Uint8Array, byteOffset?: number): void;
   /**

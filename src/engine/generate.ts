@@ -14,7 +14,7 @@ import type { FsPort } from '../core/ports';
 import { buildSampler, resolveSampling } from '../core/sampling/generationConfig';
 import { tr } from '../core/text';
 import { loadTokenizer } from '../core/tokenizer/loadTokenizer';
-import { ggufFolderFs } from '../core/gguf/ggufFolder';
+import { ggufFolderFs, type GgufFolderView } from '../core/gguf/ggufFolder';
 import type { Tokenizer } from '../core/tokenizer/tokenizer';
 import { runEval, type EvalCachePorts, type EvalModel } from './eval';
 import type { JobContext } from './handlers';
@@ -66,8 +66,8 @@ export class GenerationEngine {
     // A .gguf file is read through a view of it as a model folder (core/gguf/ggufFolder).
     const gguf = folder.endsWith('.gguf') && (await this.fs.stat(folder))?.kind === 'file' ? await ggufFolderFs(this.fs, folder) : null;
     const fs = gguf ?? this.fs;
-    // A quantized GGUF loads as q8_0 unless asked otherwise (q8_0 files: their stored blocks; 4-6 bit types
-    // requantized), not four times their size in f32.
+    // A quantized GGUF loads as q8_0 unless asked otherwise (q8_0 files: their stored blocks; Q4_0/Q4_K as q4 where
+    // the backend has q4 kernels; the other 4-6 bit types requantized), not four times their size in f32.
     const params: LoadParams = { ...p, quantize: p.quantize ?? (gguf?.loadAsQ8 ? 'q8_0' : null) };
     await readLlamaConfig(fs, folder);
     const { loaded, backend } = await this.loadOn(fs, p.backend ?? 'auto', folder, params, ctx);
@@ -83,6 +83,7 @@ export class GenerationEngine {
     try {
       const loaded = await loadModel(fs, folder, backend, {
         quantize: p.quantize ?? null,
+        q4: 'q4Reader' in fs ? (fs as GgufFolderView) : undefined,
         contextLength: p.contextLength,
         signal: ctx.signal,
         onProgress: (phase, done, total) => ctx.progress(phase, done, total),

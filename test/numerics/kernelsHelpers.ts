@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { WeightDType } from '../../src/core/backend';
 import { encodeFromF32 } from '../../src/core/tensor/dtype';
 import { quantizeQ8_0 } from '../../src/core/tensor/q8_0';
+import { quantizeQ4 } from '../../src/core/tensor/q4';
 
 /** Skip the running test and print why (mocha only prints "pending"). */
 export function skipBecause(ctx: Mocha.Context, why: string): never {
@@ -41,6 +42,7 @@ export function encode(values: Float32Array, dtype: WeightDType): Uint8Array {
     case 'f16': return encodeFromF32(values, 'F16');
     case 'bf16': return encodeFromF32(values, 'BF16');
     case 'q8_0': return quantizeQ8_0(values);
+    case 'q4': return quantizeQ4(values);
   }
 }
 
@@ -79,6 +81,8 @@ export const TOL: Readonly<Record<WeightDType | 'act', Tol>> = {
   bf16: { atol: 1e-5, rtol: 1e-4, nmse: 1e-10 },
   // The fast q8_0 kernels quantize activations to q8_0 too (llama.cpp's vec_dot_q8_0_q8_0): ~1/254 relative per block.
   q8_0: { atol: 1e-2, rtol: 2e-2, nmse: 1e-3 },
+  // q4 weights decode exactly; the error is the activations' q8_0 rounding, as for q8_0.
+  q4: { atol: 1e-2, rtol: 2e-2, nmse: 1e-3 },
   act: { atol: 1e-5, rtol: 1e-4, nmse: 1e-10 },
 };
 

@@ -21,7 +21,9 @@ export interface ParityOptions {
   readonly mergeMatchesDelta?: boolean;
 }
 
-const ALL: readonly WeightDType[] = ['f32', 'f16', 'bf16', 'q8_0'];
+const ALL: readonly WeightDType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4'];
+/** Block formats: rows of whole 32-value blocks only. */
+const blocky = (d: WeightDType): boolean => d === 'q8_0' || d === 'q4';
 
 /** Registers the parity tests; `get` returns the backend created in the caller's before() hook. */
 export function defineParity(get: () => Backend, options: ParityOptions = {}): void {
@@ -45,9 +47,10 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
     ? [[1, 32, 1], [7, 96, 1], [33, 160, 1], [5, 64, 3], [17, 288, 5], [9, 64, 8]]
     : [[1, 32, 1], [7, 96, 1], [33, 160, 1], [130, 1056, 1], [5, 64, 3], [17, 288, 5], [9, 512, 8], [67, 544, 13], [300, 1024, 1], [19, 608, 1], [10, 800, 6]];
   for (const dtype of ALL) {
-    const shapes = dtype === 'q8_0' ? mmShapes : [...mmShapes, [3, 37, 1], [5, 3, 2], [11, 45, 6]] as Array<[number, number, number]>;
+    const shapes = blocky(dtype) ? mmShapes : [...mmShapes, [3, 37, 1], [5, 3, 2], [11, 45, 6]] as Array<[number, number, number]>;
     for (const [rows, cols, n] of shapes) {
-      it(`matmul ${dtype} rows=${rows} cols=${cols} n=${n}`, async () => {
+      it(`matmul ${dtype} rows=${rows} cols=${cols} n=${n}`, async function () {
+        if (!get().supports('matmul', dtype)) skipBecause(this, `${get().info.name} has no ${dtype} matmul`);
         const wv = randArray(rows * cols, rows * 7 + cols, 0.5);
         const xv = randArray(n * cols, cols * 3 + n);
         const w = both(dtype, [rows, cols], wv, 'weight');
@@ -300,8 +303,9 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
     await check(dst, { atol: 0, rtol: 0, nmse: 0 }, 'copyRows');
   });
 
-  for (const [dtype, cols] of ALL.flatMap((d) => (d === 'q8_0' ? [96, 608] : [45, 600]).map((c) => [d, c] as const))) {
-    it(`embed ${dtype} cols=${cols} and argmax`, async () => {
+  for (const [dtype, cols] of ALL.flatMap((d) => (blocky(d) ? [96, 608] : [45, 600]).map((c) => [d, c] as const))) {
+    it(`embed ${dtype} cols=${cols} and argmax`, async function () {
+      if (!get().supports('embed', dtype)) skipBecause(this, `${get().info.name} has no ${dtype} embed`);
       const table = both(dtype, [11, cols], randArray(11 * cols, 91), 'weight');
       const out = zeros([4, cols]);
       const ids = new Int32Array([3, 0, 10, 3]);

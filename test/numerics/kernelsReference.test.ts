@@ -15,6 +15,15 @@ function decoded(values: Float32Array, dtype: WeightDType): Float32Array {
   if (dtype === 'f16') return decodeToF32(bytes, 'F16', values.length);
   if (dtype === 'bf16') return decodeToF32(bytes, 'BF16', values.length);
   const out = new Float32Array(values.length);
+  if (dtype === 'q4') {
+    // s * q - m per 32 values, from the 24-byte host blocks (core/tensor/q4.ts), read here field by field.
+    const dv = new DataView(bytes.buffer, bytes.byteOffset);
+    for (let b = 0; b < values.length / 32; b++) {
+      const s = dv.getFloat32(b * 24, true), m = dv.getFloat32(b * 24 + 4, true);
+      for (let j = 0; j < 32; j++) out[b * 32 + j] = Math.fround(Math.fround(s * ((bytes[b * 24 + 8 + (j % 16)]! >> (j < 16 ? 0 : 4)) & 15)) - m);
+    }
+    return out;
+  }
   for (let b = 0; b < values.length / 32; b++) {
     const d = f16ToF32(bytes[b * 34]! | (bytes[b * 34 + 1]! << 8));
     for (let j = 0; j < 32; j++) out[b * 32 + j] = d * ((bytes[b * 34 + 2 + j]! << 24) >> 24);
@@ -32,7 +41,7 @@ describe('numerics: reference backend', () => {
     return t;
   };
 
-  for (const dtype of ['f32', 'f16', 'bf16', 'q8_0'] as const) {
+  for (const dtype of ['f32', 'f16', 'bf16', 'q8_0', 'q4'] as const) {
     it(`matmul ${dtype} equals a float64 dot of the decoded weights`, async () => {
       const rows = 5, cols = 64, n = 3;
       const wv = randArray(rows * cols, 1);

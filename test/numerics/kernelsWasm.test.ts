@@ -80,7 +80,7 @@ describe('numerics: wasm parity with weights in column panels of 256 (2 threads)
     const one = await createWasmBackend({ threads: 1, panelCols: 256 });
     const three = await createWasmBackend({ threads: 3, panelCols: 256 });
     try {
-      for (const dtype of ['f32', 'f16', 'bf16', 'q8_0'] as const) {
+      for (const dtype of ['f32', 'f16', 'bf16', 'q8_0', 'q4'] as const) {
         for (const n of [1, 5]) {
           const run = async (b: Backend) => {
             const w = b.alloc(dtype, [301, 608], 'w', 'none', 'weight');
@@ -112,7 +112,7 @@ describe('numerics: wasm threads, memories, cancellation', function () {
   this.timeout(120000);
   before(built);
 
-  async function matmulOn(be: Backend, dtype: 'f32' | 'f16' | 'bf16' | 'q8_0', rows: number, cols: number, n: number): Promise<Float32Array> {
+  async function matmulOn(be: Backend, dtype: 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4', rows: number, cols: number, n: number): Promise<Float32Array> {
     const w = be.alloc(dtype, [rows, cols]);
     be.write(w, encode(randArray(rows * cols, 5), dtype));
     const x = be.alloc('f32', [n, cols]);
@@ -127,7 +127,7 @@ describe('numerics: wasm threads, memories, cancellation', function () {
     const three = await createWasmBackend({ threads: 3 });
     const slow = await createWasmBackend({ threads: 3, slowHelper: { tid: 2, delayMs: 3 } });
     try {
-      for (const dtype of ['f32', 'f16', 'bf16', 'q8_0'] as const) {
+      for (const dtype of ['f32', 'f16', 'bf16', 'q8_0', 'q4'] as const) {
         for (const n of [1, 7]) {
           const a = await matmulOn(one, dtype, 1000, 256, n);
           assert.deepEqual(await matmulOn(three, dtype, 1000, 256, n), a, `${dtype} n=${n} 3 threads`);

@@ -2,7 +2,7 @@
 // same greedy tokens and logits, bit for bit, as on the safetensors it came from, with that checkpoint's weights
 // rounded as the GGUF stores them (f16, or a quantize/dequantize round trip per row for q8_0 and q4_0, which the
 // folder view dequantizes to f32, as ggml's dequantize_row_* do; q/k rows are un-permuted back). The engine then loads
-// quantized files as q8_0 (loadAsQ8).
+// quantized files as q8_0 (loadAsQ8), their Q4_0 / Q4_K tensors as q4 where the backend has q4 kernels.
 
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -22,6 +22,9 @@ import { readSafetensorsHeader } from '../../src/core/safetensors/header';
 import { greedy, SamplerChain } from '../../src/core/sampling/processors';
 import { readTorchBinTensors } from '../../src/core/torchpickle/binReader';
 import { ReferenceBackend } from '../../src/kernels/reference/referenceBackend';
+import { createWasmBackend } from '../../src/kernels/createBackend.node';
+import { TensorLoader } from '../../src/core/model/tensorLoader';
+import type { OpName, WeightDType } from '../../src/core/backend';
 import { NodeFs } from '../../src/node/nodeFs';
 import { writeTinyLlama } from './ggufTinyModel';
 
@@ -161,6 +164,56 @@ describe('engine on GGUF files: same greedy tokens as the safetensors they came 
     assert.ok(worst > 0, 'requantized weights are not the f32 ones');
     assert.ok(worst < 0.05 * scale, `q8_0 logits differ by ${worst} (logit scale ${scale})`);
     assert.equal((await ggufFolderFs(nodeFs, path.join(tmp, 'stories260K-f16.gguf'))).loadAsQ8, false, 'float files keep their dtype');
+  });
+
+  it('Q4_0 and Q4_K tensors load as q4 with the values the file stores (rows un-permuted as the f32 view has them)', async () => {
+    for (const [model, type] of [[stories, 'q4_0'], [path.join(tmp, 'tinyllama256'), 'q4_k_m']] as const) {
+      const { file } = await exportBoth(model, type, `q4-values-${type}`);
+      const view = await ggufFolderFs(nodeFs, file);
+      const src = await view.open(`${file}/model.safetensors`);
+      const header = await readSafetensorsHeader(src);
+      await src.close();
+      const be = new ReferenceBackend();
+      const loader = new TensorLoader(view, be, undefined, view);
+      let q4 = 0;
+      for (const t of header.tensors) {
+        const wt = { ...t, file: `${file}/model.safetensors` };
+        const bt = await loader.load(wt, t.shape.length === 2 && t.shape[1]! % 32 === 0 ? 'q8_0' : undefined);
+        if (bt.dtype !== 'q4') continue;
+        q4++;
+        const [got, want] = [await be.read(bt), await loader.readF32(wt)];
+        // Equal as numbers (ggml's (q - 8) * d gives -0 where s * q - m gives +0).
+        const differ = got.findIndex((v, i) => v !== want[i]);
+        assert.equal(differ, -1, `${t.name}: q4 value ${differ} is ${got[differ]}, the dequantized one ${want[differ]}`);
+      }
+      await loader.close();
+      const stored = (await readGguf(await nodeFs.open(file))).tensors.filter((t) => t.type.name === 'Q4_0' || t.type.name === 'Q4_K').length;
+      assert.ok(q4 > 0 && q4 === stored, `${type}: ${q4} tensors as q4, ${stored} stored as Q4_0/Q4_K`);
+    }
+  });
+
+  it('a q4_k_m GGUF on the WASM backend runs its Q4_K weights on the q4 kernels: logits within 2% of the reference, the same first tokens', async () => {
+    const file = path.join(tmp, 'tinyllama256-q4_k_m.gguf');
+    if (!fs.existsSync(file)) await exportBoth(path.join(tmp, 'tinyllama256'), 'q4_k_m', 'tinyllama256');
+    const view = await ggufFolderFs(nodeFs, file);
+    const wasm = await createWasmBackend({ threads: 2 });
+    try {
+      const fast = await loadModel(view, file, wasm, { quantize: 'q8_0', q4: view });
+      assert.equal(fast.model.weightDType, 'q4');
+      const oracle = await loadModel(view, file, new ReferenceBackend(), { quantize: 'q8_0', q4: view });
+      // The kernels quantize activations to q8_0 (as llama.cpp's q4 x q8 dot products do): close, not bit-equal.
+      const ids = oracle.tokenizer.encode(PROMPT).ids;
+      const a = await fast.model.forward(ids, 0), b = await oracle.model.forward(ids, 0);
+      let worst = 0, scale = 0;
+      for (let i = 0; i < a.length; i++) { worst = Math.max(worst, Math.abs(a[i]! - b[i]!)); scale = Math.max(scale, Math.abs(b[i]!)); }
+      assert.ok(worst < 0.02 * scale, `q4 kernel logits differ by ${worst} (logit scale ${scale})`);
+      assert.deepEqual((await greedyRun(fast)).ids.slice(0, 8), (await greedyRun(oracle)).ids.slice(0, 8));
+      // A backend without q4 kernels gets q8_0 (requantized) for the same file.
+      const noQ4 = new (class extends ReferenceBackend { override supports(op: OpName, dtype?: WeightDType): boolean { return dtype !== 'q4' && super.supports(op, dtype); } })();
+      assert.equal((await loadModel(view, file, noQ4, { quantize: 'q8_0', q4: view })).model.weightDType, 'q8_0');
+    } finally {
+      wasm.dispose();
+    }
   });
 
   it('refuses a LoRA adapter GGUF as a model', async () => {

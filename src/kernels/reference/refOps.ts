@@ -5,6 +5,7 @@
 import type { AttentionOptions } from '../../core/backend';
 import { encodeInto } from '../../core/merge/convert';
 import { f16ToF32, type FloatDType } from '../../core/tensor/dtype';
+import { dequantizeQ4, q4Bytes } from '../../core/tensor/q4';
 
 /** Decodes weight rows to f32, whatever the storage (f32, f16, bf16, q8_0 in either layout). */
 export interface RowSource {
@@ -68,6 +69,30 @@ export function q8Rows(bytes: Uint8Array, rows: number, cols: number): RowSource
         p += 2;
         for (let j = 0; j < Q8_BLOCK; j++) dst[b + j] = d * i8[p + j]!;
         p += Q8_BLOCK;
+      }
+    },
+  };
+}
+
+/** q4 host blocks (core/tensor/q4.ts), row-major. */
+export function q4Rows(bytes: Uint8Array, rows: number, cols: number): RowSource {
+  const rowBytes = q4Bytes(cols);
+  return { rows, cols, row: (r, dst) => dequantizeQ4(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), dst, cols) };
+}
+
+/** q4 repacked structure-of-arrays (the WASM layout): nibble plane [rows*cols/2] and (s, m) f32 pairs per 32 values. */
+export function q4SoaRows(q: Uint8Array, sm: Float32Array, rows: number, cols: number): RowSource {
+  const nb = cols / 32;
+  const fr = Math.fround;
+  return {
+    rows, cols, row: (r, dst) => {
+      for (let b = 0; b < nb; b++) {
+        const s = sm[(r * nb + b) * 2]!, m = sm[(r * nb + b) * 2 + 1]!;
+        const base = (r * cols + b * 32) / 2;
+        for (let k = 0; k < 16; k++) {
+          dst[b * 32 + k] = fr(fr(s * (q[base + k]! & 0xf)) - m);
+          dst[b * 32 + 16 + k] = fr(fr(s * (q[base + k]! >> 4)) - m);
+        }
       }
     },
   };

@@ -3,6 +3,7 @@
 
 import type { AttentionOptions, Backend, BackendInfo, BTensor, OpName, WeightDType } from '../../core/backend';
 import { decodeToF32, floatDType, numel } from '../../core/tensor/dtype';
+import { q4Bytes } from '../../core/tensor/q4';
 import { quantizeQ8_0 } from '../../core/tensor/q8_0';
 import * as ref from './refOps';
 
@@ -12,6 +13,7 @@ export function storageBytes(dtype: WeightDType, count: number): number {
     case 'f32': return count * 4;
     case 'f16': case 'bf16': return count * 2;
     case 'q8_0': return (count / ref.Q8_BLOCK) * ref.Q8_BLOCK_BYTES;
+    case 'q4': return q4Bytes(count);
   }
 }
 
@@ -24,8 +26,8 @@ export function matrixShape(shape: readonly number[]): [number, number] {
 
 export function checkShape(dtype: WeightDType, shape: readonly number[]): void {
   for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new RangeError(`bad tensor shape [${shape.join(', ')}]`);
-  if (dtype === 'q8_0' && matrixShape(shape)[1] % ref.Q8_BLOCK !== 0) {
-    throw new RangeError(`q8_0 tensors need a last dimension divisible by 32, got [${shape.join(', ')}]`);
+  if ((dtype === 'q8_0' || dtype === 'q4') && matrixShape(shape)[1] % ref.Q8_BLOCK !== 0) {
+    throw new RangeError(`${dtype} tensors need a last dimension divisible by 32, got [${shape.join(', ')}]`);
   }
 }
 
@@ -98,7 +100,7 @@ export class ReferenceBackend implements Backend {
 
   loraMerge(out: BTensor, w: BTensor, b: BTensor | null, a: BTensor | null, scale: number): number {
     const O = this.own(out), W = this.own(w);
-    if (O.dtype === 'q8_0' || W.dtype === 'q8_0') throw new Error('loraMerge: f32/f16/bf16 tensors only');
+    if (O.dtype === 'q8_0' || W.dtype === 'q8_0' || O.dtype === 'q4' || W.dtype === 'q4') throw new Error('loraMerge: f32/f16/bf16 tensors only');
     if (numel(O.shape) !== numel(W.shape)) throw new Error('loraMerge: out and w differ in size');
     return ref.loraMerge(O.bytes, floatDType(O.dtype), this.rows(W), b && this.rows(this.own(b)), a && this.rows(this.own(a)), scale);
   }
@@ -181,6 +183,7 @@ export class ReferenceBackend implements Backend {
       case 'f16': return ref.f16Rows(new Uint16Array(b.buffer, b.byteOffset, b.byteLength >> 1), rows, cols);
       case 'bf16': return ref.bf16Rows(new Uint16Array(b.buffer, b.byteOffset, b.byteLength >> 1), rows, cols);
       case 'q8_0': return ref.q8Rows(b, rows, cols);
+      case 'q4': return ref.q4Rows(b, rows, cols);
     }
   }
 }

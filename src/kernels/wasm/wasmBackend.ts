@@ -1,4 +1,4 @@
-// The WASM SIMD backend: tensors live in shared WebAssembly memories (f32/f16/bf16 as stored, q8_0 repacked to SoA),
+// The WASM SIMD backend: tensors live in shared WebAssembly memories (f32/f16/bf16 as stored, q8_0 and q4 repacked to SoA),
 // ops call the AssemblyScript kernels (assembly/kernels.ts), row-parallel ones through a KernelRunner (thread pool).
 // Anything without a fast kernel runs the reference kernels on views of the same memory (ggml's supports_op fallback).
 //
@@ -11,6 +11,7 @@
 
 import type { AttentionOptions, Backend, BackendInfo, BTensor, GgmlQuantType, OpName, WeightDType } from '../../core/backend';
 import { floatDType, numel, type FloatStorage } from '../../core/tensor/dtype';
+import { Q4_BLOCK_BYTES } from '../../core/tensor/q4';
 import * as ref from '../reference/refOps';
 import { checkShape, matrixShape } from '../reference/referenceBackend';
 import type { KernelExports, KernelRunner, ThreadedKernel } from './kernelTable';
@@ -20,15 +21,16 @@ import { releaseMemory, trackMemory } from './liveResources';
 /** Must match assembly/kernels.ts. */
 const KC = 256;
 const MM_SCRATCH = 8 * KC * 4 + 64;
-const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3 };
+const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4: 4 };
 /**
  * Column-panel width of weights allocated with use 'weight' (assembly/kernels.ts, "Column panels"): a matvec then reads
  * x in windows of 2048 floats (8 KiB) that stay in L1 while the weights stream. Measured on 2 threads (same bytes,
  * interleaved): 4096 columns as two panels +16-27% for f32/f16/bf16. q8_0 keeps whole rows (its activations are i16, a
- * window of 4096 is 8 KiB already; panels measured -10 to +7%). Must be a multiple of KC and 32.
+ * window of 4096 is 8 KiB already; panels measured -10 to +7%); so does q4 (same activations). Must be a multiple of
+ * KC and 32.
  */
-const PANEL_COLS: Record<WeightDType, number> = { f32: 2048, f16: 2048, bf16: 2048, q8_0: 1 << 30 };
-const ELEM_BYTES: Record<WeightDType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 1 };
+const PANEL_COLS: Record<WeightDType, number> = { f32: 2048, f16: 2048, bf16: 2048, q8_0: 1 << 30, q4: 1 << 30 };
+const ELEM_BYTES: Record<WeightDType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 1, q4: 0.5 };
 /** Kernel and GGUF bytes per 256-value super-block of each quantizeGgml type (assembly/kquants.ts). */
 const GGML_QUANT: Record<GgmlQuantType, { kernel: ThreadedKernel; blockBytes: number }> = {
   Q4_K: { kernel: 'quant_q4_k', blockBytes: 144 }, Q5_K: { kernel: 'quant_q5_k', blockBytes: 176 }, Q6_K: { kernel: 'quant_q6_k', blockBytes: 210 },
@@ -57,7 +59,7 @@ class WasmTensor implements BTensor {
     readonly shape: readonly number[],
     readonly space: MemorySpace,
     readonly ptr: number,
-    /** Storage bytes (q8_0: int8 plane then f32 scales). */
+    /** Storage bytes (q8_0: int8 plane then f32 scales; q4: nibble plane then (s, m) f32 pairs). */
     readonly bytes: number,
     readonly rows: number,
     readonly cols: number,
@@ -65,9 +67,9 @@ class WasmTensor implements BTensor {
     /** Column-panel width (cols: plain row-major); see PANEL_COLS. */
     readonly pw = cols,
   ) {}
-  /** q8_0: byte offset of the scales plane. */
+  /** q8_0 and q4: byte offset of the scales plane. */
   get scalesOffset(): number {
-    return this.rows * this.cols;
+    return this.rows * this.cols * ELEM_BYTES[this.dtype];
   }
   get panels(): number {
     return Math.ceil(this.cols / this.pw);
@@ -101,6 +103,7 @@ function storage(dtype: WeightDType, count: number): number {
     case 'f32': return count * 4;
     case 'f16': case 'bf16': return count * 2;
     case 'q8_0': return count + (count / 32) * 4;
+    case 'q4': return count / 2 + (count / 32) * 8;
   }
 }
 
@@ -146,7 +149,7 @@ export class WasmBackend implements Backend {
     this.cap = Math.min(options.maxMemoryBytes ?? MAX_MEMORY_BYTES, MAX_MEMORY_BYTES);
     const pc = options.panelCols;
     if (pc !== undefined && (pc <= 0 || pc % KC)) throw new RangeError(`panelCols must be a positive multiple of ${KC}`);
-    this.panelCols = pc ? { f32: pc, f16: pc, bf16: pc, q8_0: pc } : PANEL_COLS;
+    this.panelCols = pc ? { f32: pc, f16: pc, bf16: pc, q8_0: pc, q4: 1 << 30 } : PANEL_COLS;
     this.info = { name: 'wasm', threads: runner.threads, detail: `WASM ${options.variant ?? 'simd'}, ${runner.threads} thread(s), memories of ${(this.cap / 2 ** 30).toFixed(2)} GiB` };
     this.newSpace();
   }
@@ -200,6 +203,10 @@ export class WasmBackend implements Backend {
 
   write(t: BTensor, bytes: Uint8Array, byteOffset = 0): void {
     const wt = this.own(t);
+    if (wt.dtype === 'q4') {
+      this.writeBlocks(wt, bytes, byteOffset, Q4_BLOCK_BYTES, (at, sm, src, nb) => this.exports[wt.space.index]!['repack_q4']!(at, sm, src, nb), 8);
+      return;
+    }
     if (wt.dtype !== 'q8_0') {
       if (byteOffset < 0 || byteOffset + bytes.byteLength > wt.bytes) throw new RangeError(`write overflows tensor '${wt.label}'`);
       if (!wt.panelled) {
@@ -212,22 +219,30 @@ export class WasmBackend implements Backend {
       wt.runs(byteOffset / es, bytes.byteLength / es, (at, done, len) => mem.set(bytes.subarray(done * es, (done + len) * es), at * es));
       return;
     }
-    // GGUF blocks in, SoA out: repacked by the kernel in slabs staged through the scratch arena.
-    if (byteOffset % ref.Q8_BLOCK_BYTES || bytes.byteLength % ref.Q8_BLOCK_BYTES) throw new RangeError('q8_0 writes must cover whole 34-byte blocks');
-    const block0 = byteOffset / ref.Q8_BLOCK_BYTES;
-    const nBlocks = bytes.byteLength / ref.Q8_BLOCK_BYTES;
+    this.writeBlocks(wt, bytes, byteOffset, ref.Q8_BLOCK_BYTES, (at, sc, src, nb) => this.exports[wt.space.index]!['repack_q8']!(at, sc, src, nb), 4);
+  }
+
+  /**
+   * Blocks of 32 values in (GGUF q8_0, q4 host blocks), SoA out: repacked by `repack(values, scales, src, nb)` in slabs
+   * staged through the scratch arena. `scaleBytes` per block in the scales plane.
+   */
+  private writeBlocks(wt: WasmTensor, bytes: Uint8Array, byteOffset: number, blockBytes: number,
+    repack: (values: number, scales: number, src: number, nb: number) => void, scaleBytes: number): void {
+    if (byteOffset % blockBytes || bytes.byteLength % blockBytes) throw new RangeError(`${wt.dtype} writes must cover whole ${blockBytes}-byte blocks`);
+    const block0 = byteOffset / blockBytes;
+    const nBlocks = bytes.byteLength / blockBytes;
     if (block0 + nBlocks > (wt.rows * wt.cols) / 32) throw new RangeError(`write overflows tensor '${wt.label}'`);
     const s = wt.space;
-    // Slabs of at most 32768 blocks (1.1 MB), fewer when the space's arena is smaller (small memory caps).
-    const slab = Math.max(1, Math.min(1 << 15, Math.floor((s.arenaCapacity - 1024) / ref.Q8_BLOCK_BYTES)));
-    s.beginOp(slab * ref.Q8_BLOCK_BYTES);
-    const tmp = s.scratch(slab * ref.Q8_BLOCK_BYTES);
-    const ex = this.exports[s.index]!;
+    // Slabs of at most 32768 blocks (~1 MB), fewer when the space's arena is smaller (small memory caps).
+    const slab = Math.max(1, Math.min(1 << 15, Math.floor((s.arenaCapacity - 1024) / blockBytes)));
+    s.beginOp(slab * blockBytes);
+    const tmp = s.scratch(slab * blockBytes);
+    const eb = ELEM_BYTES[wt.dtype];
     for (let b = 0; b < nBlocks; b += slab) {
       const nb = Math.min(slab, nBlocks - b);
-      s.bytes(tmp, nb * ref.Q8_BLOCK_BYTES).set(bytes.subarray(b * ref.Q8_BLOCK_BYTES, (b + nb) * ref.Q8_BLOCK_BYTES));
+      s.bytes(tmp, nb * blockBytes).set(bytes.subarray(b * blockBytes, (b + nb) * blockBytes));
       wt.runs((block0 + b) * 32, nb * 32, (at, done, len) =>
-        ex['repack_q8']!(wt.ptr + at, wt.ptr + wt.scalesOffset + (at / 32) * 4, tmp + (done / 32) * ref.Q8_BLOCK_BYTES, len / 32));
+        repack(wt.ptr + at * eb, wt.ptr + wt.scalesOffset + (at / 32) * scaleBytes, tmp + (done / 32) * blockBytes, len / 32));
     }
   }
 
@@ -284,7 +299,7 @@ export class WasmBackend implements Backend {
 
   hostView(t: BTensor): Uint8Array | null {
     const wt = this.own(t);
-    return wt.dtype === 'q8_0' || wt.panelled ? null : wt.space.bytes(wt.ptr, wt.bytes);
+    return wt.dtype === 'q8_0' || wt.dtype === 'q4' || wt.panelled ? null : wt.space.bytes(wt.ptr, wt.bytes);
   }
 
   async read(t: BTensor): Promise<Float32Array> {
@@ -313,7 +328,7 @@ export class WasmBackend implements Backend {
     const ex = this.exports[s.index]!;
     const q8 = W.dtype === 'q8_0';
     if (n === 1) {
-      const xBytes = (q8 ? 3 * cols + (cols / 32) * 4 : W.dtype === 'f16' ? cols * 4 : 0) + (W.panelled ? W.panels * rows * 4 + 64 : 0);
+      const xBytes = (q8 || W.dtype === 'q4' ? 3 * cols + (cols / 32) * 8 : W.dtype === 'f16' ? cols * 4 : 0) + (W.panelled ? W.panels * rows * 4 + 64 : 0);
       if (!s.tryBeginOp(this.staged(s, [X, cols * 4], [O, rows * 4]) + xBytes + 256)) {
         ref.matmul(this.view(O), this.rowSource(W), this.view(X), n);
         return;
@@ -326,7 +341,17 @@ export class WasmBackend implements Backend {
       const vrows = rows * np;
       const op = np > 1 ? s.scratch(vrows * 4) : out;
       const chunk = this.chunkFor(vrows, rows * cols, 64);
-      if (q8) {
+      if (W.dtype === 'q4') {
+        // As q8_0, plus the activations' block sums for the min term (assembly/q4.ts).
+        const xq = s.scratch(cols);
+        const x16 = s.scratch(cols * 2);
+        const xs = s.scratch((cols / 32) * 4);
+        const xsum = s.scratch((cols / 32) * 4);
+        ex['quant_q8']!(xq, xs, xp, cols);
+        ex['q8_widen']!(x16, xq, cols);
+        ex['q8_block_sums']!(xsum, xq, xs, cols / 32);
+        this.runner.run('mv_q4', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, x16, xs, xsum, cols]);
+      } else if (q8) {
         // Activations quantized to q8_0 once per call, then integer dot products (llama.cpp vec_dot_q8_0_q8_0).
         const xq = s.scratch(cols);
         const x16 = s.scratch(cols * 2);
@@ -414,7 +439,7 @@ export class WasmBackend implements Backend {
 
   loraMerge(out: BTensor, w: BTensor, b: BTensor | null, a: BTensor | null, scale: number): number {
     const O = this.rowMajor(out), W = this.rowMajor(w);
-    if (O.dtype === 'q8_0' || W.dtype === 'q8_0') throw new Error('loraMerge: f32/f16/bf16 tensors only');
+    if (O.dtype === 'q8_0' || W.dtype === 'q8_0' || O.dtype === 'q4' || W.dtype === 'q4') throw new Error('loraMerge: f32/f16/bf16 tensors only');
     if (O.rows * O.cols !== W.rows * W.cols) throw new Error(`loraMerge: '${O.label}' and '${W.label}' differ in size`);
     const B = b ? this.f32t(b) : null, A = a ? this.f32t(a) : null;
     if (O.space !== W.space) return this.loraMergeAcross(O, W, B, A, scale);
@@ -582,12 +607,13 @@ export class WasmBackend implements Backend {
     const f = new OpFrame(s);
     const op = f.stage(O, 'out', ids.length * cols * 4);
     const ex = this.exports[s.index]!;
-    const bpv = T.dtype === 'f32' ? 4 : T.dtype === 'q8_0' ? 1 : 2;
+    const bpv = ELEM_BYTES[T.dtype];
+    const scaleBytes = T.dtype === 'q4' ? 8 : 4;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       if (id < 0 || id >= T.rows) throw new RangeError(`token id ${id} is outside the embedding table (${T.rows} rows)`);
       T.runs(id * cols, cols, (at, done, len) =>
-        ex['decode']!(op + (i * cols + done) * 4, T.ptr + at * bpv, T.ptr + T.scalesOffset + (at / 32) * 4, len, DTYPE_CODE[T.dtype]));
+        ex['decode']!(op + (i * cols + done) * 4, T.ptr + at * bpv, T.ptr + T.scalesOffset + (at / 32) * scaleBytes, len, DTYPE_CODE[T.dtype]));
     }
     f.finish();
   }
@@ -747,6 +773,7 @@ export class WasmBackend implements Backend {
       case 'f16': return ref.f16Rows(new Uint16Array(buf, p, count), t.rows, wp);
       case 'bf16': return ref.bf16Rows(new Uint16Array(buf, p, count), t.rows, wp);
       case 'q8_0': return ref.q8SoaRows(new Int8Array(buf, p, count), new Float32Array(buf, t.ptr + t.scalesOffset + (at / 32) * 4, count / 32), t.rows, wp);
+      case 'q4': return ref.q4SoaRows(new Uint8Array(buf, p, count / 2), new Float32Array(buf, t.ptr + t.scalesOffset + (at / 32) * 8, count / 16), t.rows, wp);
     }
   }
 }

@@ -20,6 +20,7 @@ export function storageBytes(dtype: WeightDType, count: number): number {
     case 'f32': return count * 4;
     case 'f16': case 'bf16': return count * 2;
     case 'q8_0': return count + (count / 32) * 4;
+    case 'q4': return count / 2 + (count / 32) * 8;
   }
 }
 

@@ -39,7 +39,8 @@ export interface WebGpuKernelOptions {
 }
 
 const USAGE = { MAP_READ: 1, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 64, STORAGE: 128 } as const;
-const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3 };
+/** Shader dtype codes; q4 has no shaders (supports says so, alloc refuses it). */
+const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4: -1 };
 /** Rows per dispatch dimension (maxComputeWorkgroupsPerDimension is 65535). */
 const ROW_SPLIT = 65535;
 /** 1-D elementwise dispatches: 65535 workgroups of 64 per row of the grid. */
@@ -151,11 +152,12 @@ export class WebGpuBackend implements Backend {
     checkModelFits(plan, this.limits);
   }
 
-  supports(_op: OpName, _dtype?: WeightDType): boolean {
-    return true;
+  supports(_op: OpName, dtype?: WeightDType): boolean {
+    return dtype !== 'q4';
   }
 
   alloc(dtype: WeightDType, shape: readonly number[], label = '', _fill?: 'zero' | 'none', use?: 'weight'): BTensor {
+    if (dtype === 'q4') throw new Error(`tensor '${label}': the WebGPU backend has no q4 kernels (load it as q8_0)`);
     checkShape(dtype, shape);
     const [rows, cols] = matrixShape(shape);
     const plan = planRowParts(label, dtype, shape, rows, cols, this.limits);

@@ -5,6 +5,7 @@
 // 16-bit shifts + shuffle + 2^112, q8_0 in SoA with i16 dot products, packed weight panels for matmul).
 
 import { toF16Scalar } from './half';
+import { decode_q4 } from './q4';
 
 // 2^112: rescales an f16 whose exponent was copied unbiased into an f32 (exact, subnormals included).
 const TWO112: f32 = 5.192296858534828e33;
@@ -292,7 +293,10 @@ export function repack_q8(dq: usize, ds: usize, src: usize, nb: i32): void {
 
 // ---- decode rows to f32 (embedding lookup, matmul panels) -----------------------------------------------------------
 
-/** dst[0..count) = src decoded; dtype 0 f32, 1 f16, 2 bf16, 3 q8_0 SoA (src = int8 plane, scales = f32 per 32). */
+/**
+ * dst[0..count) = src decoded; dtype 0 f32, 1 f16, 2 bf16, 3 q8_0 SoA (src = int8 plane, scales = f32 per 32), 4 q4 SoA
+ * (src = nibble plane, scales = (s, m) f32 pairs per 32).
+ */
 export function decode(dst: usize, src: usize, scales: usize, count: i32, dtype: i32): void {
   const c8 = count & ~7;
   if (dtype == 0) {
@@ -314,6 +318,8 @@ export function decode(dst: usize, src: usize, scales: usize, count: i32, dtype:
       v128.store(dst + (<usize>k << 2), i16x8.shuffle(z, h, 4, 12, 5, 13, 6, 14, 7, 15), 16);
     }
     for (let k = c8; k < count; k++) store<f32>(dst + (<usize>k << 2), bf2f(load<u16>(src + (<usize>k << 1))));
+  } else if (dtype == 4) {
+    decode_q4(dst, src, scales, count);
   } else {
     for (let b = 0; b < count >> 5; b++) {
       const d = f32x4.splat(load<f32>(scales + (<usize>b << 2)));
@@ -349,7 +355,8 @@ function packPanel(panel: usize, tmp: usize, w: usize, ws: usize, r: i32, vr: i3
     const t = tmp + <usize>j * rowBytes;
     if (j < vr) {
       const at = <usize>rows * <usize>c0 + <usize>(r + j) * <usize>wp + <usize>(k0 - c0);
-      decode(t, w + (at << shift), ws + ((at >> 5) << 2), kc, dtype);
+      if (dtype == 4) decode_q4(t, w + (at >> 1), ws + ((at >> 5) << 3), kc);
+      else decode(t, w + (at << shift), ws + ((at >> 5) << 2), kc, dtype);
     } else {
       memory.fill(t, 0, <usize>kc << 2);
     }
@@ -396,7 +403,7 @@ function packPanel(panel: usize, tmp: usize, w: usize, ws: usize, r: i32, vr: i3
 }
 
 /**
- * out[i, r] = x[i, :] . W[r, :] for rows r0..r1 (r0 multiple of 8), all n. W dtype as in decode(); ws = q8_0 scales.
+ * out[i, r] = x[i, :] . W[r, :] for rows r0..r1 (r0 multiple of 8), all n. W dtype as in decode(); ws = q8_0 scales or q4 (s, m) pairs.
  * Scratch per thread: MM_SCRATCH bytes for the panel plus 8 x KC floats of decode buffer.
  */
 export function mm(r0: i32, r1: i32, tid: i32, out: usize, w: usize, ws: usize, x: usize, n: i32, rows: i32, cols: i32, dtype: i32, scratch: usize, pw: i32): void {
@@ -981,3 +988,6 @@ export function fma_peak(r0: i32, r1: i32, tid: i32, iters: i32, sink: usize): v
 
 // ---- GGUF K-quant export quantizers (assembly/kquants.ts) -------------------------------------------------------------
 export { quant_q4_k, quant_q5_k, quant_q6_k, quant_q8_0 } from './kquants';
+
+// ---- 4-bit weights with a scale and a min per 32 values (assembly/q4.ts) ----------------------------------------------
+export { mv_q4, q8_block_sums, decode_q4, repack_q4 } from './q4';
