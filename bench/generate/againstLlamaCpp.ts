@@ -4,8 +4,8 @@
 // to convert_hf_to_gguf.py + llama-quantize per the goldens), then both engines read those files:
 //   - llama.cpp: llama-bench (-p prefill -n decode -t threads -r reps), built natively from the release bundled in the
 //     npm package node-llama-cpp by scripts/dev/llamaCpp.mjs into a cache folder outside the repository;
-//   - ours: the engine's own load of a .gguf (quantized types load as q8_0), prefill of a `prefill`-token prompt,
-//     decode of `decode` tokens, each the median of `reps` runs in one child process per file, plus the time to
+//   - ours: the engine's own load of a .gguf (Q4_0/Q4_K tensors as q4, other quantized types as q8_0), prefill of a
+//     `prefill`-token prompt, decode of `decode` tokens, each the median of `reps` runs in one child process per file, plus the time to
 //     first token of a fresh `prefill`-token prompt on a loaded model (the preview's path without the worker hop) and,
 //     with --lora, decode with an r=16 all-linear LoRA applied on the fly.
 // Run (after npm run build):
@@ -50,7 +50,7 @@ async function oursChild(file: string, threads: number, prefill: number, decode:
   const view = await ggufFolderFs(nodeFs, file);
   const backend = await createWasmBackend({ threads });
   const t0 = performance.now();
-  const lm = await loadModel(view, file, backend, { quantize: view.loadAsQ8 ? 'q8_0' : null, contextLength: Math.max(512, prefill + decode + 8) });
+  const lm = await loadModel(view, file, backend, { quantize: view.loadAsQ8 ? 'q8_0' : null, q4: view, contextLength: Math.max(512, prefill + decode + 8) });
   const loadS = (performance.now() - t0) / 1000;
   const sampler = new SamplerChain([], greedy());
   const run = (ids: number[], n: number) => generate(lm.model, lm.tokenizer, ids, { maxNewTokens: n, sampler, eosIds: [], reusePromptCache: false });

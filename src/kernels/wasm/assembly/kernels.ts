@@ -470,28 +470,13 @@ function packPanelQ8(panel: usize, psc: usize, wq: usize, ws: usize, r: i32, vr:
   const nb = kc >> 5;
   const z = i32x4.splat(0);
   for (let h = 0; h < 2; h++) {
-    // Four rows at a time: each row's 8 i16 are 4 pairs (i32 units); a 4x4 transpose of units puts pair p of the
-    // four rows in one vector.
     const live0 = h * 4 < vr, live1 = h * 4 + 1 < vr, live2 = h * 4 + 2 < vr, live3 = h * 4 + 3 < vr;
     const a0 = <usize>rows * <usize>c0 + <usize>(r + h * 4) * <usize>wp + <usize>(k0 - c0);
     const a1 = a0 + <usize>wp, a2 = a1 + <usize>wp, a3 = a2 + <usize>wp;
     for (let k = 0; k < kc; k += 16) {
       const v0 = live0 ? v128.load(wq + a0 + <usize>k) : z, v1 = live1 ? v128.load(wq + a1 + <usize>k) : z;
       const v2 = live2 ? v128.load(wq + a2 + <usize>k) : z, v3 = live3 ? v128.load(wq + a3 + <usize>k) : z;
-      for (let half = 0; half < 2; half++) {
-        const a = half == 0 ? i16x8.extend_low_i8x16_s(v0) : i16x8.extend_high_i8x16_s(v0);
-        const b = half == 0 ? i16x8.extend_low_i8x16_s(v1) : i16x8.extend_high_i8x16_s(v1);
-        const c = half == 0 ? i16x8.extend_low_i8x16_s(v2) : i16x8.extend_high_i8x16_s(v2);
-        const d = half == 0 ? i16x8.extend_low_i8x16_s(v3) : i16x8.extend_high_i8x16_s(v3);
-        const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5), cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
-        const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7), cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
-        // Pair index of the first of these four pairs; each pair's 8 rows take 32 bytes, this half's 4 rows 16.
-        const p = panel + ((<usize>((k >> 1) + half * 4) << 5) + (<usize>h << 4));
-        v128.store(p, i32x4.shuffle(ab0, cd0, 0, 1, 4, 5));
-        v128.store(p, i32x4.shuffle(ab0, cd0, 2, 3, 6, 7), 32);
-        v128.store(p, i32x4.shuffle(ab1, cd1, 0, 1, 4, 5), 64);
-        v128.store(p, i32x4.shuffle(ab1, cd1, 2, 3, 6, 7), 96);
-      }
+      packSixteen(panel, k, h, v0, v1, v2, v3, false);
     }
   }
   for (let b = 0; b < nb; b++) {
@@ -499,6 +484,62 @@ function packPanelQ8(panel: usize, psc: usize, wq: usize, ws: usize, r: i32, vr:
       const at = <usize>rows * <usize>c0 + <usize>(r + j) * <usize>wp + <usize>(k0 - c0);
       const sc: f32 = j < vr ? load<f32>(ws + (((at >> 5) + <usize>b) << 2)) : 0;
       store<f32>(psc + ((<usize>(b * 8 + j)) << 2), sc);
+    }
+  }
+}
+
+/**
+ * Sixteen 8-bit values of four rows (v0..v3: rows h*4..h*4+3, columns k..k+15) widened to i16 into the mm_q8 panel:
+ * each row's 8 i16 are 4 pairs (i32 units); a 4x4 transpose of units puts pair p of the four rows in one vector.
+ */
+// @ts-ignore: decorator
+@inline function packSixteen(panel: usize, k: i32, h: i32, v0: v128, v1: v128, v2: v128, v3: v128, unsigned: bool): void {
+  for (let half = 0; half < 2; half++) {
+    const a = widenHalf(v0, half, unsigned), b = widenHalf(v1, half, unsigned);
+    const c = widenHalf(v2, half, unsigned), d = widenHalf(v3, half, unsigned);
+    const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5), cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+    const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7), cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+    // Pair index of the first of these four pairs; each pair's 8 rows take 32 bytes, this half's 4 rows 16.
+    const p = panel + ((<usize>((k >> 1) + half * 4) << 5) + (<usize>h << 4));
+    v128.store(p, i32x4.shuffle(ab0, cd0, 0, 1, 4, 5));
+    v128.store(p, i32x4.shuffle(ab0, cd0, 2, 3, 6, 7), 32);
+    v128.store(p, i32x4.shuffle(ab1, cd1, 0, 1, 4, 5), 64);
+    v128.store(p, i32x4.shuffle(ab1, cd1, 2, 3, 6, 7), 96);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function widenHalf(v: v128, half: i32, unsigned: bool): v128 {
+  if (unsigned) return half == 0 ? i16x8.extend_low_i8x16_u(v) : i16x8.extend_high_i8x16_u(v);
+  return half == 0 ? i16x8.extend_low_i8x16_s(v) : i16x8.extend_high_i8x16_s(v);
+}
+
+/**
+ * The panel of mm_q8 for a q4 weight (row-major, pw = cols): the levels q (0..15) as i16 in the same layout, the
+ * scales s to psc and the mins m to pmn, both [block][8 rows]. Rows >= vr are zero.
+ */
+function packPanelQ4(panel: usize, psc: usize, pmn: usize, wq: usize, wsm: usize, r: i32, vr: i32, cols: i32, k0: i32, kc: i32): void {
+  const z = i32x4.splat(0);
+  const mask = i8x16.splat(0x0f);
+  for (let h = 0; h < 2; h++) {
+    const live0 = h * 4 < vr, live1 = h * 4 + 1 < vr, live2 = h * 4 + 2 < vr, live3 = h * 4 + 3 < vr;
+    // Nibble byte offsets of the four rows at column k0.
+    const a0 = (<usize>(r + h * 4) * <usize>cols + <usize>k0) >> 1;
+    const rb = <usize>cols >> 1;
+    for (let k = 0; k < kc; k += 32) {
+      const o = <usize>k >> 1;
+      const n0 = live0 ? v128.load(wq + a0 + o) : z, n1 = live1 ? v128.load(wq + a0 + rb + o) : z;
+      const n2 = live2 ? v128.load(wq + a0 + 2 * rb + o) : z, n3 = live3 ? v128.load(wq + a0 + 3 * rb + o) : z;
+      packSixteen(panel, k, h, v128.and(n0, mask), v128.and(n1, mask), v128.and(n2, mask), v128.and(n3, mask), true);
+      packSixteen(panel, k + 16, h, i8x16.shr_u(n0, 4), i8x16.shr_u(n1, 4), i8x16.shr_u(n2, 4), i8x16.shr_u(n3, 4), true);
+    }
+  }
+  for (let b = 0; b < kc >> 5; b++) {
+    for (let j = 0; j < 8; j++) {
+      const at = ((<usize>(r + j) * <usize>cols + <usize>k0) >> 5) + <usize>b;
+      const live = j < vr;
+      store<f32>(psc + ((<usize>(b * 8 + j)) << 2), live ? load<f32>(wsm + (at << 3)) : 0);
+      store<f32>(pmn + ((<usize>(b * 8 + j)) << 2), live ? load<f32>(wsm + (at << 3), 4) : 0);
     }
   }
 }
@@ -531,6 +572,18 @@ function packPanelQ8(panel: usize, psc: usize, wq: usize, ws: usize, r: i32, vr:
   q8BlockFinish(a + 96, d30, d31, w0, w1, v128.load32_splat(xsc + 3 * sRow));
 }
 
+/** acc[ii][0..8) -= m of the 8 rows * xsum[ii] for the ni activation rows of one block (q4's min term). */
+// @ts-ignore: decorator
+@inline function q4MinTerm(acc: usize, pm: usize, xsum: usize, ni: i32, sRow: usize): void {
+  const m0 = v128.load(pm), m1 = v128.load(pm, 16);
+  for (let ii = 0; ii < ni; ii++) {
+    const a = acc + (<usize>ii << 5);
+    const xm = v128.load32_splat(xsum + <usize>ii * sRow);
+    v128.store(a, f32x4.sub(v128.load(a), f32x4.mul(m0, xm)));
+    v128.store(a, f32x4.sub(v128.load(a, 16), f32x4.mul(m1, xm)), 16);
+  }
+}
+
 /** The same for one activation row (the n % 4 tail). */
 // @ts-ignore: decorator
 @inline function q8Block1(pp: usize, x0: usize, a: usize, w0: v128, w1: v128, xsc: usize): void {
@@ -549,13 +602,16 @@ function packPanelQ8(panel: usize, psc: usize, wq: usize, ws: usize, r: i32, vr:
  * the q8_0 prefill, with the activations quantized to q8_0 per row (quant_q8 + q8_widen over n * cols, as mv_q8 does
  * per call). Integer products are exact; an i16 dot product does 8 multiply-adds per instruction where the f32 path
  * does 4, and the panel is half the bytes. Scratch per thread as mm (MM_SCRATCH + 8 x KC floats).
+ * A q4 weight (xsum != 0: the activations' block sums of q8_block_sums, ws its (s, m) pairs) packs its levels into the
+ * same panel and subtracts sum_b m[r, b] * xsum[i, b], as mv_q4 does.
  */
-export function mm_q8(r0: i32, r1: i32, tid: i32, out: usize, wq: usize, ws: usize, x16: usize, xs: usize, n: i32, rows: i32, cols: i32, scratch: usize, pw: i32): void {
+export function mm_q8(r0: i32, r1: i32, tid: i32, out: usize, wq: usize, ws: usize, x16: usize, xs: usize, n: i32, rows: i32, cols: i32, scratch: usize, pw: i32, xsum: usize): void {
   const base = scratch + <usize>tid * <usize>(MM_SCRATCH + 8 * KC * 4);
   const panel = base;
   const psc = base + <usize>(KC * 8 * 2);
   const tile = psc + <usize>(KC / 32 * 8 * 4);
   const acc = tile + 64;
+  const pmn = acc + 128;
   const xRow = <usize>cols << 1;
   const sRow = <usize>(cols >> 5) << 2;
   const n4 = n & ~3;
@@ -563,7 +619,8 @@ export function mm_q8(r0: i32, r1: i32, tid: i32, out: usize, wq: usize, ws: usi
     const vr = min(8, r1 - r);
     for (let k0 = 0; k0 < cols; k0 += KC) {
       const kc = min(KC, cols - k0);
-      packPanelQ8(panel, psc, wq, ws, r, vr, rows, cols, pw, k0, kc);
+      if (xsum) packPanelQ4(panel, psc, pmn, wq, ws, r, vr, cols, k0, kc);
+      else packPanelQ8(panel, psc, wq, ws, r, vr, rows, cols, pw, k0, kc);
       const first = k0 == 0;
       for (let i = 0; i < n; i += 4) {
         const ni = i < n4 ? 4 : n - i;
@@ -575,6 +632,7 @@ export function mm_q8(r0: i32, r1: i32, tid: i32, out: usize, wq: usize, ws: usi
           const xsc = xs + <usize>i * sRow + (<usize>((k0 >> 5) + b) << 2);
           if (ni == 4) q8Block4(pp, x0, xRow, acc, w0, w1, xsc, sRow);
           else for (let ii = 0; ii < ni; ii++) q8Block1(pp, x0 + <usize>ii * xRow, acc + (<usize>ii << 5), w0, w1, xsc + <usize>ii * sRow);
+          if (xsum) q4MinTerm(acc, pmn + (<usize>(b * 8) << 2), xsum + <usize>i * sRow + (<usize>((k0 >> 5) + b) << 2), ni, sRow);
         }
         for (let ii = 0; ii < ni; ii++) {
           const a = acc + (<usize>ii << 5);
