@@ -3,10 +3,14 @@
 // requantized to 8 bits. SoA as q8_0: a nibble plane (16 bytes per block: byte j holds element j in its low nibble and
 // element j + 16 in its high one) and a plane of (s, m) f32 pairs.
 //
-// The matvec is llama.cpp's q4_1 x q8_1 per block, in i16 dot products: activations quantized to q8_0 (quant_q8, then
-// widened once per call, q8_widen) with their block sums xsum_b = xs_b * sum(xq_b) (q8_block_sums), and
+// The matvec is llama.cpp's q4_1 x q8_1 per block: activations quantized to q8_0 (quant_q8) with their block sums
+// xsum_b = xs_b * sum(xq_b) (q8_block_sums), and
 //   row . x = sum_b s_b * xs_b * (q_b . xq_b) - sum_b m_b * xsum_b,
 // the first sum exact in i32 per block, the second an f32 dot product over blocks (4 blocks per vector).
+// q_b . xq_b: i16 dot products against the activations widened once per call (q8_widen). The relaxed i8 x i7 dot
+// would do 16 products per instruction, and the spec leaves its result open only when the i7 operand has its top bit
+// set (the levels here are 0..15), yet Node 20's Liftoff still computes other sums than TurboFan with the activations
+// as the i8 operand (test/numerics/q4Tiers.test.ts caught it); it is not used.
 
 // @ts-ignore: decorator
 @inline function fma(a: v128, b: v128, c: v128): v128 {
