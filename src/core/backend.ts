@@ -97,6 +97,12 @@ export interface Backend {
    * caller then runs the reference.
    */
   quantizeGgml?(type: GgmlQuantType, values: Float32Array): Uint8Array | null;
+  /**
+   * Optional, the same from a row-major f32/f16/bf16 tensor already in this backend (a merged weight), with no f32 copy
+   * on the host: output row i holds t's row rowOrder[i] (null: in order; the export's q/k permutation). null when this
+   * backend cannot do it here: the caller then reads the values and uses quantizeGgml or the reference.
+   */
+  quantizeGgmlTensor?(type: GgmlQuantType, t: BTensor, rowOrder: Int32Array | null): Uint8Array | null;
   /** Read an f32 tensor back. */
   read(t: BTensor): Promise<Float32Array>;
   free(t: BTensor): void;

@@ -95,12 +95,16 @@ describe('GGUF export equals llama.cpp (goldens from convert_hf_to_gguf.py + lla
     this.timeout(120000);
     let wasm: Backend;
     let kquantCalls = 0;
+    /** Of those, straight from the merged or stored tensor in the backend (quantizeGgmlTensor). */
+    let tensorCalls = 0;
     before(async () => {
       const { buildWasm } = await import('../../scripts/build-wasm.mjs');
       await buildWasm({ quiet: true });
       wasm = await createWasmBackend({ threads: 2 });
       const quantize = wasm.quantizeGgml!.bind(wasm);
       wasm.quantizeGgml = (t, v) => { kquantCalls++; return quantize(t, v); };
+      const fromTensor = wasm.quantizeGgmlTensor!.bind(wasm);
+      wasm.quantizeGgmlTensor = (t, x, rows) => { kquantCalls++; tensorCalls++; return fromTensor(t, x, rows); };
     });
     after(() => wasm?.dispose());
     for (const [name, model, adapterPath] of forms) {
@@ -117,7 +121,10 @@ describe('GGUF export equals llama.cpp (goldens from convert_hf_to_gguf.py + lla
         });
       }
     }
-    it('quantized some tensors there (the models above have K-quant tensors)', () => assert.ok(kquantCalls > 0));
+    it('quantized some tensors there (the models above have K-quant tensors), merged ones and q/k rows straight from backend memory', () => {
+      assert.ok(kquantCalls > 0);
+      assert.ok(tensorCalls > 0);
+    });
   });
 
   it('an 80-layer GQA model ("70B" to llama-quantize): the per-layer type mix and order of each quantized type', async () => {

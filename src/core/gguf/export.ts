@@ -3,7 +3,7 @@
 // the adapter changes them), Q/K rows permuted as llama.cpp's converter does, encoded in the type llama.cpp's tools
 // would choose, written behind a temp file that is renamed into place only when complete.
 
-import type { Backend } from '../backend';
+import type { Backend, GgmlQuantType } from '../backend';
 import { CoreError, throwIfAborted } from '../errors';
 import { readJsonObject } from '../jsonFile';
 import { planMerge, type TensorOp } from '../merge/plan';
@@ -15,10 +15,10 @@ import { readModelWeights, type BinHeaderReader } from '../safetensors/modelWeig
 import { numel, type DType } from '../tensor/dtype';
 import { tr } from '../text';
 import { backendQuantizes, encodeTensor } from './encode';
-import { tensorValues } from './tensorValues';
+import { tensorOnBackend, tensorValues } from './tensorValues';
 import { type ExportType, type GgufKv } from './format';
 import { llamaHparams, llamaMetadata } from './llamaMeta';
-import { exportTensorType, isSkippedTensor, llamaGgufName, permuteHeads, permuteRows, quantizeState } from './llamaTensors';
+import { exportTensorType, isSkippedTensor, llamaGgufName, permuteHeads, permutedRow, permuteRows, quantizeState } from './llamaTensors';
 import { GgufStreamWriter, layoutGguf, type GgufLayout, type GgufTensorSpec } from './writer';
 
 export interface GgufExportInputs {
@@ -143,9 +143,33 @@ export interface GgufExportSummary {
 
 /** The stored bytes of one planned tensor. */
 async function tensorBytes(t: PlannedGgufTensor, reader: InputReader, backend: Backend | null): Promise<Uint8Array> {
+  const fast = backend?.quantizeGgmlTensor && backendQuantizes(t.type) ? await quantizedOnBackend(t, reader, backend) : null;
+  if (fast) return fast;
   let values = await tensorValues(t.op, t.hfName, t.dtype, reader, backend);
   if (t.heads !== null) values = permuteRows(values, t.shape[0]!, t.shape.length > 1 ? t.shape[1]! : 1, t.heads);
   return encodeTensor(values, t.type, backend);
+}
+
+/**
+ * A quantized tensor made inside the backend, from the merged (or stored) weight where it already lies to the GGUF
+ * blocks, rows in the q/k order of the file: no host f32 copy, decode or permutation pass. null when the backend
+ * cannot (the caller takes the host path: same bytes).
+ */
+async function quantizedOnBackend(t: PlannedGgufTensor, reader: InputReader, backend: Backend): Promise<Uint8Array | null> {
+  const rows = t.shape[0]!;
+  if (t.heads !== null && (t.shape.length !== 2 || rows % (t.heads * 2) !== 0)) return null;
+  const bt = await tensorOnBackend(t.op, t.hfName, t.dtype, reader, backend);
+  if (!bt) return null;
+  try {
+    const order = t.heads === null ? null : Int32Array.from({ length: rows }, (_, r) => permutedRow(r, rows, t.heads!));
+    const fast = backend.quantizeGgmlTensor!(t.type as GgmlQuantType, bt, order);
+    if (fast) return fast;
+    let values = await backend.read(bt);
+    if (t.heads !== null) values = permuteRows(values, rows, t.shape[1]!, t.heads);
+    return encodeTensor(values, t.type, backend);
+  } finally {
+    backend.free(bt);
+  }
 }
 
 /** Write the planned file atomically: a temp file next to `out`, renamed when complete, removed on any failure. */
@@ -185,10 +209,24 @@ export async function runGgufExport(plan: GgufExportPlan, out: string, io: Writa
 async function writeTensors(plan: GgufExportPlan, writer: GgufStreamWriter, reader: InputReader, backend: Backend | null, options: GgufExportOptions): Promise<void> {
   const { signal, onProgress } = options;
   await writer.writeHeader();
-  for (const [i, t] of plan.tensors.entries()) {
-    throwIfAborted(signal);
-    onProgress?.('gguf', writer.bytesWritten, plan.layout.fileSize, `${i}/${plan.tensors.length} ${t.name}`);
-    await writer.write(await tensorBytes(t, reader, backend));
-    await (options.afterTensor?.() ?? new Promise((r) => setTimeout(r, 0))); // let engine/cancel in
+  // One write in flight while the next tensor is computed (its bytes are the only extra memory); it settles to its
+  // error, if any, so a failure surfaces where it is awaited, never as an unhandled rejection.
+  let writing: Promise<unknown> = Promise.resolve(null);
+  const written = async (): Promise<void> => {
+    const err = await writing;
+    if (err) throw err;
+  };
+  try {
+    for (const [i, t] of plan.tensors.entries()) {
+      throwIfAborted(signal);
+      onProgress?.('gguf', writer.bytesWritten, plan.layout.fileSize, `${i}/${plan.tensors.length} ${t.name}`);
+      const bytes = await tensorBytes(t, reader, backend);
+      await written();
+      writing = writer.write(bytes).then(() => null, (err: unknown) => err ?? new Error('write failed'));
+      await (options.afterTensor?.() ?? new Promise((r) => setTimeout(r, 0))); // let engine/cancel in
+    }
+    await written();
+  } finally {
+    await writing; // never close the file under a running write
   }
 }

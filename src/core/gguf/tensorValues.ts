@@ -2,7 +2,7 @@
 // backend and rounded to the merge's output dtype first, so the GGUF holds what converting the merged safetensors
 // would give), a lora_bias update, or a modules_to_save replacement. Shared by the GGUF export's model and merge forms.
 
-import type { Backend } from '../backend';
+import type { Backend, BTensor } from '../backend';
 import { CoreError } from '../errors';
 import { applyLoraBias, loadLoraFactors, mergeOnBackend, readF32 } from '../merge/compute';
 import { decodeInPlace, decodeInto, encodeInto } from '../merge/convert';
@@ -24,23 +24,56 @@ function nonFinite(name: string, index: number): CoreError {
   return new CoreError('non-finite', tr`Merging '${name}' produced a non-finite value at element ${index}; the adapter is broken or its scale overflows this dtype. Nothing was written.`);
 }
 
-async function mergedLora(op: Extract<TensorOp, { kind: 'lora' }>, name: string, dtype: FloatDType, reader: InputReader, backend: Backend): Promise<Float32Array> {
+/** The merged weight rounded to `dtype`, as a backend tensor (the caller frees it). */
+async function mergedOnBackend(op: Extract<TensorOp, { kind: 'lora' }>, name: string, dtype: FloatDType, reader: InputReader, backend: Backend): Promise<BTensor> {
   const w = backend.alloc(floatStorage(op.src.dtype as FloatDType), op.src.shape, name, 'none');
   try {
     await reader.read(op.src.file, op.src.begin, backend.hostView(w)!);
     const factors = await loadLoraFactors(reader, op);
     const { out, bad } = mergeOnBackend(backend, w, factors, op.scaling, dtype);
-    try {
-      if (bad >= 0) throw nonFinite(name, bad);
-      const n = numel(op.src.shape);
-      const values = new Float32Array(n);
-      decodeInto(backend.hostView(out)!, dtype, values, n);
-      return values;
-    } finally {
+    if (bad >= 0) {
       backend.free(out);
+      throw nonFinite(name, bad);
     }
+    return out;
   } finally {
     backend.free(w);
+  }
+}
+
+async function mergedLora(op: Extract<TensorOp, { kind: 'lora' }>, name: string, dtype: FloatDType, reader: InputReader, backend: Backend): Promise<Float32Array> {
+  const out = await mergedOnBackend(op, name, dtype, reader, backend);
+  try {
+    const n = numel(op.src.shape);
+    const values = new Float32Array(n);
+    decodeInto(backend.hostView(out)!, dtype, values, n);
+    return values;
+  } finally {
+    backend.free(out);
+  }
+}
+
+/**
+ * Output tensor `name`'s values as a tensor in `backend` (the caller frees it), for the backend's own quantizer: a
+ * LoRA-merged weight where the merge left it, or a stored tensor read straight in when it keeps its dtype. null for
+ * the other ops (tensorValues then computes them on the host).
+ */
+export async function tensorOnBackend(op: TensorOp, name: string, dtype: DType, reader: InputReader, backend: Backend): Promise<BTensor | null> {
+  requireFloat(op.src.name, op.src.dtype, op.src.file);
+  if (op.kind === 'lora') return mergedOnBackend(op, name, dtype as FloatDType, reader, backend);
+  if ((op.kind !== 'copy' && op.kind !== 'replace') || op.src.dtype !== dtype) return null;
+  const t = backend.alloc(floatStorage(op.src.dtype as FloatDType), op.src.shape, name, 'none');
+  const view = backend.hostView(t);
+  if (!view) {
+    backend.free(t);
+    return null;
+  }
+  try {
+    await reader.read(op.src.file, op.src.begin, view);
+    return t;
+  } catch (err) {
+    backend.free(t);
+    throw err;
   }
 }
 

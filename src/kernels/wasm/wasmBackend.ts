@@ -286,6 +286,49 @@ export class WasmBackend implements Backend {
     return out;
   }
 
+  /**
+   * quantizeGgml from a tensor in the staging buffer's memory: its rows (in rowOrder) decoded by the kernel into the
+   * staging buffer a chunk at a time, then quantized there; only the GGUF bytes come back to the host.
+   */
+  quantizeGgmlTensor(type: GgmlQuantType, t: BTensor, rowOrder: Int32Array | null): Uint8Array | null {
+    const q = GGML_QUANT[type];
+    const T = this.rowMajor(t);
+    const count = T.rows * T.cols;
+    const stage = q && count % 256 === 0 && T.dtype !== 'q8_0' && T.dtype !== 'q4' ? this.quantStaging() : null;
+    if (!q || !stage || stage.space !== T.space || (rowOrder && rowOrder.length !== T.rows)) return null;
+    const { space: s, ptr: xp } = stage;
+    const op = xp + QUANT_CHUNK_BLOCKS * 1024;
+    const scratch = op + QUANT_CHUNK_BLOCKS * QUANT_OUT_BYTES;
+    const ex = this.exports[s.index]!;
+    const bpv = ELEM_BYTES[T.dtype];
+    const chunkValues = QUANT_CHUNK_BLOCKS * 256;
+    const out = new Uint8Array((count / 256) * q.blockBytes);
+    let filled = 0, done = 0;
+    const flush = (): void => {
+      const n = filled / 256;
+      this.runner.run(q.kernel, s.index, n, this.chunkFor(n, filled * 64, QUANT_CLAIM_BLOCKS), [op, xp, scratch]);
+      out.set(s.bytes(op, n * q.blockBytes), (done / 256) * q.blockBytes);
+      done += filled;
+      filled = 0;
+    };
+    // Runs of values in output order: the whole tensor when its rows keep their order, else one run per row.
+    const runs = rowOrder ? T.rows : 1;
+    const runLength = rowOrder ? T.cols : count;
+    for (let i = 0; i < runs; i++) {
+      const src = rowOrder ? rowOrder[i]! : 0;
+      if (!(src >= 0 && src < T.rows)) throw new RangeError(`quantizeGgmlTensor: row ${src} is outside '${T.label}'`);
+      for (let c = 0; c < runLength;) {
+        const n = Math.min(runLength - c, chunkValues - filled);
+        ex['decode']!(xp + filled * 4, T.ptr + (src * T.cols + c) * bpv, 0, n, DTYPE_CODE[T.dtype]);
+        filled += n;
+        c += n;
+        if (filled === chunkValues) flush();
+      }
+    }
+    if (filled > 0) flush();
+    return out;
+  }
+
   /** The staging buffer of quantizeGgml, kept for the backend's life; null when no memory can hold it. */
   private quantStaging(): { space: MemorySpace; ptr: number } | null {
     if (this.quantStage) return this.quantStage;

@@ -410,20 +410,38 @@ export function quant_q6_k(b0: i32, b1: i32, tid: i32, out: usize, x: usize, scr
  */
 // @ts-ignore: decorator
 @inline function q8Block(out: usize, x: usize): void {
-  let amax: f32 = 0;
-  for (let j = 0; j < 32; j++) amax = max(amax, abs(load<f32>(x + (<usize>j << 2))));
+  let m = f32x4.splat(0);
+  for (let j = 0; j < 32; j += 4) m = f32x4.max(m, f32x4.abs(v128.load(x + (<usize>j << 2))));
+  // f32x4.max propagates NaN as the scalar max() does; the lanes' order does not matter for a max.
+  const amax: f32 = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
   const d: f32 = amax / 127;
   const id: f32 = d != 0 && d == d ? <f32>1 / d : 0;
   const h = toF16Scalar(reinterpret<u32>(d));
   store<u8>(out, <u8>(h & 0xff));
   store<u8>(out, <u8>(h >> 8), 1);
-  for (let j = 0; j < 32; j++) {
-    const v: f32 = load<f32>(x + (<usize>j << 2)) * id;
-    const r = Math.floor(<f64>abs(v) + 0.5);
-    // Not finite (1/d overflows for subnormal d, or x is inf/NaN): JS's `& 0xff` of +-Infinity and NaN is 0.
-    const q: i32 = isFinite<f32>(v) ? <i32>(v < 0 ? -r : r) : 0;
-    store<u8>(out + 2 + <usize>j, <u8>(q & 0xff));
+  const ids = f32x4.splat(id);
+  for (let j = 0; j < 32; j += 16) {
+    const p = x + (<usize>j << 2);
+    const a = q8Round(f32x4.mul(v128.load(p), ids)), b = q8Round(f32x4.mul(v128.load(p, 16), ids));
+    const c = q8Round(f32x4.mul(v128.load(p, 32), ids)), e = q8Round(f32x4.mul(v128.load(p, 48), ids));
+    // |q| <= 127 here, so the saturating narrows keep every value (as `& 0xff` does in JS).
+    v128.store(out + 2 + <usize>j, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(a, b), i16x8.narrow_i32x4_s(c, e)));
   }
+}
+
+/**
+ * Four values v = x * (1/d) to i32, rounding half away from zero as the reference does in double (floor(|v| + 0.5)
+ * with v's sign): here trunc(|v|) + (frac >= 0.5), the same integer in f32 since |v| - trunc(|v|) is exact below 2^23
+ * (a plain f32 |v| + 0.5 would round 0.49999997 up to 1); NaN and infinities to 0 (JS's `& 0xff`).
+ */
+// @ts-ignore: decorator
+@inline function q8Round(v: v128): v128 {
+  const a = f32x4.abs(v);
+  const t = f32x4.trunc(a);
+  const r = f32x4.add(t, v128.and(f32x4.ge(f32x4.sub(a, t), f32x4.splat(0.5)), f32x4.splat(1)));
+  const q = i32x4.trunc_sat_f32x4_s(v128.or(r, v128.and(v, i32x4.splat(0x80000000))));
+  // v - v is 0 for finite v, NaN otherwise.
+  return v128.and(q, f32x4.eq(f32x4.sub(v, v), f32x4.splat(0)));
 }
 
 export function quant_q8_0(b0: i32, b1: i32, tid: i32, out: usize, x: usize, scratch: usize): void {
