@@ -88,6 +88,13 @@ for (const [variant, threads] of [['simd', 1], ['relaxed', 2]] as const) {
       assertSameBytes('Q8_0', be.quantizeGgml('Q8_0', x), reference('Q8_0', x));
     });
 
+    for (const type of ['Q4_K', 'Q5_K', 'Q6_K'] as const) {
+      it(`${type}: non-finite values as the reference stores them (the kernels' clamps keep NaN where the reference does)`, () => {
+        const x = superBlocks([() => NaN, () => Infinity, (i) => (i === 5 ? -Infinity : i - 100), (i) => (i === 9 ? NaN : (i % 17) - 8), (i) => (i % 64 === 3 ? NaN : Math.sin(i))]);
+        assertSameBytes(type, be.quantizeGgml(type, x), reference(type, x));
+      });
+    }
+
     it('refuses what it cannot quantize (length not a multiple of 256)', () => {
       assert.equal(be.quantizeGgml('Q4_K', new Float32Array(300)), null);
     });

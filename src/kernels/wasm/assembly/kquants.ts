@@ -75,14 +75,16 @@ function putF16(at: usize, x: f32): f32 {
 
 /**
  * Levels clamp(nearest_int(iscale * XM), 0, nmax) as f32 rows into TLF. Same values as the reference's double
- * subtraction: for S = f32(v + 1.5*2^23) in [2^22, 2^24] the f32 subtraction S - 1.5*2^23 is exact; outside it both
- * land beyond the clamp, and NaN becomes 0 (trunc_sat here, the typed-array store there).
+ * subtraction: for S = f32(v + 1.5*2^23) in [2^22, 2^24] the f32 subtraction S - 1.5*2^23 is exact (an integer);
+ * outside it both land beyond the clamp. The clamp stays in f32 with the pseudo-min/max (one minps/maxps each on x86,
+ * where trunc_sat + integer clamp + convert took ~10 instructions): pmax(0, v) maps NaN and -0 to +0, as the
+ * reference's typed-array store does, and pmin(nmax, v) caps infinities.
  */
 function levels4(s: usize, iscale: v128, nmax: i32): void {
-  const r = f32x4.splat(ROUNDER), hi = i32x4.splat(nmax), zero = i32x4.splat(0);
+  const r = f32x4.splat(ROUNDER), hi = f32x4.splat(<f32>nmax), zero = f32x4.splat(0);
   for (let i = 0; i < 32; i++) {
     const v = f32x4.sub(f32x4.add(f32x4.mul(iscale, row(s + TXM, i)), r), r);
-    v128.store(s + TLF + (<usize>i << 4), f32x4.convert_i32x4_s(i32x4.max_s(zero, i32x4.min_s(hi, i32x4.trunc_sat_f32x4_s(v)))));
+    v128.store(s + TLF + (<usize>i << 4), f32x4.pmin(hi, f32x4.pmax(zero, v)));
   }
 }
 
@@ -295,7 +297,7 @@ export function quant_q5_k(b0: i32, b1: i32, tid: i32, out: usize, x: usize, scr
 /**
  * Levels of one candidate iscale for four 16-element sub-blocks (one per lane) as f32 rows at `lv`, and their weighted
  * sums (weights x^2) per lane into SUMS: l = clamp(nearest_int(iscale * v), -nmax, nmax - 1) in f32 equals
- * the reference's double (exact subtraction inside the clamp range; f32x4.min/max keep NaN as Math.min/max).
+ * the reference's double (exact subtraction inside the clamp range; NaN stays NaN as through Math.min/max).
  */
 function symmetricSums4(s: usize, iscale: v128, nmax: i32, lv: usize): void {
   const r = f32x4.splat(ROUNDER);
@@ -303,7 +305,9 @@ function symmetricSums4(s: usize, iscale: v128, nmax: i32, lv: usize): void {
   let lx = f32x4.splat(0), l2 = f32x4.splat(0);
   for (let i = 0; i < 16; i++) {
     const v = row(s + TXS, i);
-    const l = f32x4.max(lo, f32x4.min(hi, f32x4.sub(f32x4.add(f32x4.mul(iscale, v), r), r)));
+    const t = f32x4.sub(f32x4.add(f32x4.mul(iscale, v), r), r);
+    // NaN-propagating min/max take ~7 instructions each on x86; the pseudo-min/max one, with NaN lanes put back.
+    const l = sel(t, f32x4.pmax(lo, f32x4.pmin(hi, t)), f32x4.ne(t, t));
     v128.store(lv + (<usize>i << 4), l);
     const w = f32x4.mul(v, v);
     lx = f32x4.add(lx, f32x4.mul(f32x4.mul(w, v), l));
