@@ -15,7 +15,7 @@ import { readModelWeights, type BinHeaderReader } from '../safetensors/modelWeig
 import { numel, type DType } from '../tensor/dtype';
 import { tr } from '../text';
 import { backendQuantizes, encodeTensor } from './encode';
-import { tensorOnBackend, tensorValues } from './tensorValues';
+import { dropPrefetched, prefetchBase, tensorOnBackend, tensorValues, type PrefetchedBase } from './tensorValues';
 import { type ExportType, type GgufKv } from './format';
 import { llamaHparams, llamaMetadata } from './llamaMeta';
 import { exportTensorType, isSkippedTensor, llamaGgufName, permuteHeads, permutedRow, permuteRows, quantizeState } from './llamaTensors';
@@ -141,25 +141,35 @@ export interface GgufExportSummary {
   readonly bytesWritten: number;
 }
 
-/** The stored bytes of one planned tensor. */
-async function tensorBytes(t: PlannedGgufTensor, reader: InputReader, backend: Backend | null): Promise<Uint8Array> {
-  const fast = backend?.quantizeGgmlTensor && backendQuantizes(t.type) ? await quantizedOnBackend(t, reader, backend) : null;
-  if (fast) return fast;
+/**
+ * The stored bytes of one planned tensor; `base` is its stored tensor already being read into the backend (see
+ * prefetchFor), owned from here on.
+ */
+async function tensorBytes(t: PlannedGgufTensor, reader: InputReader, backend: Backend | null, base: PrefetchedBase | null): Promise<Uint8Array> {
+  if (base) return quantizedOnBackend(t, reader, backend!, base);
   let values = await tensorValues(t.op, t.hfName, t.dtype, reader, backend);
   if (t.heads !== null) values = permuteRows(values, t.shape[0]!, t.shape.length > 1 ? t.shape[1]! : 1, t.heads);
   return encodeTensor(values, t.type, backend);
 }
 
 /**
- * A quantized tensor made inside the backend, from the merged (or stored) weight where it already lies to the GGUF
- * blocks, rows in the q/k order of the file: no host f32 copy, decode or permutation pass. null when the backend
- * cannot (the caller takes the host path: same bytes).
+ * For tensors the backend quantizes itself: their stored tensor read into the backend ahead of their turn (null: the
+ * host path computes them).
  */
-async function quantizedOnBackend(t: PlannedGgufTensor, reader: InputReader, backend: Backend): Promise<Uint8Array | null> {
+function prefetchFor(t: PlannedGgufTensor | undefined, reader: InputReader, backend: Backend | null): PrefetchedBase | null {
+  if (!t || !backend?.quantizeGgmlTensor || !backendQuantizes(t.type)) return null;
+  if (t.heads !== null && (t.shape.length !== 2 || t.shape[0]! % (t.heads * 2) !== 0)) return null;
+  return prefetchBase(t.op, t.dtype, reader, backend);
+}
+
+/**
+ * A quantized tensor made inside the backend, from the merged (or stored) weight where it already lies to the GGUF
+ * blocks, rows in the q/k order of the file: no host f32 copy, decode or permutation pass. Where the backend declines
+ * the tensor (memory, placement) its values are read back and take the host quantizer (same bytes).
+ */
+async function quantizedOnBackend(t: PlannedGgufTensor, reader: InputReader, backend: Backend, base: PrefetchedBase): Promise<Uint8Array> {
   const rows = t.shape[0]!;
-  if (t.heads !== null && (t.shape.length !== 2 || rows % (t.heads * 2) !== 0)) return null;
-  const bt = await tensorOnBackend(t.op, t.hfName, t.dtype, reader, backend);
-  if (!bt) return null;
+  const bt = await tensorOnBackend(t.op, t.hfName, t.dtype, reader, backend, base);
   try {
     const order = t.heads === null ? null : Int32Array.from({ length: rows }, (_, r) => permutedRow(r, rows, t.heads!));
     const fast = backend.quantizeGgmlTensor!(t.type as GgmlQuantType, bt, order);
@@ -216,11 +226,21 @@ async function writeTensors(plan: GgufExportPlan, writer: GgufStreamWriter, read
     const err = await writing;
     if (err) throw err;
   };
+  // The next tensor's stored bytes are read while this one is computed (as the merge prefetches).
+  let next = prefetchFor(plan.tensors[0], reader, backend);
   try {
     for (const [i, t] of plan.tensors.entries()) {
       throwIfAborted(signal);
       onProgress?.('gguf', writer.bytesWritten, plan.layout.fileSize, `${i}/${plan.tensors.length} ${t.name}`);
-      const bytes = await tensorBytes(t, reader, backend);
+      const base = next;
+      try {
+        next = prefetchFor(plan.tensors[i + 1], reader, backend);
+      } catch (err) {
+        next = null;
+        if (backend) await dropPrefetched(base, backend);
+        throw err;
+      }
+      const bytes = await tensorBytes(t, reader, backend, base);
       await written();
       writing = writer.write(bytes).then(() => null, (err: unknown) => err ?? new Error('write failed'));
       await (options.afterTensor?.() ?? new Promise((r) => setTimeout(r, 0))); // let engine/cancel in
@@ -228,5 +248,6 @@ async function writeTensors(plan: GgufExportPlan, writer: GgufStreamWriter, read
     await written();
   } finally {
     await writing; // never close the file under a running write
+    if (backend) await dropPrefetched(next, backend);
   }
 }

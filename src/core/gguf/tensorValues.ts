@@ -24,11 +24,9 @@ function nonFinite(name: string, index: number): CoreError {
   return new CoreError('non-finite', tr`Merging '${name}' produced a non-finite value at element ${index}; the adapter is broken or its scale overflows this dtype. Nothing was written.`);
 }
 
-/** The merged weight rounded to `dtype`, as a backend tensor (the caller frees it). */
-async function mergedOnBackend(op: Extract<TensorOp, { kind: 'lora' }>, name: string, dtype: FloatDType, reader: InputReader, backend: Backend): Promise<BTensor> {
-  const w = backend.alloc(floatStorage(op.src.dtype as FloatDType), op.src.shape, name, 'none');
+/** The merged weight rounded to `dtype`, as a backend tensor (the caller frees it); `w` is its base, already read. */
+async function mergedOnBackend(op: Extract<TensorOp, { kind: 'lora' }>, name: string, dtype: FloatDType, reader: InputReader, backend: Backend, w: BTensor): Promise<BTensor> {
   try {
-    await reader.read(op.src.file, op.src.begin, backend.hostView(w)!);
     const factors = await loadLoraFactors(reader, op);
     const { out, bad } = mergeOnBackend(backend, w, factors, op.scaling, dtype);
     if (bad >= 0) {
@@ -42,7 +40,8 @@ async function mergedOnBackend(op: Extract<TensorOp, { kind: 'lora' }>, name: st
 }
 
 async function mergedLora(op: Extract<TensorOp, { kind: 'lora' }>, name: string, dtype: FloatDType, reader: InputReader, backend: Backend): Promise<Float32Array> {
-  const out = await mergedOnBackend(op, name, dtype, reader, backend);
+  const base = prefetchBase(op, dtype, reader, backend)!;
+  const out = await mergedOnBackend(op, name, dtype, reader, backend, await readyTensor(base, backend));
   try {
     const n = numel(op.src.shape);
     const values = new Float32Array(n);
@@ -54,27 +53,53 @@ async function mergedLora(op: Extract<TensorOp, { kind: 'lora' }>, name: string,
 }
 
 /**
- * Output tensor `name`'s values as a tensor in `backend` (the caller frees it), for the backend's own quantizer: a
- * LoRA-merged weight where the merge left it, or a stored tensor read straight in when it keeps its dtype. null for
- * the other ops (tensorValues then computes them on the host).
+ * The stored tensor an output is computed from, being read into `backend` (straight into its memory) ahead of its
+ * turn: the export starts the next tensor's read before it computes this one. null when the backend takes no part (a
+ * bias update, a dtype change, a backend without host views). `ready` settles to the read's error, or null.
  */
-export async function tensorOnBackend(op: TensorOp, name: string, dtype: DType, reader: InputReader, backend: Backend): Promise<BTensor | null> {
-  requireFloat(op.src.name, op.src.dtype, op.src.file);
-  if (op.kind === 'lora') return mergedOnBackend(op, name, dtype as FloatDType, reader, backend);
-  if ((op.kind !== 'copy' && op.kind !== 'replace') || op.src.dtype !== dtype) return null;
-  const t = backend.alloc(floatStorage(op.src.dtype as FloatDType), op.src.shape, name, 'none');
-  const view = backend.hostView(t);
+export interface PrefetchedBase {
+  readonly tensor: BTensor;
+  readonly ready: Promise<unknown>;
+}
+
+export function prefetchBase(op: TensorOp, dtype: DType, reader: InputReader, backend: Backend): PrefetchedBase | null {
+  if (op.kind === 'loraBias' || !isFloatDType(op.src.dtype)) return null;
+  if (op.kind !== 'lora' && op.src.dtype !== dtype) return null;
+  const tensor = backend.alloc(floatStorage(op.src.dtype), op.src.shape, op.src.name, 'none');
+  const view = backend.hostView(tensor);
   if (!view) {
-    backend.free(t);
+    backend.free(tensor);
     return null;
   }
-  try {
-    await reader.read(op.src.file, op.src.begin, view);
-    return t;
-  } catch (err) {
-    backend.free(t);
+  const ready = reader.read(op.src.file, op.src.begin, view).then(() => null, (err: unknown) => err ?? new Error('read failed'));
+  return { tensor, ready };
+}
+
+/** The prefetched tensor once read; on a failed read it is freed and the error thrown. */
+async function readyTensor(p: PrefetchedBase, backend: Backend): Promise<BTensor> {
+  const err = await p.ready;
+  if (err) {
+    backend.free(p.tensor);
     throw err;
   }
+  return p.tensor;
+}
+
+/** Frees a prefetched tensor nobody will use, after its read settles (the read writes into it until then). */
+export async function dropPrefetched(p: PrefetchedBase | null, backend: Backend): Promise<void> {
+  if (!p) return;
+  await p.ready;
+  backend.free(p.tensor);
+}
+
+/**
+ * Output tensor `name`'s values as a tensor in `backend` (the caller frees it), for the backend's own quantizer: the
+ * LoRA-merged weight where the merge left it, or the stored tensor itself when it keeps its dtype. `base` is
+ * prefetchBase's read of the op's stored tensor (owned from here on).
+ */
+export async function tensorOnBackend(op: TensorOp, name: string, dtype: DType, reader: InputReader, backend: Backend, base: PrefetchedBase): Promise<BTensor> {
+  const w = await readyTensor(base, backend);
+  return op.kind === 'lora' ? mergedOnBackend(op, name, dtype as FloatDType, reader, backend, w) : w;
 }
 
 function requireFloat(name: string, dtype: DType, file: string): void {
