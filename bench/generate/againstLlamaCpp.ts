@@ -50,7 +50,7 @@ async function oursChild(file: string, threads: number, prefill: number, decode:
   const view = await ggufFolderFs(nodeFs, file);
   const backend = await createWasmBackend({ threads });
   const t0 = performance.now();
-  const lm = await loadModel(view, file, backend, { quantize: view.loadAsQ8 ? 'q8_0' : null, q4: view, contextLength: Math.max(512, prefill + decode + 8) });
+  const lm = await loadModel(view, file, backend, { quantize: view.loadAsQ8 ? 'q8_0' : null, blocks: view, contextLength: Math.max(512, prefill + decode + 8) });
   const loadS = (performance.now() - t0) / 1000;
   const sampler = new SamplerChain([], greedy());
   const run = (ids: number[], n: number) => generate(lm.model, lm.tokenizer, ids, { maxNewTokens: n, sampler, eosIds: [], reusePromptCache: false });

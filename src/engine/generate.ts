@@ -83,7 +83,7 @@ export class GenerationEngine {
     try {
       const loaded = await loadModel(fs, folder, backend, {
         quantize: p.quantize ?? null,
-        q4: 'q4Reader' in fs ? (fs as GgufFolderView) : undefined,
+        blocks: 'blockReader' in fs ? (fs as GgufFolderView) : undefined,
         contextLength: p.contextLength,
         signal: ctx.signal,
         onProgress: (phase, done, total) => ctx.progress(phase, done, total),

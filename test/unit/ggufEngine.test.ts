@@ -129,6 +129,13 @@ describe('engine on GGUF files: same greedy tokens as the safetensors they came 
     const expected = await greedyRun(await loadModel(nodeFs, rounded, new ReferenceBackend(), { quantize: 'q8_0' }));
     assert.deepEqual(got.ids, expected.ids);
     assert.deepEqual(got.logits, expected.logits);
+    // With the view as a block source the stored blocks load as they are (no f32 pass): the same model.
+    let direct = 0;
+    const blocks = { blockReader: (t: Parameters<typeof view.blockReader>[0]) => { const r = view.blockReader(t); if (r?.dtype === 'q8_0') direct++; return r; } };
+    const fromBlocks = await greedyRun(await loadModel(view, file, new ReferenceBackend(), { quantize: 'q8_0', blocks }));
+    assert.ok(direct > 0, 'Q8_0 tensors were read as blocks');
+    assert.deepEqual(fromBlocks.ids, expected.ids);
+    assert.deepEqual(fromBlocks.logits, expected.logits);
     assert.equal((await ggufFolderFs(nodeFs, path.join(tmp, 'stories260K-q4_0.gguf'))).storedQ8, false, 'q4_0 blocks are not kept');
   });
 
@@ -198,9 +205,9 @@ describe('engine on GGUF files: same greedy tokens as the safetensors they came 
     const view = await ggufFolderFs(nodeFs, file);
     const wasm = await createWasmBackend({ threads: 2 });
     try {
-      const fast = await loadModel(view, file, wasm, { quantize: 'q8_0', q4: view });
+      const fast = await loadModel(view, file, wasm, { quantize: 'q8_0', blocks: view });
       assert.equal(fast.model.weightDType, 'q4');
-      const oracle = await loadModel(view, file, new ReferenceBackend(), { quantize: 'q8_0', q4: view });
+      const oracle = await loadModel(view, file, new ReferenceBackend(), { quantize: 'q8_0', blocks: view });
       // The kernels quantize activations to q8_0 (as llama.cpp's q4 x q8 dot products do): close, not bit-equal.
       const ids = oracle.tokenizer.encode(PROMPT).ids;
       const a = await fast.model.forward(ids, 0), b = await oracle.model.forward(ids, 0);
@@ -210,7 +217,7 @@ describe('engine on GGUF files: same greedy tokens as the safetensors they came 
       assert.deepEqual((await greedyRun(fast)).ids.slice(0, 8), (await greedyRun(oracle)).ids.slice(0, 8));
       // A backend without q4 kernels gets q8_0 (requantized) for the same file.
       const noQ4 = new (class extends ReferenceBackend { override supports(op: OpName, dtype?: WeightDType): boolean { return dtype !== 'q4' && super.supports(op, dtype); } })();
-      assert.equal((await loadModel(view, file, noQ4, { quantize: 'q8_0', q4: view })).model.weightDType, 'q8_0');
+      assert.equal((await loadModel(view, file, noQ4, { quantize: 'q8_0', blocks: view })).model.weightDType, 'q8_0');
     } finally {
       wasm.dispose();
     }

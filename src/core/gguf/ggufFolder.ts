@@ -2,10 +2,10 @@
 // `<file.gguf>/config.json` from the llama.* metadata, `tokenizer.model` (a SentencePiece ModelProto) and
 // `tokenizer_config.json` from tokenizer.ggml.*, and `model.safetensors` whose header names the tensors as checkpoints
 // do and whose bytes come from the GGUF: q/k rows un-permuted back to HF's layout, quantized blocks dequantized to
-// F32. A file with quantized weights is then loaded as q8_0 (loadAsQ8): for q8_0 files that restores their blocks;
-// Q4_0 and Q4_K tensors load as the engine's q4 (q4Reader: their own values, re-laid out) where the backend has q4
-// kernels; the other 4/5/6-bit types are requantized to q8_0 blocks (each value moves by at most 1/254 of its
-// block's max, far less than its own 4-6 bit step). Every other path goes to `fs`.
+// F32. A file with quantized weights is then loaded as q8_0 (loadAsQ8), its Q8_0 blocks as they are and its Q4_0 and
+// Q4_K tensors as the engine's q4 (their own values, re-laid out) where the backend has q4 kernels (blockReader:
+// straight from the file, no f32 pass); the other 4/5/6-bit types are requantized to q8_0 blocks (each value moves by
+// at most 1/254 of its block's max, far less than its own 5-6 bit step). Every other path goes to `fs`.
 
 import { CoreError } from '../errors';
 import type { ByteSource, DirEntry, FileStat, FsPort } from '../ports';
@@ -14,7 +14,8 @@ import { readFully } from '../safetensors/header';
 import { tr, type Text } from '../text';
 import { decodeTensor } from './encode';
 import { Q4_GGUF_TYPES, q4FromGguf, type Q4GgufType } from './q4Blocks';
-import { q4Bytes, type Q4RowReader, type Q4Source } from '../tensor/q4';
+import type { BlockReader, BlockRowReader, BlockSource } from '../tensor/blockSource';
+import { q4Bytes } from '../tensor/q4';
 import { plainValue, readGguf, type GgufFile, type GgufTensorInfo } from './reader';
 import { hfNameOf, permuteHeads, permutedRow } from './llamaTensors';
 
@@ -233,10 +234,14 @@ class VirtualSafetensors implements ByteSource {
   }
 }
 
-/** Rows of a Q4_0 / Q4_K tensor as q4 host blocks, through the q/k row order of the virtual file. */
-function q4RowsOf(src: () => Promise<ByteSource>, t: VirtualTensor): Q4RowReader {
+/**
+ * Rows of a Q8_0 tensor as its blocks, or of a Q4_0 / Q4_K one as q4 host blocks, through the q/k row order of the
+ * virtual file.
+ */
+function blockRowsOf(src: () => Promise<ByteSource>, t: VirtualTensor): BlockRowReader {
   const inRow = t.info.size / t.rows;
   const cols = t.info.ne[0]!;
+  const q8 = t.info.type.name === 'Q8_0';
   return async (row0, rows, into) => {
     const s = await src();
     try {
@@ -246,8 +251,8 @@ function q4RowsOf(src: () => Promise<ByteSource>, t: VirtualTensor): Q4RowReader
       for (const [r, n] of runs) {
         const raw = new Uint8Array(n * inRow);
         await readFully(s, t.info.begin + (t.srcRow ? t.srcRow[r]! : r) * inRow, raw);
-        into.set(q4FromGguf(t.info.type.name as Q4GgufType, raw, n * cols), at);
-        at += n * q4Bytes(cols);
+        into.set(q8 ? raw : q4FromGguf(t.info.type.name as Q4GgufType, raw, n * cols), at);
+        at += q8 ? raw.length : n * q4Bytes(cols);
       }
     } finally {
       await s.close();
@@ -256,7 +261,7 @@ function q4RowsOf(src: () => Promise<ByteSource>, t: VirtualTensor): Q4RowReader
 }
 
 /** The folder view; how to load its weights. */
-export interface GgufFolderView extends FsPort, Q4Source {
+export interface GgufFolderView extends FsPort, BlockSource {
   /** Every quantized weight is q8_0: loading as q8_0 keeps the stored blocks exactly. */
   readonly storedQ8: boolean;
   /** Some weights are quantized: load as q8_0 (exact for q8_0, requantized for the other types; see the top). */
@@ -289,10 +294,13 @@ export async function ggufFolderFs(fs: FsPort, file: string): Promise<GgufFolder
   const quantized = g.tensors.filter((t) => !KEPT.has(t.type.name));
   const safetensorsPath = joinPath(root, 'model.safetensors');
   return {
-    q4Reader(t): Q4RowReader | null {
+    blockReader(t): BlockReader | null {
       if (t.file !== safetensorsPath) return null;
       const vt = tensors.find((x) => x.begin === t.begin && x.end === t.end);
-      return vt && Q4_GGUF_TYPES.has(vt.info.type.name) && vt.info.ne.length === 2 ? q4RowsOf(() => fs.open(root), vt) : null;
+      if (!vt || vt.info.ne.length !== 2) return null;
+      const type = vt.info.type.name;
+      if (type !== 'Q8_0' && !Q4_GGUF_TYPES.has(type)) return null;
+      return { dtype: type === 'Q8_0' ? 'q8_0' : 'q4', read: blockRowsOf(() => fs.open(root), vt) };
     },
     // Requantizing dequantized q8_0 blocks gives the same blocks back (the scale is the block's max over 127).
     storedQ8: quantized.length > 0 && quantized.every((t) => t.type.name === 'Q8_0'),

@@ -1,7 +1,7 @@
 // Reads checkpoint tensors (safetensors, by name) into backend tensors through one small reused staging buffer: copied
 // into the backend's memory when the stored format is kept, else converted in row chunks (f32 for norms and biases,
-// q8_0 when quantizing on load: inside the backend when it offers writeQuantized). A source holding 4-bit blocks (a
-// GGUF's Q4_0 / Q4_K tensors, Q4Source) gives those as q4 instead of q8_0 where the backend has q4 kernels.
+// q8_0 when quantizing on load: inside the backend when it offers writeQuantized). A source holding blocks (a GGUF's
+// Q8_0 tensors, and its Q4_0 / Q4_K ones as q4 where the backend has q4 kernels: BlockSource) gives them as they are.
 
 import type { Backend, BTensor, WeightDType } from '../backend';
 import { CoreError, throwIfAborted } from '../errors';
@@ -9,7 +9,8 @@ import type { ByteSource, FsPort } from '../ports';
 import { readFully } from '../safetensors/header';
 import type { WeightTensor } from '../safetensors/modelWeights';
 import { floatStorage, isFloatDType, numel, type DType, type FloatStorage } from '../tensor/dtype';
-import { q4Bytes, type Q4RowReader, type Q4Source } from '../tensor/q4';
+import type { BlockReader, BlockSource } from '../tensor/blockSource';
+import { q4Bytes } from '../tensor/q4';
 import { Q8_0_BLOCK, q8_0Bytes, quantizeQ8_0 } from '../tensor/q8_0';
 
 /** Bytes per chunk when a tensor is converted on the way in. */
@@ -78,11 +79,11 @@ export class TensorLoader {
   private staging: Uint8Array | null = null;
   bytesRead = 0;
 
-  /** Tensors loaded as q4 (from a Q4Source). */
-  q4Tensors = 0;
+  /** Tensors loaded from a BlockSource, by format. */
+  readonly blockTensors = { q8_0: 0, q4: 0 };
 
   constructor(private readonly fs: FsPort, private readonly backend: Backend, private readonly signal?: AbortSignal,
-    private readonly q4?: Q4Source) {}
+    private readonly blocks?: BlockSource) {}
 
   private async source(file: string): Promise<ByteSource> {
     let s = this.sources.get(file);
@@ -112,8 +113,8 @@ export class TensorLoader {
   async load(t: WeightTensor, target?: WeightDType, label = t.name): Promise<BTensor> {
     const stored = weightDTypeOf(t.dtype);
     if (!stored) throw new CoreError('unsupported', `${t.file}: tensor '${t.name}' has dtype ${t.dtype}; only F32, F16 and BF16 weights are supported.`, t.file);
-    const q4 = target === 'q8_0' && this.q4 && this.backend.supports('matmul', 'q4') ? this.q4.q4Reader(t) : null;
-    if (q4) return this.loadQ4(t, q4, label);
+    const blocks = target === 'q8_0' ? this.blocks?.blockReader(t) : null;
+    if (blocks && (blocks.dtype === 'q8_0' || this.backend.supports('matmul', 'q4'))) return this.loadBlocks(t, blocks, label);
     const want = target ?? stored;
     const bt = this.backend.alloc(want, t.shape, label, 'none', 'weight');
     const src = await this.source(t.file);
@@ -159,12 +160,12 @@ export class TensorLoader {
     return bt;
   }
 
-  /** A weight its source holds in 4-bit blocks, as q4 (the values it stores, half the bytes of q8_0). */
-  private async loadQ4(t: WeightTensor, read: Q4RowReader, label: string): Promise<BTensor> {
+  /** A weight its source holds in blocks, as those blocks (the values it stores; q4: two thirds of q8_0's bytes). */
+  private async loadBlocks(t: WeightTensor, { dtype, read }: BlockReader, label: string): Promise<BTensor> {
     const cols = t.shape[t.shape.length - 1] ?? 1;
     const rows = numel(t.shape) / cols;
-    const rowBytes = q4Bytes(cols);
-    const bt = this.backend.alloc('q4', t.shape, label, 'none', 'weight');
+    const rowBytes = dtype === 'q4' ? q4Bytes(cols) : q8_0Bytes(cols);
+    const bt = this.backend.alloc(dtype, t.shape, label, 'none', 'weight');
     const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / rowBytes));
     for (let r = 0; r < rows; r += rowsPerChunk) {
       throwIfAborted(this.signal);
@@ -174,7 +175,7 @@ export class TensorLoader {
       this.backend.write(bt, buf, r * rowBytes);
     }
     this.bytesRead += t.end - t.begin;
-    this.q4Tensors++;
+    this.blockTensors[dtype]++;
     return bt;
   }
 

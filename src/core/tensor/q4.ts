@@ -47,12 +47,3 @@ export function quantizeQ4(values: Float32Array): Uint8Array {
   }
   return out;
 }
-
-/** Reads rows row0..row0+rows of one weight as q4 host blocks into `into` (rows * q4Bytes(cols) bytes). */
-export type Q4RowReader = (row0: number, rows: number, into: Uint8Array) => Promise<void>;
-
-/** A weight source that holds some tensors in 4-bit blocks q4 keeps exactly (a GGUF file's Q4_0 / Q4_K tensors). */
-export interface Q4Source {
-  /** Rows of the tensor stored at [begin, end) of `file` as q4 host blocks; null when it is not stored so. */
-  q4Reader(t: { readonly file: string; readonly begin: number; readonly end: number }): Q4RowReader | null;
-}

@@ -12,7 +12,7 @@ import type { ModelWeights } from '../../safetensors/modelWeights';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../tensor/dtype';
 import { computeInvFreq } from '../../tensor/rope';
 import { TensorLoader, weightDTypeOf } from '../tensorLoader';
-import type { Q4Source } from '../../tensor/q4';
+import type { BlockSource } from '../../tensor/blockSource';
 import { doraRowScale, type LoadedAdapter, type LoraModule } from './adapters';
 import type { LlamaConfig } from './config';
 import { LayerLoader, linearKey, type Layer, type Linear } from './layers';
@@ -37,8 +37,11 @@ export interface AdapterBinding {
 export interface LoadOptions {
   /** Quantize matmul weights to q8_0 while loading. */
   readonly quantize?: 'q8_0' | null;
-  /** With quantize: the weights this source holds in 4-bit blocks load as q4 where the backend has q4 kernels. */
-  readonly q4?: Q4Source;
+  /**
+   * With quantize: the weights this source holds in blocks load as those blocks (GGUF Q8_0 as q8_0, Q4_0/Q4_K as q4
+   * where the backend has q4 kernels), not through f32.
+   */
+  readonly blocks?: BlockSource;
   /** KV cache length (positions); default min(max_position_embeddings, 4096). */
   readonly contextLength?: number;
   /** Tokens per prefill batch (default 64). */
@@ -117,7 +120,7 @@ export class LlamaModel {
     const c = this.config;
     // Before any read: a model that cannot fit (a GPU buffer limit, the GPU's memory) is refused now, not minutes in.
     this.backend.checkModelFits?.(this.plan());
-    const loader = new TensorLoader(this.fs, this.backend, options.signal, options.q4);
+    const loader = new TensorLoader(this.fs, this.backend, options.signal, options.blocks);
     const progress = (): void => options.onProgress?.('load-weights', loader.bytesRead, this.weights.totalBytes);
     const q = options.quantize === 'q8_0' ? 'q8_0' as const : undefined;
     const layers = new LayerLoader(this.weights, loader, c, q, progress);
@@ -145,7 +148,7 @@ export class LlamaModel {
       else this.lmHead = { name: 'lm_head', w: this.embedTokens, bias: null, outDim: vocab, inDim: dim, row0: null };
       if (c.variant.embedScale) this.embedScale = loader.upload(new Float32Array(dim).fill(embedNormalizer(dim, emb.dtype)), [dim], 'embed_scale');
       this.weightBytes = loader.bytesRead;
-      if (loader.q4Tensors > 0) this.weightDType = 'q4';
+      if (loader.blockTensors.q4 > 0) this.weightDType = 'q4';
     } finally {
       await loader.close();
     }
