@@ -1,6 +1,6 @@
 // GGUF Q4_0 and Q4_K blocks as the engine's q4 host blocks (core/tensor/q4.ts): the same values, re-laid out.
 
-import { f16ToF32 } from '../tensor/dtype';
+import { f16Lut } from '../tensor/dtype';
 import { q4Bytes } from '../tensor/q4';
 
 /** GGUF types whose blocks convert to q4 host blocks without changing a value. */
@@ -9,13 +9,6 @@ export const Q4_GGUF_TYPES: ReadonlySet<string> = new Set<Q4GgufType>(['Q4_0', '
 
 const fr = Math.fround;
 
-let halfTable: Float32Array | null = null;
-/** All binary16 values as f32: a load reads every block's scales, and a lookup is ~10x a decode per value. */
-function halves(): Float32Array {
-  if (!halfTable) halfTable = Float32Array.from({ length: 65536 }, (_, h) => f16ToF32(h));
-  return halfTable;
-}
-
 /**
  * Host blocks from GGUF Q4_0 / Q4_K blocks of `count` values (a multiple of the type's block size). Plain loops over
  * the bytes, no per-block views or arrays: this runs over every weight of a 4-bit model at load.
@@ -23,7 +16,7 @@ function halves(): Float32Array {
 export function q4FromGguf(type: Q4GgufType, raw: Uint8Array, count: number): Uint8Array {
   const out = new Uint8Array(q4Bytes(count));
   const f = new Float32Array(out.buffer);
-  const lut = halves();
+  const lut = f16Lut();
   if (type === 'Q4_0') {
     for (let b = 0; b < count / 32; b++) {
       const at = b * 18;

@@ -2,18 +2,7 @@
 // nearest even (same rules as tensor/dtype.ts, working on the f32 bit patterns in a loop) and reports the first
 // non-finite output so a broken adapter never reaches the disk silently.
 
-import { f16ToF32, type FloatDType } from '../tensor/dtype';
-
-let f16Table: Float32Array | null = null;
-
-/** All 65536 binary16 values as f32 (256 KiB): decode becomes one load per element. */
-function f16Lut(): Float32Array {
-  if (!f16Table) {
-    f16Table = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) f16Table[h] = f16ToF32(h);
-  }
-  return f16Table;
-}
+import { f16Lut, type FloatDType } from '../tensor/dtype';
 
 function u16View(b: Uint8Array, count: number): Uint16Array {
   if ((b.byteOffset & 1) === 0) return new Uint16Array(b.buffer, b.byteOffset, count);

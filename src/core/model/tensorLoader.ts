@@ -8,7 +8,7 @@ import { CoreError, throwIfAborted } from '../errors';
 import type { ByteSource, FsPort } from '../ports';
 import { readFully } from '../safetensors/header';
 import type { WeightTensor } from '../safetensors/modelWeights';
-import { floatStorage, isFloatDType, numel, type DType, type FloatStorage } from '../tensor/dtype';
+import { f16Lut, floatStorage, isFloatDType, numel, type DType, type FloatStorage } from '../tensor/dtype';
 import type { BlockReader, BlockSource } from '../tensor/blockSource';
 import { q4Bytes } from '../tensor/q4';
 import { Q8_0_BLOCK, q8_0Bytes, quantizeQ8_0 } from '../tensor/q8_0';
@@ -25,21 +25,6 @@ const CHUNK_BYTES = 8 * 1024 * 1024;
  */
 const STAGE_BYTES = 1024 * 1024;
 
-let f16Table: Float32Array | null = null;
-
-/** All 65536 binary16 values as f32 (exact); a lookup beats per-value decoding by ~10x. */
-function f16Lut(): Float32Array {
-  if (f16Table) return f16Table;
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const mant = h & 0x3ff;
-    t[h] = exp === 0 ? sign * mant * 2 ** -24 : exp === 31 ? (mant ? NaN : sign * Infinity) : sign * (1 + mant / 1024) * 2 ** (exp - 15);
-  }
-  f16Table = t;
-  return t;
-}
 
 /** Decode little-endian f32/f16/bf16 bytes to f32. */
 export function decodeToF32(dtype: DType, bytes: Uint8Array, out?: Float32Array): Float32Array {

@@ -4,7 +4,7 @@
 
 import type { AttentionOptions } from '../../core/backend';
 import { encodeInto } from '../../core/merge/convert';
-import { f16ToF32, type FloatDType } from '../../core/tensor/dtype';
+import { f16Lut, type FloatDType } from '../../core/tensor/dtype';
 import { dequantizeQ4, q4Bytes } from '../../core/tensor/q4';
 
 /** Decodes weight rows to f32, whatever the storage (f32, f16, bf16, q8_0 in either layout). */
@@ -15,15 +15,8 @@ export interface RowSource {
   row(r: number, dst: Float32Array): void;
 }
 
-let f16Table: Float32Array | null = null;
-/** All 65536 f16 values decoded (256 KiB), built on first use: makes the reference fast enough for real models. */
-export function f16Lut(): Float32Array {
-  if (!f16Table) {
-    f16Table = new Float32Array(65536);
-    for (let i = 0; i < 65536; i++) f16Table[i] = f16ToF32(i);
-  }
-  return f16Table;
-}
+/** The f16 table (core/tensor/dtype): makes the reference fast enough for real models. */
+export { f16Lut };
 
 export function f32Rows(data: Float32Array, rows: number, cols: number): RowSource {
   return { rows, cols, row: (r, dst) => dst.set(data.subarray(r * cols, r * cols + cols)) };

@@ -31,6 +31,8 @@ const DTYPE_CODE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0:
  */
 const PANEL_COLS: Record<WeightDType, number> = { f32: 2048, f16: 2048, bf16: 2048, q8_0: 1 << 30, q4: 1 << 30 };
 const ELEM_BYTES: Record<WeightDType, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 1, q4: 0.5 };
+/** Bytes per 32-value block in the scales plane: q8_0 an f32 scale, q4 an (s, m) f32 pair. */
+const SCALE_BYTES: Record<WeightDType, number> = { f32: 0, f16: 0, bf16: 0, q8_0: 4, q4: 8 };
 /** Kernel and GGUF bytes per 256-value super-block of each quantizeGgml type (assembly/kquants.ts). */
 const GGML_QUANT: Record<GgmlQuantType, { kernel: ThreadedKernel; blockBytes: number }> = {
   Q4_K: { kernel: 'quant_q4_k', blockBytes: 144 }, Q5_K: { kernel: 'quant_q5_k', blockBytes: 176 }, Q6_K: { kernel: 'quant_q6_k', blockBytes: 210 },
@@ -205,7 +207,7 @@ export class WasmBackend implements Backend {
   write(t: BTensor, bytes: Uint8Array, byteOffset = 0): void {
     const wt = this.own(t);
     if (wt.dtype === 'q4') {
-      this.writeBlocks(wt, bytes, byteOffset, Q4_BLOCK_BYTES, (at, sm, src, nb) => this.exports[wt.space.index]!['repack_q4']!(at, sm, src, nb), 8);
+      this.writeBlocks(wt, bytes, byteOffset, Q4_BLOCK_BYTES, (at, sm, src, nb) => this.exports[wt.space.index]!['repack_q4']!(at, sm, src, nb));
       return;
     }
     if (wt.dtype !== 'q8_0') {
@@ -220,15 +222,15 @@ export class WasmBackend implements Backend {
       wt.runs(byteOffset / es, bytes.byteLength / es, (at, done, len) => mem.set(bytes.subarray(done * es, (done + len) * es), at * es));
       return;
     }
-    this.writeBlocks(wt, bytes, byteOffset, ref.Q8_BLOCK_BYTES, (at, sc, src, nb) => this.exports[wt.space.index]!['repack_q8']!(at, sc, src, nb), 4);
+    this.writeBlocks(wt, bytes, byteOffset, ref.Q8_BLOCK_BYTES, (at, sc, src, nb) => this.exports[wt.space.index]!['repack_q8']!(at, sc, src, nb));
   }
 
   /**
    * Blocks of 32 values in (GGUF q8_0, q4 host blocks), SoA out: repacked by `repack(values, scales, src, nb)` in slabs
-   * staged through the scratch arena. `scaleBytes` per block in the scales plane.
+   * staged through the scratch arena.
    */
   private writeBlocks(wt: WasmTensor, bytes: Uint8Array, byteOffset: number, blockBytes: number,
-    repack: (values: number, scales: number, src: number, nb: number) => void, scaleBytes: number): void {
+    repack: (values: number, scales: number, src: number, nb: number) => void): void {
     if (byteOffset % blockBytes || bytes.byteLength % blockBytes) throw new RangeError(`${wt.dtype} writes must cover whole ${blockBytes}-byte blocks`);
     const block0 = byteOffset / blockBytes;
     const nBlocks = bytes.byteLength / blockBytes;
@@ -238,7 +240,7 @@ export class WasmBackend implements Backend {
     const slab = Math.max(1, Math.min(1 << 15, Math.floor((s.arenaCapacity - 1024) / blockBytes)));
     s.beginOp(slab * blockBytes);
     const tmp = s.scratch(slab * blockBytes);
-    const eb = ELEM_BYTES[wt.dtype];
+    const eb = ELEM_BYTES[wt.dtype], scaleBytes = SCALE_BYTES[wt.dtype];
     for (let b = 0; b < nBlocks; b += slab) {
       const nb = Math.min(slab, nBlocks - b);
       s.bytes(tmp, nb * blockBytes).set(bytes.subarray(b * blockBytes, (b + nb) * blockBytes));
@@ -385,24 +387,21 @@ export class WasmBackend implements Backend {
       const vrows = rows * np;
       const op = np > 1 ? s.scratch(vrows * 4) : out;
       const chunk = this.chunkFor(vrows, rows * cols, 64);
-      if (W.dtype === 'q4') {
-        // As q8_0, plus the activations' block sums for the min term (assembly/q4.ts).
-        const xq = s.scratch(cols);
-        const x16 = s.scratch(cols * 2);
-        const xs = s.scratch((cols / 32) * 4);
-        const xsum = s.scratch((cols / 32) * 4);
-        ex['quant_q8']!(xq, xs, xp, cols);
-        ex['q8_widen']!(x16, xq, cols);
-        ex['q8_block_sums']!(xsum, xq, xs, cols / 32);
-        this.runner.run('mv_q4', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, x16, xs, xsum, cols]);
-      } else if (q8) {
-        // Activations quantized to q8_0 once per call, then integer dot products (llama.cpp vec_dot_q8_0_q8_0).
+      if (q8 || W.dtype === 'q4') {
+        // Activations quantized to q8_0 once per call, then integer dot products (llama.cpp vec_dot_q8_0_q8_0; q4
+        // adds the activations' block sums for its min term, assembly/q4.ts).
         const xq = s.scratch(cols);
         const x16 = s.scratch(cols * 2);
         const xs = s.scratch((cols / 32) * 4);
         ex['quant_q8']!(xq, xs, xp, cols);
         ex['q8_widen']!(x16, xq, cols);
-        this.runner.run('mv_q8', s.index, vrows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, x16, xs, cols, rows, W.pw]);
+        if (q8) {
+          this.runner.run('mv_q8', s.index, vrows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, x16, xs, cols, rows, W.pw]);
+        } else {
+          const xsum = s.scratch((cols / 32) * 4);
+          ex['q8_block_sums']!(xsum, xq, xs, cols / 32);
+          this.runner.run('mv_q4', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, x16, xs, xsum, cols]);
+        }
       } else if (W.dtype === 'f16') {
         // The f16 decode's 2^112 rescale moves onto x once per call (f16_prescale); the kernel undoes any extra scale.
         const xs = s.scratch(cols * 4);
@@ -656,7 +655,7 @@ export class WasmBackend implements Backend {
     const op = f.stage(O, 'out', ids.length * cols * 4);
     const ex = this.exports[s.index]!;
     const bpv = ELEM_BYTES[T.dtype];
-    const scaleBytes = T.dtype === 'q4' ? 8 : 4;
+    const scaleBytes = SCALE_BYTES[T.dtype];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       if (id < 0 || id >= T.rows) throw new RangeError(`token id ${id} is outside the embedding table (${T.rows} rows)`);
