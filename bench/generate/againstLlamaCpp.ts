@@ -34,6 +34,8 @@ interface Ours {
   decodeTps: number;
   ttftMs: number;
   loraDecodeTps: number | null;
+  /** Median over alternating pairs of (decode time with the adapter) / (without). */
+  loraTimeRatio: number | null;
 }
 
 interface Theirs {
@@ -65,16 +67,25 @@ async function oursChild(file: string, threads: number, prefill: number, decode:
     dec.push((await run(promptIds(1, r), decode + 1)).timings.decodeTokensPerSecond);
   }
   let loraDecodeTps: number | null = null;
+  let loraTimeRatio: number | null = null;
   if (loraDir) {
     const adapter = await loadAdapter(view, backend, loraDir, lm.model.weights.tensors);
-    await lm.model.setAdapters([{ adapter, scale: 1 }]);
-    await run(promptIds(1, 0), 4);
+    // Adapter on and off in alternation, so both sides of each pair see the same machine (this VM drifts by 30%).
     const ld: number[] = [];
-    for (let r = 0; r < reps; r++) ld.push((await run(promptIds(1, r), decode + 1)).timings.decodeTokensPerSecond);
+    const ratios: number[] = [];
+    for (let r = 0; r < Math.max(reps, 5); r++) {
+      await lm.model.setAdapters([]);
+      const off = (await run(promptIds(1, r), decode + 1)).timings.decodeTokensPerSecond;
+      await lm.model.setAdapters([{ adapter, scale: 1 }]);
+      const on = (await run(promptIds(1, r), decode + 1)).timings.decodeTokensPerSecond;
+      ld.push(on);
+      ratios.push(off / on);
+    }
     loraDecodeTps = median(ld);
+    loraTimeRatio = median(ratios);
   }
   backend.dispose();
-  return { type: path.basename(file, '.gguf').replace(/^model-/, ''), loadS, prefillTps: median(pre), decodeTps: median(dec), ttftMs: median(ttft), loraDecodeTps };
+  return { type: path.basename(file, '.gguf').replace(/^model-/, ''), loadS, prefillTps: median(pre), decodeTps: median(dec), ttftMs: median(ttft), loraDecodeTps, loraTimeRatio };
 }
 
 /** llama-bench's JSON: one record for the prompt test, one for the generation test. */
@@ -106,10 +117,10 @@ const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
 
 function printTable(shapeName: string, threads: number, prefill: number, decode: number, rows: Array<{ ours: Ours; theirs: Theirs }>): void {
   console.log(`\n${shapeName}, ${threads} threads, prefill ${prefill} tokens, decode ${decode} tokens; load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at the end`);
-  console.log('| file | prefill ours | llama.cpp | ratio | decode ours | llama.cpp | ratio | TTFT ours (ms) | LoRA r=16 decode | time vs no LoRA |');
+  console.log('| file | prefill ours | llama.cpp | ratio | decode ours | llama.cpp | ratio | TTFT ours (ms) | LoRA r=16 decode | time vs no LoRA (paired) |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const { ours: o, theirs: t } of rows) {
-    const lora = o.loraDecodeTps === null ? '- | -' : `${o.loraDecodeTps.toFixed(2)} | ${(o.decodeTps / o.loraDecodeTps).toFixed(2)}x`;
+    const lora = o.loraDecodeTps === null || o.loraTimeRatio === null ? '- | -' : `${o.loraDecodeTps.toFixed(2)} | ${o.loraTimeRatio.toFixed(3)}x`;
     console.log(`| ${o.type} | ${o.prefillTps.toFixed(1)} | ${t.prefillTps.toFixed(1)} | ${ratio(o.prefillTps, t.prefillTps)} | `
       + `${o.decodeTps.toFixed(2)} | ${t.decodeTps.toFixed(2)} | ${ratio(o.decodeTps, t.decodeTps)} | ${o.ttftMs.toFixed(0)} | ${lora} |`);
   }

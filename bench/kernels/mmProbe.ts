@@ -1,6 +1,7 @@
 // Prefill matmul GFLOP/s per dtype and thread count on a TinyLlama-sized weight (5632x2048, n = 256 rows of x),
 // beside the WASM f32 multiply-add peak of the same threads (fma_peak: independent accumulators, no memory traffic):
-// the roofline a 128-bit SIMD GEMM can reach. Run: npx tsx bench/kernels/mmProbe.ts [--n 256] [--threads 1,2]
+// the roofline a 128-bit SIMD GEMM can reach; the q8_0 GEMM (i16 dot products) beside dot_peak, its own instruction's
+// peak (8 multiply-adds per i32x4.dot_i16x8_s). Run: npx tsx bench/kernels/mmProbe.ts [--n 256] [--threads 1,2]
 import type { BTensor, WeightDType } from '../../src/core/backend';
 import { quantizeQ8_0 } from '../../src/core/tensor/q8_0';
 import { encodeFromF32 } from '../../src/core/tensor/dtype';
@@ -23,7 +24,8 @@ async function main(): Promise<void> {
   for (const threads of arg('threads', '1,2').split(',').map(Number)) {
     const be = await createWasmBackend({ threads });
     const peak = be.fmaPeakGflops();
-    console.log(`threads ${threads}: ${be.info.detail} f32 multiply-add peak ${peak.toFixed(1)} GFLOP/s`);
+    const dotPeak = be.dotPeakGops();
+    console.log(`threads ${threads}: ${be.info.detail} f32 multiply-add peak ${peak.toFixed(1)} GFLOP/s, i16 dot-product peak ${dotPeak.toFixed(1)} GOP/s`);
     const vals = new Float32Array(rows * cols);
     for (let i = 0; i < vals.length; i++) vals[i] = Math.sin(i * 0.37) * 0.05;
     const xv = new Float32Array(n * cols);
@@ -43,7 +45,8 @@ async function main(): Promise<void> {
         ts.push(Number(process.hrtime.bigint() - t0) / 1e9);
       }
       const gf = (2 * n * rows * cols) / median(ts) / 1e9;
-      console.log(`  matmul ${dtype} [${rows}x${cols}] n=${n}: ${gf.toFixed(1)} GFLOP/s = ${(gf / peak * 100).toFixed(0)}% of peak`);
+      const roof = dtype === 'q8_0' ? dotPeak : peak;
+      console.log(`  matmul ${dtype} [${rows}x${cols}] n=${n}: ${gf.toFixed(1)} GFLOP/s = ${(gf / roof * 100).toFixed(0)}% of the ${dtype === 'q8_0' ? 'dot-product' : 'f32 multiply-add'} peak`);
       be.free(w);
     }
     be.dispose();

@@ -69,7 +69,7 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
   }
 
   for (const dtype of ['f32', 'f16', 'bf16'] as const) {
-    for (const [rows, cols, r, n] of [[33, 70, 8, 1], [64, 96, 16, 3], [5, 7, 1, 2], [40, 600, 8, 2]]) {
+    for (const [rows, cols, r, n] of [[33, 70, 8, 1], [64, 96, 16, 3], [5, 7, 1, 2], [40, 600, 8, 2], [130, 64, 6, 1], [4099, 96, 64, 1], [7, 40, 3, 1]]) {
       it(`loraApply ${dtype} rows=${rows} cols=${cols} r=${r} n=${n}`, async () => {
         const a = both(dtype, [r!, cols!], randArray(r! * cols!, 11, 0.3), 'weight');
         const b = both(dtype, [rows!, r!], randArray(rows! * r!, 12, 0.3), 'weight');

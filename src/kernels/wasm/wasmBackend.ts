@@ -447,6 +447,7 @@ export class WasmBackend implements Backend {
   loraApply(out: BTensor, a: BTensor, b: BTensor, x: BTensor, n: number, scale: number, tmp: BTensor): void {
     const B = this.own(b), O = this.f32t(out);
     this.matmul(tmp, a, x, n);
+    if (n === 1 && B.dtype === 'f32' && !B.panelled && this.loraUp(O, B, this.f32t(tmp), scale)) return;
     // Up-projection into a temporary, then out += scale * that (axpy), so every weight dtype takes the fast matmul.
     const y = this.alloc('f32', [n, B.rows], 'loraApply.y', 'none') as WasmTensor;
     try {
@@ -460,6 +461,27 @@ export class WasmBackend implements Backend {
     } finally {
       this.free(y);
     }
+  }
+
+  /**
+   * The decode's up-projection out += scale * B t in one job (lora_up), no temporary: the general matvec ran B's r-float
+   * rows through its scalar tail and cost ~5x the A projection. false when the operands do not fit out's memory.
+   */
+  private loraUp(O: WasmTensor, B: WasmTensor, T: WasmTensor, scale: number): boolean {
+    const s = O.space;
+    const r = B.cols;
+    if (!s.tryBeginOp(this.staged(s, [B, B.bytes], [T, r * 4], [O, B.rows * 4]) + 256)) return false;
+    const f = new OpFrame(s);
+    const op = f.stage(O, 'inout', B.rows * 4);
+    const bp = f.stage(B, 'in');
+    const tp = f.stage(T, 'in', r * 4);
+    // Inline unless large (7B's r = 64 MLP): at TinyLlama's r = 16 (<= 90 K multiply-adds) a hand-off cost more than it
+    // saved in the decode (paired LoRA/no-LoRA runs: 1.03x the time inline).
+    const work = B.rows * r;
+    const chunk = work < 4 * PARALLEL_MIN_WORK ? B.rows : this.chunkFor(B.rows, work, 256, 4);
+    this.runner.run('lora_up', s.index, B.rows, chunk, [op, bp, tp, r, scale]);
+    f.finish();
+    return true;
   }
 
   loraDelta(w: BTensor, b: BTensor, a: BTensor, scale: number): void {
@@ -701,17 +723,26 @@ export class WasmBackend implements Backend {
    * this build (relaxed fma or mul + add) can reach; benchmarks print GEMM figures against it.
    */
   fmaPeakGflops(units = 64, iters = 1 << 16): number {
+    return this.peakRate('fma_peak', 12 * 4 * 2, units, iters);
+  }
+
+  /** The same for i16 dot products (dot_peak: 8 multiply-adds per instruction), the q8_0/q4 GEMM's roof, in GOP/s. */
+  dotPeakGops(units = 64, iters = 1 << 16): number {
+    return this.peakRate('dot_peak', 12 * 8 * 2, units, iters);
+  }
+
+  private peakRate(kernel: 'fma_peak' | 'dot_peak', opsPerIter: number, units: number, iters: number): number {
     const s = this.spaces[0] ?? this.newSpace();
     const times: number[] = [];
     for (let r = 0; r <= 5; r++) {
       s.beginOp(this.runner.threads * 16 + 64);
       const sink = s.scratch(this.runner.threads * 16);
       const t0 = performance.now();
-      this.runner.run('fma_peak', s.index, units, 1, [iters, sink]);
+      this.runner.run(kernel, s.index, units, 1, [iters, sink]);
       if (r > 0) times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);
-    return (units * iters * 12 * 4 * 2) / (times[Math.floor(times.length / 2)]! / 1e3) / 1e9;
+    return (units * iters * opsPerIter) / (times[Math.floor(times.length / 2)]! / 1e3) / 1e9;
   }
 
   // ---- helpers ------------------------------------------------------------------------------------------------------

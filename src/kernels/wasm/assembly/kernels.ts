@@ -824,6 +824,53 @@ export function xxh32_stripes(state: usize, p: usize, stripes: i32): void {
 }
 
 /** out[i] += scale * src[i] over count values (loraApply's up-projection result). */
+/** One row's B[j, :r] . t[:r]: four lanes over r & ~3, lanes summed (l0 + l2) + (l1 + l3), then the r % 4 tail. */
+// @ts-ignore: decorator
+@inline function loraRowDot(row: usize, t: usize, r: i32): f32 {
+  const r4 = r & ~3;
+  let acc = f32x4.splat(0);
+  for (let k = 0; k < r4; k += 4) acc = fma(v128.load(row + (<usize>k << 2)), v128.load(t + (<usize>k << 2)), acc);
+  let s = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 2)) + (f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 3));
+  for (let k = r4; k < r; k++) s += load<f32>(row + (<usize>k << 2)) * load<f32>(t + (<usize>k << 2));
+  return s;
+}
+
+/**
+ * The decode's LoRA up-projection, rows v0..v1 (Backend.loraApply with n = 1): out[j] += scale * (B[j, :r] . t), with
+ * B row-major [rows, r] and t = A x. A general matvec streams B's 16-float rows through its 32-column loop's scalar
+ * tail; here four rows share one pass and their four lane sums are transposed into one vector. Every row's sum has the
+ * same order (loraRowDot's), so the result does not depend on how rows are split between threads.
+ */
+export function lora_up(v0: i32, v1: i32, tid: i32, out: usize, b: usize, t: usize, r: i32, scale: f32): void {
+  let j = v0;
+  if ((r & 3) == 0) {
+    const sv = f32x4.splat(scale);
+    for (; j + 4 <= v1; j += 4) {
+      const row = b + (<usize>j * <usize>r << 2);
+      const rb = <usize>r << 2;
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      for (let k = 0; k < r; k += 4) {
+        const tv = v128.load(t + (<usize>k << 2));
+        const o = <usize>k << 2;
+        a0 = fma(v128.load(row + o), tv, a0);
+        a1 = fma(v128.load(row + rb + o), tv, a1);
+        a2 = fma(v128.load(row + 2 * rb + o), tv, a2);
+        a3 = fma(v128.load(row + 3 * rb + o), tv, a3);
+      }
+      // Lanes 0+2 and 1+3 of each row, then their sum: [s0, s1, s2, s3] in loraRowDot's order.
+      const u0 = f32x4.add(i32x4.shuffle(a0, a1, 0, 4, 1, 5), i32x4.shuffle(a0, a1, 2, 6, 3, 7));
+      const u1 = f32x4.add(i32x4.shuffle(a2, a3, 0, 4, 1, 5), i32x4.shuffle(a2, a3, 2, 6, 3, 7));
+      const sums = f32x4.add(i32x4.shuffle(u0, u1, 0, 1, 4, 5), i32x4.shuffle(u0, u1, 2, 3, 6, 7));
+      const p = out + (<usize>j << 2);
+      v128.store(p, f32x4.add(v128.load(p), f32x4.mul(sv, sums)));
+    }
+  }
+  for (; j < v1; j++) {
+    const p = out + (<usize>j << 2);
+    store<f32>(p, load<f32>(p) + scale * loraRowDot(b + (<usize>j * <usize>r << 2), t, r));
+  }
+}
+
 export function axpy(out: usize, src: usize, scale: f32, count: i32): void {
   const c4 = count & ~3;
   const s = f32x4.splat(scale);
@@ -1042,6 +1089,27 @@ export function fma_peak(r0: i32, r1: i32, tid: i32, iters: i32, sink: usize): v
   }
   const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
   v128.store(sink + (<usize>tid << 4), f32x4.add(s, f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11))));
+}
+
+/**
+ * The integer twin of fma_peak: 12 independent chains of i32x4.dot_i16x8_s + i32x4.add (8 multiply-adds per pair, the
+ * q8_0 GEMM's inner step) with no memory traffic. Each chain feeds its own dot, so nothing is loop-invariant.
+ */
+export function dot_peak(r0: i32, r1: i32, tid: i32, iters: i32, sink: usize): void {
+  const m = i16x8.splat(3), c = i32x4.splat(1);
+  let a0 = i32x4.splat(tid), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+  for (let u = r0; u < r1; u++) {
+    for (let i = 0; i < iters; i++) {
+      a0 = i32x4.add(i32x4.dot_i16x8_s(a0, m), c); a1 = i32x4.add(i32x4.dot_i16x8_s(a1, m), c);
+      a2 = i32x4.add(i32x4.dot_i16x8_s(a2, m), c); a3 = i32x4.add(i32x4.dot_i16x8_s(a3, m), c);
+      a4 = i32x4.add(i32x4.dot_i16x8_s(a4, m), c); a5 = i32x4.add(i32x4.dot_i16x8_s(a5, m), c);
+      a6 = i32x4.add(i32x4.dot_i16x8_s(a6, m), c); a7 = i32x4.add(i32x4.dot_i16x8_s(a7, m), c);
+      a8 = i32x4.add(i32x4.dot_i16x8_s(a8, m), c); a9 = i32x4.add(i32x4.dot_i16x8_s(a9, m), c);
+      a10 = i32x4.add(i32x4.dot_i16x8_s(a10, m), c); a11 = i32x4.add(i32x4.dot_i16x8_s(a11, m), c);
+    }
+  }
+  const s = i32x4.add(i32x4.add(i32x4.add(a0, a1), i32x4.add(a2, a3)), i32x4.add(i32x4.add(a4, a5), i32x4.add(a6, a7)));
+  v128.store(sink + (<usize>tid << 4), i32x4.add(s, i32x4.add(i32x4.add(a8, a9), i32x4.add(a10, a11))));
 }
 
 // ---- GGUF K-quant export quantizers (assembly/kquants.ts) -------------------------------------------------------------
