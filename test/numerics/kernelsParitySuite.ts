@@ -244,6 +244,18 @@ export function defineParity(get: () => Backend, options: ParityOptions = {}): v
     await check(x, { atol: 1e-7, rtol: 1e-5, nmse: 1e-11 }, 'softmax');
   });
 
+  it('swiglu over [-100, 100] and beyond (vector exp, clamped tails), threaded rows, odd width', async () => {
+    const rows = 16, cols = 1031; // 16.5 K elements: enough work to be split over the threads
+    const gv = new Float32Array(rows * cols);
+    for (let i = 0; i < gv.length; i++) gv[i] = i % 7 === 0 ? (i % 3 - 1) * 150 : -100 + (200 * i) / gv.length;
+    const g = both('f32', [rows, cols], gv);
+    const u = both('f32', [rows, cols], randArray(rows * cols, 64));
+    const out = zeros([rows, cols]);
+    get().swiglu(out[0], g[0], u[0], rows);
+    oracle.swiglu(out[1], g[1], u[1], rows);
+    await check(out, { atol: 1e-6, rtol: 1e-5, nmse: 1e-11 }, 'swiglu wide');
+  });
+
   it('swiglu, add (aliased), mulRows, addBias', async () => {
     const g = both('f32', [3, 41], randArray(123, 61, 6));
     const u = both('f32', [3, 41], randArray(123, 62));

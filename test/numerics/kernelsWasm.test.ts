@@ -171,6 +171,13 @@ describe('numerics: wasm threads, memories, cancellation', function () {
         assert.deepEqual(await slow.read(t.out), a, `call ${i}`);
       }
       assert.ok(runner.inlineJobs > 0, 'the guard never switched to the calling thread');
+      // The calling thread alone for a while measured in time (50 ms at first), not for a count of jobs: past the
+      // window the next job is offered to the helpers again, i.e. not counted inline.
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      const before = runner.inlineJobs;
+      slow.matmul(t.out, t.w, t.x, 1);
+      assert.deepEqual(await slow.read(t.out), a, 'after the window');
+      assert.equal(runner.inlineJobs, before, 'the job after the window still ran inline');
     } finally {
       one.dispose();
       slow.dispose();

@@ -2,7 +2,7 @@
 // layout of the shared control block, and the runner interface the backend talks to. Pure (no node:*).
 
 /** Kernels with the (r0, r1, tid, ...args) signature, by job id. Order is the wire format between threads. */
-export const THREADED_KERNELS = ['mv_f32', 'mv_f16', 'mv_bf16', 'mv_q8', 'mm', 'lora_delta', 'attention', 'stream_read', 'lora_merge', 'fma_peak', 'mm_q8', 'quant_q4_k', 'quant_q5_k', 'quant_q6_k', 'quant_q8_0', 'mv_q4', 'lora_up', 'dot_peak'] as const;
+export const THREADED_KERNELS = ['mv_f32', 'mv_f16', 'mv_bf16', 'mv_q8', 'mm', 'lora_delta', 'attention', 'stream_read', 'lora_merge', 'fma_peak', 'mm_q8', 'quant_q4_k', 'quant_q5_k', 'quant_q6_k', 'quant_q8_0', 'mv_q4', 'lora_up', 'dot_peak', 'gated_rows'] as const;
 export type ThreadedKernel = (typeof THREADED_KERNELS)[number];
 
 /** Int32 slots of the control block (a SharedArrayBuffer of CONTROL_INTS int32 + MAX_ARGS float64). */

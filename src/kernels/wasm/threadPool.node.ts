@@ -28,11 +28,18 @@ function helperEntry(): { file: string; execArgv: string[] } {
 
 /**
  * Contention guard: when the calling thread spends more than half of a job waiting for helpers (a helper descheduled
- * while holding a chunk, e.g. another process keeps a core busy) in SLOW_STREAK consecutive jobs, the next INLINE_JOBS
- * jobs run on the calling thread alone, then threads are tried again. Results are bit-identical either way.
+ * while holding a chunk, e.g. another process keeps a core busy) in SLOW_STREAK consecutive jobs, jobs run on the
+ * calling thread alone for a while, then threads are tried again. The while is measured in time, not jobs (one count
+ * of jobs was 3 tokens of decode but 10 s of prefill, and one false alarm - a helper paused by V8's background compile
+ * during warm-up - ran a whole 256-token prompt on one thread): INLINE_BASE_MS, doubled each time the guard trips again
+ * within TRUST_MS of threaded work (real contention), up to INLINE_MAX_MS, so a busy core costs a few slow jobs per
+ * window. Results are bit-identical either way.
  */
 const SLOW_STREAK = 4;
-const INLINE_JOBS = 512;
+const INLINE_BASE_MS = 50;
+const INLINE_MAX_MS = 2000;
+/** Threaded work without a trip for this long resets the window to INLINE_BASE_MS. */
+const TRUST_MS = 5000;
 /** Waits shorter than this never count as slow (a normal hand-off costs well under it). */
 const SLOW_WAIT_MS = 0.05;
 
@@ -40,7 +47,11 @@ export class ThreadPool implements KernelRunner {
   /** Jobs run inline by the contention guard so far (diagnostics, tests). */
   inlineJobs = 0;
   private log?: (message: string) => void;
-  private inlineLeft = 0;
+  /** performance.now() until which jobs run on the calling thread (contention guard). */
+  private inlineUntil = 0;
+  private inlineWindowMs = INLINE_BASE_MS;
+  /** When threads were last tried again after an inline window (or first used). */
+  private threadedSince = -Infinity;
   private slowStreak = 0;
   private readonly ctl: Int32Array;
   private readonly args: Float64Array;
@@ -122,13 +133,12 @@ export class ThreadPool implements KernelRunner {
       f(0, total, 0, ...args);
       return;
     }
-    if (this.inlineLeft > 0) {
-      this.inlineLeft--;
+    const started = performance.now();
+    if (started < this.inlineUntil) {
       this.inlineJobs++;
       f(0, total, 0, ...args);
       return;
     }
-    const started = performance.now();
     this.dispatch(THREADED_KERNELS.indexOf(fn), mem, total, chunk, args);
     const end = [0];
     for (let r0 = claimRows(this.ctl, total, chunk, this.threads, end); r0 >= 0; r0 = claimRows(this.ctl, total, chunk, this.threads, end)) {
@@ -139,14 +149,20 @@ export class ThreadPool implements KernelRunner {
     if (this.failure) throw new Error(`WASM helper thread failed: ${this.failure}`);
     const waited = performance.now() - ownDone;
     if (waited > SLOW_WAIT_MS && waited > ownDone - started) {
-      if (++this.slowStreak >= SLOW_STREAK) {
-        this.slowStreak = 0;
-        this.inlineLeft = INLINE_JOBS;
-        if (this.inlineJobs === 0) this.log?.(`WASM thread pool: helpers are being descheduled (waited ${waited.toFixed(2)} ms after ${(ownDone - started).toFixed(2)} ms of own work); next ${INLINE_JOBS} jobs run on one thread`);
-      }
+      if (++this.slowStreak >= SLOW_STREAK) this.goInline(waited, ownDone - started);
     } else {
       this.slowStreak = 0;
     }
+  }
+
+  /** The guard trips: the calling thread alone for the current window, longer each time contention persists. */
+  private goInline(waited: number, own: number): void {
+    const now = performance.now();
+    this.slowStreak = 0;
+    this.inlineWindowMs = now - this.threadedSince > TRUST_MS ? INLINE_BASE_MS : Math.min(INLINE_MAX_MS, this.inlineWindowMs * 2);
+    this.inlineUntil = now + this.inlineWindowMs;
+    this.threadedSince = this.inlineUntil;
+    if (this.inlineJobs === 0) this.log?.(`WASM thread pool: helpers are being descheduled (waited ${waited.toFixed(2)} ms after ${own.toFixed(2)} ms of own work); jobs run on one thread for ${this.inlineWindowMs} ms`);
   }
 
   dispose(): void {

@@ -618,9 +618,13 @@ export class WasmBackend implements Backend {
 
   /** The gated MLP activations: out = act(gate) * up elementwise. */
   private gated(kernel: 'swiglu' | 'geglu', out: BTensor, gate: BTensor, up: BTensor, n: number): void {
-    const O = this.f32t(out);
+    const O = this.f32t(out), G = this.f32t(gate);
     const count = n * O.cols;
-    this.elementwise((ex, p) => ex[kernel]!(p[0]!, p[1]!, p[2]!, count), [[O, 'out'], [this.f32t(gate), 'in'], [this.f32t(up), 'in']], count * 4);
+    const s = G.space; // elementwise's home: the first input's memory
+    // Threaded by element ranges (a multiple of 4 each): ~10 ns per element of exp and division on one thread.
+    const chunk = this.chunkFor(count, count * 4, 4096, 4);
+    this.elementwise((_ex, p) => this.runner.run('gated_rows', s.index, count, chunk, [p[0]!, p[1]!, p[2]!, kernel === 'geglu' ? 1 : 0]),
+      [[O, 'out'], [G, 'in'], [this.f32t(up), 'in']], count * 4);
   }
 
   add(out: BTensor, a: BTensor, b: BTensor, count: number): void {
