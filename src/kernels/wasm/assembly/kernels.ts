@@ -221,6 +221,39 @@ export function q8_widen(x16: usize, xq: usize, count: i32): void {
 }
 
 /**
+ * The prefill's activations for mm_q8: xq (n rows x cols int8) widened to i16 and interleaved by groups of four rows,
+ * x4[g][pair][row 0..3] (one i32 unit = two adjacent columns of one row), rows >= n zero. The micro-kernel then finds
+ * the four rows' pairs at constant offsets from one pointer instead of recomputing four row addresses per pair.
+ */
+export function q8_widen4(x4: usize, xq: usize, n: i32, cols: i32): void {
+  const z = i32x4.splat(0);
+  const pairs = <usize>(cols >> 1);
+  for (let g = 0; g < n; g += 4) {
+    const r0 = xq + <usize>g * <usize>cols;
+    const live1 = g + 1 < n, live2 = g + 2 < n, live3 = g + 3 < n;
+    const dst = x4 + ((<usize>(g >> 2) * pairs) << 4);
+    for (let k = 0; k < cols; k += 16) {
+      const v0 = v128.load(r0 + <usize>k);
+      const v1 = live1 ? v128.load(r0 + <usize>cols + <usize>k) : z;
+      const v2 = live2 ? v128.load(r0 + 2 * <usize>cols + <usize>k) : z;
+      const v3 = live3 ? v128.load(r0 + 3 * <usize>cols + <usize>k) : z;
+      for (let half = 0; half < 2; half++) {
+        const a = widenHalf(v0, half, false), b = widenHalf(v1, half, false);
+        const c = widenHalf(v2, half, false), d = widenHalf(v3, half, false);
+        // 4x4 transpose of i32 units: vector j holds pair j of rows 0..3.
+        const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5), cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+        const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7), cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+        const o = dst + ((<usize>((k >> 1) + half * 4)) << 4);
+        v128.store(o, i32x4.shuffle(ab0, cd0, 0, 1, 4, 5));
+        v128.store(o, i32x4.shuffle(ab0, cd0, 2, 3, 6, 7), 16);
+        v128.store(o, i32x4.shuffle(ab1, cd1, 0, 1, 4, 5), 32);
+        v128.store(o, i32x4.shuffle(ab1, cd1, 2, 3, 6, 7), 48);
+      }
+    }
+  }
+}
+
+/**
  * q8_0 SoA matvec against activations quantized to q8_0 (quant_q8, then q8_widen): int8 x int8 products summed
  * exactly in i32 per block (llama.cpp's vec_dot_q8_0_q8_0), then scaled by both block scales. The scales of four
  * blocks are multiplied as one vector and splat per block from its lane, into two accumulators: +15% on 2 threads
@@ -551,25 +584,29 @@ function packPanelQ4(panel: usize, psc: usize, pmn: usize, wq: usize, wsm: usize
   v128.store(a, fma(f32x4.convert_i32x4_s(d1), f32x4.mul(w1, xsc), v128.load(a, 16)), 16);
 }
 
-/** One q8_0 block (16 column pairs) of four activation rows against the 8-row panel: a 4 x 8 tile of exact i32 sums. */
+/**
+ * One q8_0 block (16 column pairs) of a group of four activation rows (x4 layout, q8_widen4) against the 8-row panel:
+ * a 4 x 8 tile of exact i32 sums, then scaled into acc. Pointers bump per pair and the four rows' pairs sit at constant
+ * offsets: the row-major version's code (TurboFan, --print-wasm-code) spent 13 scalar instructions per pair
+ * recomputing four row addresses beside its 16 dot products and adds.
+ */
 // @ts-ignore: decorator
-@inline function q8Block4(pp: usize, x0: usize, xRow: usize, a: usize, w0: v128, w1: v128, xsc: usize, sRow: usize): void {
-  const x1 = x0 + xRow, x2 = x1 + xRow, x3 = x2 + xRow;
+@inline function q8Block4(pp: usize, xg: usize, a: usize, w0: v128, w1: v128, s0: v128, s1: v128, s2: v128, s3: v128): void {
   let d00 = i32x4.splat(0), d01 = d00, d10 = d00, d11 = d00, d20 = d00, d21 = d00, d30 = d00, d31 = d00;
-  for (let p = 0; p < 16; p++) {
-    const q = pp + (<usize>p << 5), o = <usize>p << 2;
+  const end = pp + 512;
+  for (let q = pp, xp = xg; q < end; q += 32, xp += 16) {
     const p0 = v128.load(q), p1 = v128.load(q, 16);
-    const b0 = v128.load32_splat(x0 + o), b1 = v128.load32_splat(x1 + o);
-    const b2 = v128.load32_splat(x2 + o), b3 = v128.load32_splat(x3 + o);
+    const b0 = v128.load32_splat(xp), b1 = v128.load32_splat(xp, 4);
+    const b2 = v128.load32_splat(xp, 8), b3 = v128.load32_splat(xp, 12);
     d00 = i32x4.add(d00, i32x4.dot_i16x8_s(p0, b0)); d01 = i32x4.add(d01, i32x4.dot_i16x8_s(p1, b0));
     d10 = i32x4.add(d10, i32x4.dot_i16x8_s(p0, b1)); d11 = i32x4.add(d11, i32x4.dot_i16x8_s(p1, b1));
     d20 = i32x4.add(d20, i32x4.dot_i16x8_s(p0, b2)); d21 = i32x4.add(d21, i32x4.dot_i16x8_s(p1, b2));
     d30 = i32x4.add(d30, i32x4.dot_i16x8_s(p0, b3)); d31 = i32x4.add(d31, i32x4.dot_i16x8_s(p1, b3));
   }
-  q8BlockFinish(a, d00, d01, w0, w1, v128.load32_splat(xsc));
-  q8BlockFinish(a + 32, d10, d11, w0, w1, v128.load32_splat(xsc + sRow));
-  q8BlockFinish(a + 64, d20, d21, w0, w1, v128.load32_splat(xsc + 2 * sRow));
-  q8BlockFinish(a + 96, d30, d31, w0, w1, v128.load32_splat(xsc + 3 * sRow));
+  q8BlockFinish(a, d00, d01, w0, w1, s0);
+  q8BlockFinish(a + 32, d10, d11, w0, w1, s1);
+  q8BlockFinish(a + 64, d20, d21, w0, w1, s2);
+  q8BlockFinish(a + 96, d30, d31, w0, w1, s3);
 }
 
 /** acc[ii][0..8) -= m of the 8 rows * xsum[ii] for the ni activation rows of one block (q4's min term). */
@@ -584,19 +621,6 @@ function packPanelQ4(panel: usize, psc: usize, pmn: usize, wq: usize, wsm: usize
   }
 }
 
-/** The same for one activation row (the n % 4 tail). */
-// @ts-ignore: decorator
-@inline function q8Block1(pp: usize, x0: usize, a: usize, w0: v128, w1: v128, xsc: usize): void {
-  let d0 = i32x4.splat(0), d1 = d0;
-  for (let p = 0; p < 16; p++) {
-    const q = pp + (<usize>p << 5);
-    const b0 = v128.load32_splat(x0 + (<usize>p << 2));
-    d0 = i32x4.add(d0, i32x4.dot_i16x8_s(v128.load(q), b0));
-    d1 = i32x4.add(d1, i32x4.dot_i16x8_s(v128.load(q, 16), b0));
-  }
-  q8BlockFinish(a, d0, d1, w0, w1, v128.load32_splat(xsc));
-}
-
 /**
  * out[i, r] = sum over blocks b of (wq[r, b] . xq[i, b]) * ws[r, b] * xs[i, b] for rows r0..r1 (multiple of 8), all n:
  * the q8_0 prefill, with the activations quantized to q8_0 per row (quant_q8 + q8_widen over n * cols, as mv_q8 does
@@ -605,16 +629,15 @@ function packPanelQ4(panel: usize, psc: usize, pmn: usize, wq: usize, wsm: usize
  * A q4 weight (xsum != 0: the activations' block sums of q8_block_sums, ws its (s, m) pairs) packs its levels into the
  * same panel and subtracts sum_b m[r, b] * xsum[i, b], as mv_q4 does.
  */
-export function mm_q8(r0: i32, r1: i32, tid: i32, out: usize, wq: usize, ws: usize, x16: usize, xs: usize, n: i32, rows: i32, cols: i32, scratch: usize, pw: i32, xsum: usize): void {
+export function mm_q8(r0: i32, r1: i32, tid: i32, out: usize, wq: usize, ws: usize, x4: usize, xs: usize, n: i32, rows: i32, cols: i32, scratch: usize, pw: i32, xsum: usize): void {
   const base = scratch + <usize>tid * <usize>(MM_SCRATCH + 8 * KC * 4);
   const panel = base;
   const psc = base + <usize>(KC * 8 * 2);
   const tile = psc + <usize>(KC / 32 * 8 * 4);
   const acc = tile + 64;
   const pmn = acc + 128;
-  const xRow = <usize>cols << 1;
+  const xGroup = <usize>cols << 3; // bytes of one group of four rows in x4
   const sRow = <usize>(cols >> 5) << 2;
-  const n4 = n & ~3;
   for (let r = r0; r < r1; r += 8) {
     const vr = min(8, r1 - r);
     for (let k0 = 0; k0 < cols; k0 += KC) {
@@ -623,15 +646,16 @@ export function mm_q8(r0: i32, r1: i32, tid: i32, out: usize, wq: usize, ws: usi
       else packPanelQ8(panel, psc, wq, ws, r, vr, rows, cols, pw, k0, kc);
       const first = k0 == 0;
       for (let i = 0; i < n; i += 4) {
-        const ni = i < n4 ? 4 : n - i;
-        for (let t = 0; t < 8 * ni; t += 4) v128.store(acc + (<usize>t << 2), f32x4.splat(0));
+        const ni = min(4, n - i);
+        for (let t = 0; t < 32; t += 4) v128.store(acc + (<usize>t << 2), f32x4.splat(0));
+        // Rows past n (zeros in x4) take the last row's scales, so nothing past xs is read.
+        const sr1 = <usize>min(1, ni - 1) * sRow, sr2 = <usize>min(2, ni - 1) * sRow, sr3 = <usize>min(3, ni - 1) * sRow;
         for (let b = 0; b < kc >> 5; b++) {
           const pp = panel + (<usize>(b * 16) << 5);
           const w0 = v128.load(psc + (<usize>(b * 8) << 2)), w1 = v128.load(psc + (<usize>(b * 8) << 2), 16);
-          const x0 = x16 + <usize>i * xRow + (<usize>(k0 + b * 32) << 1);
+          const xg = x4 + <usize>(i >> 2) * xGroup + (<usize>(k0 + b * 32) << 3);
           const xsc = xs + <usize>i * sRow + (<usize>((k0 >> 5) + b) << 2);
-          if (ni == 4) q8Block4(pp, x0, xRow, acc, w0, w1, xsc, sRow);
-          else for (let ii = 0; ii < ni; ii++) q8Block1(pp, x0 + <usize>ii * xRow, acc + (<usize>ii << 5), w0, w1, xsc + <usize>ii * sRow);
+          q8Block4(pp, xg, acc, w0, w1, v128.load32_splat(xsc), v128.load32_splat(xsc + sr1), v128.load32_splat(xsc + sr2), v128.load32_splat(xsc + sr3));
           if (xsum) q4MinTerm(acc, pmn + (<usize>(b * 8) << 2), xsum + <usize>i * sRow + (<usize>((k0 >> 5) + b) << 2), ni, sRow);
         }
         for (let ii = 0; ii < ni; ii++) {
