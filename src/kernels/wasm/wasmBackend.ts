@@ -418,8 +418,8 @@ export class WasmBackend implements Backend {
     const threads = this.runner.threads;
     const q4 = W.dtype === 'q4';
     const groupRows = Math.ceil(n / 4) * 4;
-    const xq8Bytes = q8 || q4 ? n * cols + 2 * groupRows * cols + (n * cols / 32) * 8 + 64 : 0;
-    if (!s.tryBeginOp(this.staged(s, [X, n * cols * 4], [O, n * rows * 4]) + threads * (MM_SCRATCH + 8 * KC * 4) + xq8Bytes + 256)) {
+    const xBytes = q8 || q4 ? n * cols + 2 * groupRows * cols + (n * cols / 32) * 8 + 64 : groupRows * cols * 4 + 64;
+    if (!s.tryBeginOp(this.staged(s, [X, n * cols * 4], [O, n * rows * 4]) + threads * (MM_SCRATCH + 8 * KC * 4) + xBytes + 256)) {
       ref.matmul(this.view(O), this.rowSource(W), this.view(X), n);
       return;
     }
@@ -440,7 +440,9 @@ export class WasmBackend implements Backend {
       if (q4) ex['q8_block_sums']!(xsum, xq, xs, (n * cols) / 32);
       this.runner.run('mm_q8', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, x4, xs, n, rows, cols, scratch, W.pw, xsum]);
     } else {
-      this.runner.run('mm', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, xp, n, rows, cols, DTYPE_CODE[W.dtype], scratch, W.pw]);
+      const x4 = s.scratch(groupRows * cols * 4); // four rows interleaved (interleave4_f32)
+      ex['interleave4_f32']!(x4, xp, n, cols);
+      this.runner.run('mm', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, x4, n, rows, cols, DTYPE_CODE[W.dtype], scratch, W.pw]);
     }
     f.finish();
   }

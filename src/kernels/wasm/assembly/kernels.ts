@@ -436,55 +436,73 @@ function packPanel(panel: usize, tmp: usize, w: usize, ws: usize, r: i32, vr: i3
 }
 
 /**
- * out[i, r] = x[i, :] . W[r, :] for rows r0..r1 (r0 multiple of 8), all n. W dtype as in decode(); ws = q8_0 scales or q4 (s, m) pairs.
- * Scratch per thread: MM_SCRATCH bytes for the panel plus 8 x KC floats of decode buffer.
+ * x (n rows x cols f32) interleaved by groups of four rows for mm: x4[g][k][row 0..3], rows >= n zero, so the
+ * micro-kernel reads the four rows' values at constant offsets from one bumped pointer (see q8_widen4).
  */
-export function mm(r0: i32, r1: i32, tid: i32, out: usize, w: usize, ws: usize, x: usize, n: i32, rows: i32, cols: i32, dtype: i32, scratch: usize, pw: i32): void {
+export function interleave4_f32(x4: usize, x: usize, n: i32, cols: i32): void {
+  const z = f32x4.splat(0);
+  const rowBytes = <usize>cols << 2;
+  const c4 = cols & ~3;
+  for (let g = 0; g < n; g += 4) {
+    const r0 = x + <usize>g * rowBytes;
+    const live1 = g + 1 < n, live2 = g + 2 < n, live3 = g + 3 < n;
+    const dst = x4 + <usize>(g >> 2) * (rowBytes << 2);
+    for (let k = 0; k < c4; k += 4) {
+      const o = <usize>k << 2;
+      const a = v128.load(r0 + o), b = live1 ? v128.load(r0 + rowBytes + o) : z;
+      const c = live2 ? v128.load(r0 + 2 * rowBytes + o) : z, d = live3 ? v128.load(r0 + 3 * rowBytes + o) : z;
+      const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5), cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+      const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7), cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+      const p = dst + (o << 2);
+      v128.store(p, i32x4.shuffle(ab0, cd0, 0, 1, 4, 5));
+      v128.store(p, i32x4.shuffle(ab0, cd0, 2, 3, 6, 7), 16);
+      v128.store(p, i32x4.shuffle(ab1, cd1, 0, 1, 4, 5), 32);
+      v128.store(p, i32x4.shuffle(ab1, cd1, 2, 3, 6, 7), 48);
+    }
+    for (let k = c4; k < cols; k++) {
+      const p = dst + (<usize>k << 4);
+      for (let j = 0; j < 4; j++) store<f32>(p + (<usize>j << 2), g + j < n ? load<f32>(r0 + <usize>j * rowBytes + (<usize>k << 2)) : 0);
+    }
+  }
+}
+
+/**
+ * out[i, r] = x[i, :] . W[r, :] for rows r0..r1 (r0 multiple of 8), all n, x as interleave4_f32 leaves it. W dtype as
+ * in decode(); ws = q8_0 scales or q4 (s, m) pairs. Scratch per thread: MM_SCRATCH bytes for the panel plus 8 x KC
+ * floats of decode buffer. A last group of fewer than four rows runs as a full one over its zero rows (not stored).
+ */
+export function mm(r0: i32, r1: i32, tid: i32, out: usize, w: usize, ws: usize, x4: usize, n: i32, rows: i32, cols: i32, dtype: i32, scratch: usize, pw: i32): void {
   const base = scratch + <usize>tid * <usize>(MM_SCRATCH + 8 * KC * 4);
   const panel = base;
   const tile = base + <usize>(8 * KC * 4);
   const tmp = base + <usize>MM_SCRATCH;
-  const n4 = n & ~3;
-  const xs = <usize>cols << 2;
+  const group = <usize>cols << 4; // bytes of one group of four rows in x4
+  const os = <usize>rows << 2;
   for (let r = r0; r < r1; r += 8) {
     const vr = min(8, r1 - r);
     for (let k0 = 0; k0 < cols; k0 += KC) {
       const kc = min(KC, cols - k0);
       packPanel(panel, tmp, w, ws, r, vr, rows, cols, pw, k0, kc, dtype);
       const first = k0 == 0;
-      for (let i = 0; i < n4; i += 4) {
-        const x0 = x + <usize>i * xs + (<usize>k0 << 2);
-        const x1 = x0 + xs, x2 = x1 + xs, x3 = x2 + xs;
+      const pend = panel + (<usize>kc << 5);
+      for (let i = 0; i < n; i += 4) {
         let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
         let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-        for (let k = 0; k < kc; k++) {
-          const pp = panel + (<usize>k << 5);
+        for (let pp = panel, xp = x4 + <usize>(i >> 2) * group + (<usize>k0 << 4); pp < pend; pp += 32, xp += 16) {
           const p0 = v128.load(pp), p1 = v128.load(pp, 16);
-          const ko = <usize>k << 2;
-          const b0 = v128.load32_splat(x0 + ko), b1 = v128.load32_splat(x1 + ko);
-          const b2 = v128.load32_splat(x2 + ko), b3 = v128.load32_splat(x3 + ko);
+          const b0 = v128.load32_splat(xp), b1 = v128.load32_splat(xp, 4);
+          const b2 = v128.load32_splat(xp, 8), b3 = v128.load32_splat(xp, 12);
           c00 = fma(b0, p0, c00); c01 = fma(b0, p1, c01);
           c10 = fma(b1, p0, c10); c11 = fma(b1, p1, c11);
           c20 = fma(b2, p0, c20); c21 = fma(b2, p1, c21);
           c30 = fma(b3, p0, c30); c31 = fma(b3, p1, c31);
         }
         const o = out + ((<usize>i * <usize>rows + <usize>r) << 2);
-        const os = <usize>rows << 2;
+        const ni = n - i;
         storeTile(o, c00, c01, vr, first, tile);
-        storeTile(o + os, c10, c11, vr, first, tile);
-        storeTile(o + 2 * os, c20, c21, vr, first, tile);
-        storeTile(o + 3 * os, c30, c31, vr, first, tile);
-      }
-      for (let i = n4; i < n; i++) {
-        const x0 = x + <usize>i * xs + (<usize>k0 << 2);
-        let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-        for (let k = 0; k < kc; k++) {
-          const pp = panel + (<usize>k << 5);
-          const b0 = v128.load32_splat(x0 + (<usize>k << 2));
-          c00 = fma(b0, v128.load(pp), c00);
-          c01 = fma(b0, v128.load(pp, 16), c01);
-        }
-        storeTile(out + ((<usize>i * <usize>rows + <usize>r) << 2), c00, c01, vr, first, tile);
+        if (ni > 1) storeTile(o + os, c10, c11, vr, first, tile);
+        if (ni > 2) storeTile(o + 2 * os, c20, c21, vr, first, tile);
+        if (ni > 3) storeTile(o + 3 * os, c30, c31, vr, first, tile);
       }
     }
   }
