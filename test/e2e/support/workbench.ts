@@ -187,12 +187,13 @@ export class Workbench {
       await this.page.keyboard.press('F1');
       try {
         await input.waitFor({ timeout: 5_000 });
+        // The palette can close again between opening and typing (a webview taking focus back): retry then too.
+        await input.fill(`>${title}`, { timeout: 5_000 });
         break;
       } catch (err) {
-        if (attempt >= 2) throw err; // focus was in a webview or a modal swallowed F1: retry a few times
+        if (attempt >= 3) throw err; // focus was in a webview or a modal swallowed F1: retry a few times
       }
     }
-    await input.fill(`>${title}`);
     const row = this.page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
     await row.waitFor({ timeout: 15_000 });
     // Enter runs the first (highlighted) row: make sure it is the one we mean.
