@@ -418,7 +418,7 @@ export class WasmBackend implements Backend {
     const threads = this.runner.threads;
     const q4 = W.dtype === 'q4';
     const groupRows = Math.ceil(n / 4) * 4;
-    const xBytes = q8 || q4 ? n * cols + 2 * groupRows * cols + (n * cols / 32) * 8 + 64 : groupRows * cols * 4 + 64;
+    const xBytes = q8 || q4 ? 3 * n * cols + 2 * groupRows * cols + (n * cols / 32) * 8 + 128 : groupRows * cols * 4 + 64;
     if (!s.tryBeginOp(this.staged(s, [X, n * cols * 4], [O, n * rows * 4]) + threads * (MM_SCRATCH + 8 * KC * 4) + xBytes + 256)) {
       ref.matmul(this.view(O), this.rowSource(W), this.view(X), n);
       return;
@@ -432,16 +432,18 @@ export class WasmBackend implements Backend {
       // Activations quantized to q8_0 per row, as the matvec does, then integer products (mm_q8; q4: with the min
       // term over the activations' block sums).
       const xq = s.scratch(n * cols);
-      const x4 = s.scratch(groupRows * cols * 2); // widened, four rows interleaved (q8_widen4)
+      const x16 = s.scratch(n * cols * 2);
+      const x4 = s.scratch(groupRows * cols * 2); // x16's i16 pairs, four rows interleaved
       const xs = s.scratch((n * cols / 32) * 4);
       const xsum = q4 ? s.scratch((n * cols / 32) * 4) : 0;
       ex['quant_q8']!(xq, xs, xp, n * cols);
-      ex['q8_widen4']!(x4, xq, n, cols);
+      ex['q8_widen']!(x16, xq, n * cols);
+      ex['interleave4']!(x4, x16, n, cols / 2);
       if (q4) ex['q8_block_sums']!(xsum, xq, xs, (n * cols) / 32);
       this.runner.run('mm_q8', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, x4, xs, n, rows, cols, scratch, W.pw, xsum]);
     } else {
-      const x4 = s.scratch(groupRows * cols * 4); // four rows interleaved (interleave4_f32)
-      ex['interleave4_f32']!(x4, xp, n, cols);
+      const x4 = s.scratch(groupRows * cols * 4); // four rows interleaved
+      ex['interleave4']!(x4, xp, n, cols);
       this.runner.run('mm', s.index, rows, chunk, [op, W.ptr, W.ptr + W.scalesOffset, x4, n, rows, cols, DTYPE_CODE[W.dtype], scratch, W.pw]);
     }
     f.finish();

@@ -221,39 +221,6 @@ export function q8_widen(x16: usize, xq: usize, count: i32): void {
 }
 
 /**
- * The prefill's activations for mm_q8: xq (n rows x cols int8) widened to i16 and interleaved by groups of four rows,
- * x4[g][pair][row 0..3] (one i32 unit = two adjacent columns of one row), rows >= n zero. The micro-kernel then finds
- * the four rows' pairs at constant offsets from one pointer instead of recomputing four row addresses per pair.
- */
-export function q8_widen4(x4: usize, xq: usize, n: i32, cols: i32): void {
-  const z = i32x4.splat(0);
-  const pairs = <usize>(cols >> 1);
-  for (let g = 0; g < n; g += 4) {
-    const r0 = xq + <usize>g * <usize>cols;
-    const live1 = g + 1 < n, live2 = g + 2 < n, live3 = g + 3 < n;
-    const dst = x4 + ((<usize>(g >> 2) * pairs) << 4);
-    for (let k = 0; k < cols; k += 16) {
-      const v0 = v128.load(r0 + <usize>k);
-      const v1 = live1 ? v128.load(r0 + <usize>cols + <usize>k) : z;
-      const v2 = live2 ? v128.load(r0 + 2 * <usize>cols + <usize>k) : z;
-      const v3 = live3 ? v128.load(r0 + 3 * <usize>cols + <usize>k) : z;
-      for (let half = 0; half < 2; half++) {
-        const a = widenHalf(v0, half, false), b = widenHalf(v1, half, false);
-        const c = widenHalf(v2, half, false), d = widenHalf(v3, half, false);
-        // 4x4 transpose of i32 units: vector j holds pair j of rows 0..3.
-        const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5), cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
-        const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7), cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
-        const o = dst + ((<usize>((k >> 1) + half * 4)) << 4);
-        v128.store(o, i32x4.shuffle(ab0, cd0, 0, 1, 4, 5));
-        v128.store(o, i32x4.shuffle(ab0, cd0, 2, 3, 6, 7), 16);
-        v128.store(o, i32x4.shuffle(ab1, cd1, 0, 1, 4, 5), 32);
-        v128.store(o, i32x4.shuffle(ab1, cd1, 2, 3, 6, 7), 48);
-      }
-    }
-  }
-}
-
-/**
  * q8_0 SoA matvec against activations quantized to q8_0 (quant_q8, then q8_widen): int8 x int8 products summed
  * exactly in i32 per block (llama.cpp's vec_dot_q8_0_q8_0), then scaled by both block scales. The scales of four
  * blocks are multiplied as one vector and splat per block from its lane, into two accumulators: +15% on 2 threads
@@ -374,6 +341,20 @@ export function decode(dst: usize, src: usize, scales: usize, count: i32, dtype:
 // ---- matmul (n > 1, prefill): 8 weight rows decoded into a packed [KC][8] panel, 4x8 register tile ------------------
 
 /**
+ * Stores the 4x4 transpose of four vectors of 32-bit units (a..d: rows) at p, p + stride, p + 2 stride, p + 3 stride:
+ * vector j holds unit j of a, b, c, d (the mm panels and the four-row interleaved activations).
+ */
+// @ts-ignore: decorator
+@inline function storeTransposed4(p: usize, stride: usize, a: v128, b: v128, c: v128, d: v128): void {
+  const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5), cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+  const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7), cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+  v128.store(p, i32x4.shuffle(ab0, cd0, 0, 1, 4, 5));
+  v128.store(p + stride, i32x4.shuffle(ab0, cd0, 2, 3, 6, 7));
+  v128.store(p + 2 * stride, i32x4.shuffle(ab1, cd1, 0, 1, 4, 5));
+  v128.store(p + 3 * stride, i32x4.shuffle(ab1, cd1, 2, 3, 6, 7));
+}
+
+/**
  * Decode rows r..r+vr of W, columns k0..k0+kc, transposed into panel[k][8] (rows >= vr are zero). The 8 rows are
  * decoded into tmp (8 x KC floats) first, then transposed 4 columns at a time with 4x4 lane shuffles (the scalar
  * transpose was ~13% of prefill).
@@ -400,13 +381,7 @@ function packPanel(panel: usize, tmp: usize, w: usize, ws: usize, r: i32, vr: i3
     for (let h = 0; h < 2; h++) {
       const t = tmp + <usize>(h * 4) * rowBytes + o;
       const a = v128.load(t), b = v128.load(t + rowBytes), c = v128.load(t + 2 * rowBytes), d = v128.load(t + 3 * rowBytes);
-      const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5), cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
-      const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7), cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
-      const p = panel + ((<usize>k * 8 + <usize>(h * 4)) << 2);
-      v128.store(p, i32x4.shuffle(ab0, cd0, 0, 1, 4, 5));
-      v128.store(p, i32x4.shuffle(ab0, cd0, 2, 3, 6, 7), 32);
-      v128.store(p, i32x4.shuffle(ab1, cd1, 0, 1, 4, 5), 64);
-      v128.store(p, i32x4.shuffle(ab1, cd1, 2, 3, 6, 7), 96);
+      storeTransposed4(panel + ((<usize>k * 8 + <usize>(h * 4)) << 2), 32, a, b, c, d);
     }
   }
   for (let k = k4; k < kc; k++) {
@@ -436,10 +411,12 @@ function packPanel(panel: usize, tmp: usize, w: usize, ws: usize, r: i32, vr: i3
 }
 
 /**
- * x (n rows x cols f32) interleaved by groups of four rows for mm: x4[g][k][row 0..3], rows >= n zero, so the
- * micro-kernel reads the four rows' values at constant offsets from one bumped pointer (see q8_widen4).
+ * x (n rows x cols 32-bit units: f32, or the i16 pairs of widened q8_0 activations) interleaved by groups of four
+ * rows for mm and mm_q8: x4[g][k][row 0..3], rows >= n zero. The micro-kernels then read the four rows at constant
+ * offsets from one pointer bumped per step; on the row-major layout TurboFan recomputed four row addresses per step
+ * (13 scalar instructions beside mm_q8's 16 dot products and adds, --print-wasm-code).
  */
-export function interleave4_f32(x4: usize, x: usize, n: i32, cols: i32): void {
+export function interleave4(x4: usize, x: usize, n: i32, cols: i32): void {
   const z = f32x4.splat(0);
   const rowBytes = <usize>cols << 2;
   const c4 = cols & ~3;
@@ -451,13 +428,7 @@ export function interleave4_f32(x4: usize, x: usize, n: i32, cols: i32): void {
       const o = <usize>k << 2;
       const a = v128.load(r0 + o), b = live1 ? v128.load(r0 + rowBytes + o) : z;
       const c = live2 ? v128.load(r0 + 2 * rowBytes + o) : z, d = live3 ? v128.load(r0 + 3 * rowBytes + o) : z;
-      const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5), cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
-      const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7), cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
-      const p = dst + (o << 2);
-      v128.store(p, i32x4.shuffle(ab0, cd0, 0, 1, 4, 5));
-      v128.store(p, i32x4.shuffle(ab0, cd0, 2, 3, 6, 7), 16);
-      v128.store(p, i32x4.shuffle(ab1, cd1, 0, 1, 4, 5), 32);
-      v128.store(p, i32x4.shuffle(ab1, cd1, 2, 3, 6, 7), 48);
+      storeTransposed4(dst + (o << 2), 16, a, b, c, d);
     }
     for (let k = c4; k < cols; k++) {
       const p = dst + (<usize>k << 4);
@@ -467,7 +438,7 @@ export function interleave4_f32(x4: usize, x: usize, n: i32, cols: i32): void {
 }
 
 /**
- * out[i, r] = x[i, :] . W[r, :] for rows r0..r1 (r0 multiple of 8), all n, x as interleave4_f32 leaves it. W dtype as
+ * out[i, r] = x[i, :] . W[r, :] for rows r0..r1 (r0 multiple of 8), all n, x as interleave4 leaves it. W dtype as
  * in decode(); ws = q8_0 scales or q4 (s, m) pairs. Scratch per thread: MM_SCRATCH bytes for the panel plus 8 x KC
  * floats of decode buffer. A last group of fewer than four rows runs as a full one over its zero rows (not stored).
  */
@@ -548,14 +519,8 @@ function packPanelQ8(panel: usize, psc: usize, wq: usize, ws: usize, r: i32, vr:
   for (let half = 0; half < 2; half++) {
     const a = widenHalf(v0, half, unsigned), b = widenHalf(v1, half, unsigned);
     const c = widenHalf(v2, half, unsigned), d = widenHalf(v3, half, unsigned);
-    const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5), cd0 = i32x4.shuffle(c, d, 0, 4, 1, 5);
-    const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7), cd1 = i32x4.shuffle(c, d, 2, 6, 3, 7);
     // Pair index of the first of these four pairs; each pair's 8 rows take 32 bytes, this half's 4 rows 16.
-    const p = panel + ((<usize>((k >> 1) + half * 4) << 5) + (<usize>h << 4));
-    v128.store(p, i32x4.shuffle(ab0, cd0, 0, 1, 4, 5));
-    v128.store(p, i32x4.shuffle(ab0, cd0, 2, 3, 6, 7), 32);
-    v128.store(p, i32x4.shuffle(ab1, cd1, 0, 1, 4, 5), 64);
-    v128.store(p, i32x4.shuffle(ab1, cd1, 2, 3, 6, 7), 96);
+    storeTransposed4(panel + ((<usize>((k >> 1) + half * 4) << 5) + (<usize>h << 4)), 32, a, b, c, d);
   }
 }
 
@@ -603,10 +568,8 @@ function packPanelQ4(panel: usize, psc: usize, pmn: usize, wq: usize, wsm: usize
 }
 
 /**
- * One q8_0 block (16 column pairs) of a group of four activation rows (x4 layout, q8_widen4) against the 8-row panel:
- * a 4 x 8 tile of exact i32 sums, then scaled into acc. Pointers bump per pair and the four rows' pairs sit at constant
- * offsets: the row-major version's code (TurboFan, --print-wasm-code) spent 13 scalar instructions per pair
- * recomputing four row addresses beside its 16 dot products and adds.
+ * One q8_0 block (16 column pairs) of a group of four activation rows (x4: q8_widen, then interleave4 over i16
+ * pairs) against the 8-row panel: a 4 x 8 tile of exact i32 sums, then scaled into acc.
  */
 // @ts-ignore: decorator
 @inline function q8Block4(pp: usize, xg: usize, a: usize, w0: v128, w1: v128, s0: v128, s1: v128, s2: v128, s3: v128): void {
@@ -641,7 +604,7 @@ function packPanelQ4(panel: usize, psc: usize, pmn: usize, wq: usize, wsm: usize
 
 /**
  * out[i, r] = sum over blocks b of (wq[r, b] . xq[i, b]) * ws[r, b] * xs[i, b] for rows r0..r1 (multiple of 8), all n:
- * the q8_0 prefill, with the activations quantized to q8_0 per row (quant_q8 + q8_widen over n * cols, as mv_q8 does
+ * the q8_0 prefill, with the activations quantized to q8_0 per row (quant_q8 + q8_widen over n * cols, as mv_q8 does, then interleave4
  * per call). Integer products are exact; an i16 dot product does 8 multiply-adds per instruction where the f32 path
  * does 4, and the panel is half the bytes. Scratch per thread as mm (MM_SCRATCH + 8 x KC floats).
  * A q4 weight (xsum != 0: the activations' block sums of q8_block_sums, ws its (s, m) pairs) packs its levels into the
@@ -1004,10 +967,6 @@ export function softmax(x: usize, n: i32, cols: i32): void {
   }
 }
 
-export function swiglu(out: usize, g: usize, u: usize, count: i32): void {
-  gated_rows(0, count, 0, out, g, u, 0);
-}
-
 /**
  * exp(x) for four lanes (Cephes expf: x = n ln2 + r in two parts, a degree-5 polynomial, 2^n through the exponent
  * bits), within 2 ulp of the correctly rounded value for x in [-87, 88]; inputs are clamped there, where expf is
@@ -1051,7 +1010,7 @@ export function gated_rows(e0: i32, e1: i32, tid: i32, out: usize, g: usize, u: 
 }
 
 /** GeGLU with torch's gelu(approximate='tanh'): 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) * up. */
-export function geglu(out: usize, g: usize, u: usize, count: i32): void {
+function geglu(out: usize, g: usize, u: usize, count: i32): void {
   const c = <f32>Math.sqrt(2 / Math.PI);
   for (let i = 0; i < count; i++) {
     const o = <usize>i << 2;
